@@ -1,0 +1,295 @@
+//===- MuonSSMOps.cpp - ops of the muonssm dialect ------------------------===//
+//
+// Verifiers implement the rules of docs/dialect.md; each message states the
+// rule and the offending value.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/MuonSSMOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::muonssm;
+
+#define GET_OP_CLASSES
+#include "dialect/MuonSSMOps.cpp.inc"
+
+namespace {
+/// A named dimension (B, T, H, K, HV, V, N) whose size may be unknown.
+struct Dim {
+  const char *name;
+  int64_t size = ShapedType::kDynamic;
+};
+
+/// Prints "[B, T, HV] = [2, 64, ?]".
+std::string describe(ArrayRef<Dim> dims) {
+  std::string names, sizes;
+  llvm::raw_string_ostream n(names), s(sizes);
+  llvm::interleaveComma(dims, n, [&](const Dim &d) { n << d.name; });
+  llvm::interleaveComma(dims, s, [&](const Dim &d) {
+    if (ShapedType::isDynamic(d.size))
+      s << "?";
+    else
+      s << d.size;
+  });
+  return "[" + names + "] = [" + sizes + "]";
+}
+
+/// Merges the size of a dimension seen on a second operand into `dim`;
+/// fails when both are static and differ.
+bool mergeDim(Dim &dim, int64_t size) {
+  if (ShapedType::isDynamic(size))
+    return true;
+  if (ShapedType::isDynamic(dim.size)) {
+    dim.size = size;
+    return true;
+  }
+  return dim.size == size;
+}
+
+/// Checks that `type` has the shape `dims` (dynamic sizes match anything).
+LogicalResult checkShape(Operation *op, StringRef what, Type type,
+                         ArrayRef<Dim> dims) {
+  auto tensor = cast<RankedTensorType>(type);
+  bool ok = tensor.getRank() == static_cast<int64_t>(dims.size());
+  for (auto [i, d] : llvm::enumerate(dims)) {
+    if (!ok)
+      break;
+    int64_t actual = tensor.getDimSize(i);
+    ok = ShapedType::isDynamic(actual) || ShapedType::isDynamic(d.size) ||
+         actual == d.size;
+  }
+  if (ok)
+    return success();
+  return op->emitOpError() << what << " must have shape " << describe(dims)
+                           << ", got " << type;
+}
+
+bool isFiniteAttr(std::optional<double> value) {
+  return value && std::isfinite(*value);
+}
+} // namespace
+
+FloatType ScanOp::getAccumulationType() {
+  Type element = getV().getType().getElementType();
+  if (element.isF64())
+    return Float64Type::get(getContext());
+  return Float32Type::get(getContext());
+}
+
+bool ScanOp::hasChannelBeta() {
+  return getBeta() && getBeta().getType().getRank() == 4;
+}
+
+LogicalResult ScanOp::verify() {
+  Operation *op = getOperation();
+  auto qType = getQ().getType();
+  auto kType = getK().getType();
+  auto vType = getV().getType();
+
+  for (auto [name, type] :
+       {std::pair<StringRef, RankedTensorType>{"q", qType}, {"k", kType},
+        {"v", vType}})
+    if (type.getRank() != 4)
+      return emitOpError() << "operand '" << name
+                           << "' must have rank 4 ([B, T, H, K] for q and k, "
+                              "[B, T, HV, V] for v), got "
+                           << type;
+  if (qType.getElementType() != kType.getElementType() ||
+      qType.getElementType() != vType.getElementType())
+    return emitOpError() << "q, k and v must share one element type, got "
+                         << qType.getElementType() << ", "
+                         << kType.getElementType() << " and "
+                         << vType.getElementType();
+
+  Dim b{"B"}, t{"T"}, h{"H"}, kd{"K"}, hv{"HV"}, vd{"V"};
+  b.size = qType.getDimSize(0);
+  t.size = qType.getDimSize(1);
+  h.size = qType.getDimSize(2);
+  kd.size = qType.getDimSize(3);
+  if (failed(checkShape(op, "operand 'k' (the shape of q)", kType,
+                        {b, t, h, kd})))
+    return failure();
+  for (int i = 0; i < 4; ++i)
+    if (!ShapedType::isDynamic(kType.getDimSize(i)))
+      mergeDim(i == 0 ? b : i == 1 ? t : i == 2 ? h : kd, kType.getDimSize(i));
+  if (!mergeDim(b, vType.getDimSize(0)) || !mergeDim(t, vType.getDimSize(1)))
+    return emitOpError() << "v must have the batch and time sizes of q: "
+                         << "q is " << qType << ", v is " << vType;
+  hv.size = vType.getDimSize(2);
+  vd.size = vType.getDimSize(3);
+  if (!ShapedType::isDynamic(h.size) && !ShapedType::isDynamic(hv.size) &&
+      (hv.size % h.size != 0))
+    return emitOpError() << "the number of value heads HV = " << hv.size
+                         << " must be a multiple of the number of key heads "
+                            "H = "
+                         << h.size << " (GQA)";
+
+  // Decay operands.
+  DecayKind decay = getDecay();
+  StringRef decayName = stringifyDecayKind(decay);
+  auto forbid = [&](Value value, StringRef name) -> LogicalResult {
+    if (!value)
+      return success();
+    return emitOpError() << "decay = " << decayName << " takes no '" << name
+                         << "' operand";
+  };
+  auto require = [&](Value value, StringRef name) -> LogicalResult {
+    if (value)
+      return success();
+    return emitOpError() << "decay = " << decayName << " requires a '" << name
+                         << "' operand";
+  };
+  switch (decay) {
+  case DecayKind::None:
+    if (failed(forbid(getG(), "g")) || failed(forbid(getDt(), "dt")) ||
+        failed(forbid(getA(), "A")))
+      return failure();
+    break;
+  case DecayKind::Scalar:
+  case DecayKind::Diagonal:
+    if (failed(require(getG(), "g")) || failed(forbid(getDt(), "dt")) ||
+        failed(forbid(getA(), "A")))
+      return failure();
+    if (decay == DecayKind::Scalar &&
+        failed(checkShape(op, "operand 'g' (decay = scalar)", getG().getType(),
+                          {b, t, hv})))
+      return failure();
+    if (decay == DecayKind::Diagonal &&
+        failed(checkShape(op, "operand 'g' (decay = diagonal)",
+                          getG().getType(), {b, t, hv, kd})))
+      return failure();
+    break;
+  case DecayKind::Mamba:
+    if (failed(forbid(getG(), "g")) || failed(require(getDt(), "dt")) ||
+        failed(require(getA(), "A")))
+      return failure();
+    if (failed(checkShape(op, "operand 'dt' (decay = mamba)",
+                          getDt().getType(), {b, t, hv, vd})) ||
+        failed(checkShape(op, "operand 'A' (decay = mamba)", getA().getType(),
+                          {hv, kd, vd})))
+      return failure();
+    break;
+  case DecayKind::Longhorn:
+    if (failed(forbid(getG(), "g")) || failed(require(getDt(), "dt")) ||
+        failed(forbid(getA(), "A")))
+      return failure();
+    if (failed(checkShape(op, "operand 'dt' (decay = longhorn)",
+                          getDt().getType(), {b, t, hv, vd})))
+      return failure();
+    if (getBeta())
+      return emitOpError()
+             << "decay = longhorn derives the update gain dtn_t = dt_t / (1 + "
+                "dt_t ‖k_t‖²) itself; it takes no 'beta' operand";
+    break;
+  }
+
+  // β: per head or per value channel.
+  if (Value beta = getBeta()) {
+    auto betaType = cast<RankedTensorType>(beta.getType());
+    if (betaType.getRank() == 3) {
+      if (failed(checkShape(op, "operand 'beta' (per head)", betaType,
+                            {b, t, hv})))
+        return failure();
+    } else if (failed(checkShape(op, "operand 'beta' (per value channel)",
+                                 betaType, {b, t, hv, vd}))) {
+      return failure();
+    }
+  }
+
+  // Attributes.
+  if (getInput() == InputKind::Error && hasDeltaRule())
+    return emitOpError()
+           << "input = error already is a delta rule (e_t = β_t(v_t − "
+              "D(H)ᵀk_t)); it cannot be combined with delta_rule";
+  if (hasDeltaRule()) {
+    double eta = getDeltaRule()->convertToDouble();
+    if (!(eta > 0.0) || !std::isfinite(eta))
+      return emitOpError() << "delta_rule η must be a finite number > 0, got "
+                           << eta;
+    if (hasChannelBeta())
+      return emitOpError() << "delta_rule needs β per head ([B, T, HV]); a "
+                              "per-channel β has no rank-1 transition";
+  }
+  if (hasMomentum()) {
+    double gamma = getMomentum()->convertToDouble();
+    if (!(gamma >= 0.0 && gamma <= 1.0))
+      return emitOpError() << "momentum γ must lie in [0, 1], got " << gamma;
+  }
+  if (getNewtonSchulz().has_value() != getNsTarget().has_value() ||
+      getNewtonSchulz().has_value() != getTauPlacement().has_value())
+    return emitOpError() << "newton_schulz, ns_target and tau_placement come "
+                            "together: all three or none";
+  if (getNsTarget() == NSTarget::Momentum && !hasMomentum())
+    return emitOpError() << "newton_schulz on momentum needs momentum = γ";
+  double tau = getTau().convertToDouble();
+  if (!(tau > 0.0) || !std::isfinite(tau))
+    return emitOpError() << "tau must be a finite number > 0, got " << tau;
+  if (!isFiniteAttr(getScale().convertToDouble()))
+    return emitOpError() << "scale must be finite, got "
+                         << getScale().convertToDouble();
+
+  // Sequences: B of them, or N varlen sequences packed into B = 1.
+  Dim n{"N", b.size};
+  if (Value cu = getCuSeqlens()) {
+    auto cuType = cast<RankedTensorType>(cu.getType());
+    if (cuType.getRank() != 1)
+      return emitOpError() << "cu_seqlens must be a rank-1 tensor of N + 1 "
+                              "offsets, got "
+                           << cuType;
+    if (!ShapedType::isDynamic(b.size) && b.size != 1)
+      return emitOpError() << "cu_seqlens packs all sequences into B = 1, got "
+                              "B = "
+                           << b.size;
+    n.size = ShapedType::isDynamic(cuType.getDimSize(0))
+                 ? ShapedType::kDynamic
+                 : cuType.getDimSize(0) - 1;
+    if (!ShapedType::isDynamic(n.size) && n.size < 1)
+      return emitOpError() << "cu_seqlens must hold at least 2 offsets, got "
+                           << cuType;
+  }
+
+  // States.
+  FloatType acc = getAccumulationType();
+  auto checkState = [&](Value value, StringRef what) -> LogicalResult {
+    if (!value)
+      return success();
+    auto type = cast<RankedTensorType>(value.getType());
+    if (type.getElementType() != acc)
+      return emitOpError() << what << " must have the accumulation element "
+                           << "type " << acc << " (f64 for f64 inputs, else "
+                           << "f32), got " << type.getElementType();
+    return checkShape(op, what, type, {n, hv, kd, vd});
+  };
+  if (getInitialMomentum() && !hasMomentum())
+    return emitOpError() << "initial_momentum needs momentum = γ";
+  if (getFinalMomentum() && !hasMomentum())
+    return emitOpError() << "result 'final_momentum' needs momentum = γ";
+  if (failed(checkState(getInitialState(), "operand 'initial_state'")) ||
+      failed(checkState(getInitialMomentum(), "operand 'initial_momentum'")) ||
+      failed(checkState(getFinalState(), "result 'final_state'")) ||
+      failed(checkState(getFinalMomentum(), "result 'final_momentum'")))
+    return failure();
+
+  auto oType = getO().getType();
+  if (oType.getElementType() != vType.getElementType())
+    return emitOpError() << "result 'o' must have the element type of v, "
+                         << vType.getElementType() << ", got "
+                         << oType.getElementType();
+  return checkShape(op, "result 'o'", oType, {b, t, hv, vd});
+}
+
+LogicalResult NewtonSchulzOp::verify() {
+  auto type = getInput().getType();
+  if (type.getRank() < 2)
+    return emitOpError() << "input must have rank >= 2 (a batch of matrices), "
+                            "got "
+                         << type;
+  return success();
+}

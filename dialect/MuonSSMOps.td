@@ -1,0 +1,131 @@
+//===- MuonSSMOps.td - ops of the muonssm dialect ----------*- tablegen -*-===//
+//
+// docs/dialect.md is the normative specification of these ops; the
+// descriptions here summarise it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MUONSSM_OPS_TD
+#define MUONSSM_OPS_TD
+
+include "dialect/MuonSSMDialect.td"
+include "dialect/MuonSSMAttrs.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def MuonSSM_FloatTensor : RankedTensorOf<[F16, BF16, F32, F64]>;
+def MuonSSM_IndexTensor : RankedTensorOf<[I32, I64]>;
+
+def MuonSSM_ScanOp : MuonSSM_Op<"scan", [Pure, AttrSizedOperandSegments,
+                                         AttrSizedResultSegments]> {
+  let summary = "the momentum-augmented associative-memory recurrence";
+  let description = [{
+    Per sequence b, value head h (key head ⌊h/(HV/H)⌋) and token t, with the
+    state H ∈ R^{K×V} and the momentum M ∈ R^{K×V}:
+
+    ```
+    D(H)  = decay_t(H)                                   none|scalar|diagonal|mamba|longhorn
+    X_t   = k_t (β_t ⊙ v_t)ᵀ                             input = update
+          = k_t (β_t ⊙ (v_t − D(H_{t−1})ᵀ k_t))ᵀ         input = error
+    A_t(H) = D(H) − η β_t k_t (k_tᵀ D(H))                delta_rule = η (else A_t = D)
+    m_t   = τX_t | NS(τX_t) | τNS(X_t)                   no NS | NS on update, τ inside | after
+    M_t   = γ M_{t−1} + m_t                              momentum = γ (optional)
+    H_t   = A_t(H_{t−1}) + (M_t | NS(M_t) | τ' NS(M_t))  (m_t without momentum)
+    o_t   = scale · H_tᵀ q_t
+    ```
+
+    Example (the seed's Muon Gated DeltaNet):
+
+    ```mlir
+    %o, %sT, %mT = muonssm.scan q(%q : tensor<2x64x4x64xf32>)
+        k(%k : tensor<2x64x4x64xf32>) v(%v : tensor<2x64x4x64xf32>)
+        g(%g : tensor<2x64x4xf32>) beta(%beta : tensor<2x64x4xf32>)
+        decay = scalar, input = error, momentum = 9.000000e-01,
+        newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>
+          on momentum with tau inside, tau = 1.000000e+00, scale = 1.250000e-01
+        -> o tensor<2x64x4x64xf32> final_state tensor<2x4x64x64xf32>
+           final_momentum tensor<2x4x64x64xf32>
+    ```
+  }];
+
+  let arguments = (ins
+      MuonSSM_FloatTensor:$q,
+      MuonSSM_FloatTensor:$k,
+      MuonSSM_FloatTensor:$v,
+      Optional<MuonSSM_FloatTensor>:$g,
+      Optional<MuonSSM_FloatTensor>:$dt,
+      Optional<MuonSSM_FloatTensor>:$a,
+      Optional<MuonSSM_FloatTensor>:$beta,
+      Optional<MuonSSM_IndexTensor>:$cu_seqlens,
+      Optional<MuonSSM_FloatTensor>:$initial_state,
+      Optional<MuonSSM_FloatTensor>:$initial_momentum,
+      MuonSSM_DecayKindAttr:$decay,
+      MuonSSM_InputKindAttr:$input,
+      OptionalAttr<F64Attr>:$delta_rule,
+      OptionalAttr<F64Attr>:$momentum,
+      OptionalAttr<MuonSSM_NewtonSchulzAttr>:$newton_schulz,
+      OptionalAttr<MuonSSM_NSTargetAttr>:$ns_target,
+      OptionalAttr<MuonSSM_TauPlacementAttr>:$tau_placement,
+      F64Attr:$tau,
+      F64Attr:$scale);
+
+  let results = (outs
+      MuonSSM_FloatTensor:$o,
+      Optional<MuonSSM_FloatTensor>:$final_state,
+      Optional<MuonSSM_FloatTensor>:$final_momentum);
+
+  let assemblyFormat = [{
+    `q` `(` $q `:` type($q) `)` `k` `(` $k `:` type($k) `)`
+    `v` `(` $v `:` type($v) `)`
+    (`g` `(` $g^ `:` type($g) `)`)?
+    (`dt` `(` $dt^ `:` type($dt) `)`)?
+    (`A` `(` $a^ `:` type($a) `)`)?
+    (`beta` `(` $beta^ `:` type($beta) `)`)?
+    (`cu_seqlens` `(` $cu_seqlens^ `:` type($cu_seqlens) `)`)?
+    (`initial_state` `(` $initial_state^ `:` type($initial_state) `)`)?
+    (`initial_momentum` `(` $initial_momentum^ `:` type($initial_momentum) `)`)?
+    `decay` `=` `` $decay `,` `input` `=` `` $input `,`
+    (`delta_rule` `=` $delta_rule^ `,`)?
+    (`momentum` `=` $momentum^ `,`)?
+    (`newton_schulz` `=` $newton_schulz^ `on` `` $ns_target
+       `with` `tau` `` $tau_placement `,`)?
+    `tau` `=` $tau `,` `scale` `=` $scale
+    attr-dict
+    `->` `o` type($o)
+    (`final_state` type($final_state)^)?
+    (`final_momentum` type($final_momentum)^)?
+  }];
+
+  let hasVerifier = 1;
+
+  let extraClassDeclaration = [{
+    /// The element type of the state and of every accumulation: f64 when the
+    /// inputs are f64, f32 otherwise (DESIGN.md §3).
+    ::mlir::FloatType getAccumulationType();
+    bool hasMomentum() { return getMomentum().has_value(); }
+    bool hasDeltaRule() { return getDeltaRule().has_value(); }
+    /// β per value channel ([B,T,HV,V]) rather than per head ([B,T,HV]).
+    bool hasChannelBeta();
+  }];
+}
+
+def MuonSSM_NewtonSchulzOp : MuonSSM_Op<"newton_schulz",
+    [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "Newton–Schulz orthogonalisation of the trailing two dimensions";
+  let description = [{
+    Applies `NS` (see `#muonssm.ns`) to every matrix of the trailing two
+    dimensions of `input`, in the accumulation precision (f64 for f64
+    tensors, f32 otherwise), and rounds the result to the element type.
+
+    ```mlir
+    %y = muonssm.newton_schulz %x <quintic, add, eps = 1.000000e-07, steps = 1>
+        : tensor<8x64x128xf32>
+    ```
+  }];
+  let arguments = (ins MuonSSM_FloatTensor:$input,
+                       MuonSSM_NewtonSchulzAttr:$config);
+  let results = (outs MuonSSM_FloatTensor:$result);
+  let assemblyFormat = "$input $config attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
+#endif // MUONSSM_OPS_TD

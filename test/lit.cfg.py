@@ -1,0 +1,31 @@
+# lit configuration for muonssm: FileCheck tests of the dialect, the passes,
+# the pipelines, the tools and the examples.
+import os
+import shutil
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "MUONSSM"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["Inputs", "unit", "data", "CMakeLists.txt", "lit.cfg.py",
+                   "lit.site.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.muonssm_obj_root, "test")
+
+llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.add_tool_substitutions(
+    ["muonssm-opt", "muonssm-run", "muonssm-translate"],
+    [config.muonssm_tools_dir])
+config.substitutions.append(("%examples", os.path.join(config.muonssm_src_root, "examples")))
+config.substitutions.append(("%cuda_bin", config.cuda_bin_dir))
+config.substitutions.append(("%python", "python3"))
+
+if config.cuda_bin_dir and os.path.exists(os.path.join(config.cuda_bin_dir, "ptxas")):
+    config.available_features.add("ptxas")
+if shutil.which("cuobjdump") or (config.cuda_bin_dir and os.path.exists(
+        os.path.join(config.cuda_bin_dir, "cuobjdump"))):
+    config.available_features.add("cuobjdump")
