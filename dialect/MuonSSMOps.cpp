@@ -208,6 +208,11 @@ LogicalResult ScanOp::verify() {
     return emitOpError()
            << "input = error already is a delta rule (e_t = β_t(v_t − "
               "D(H)ᵀk_t)); it cannot be combined with delta_rule";
+  if (getDecay() == DecayKind::Longhorn && hasDeltaRule())
+    return emitOpError()
+           << "decay = longhorn already is LongHorn's key-dependent "
+              "transition (1 − dtn_t k_t²); it cannot be combined with "
+              "delta_rule";
   if (hasDeltaRule()) {
     double eta = getDeltaRule()->convertToDouble();
     if (!(eta > 0.0) || !std::isfinite(eta))

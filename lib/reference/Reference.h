@@ -1,0 +1,207 @@
+//===- Reference.h - the float64 oracle --------------------------*- C++ -*-===//
+//
+// The ground truth every lowering is checked against: the recurrence family
+// of DESIGN.md §1 / docs/dialect.md, per token, in float64, written for
+// clarity rather than speed. Plain C++17: no MLIR, no LLVM.
+//
+// Two layers:
+//  - `scan` and `newtonSchulz`: the generic model, exactly the semantics of
+//    muonssm.scan and muonssm.newton_schulz (K×V state, GQA, varlen, ...).
+//  - `muonMamba`, `muonLonghorn`, `muonGdn`, `paper`: independent
+//    transcriptions of the seed code and of the paper (SEMANTICS.md §3, §6.1),
+//    each in its own orientation, so tests can check the generic scan against
+//    them and both against ../shared/reference-cases.json.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MUONSSM_LIB_REFERENCE_REFERENCE_H
+#define MUONSSM_LIB_REFERENCE_REFERENCE_H
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace muonssm::reference {
+
+/// A dense float64 tensor in row-major (C) order.
+class Tensor {
+public:
+  Tensor() = default;
+  explicit Tensor(std::vector<int64_t> shape, double fill = 0.0);
+  /// A rank-2 tensor from nested rows (all of one length).
+  static Tensor matrix(const std::vector<std::vector<double>> &rows);
+  static Tensor vector(const std::vector<double> &values);
+
+  const std::vector<int64_t> &shape() const { return shape_; }
+  int64_t rank() const { return static_cast<int64_t>(shape_.size()); }
+  int64_t dim(int64_t i) const { return shape_[i]; }
+  size_t size() const { return data_.size(); }
+  std::vector<double> &data() { return data_; }
+  const std::vector<double> &data() const { return data_; }
+
+  double &operator()(std::initializer_list<int64_t> index) {
+    return data_[offset(index)];
+  }
+  double operator()(std::initializer_list<int64_t> index) const {
+    return data_[offset(index)];
+  }
+
+private:
+  size_t offset(std::initializer_list<int64_t> index) const;
+  std::vector<int64_t> shape_;
+  std::vector<double> data_;
+};
+
+//===----------------------------------------------------------------------===//
+// Newton–Schulz
+//===----------------------------------------------------------------------===//
+
+enum class Polynomial { Quintic, Cubic };
+enum class EpsMode { Add, Max };
+
+/// One Newton–Schulz configuration: normalise once by ‖X‖_F + eps (Add) or
+/// max(‖X‖_F, eps) (Max), then `steps` times X ← p(XXᵀ)X with
+/// p(A) = aI + bA + cA² (Muon's quintic (3.4445, −4.7750, 2.0315) or the
+/// paper's cubic ½(3I − A)).
+struct NSConfig {
+  Polynomial polynomial = Polynomial::Quintic;
+  EpsMode epsMode = EpsMode::Add;
+  double eps = 1e-7;
+  int64_t steps = 1;
+
+  static NSConfig seed() { return {Polynomial::Quintic, EpsMode::Add, 1e-7, 1}; }
+  static NSConfig paper() { return {Polynomial::Cubic, EpsMode::Max, 1e-6, 1}; }
+};
+
+struct NSCoefficients {
+  double a, b, c;
+};
+NSCoefficients coefficients(Polynomial polynomial);
+
+/// NS of one R×C matrix. The quintic is computed as the seed does (transpose
+/// when R > C); the cubic as the paper writes it, ½X̃(3I − X̃ᵀX̃).
+Tensor newtonSchulz(const Tensor &x, const NSConfig &config);
+
+/// NS of every matrix of the trailing two dimensions (muonssm.newton_schulz).
+Tensor newtonSchulzBatched(const Tensor &x, const NSConfig &config);
+
+/// The scalar map of one step on a rank-1 matrix: φ(s) = as + bs³ + cs⁵
+/// (quintic) or ψ(s) = (3s − s³)/2 (cubic).
+double scalarMap(Polynomial polynomial, double s);
+
+/// Closed form of NS on a rank-1 matrix X with ‖X‖_F = sigma (SEMANTICS.md
+/// §4.1): NS(X) = rank1Gain(config, sigma) · X, with
+/// gain = map^{∘steps}(s)/σ, s = σ/(σ + eps) or σ/max(σ, eps); 0 when σ = 0.
+double rank1Gain(const NSConfig &config, double sigma);
+
+//===----------------------------------------------------------------------===//
+// The generic scan (muonssm.scan)
+//===----------------------------------------------------------------------===//
+
+enum class Decay { None, Scalar, Diagonal, Mamba, Longhorn };
+enum class Input { Update, Error };
+enum class NSTarget { Update, Momentum };
+enum class TauPlacement { Inside, After };
+
+/// Every choice of docs/dialect.md §2, named as the op's attributes.
+struct ScanConfig {
+  Decay decay = Decay::None;
+  Input input = Input::Update;
+  std::optional<double> deltaRule; ///< η
+  std::optional<double> momentum;  ///< γ
+  std::optional<NSConfig> ns;
+  NSTarget nsTarget = NSTarget::Update;
+  TauPlacement tauPlacement = TauPlacement::Inside;
+  double tau = 1.0;
+  double scale = 1.0;
+};
+
+/// Operands in the layouts of docs/dialect.md §1 (flash-linear-attention's):
+/// q, k [B,T,H,K]; v [B,T,HV,V]; g [B,T,HV] or [B,T,HV,K]; dt [B,T,HV,V];
+/// a [HV,K,V]; beta [B,T,HV] or [B,T,HV,V]; states [N,HV,K,V]; cuSeqlens
+/// N + 1 offsets into T when B = 1. Absent optional operands are null/empty.
+struct ScanInputs {
+  const Tensor *q = nullptr, *k = nullptr, *v = nullptr;
+  const Tensor *g = nullptr, *dt = nullptr, *a = nullptr, *beta = nullptr;
+  const std::vector<int64_t> *cuSeqlens = nullptr;
+  const Tensor *initialState = nullptr, *initialMomentum = nullptr;
+};
+
+struct ScanOutputs {
+  Tensor o;             ///< [B,T,HV,V]
+  Tensor finalState;    ///< [N,HV,K,V]
+  Tensor finalMomentum; ///< [N,HV,K,V] (empty without momentum)
+};
+
+/// The shapes of a scan's operands (null: absent) and the cu_seqlens values.
+struct ScanShapes {
+  using Shape = std::vector<int64_t>;
+  const Shape *q = nullptr, *k = nullptr, *v = nullptr;
+  const Shape *g = nullptr, *dt = nullptr, *a = nullptr, *beta = nullptr;
+  const std::vector<int64_t> *cuSeqlens = nullptr;
+  const Shape *initialState = nullptr, *initialMomentum = nullptr;
+};
+
+/// Checks operand shapes (and cu_seqlens values) against the rules of
+/// docs/dialect.md; returns an empty string when they hold, else a message.
+std::string checkScan(const ScanConfig &config, const ScanShapes &shapes);
+std::string checkScan(const ScanConfig &config, const ScanInputs &inputs);
+
+/// The per-token recurrence. Requires checkScan(config, inputs).empty().
+ScanOutputs scan(const ScanConfig &config, const ScanInputs &inputs);
+
+//===----------------------------------------------------------------------===//
+// Seed and paper transcriptions (SEMANTICS.md §3, §6.1), one sequence.
+//===----------------------------------------------------------------------===//
+
+struct SelectiveResult {
+  Tensor y; ///< [L][D]
+  Tensor h; ///< [D][N] final hidden state
+  Tensor v; ///< [D][N] final velocity
+};
+
+/// MuonMamba (SEMANTICS.md §3.1): Δ = softplus(dt + dt_bias) (threshold 20),
+/// X = τΔ⊙u ⊗ B, velocity v = γv + NS(X) (or τΔuB without NS),
+/// h = exp(ΔA)⊙h + v, y = hC + D⊙u, optionally · SiLU(z).
+SelectiveResult muonMamba(const Tensor &u, const Tensor &dt,
+                          const Tensor &dtBias, const Tensor &a,
+                          const Tensor &b, const Tensor &c,
+                          const Tensor &dSkip, const Tensor *z, double gamma,
+                          double tau, const std::optional<NSConfig> &ns);
+
+/// MuonLongHorn (SEMANTICS.md §3.2): dt = sigmoid(T + t_bias),
+/// dtn = dt/(1 + dt‖K‖²), F = 1 − dtn⊗K², X = dtn⊙u ⊗ K, v = γv + τNS(X)
+/// (τX without NS; the project applies τ also where the seed ignores it,
+/// γ = 0 without NS: §8.7), h = F⊙h + v, y = hQ + D⊙u, optionally · SiLU(z).
+SelectiveResult muonLonghorn(const Tensor &u, const Tensor &t,
+                             const Tensor &tBias, const Tensor &k,
+                             const Tensor &q, const Tensor &dSkip,
+                             const Tensor *z, double gamma, double tau,
+                             const std::optional<NSConfig> &ns);
+
+struct StateResult {
+  Tensor o; ///< outputs, one row per token
+  Tensor s; ///< final state
+  Tensor m; ///< final momentum
+};
+
+/// The seed's Muon Gated DeltaNet (SEMANTICS.md §3.3), state [Dk][Dv]:
+/// S' = e^g S, e = β(v − S'ᵀk), M = γM + τ k eᵀ, S = S' + NS(M),
+/// o = Sᵀq/√Dk. q and k are taken as given (already L2-normalised).
+StateResult muonGdn(const Tensor &q, const Tensor &k, const Tensor &v,
+                    const Tensor &beta, const Tensor &g, double gamma,
+                    double tau, const NSConfig &ns, const Tensor *s0,
+                    const Tensor *m0);
+
+/// The paper's form (SEMANTICS.md §1, §6.1), state S [d][m]:
+/// M = γM + NS(τβ v kᵀ), S = S·D_t + M with D_t = a_t I or
+/// a_t(I − β_t η k kᵀ) (deltaRule), y = S q.
+StateResult paper(const Tensor &q, const Tensor &k, const Tensor &v,
+                  const Tensor &beta, const Tensor &a, bool deltaRule,
+                  double gamma, double tau, const NSConfig &ns);
+
+} // namespace muonssm::reference
+
+#endif // MUONSSM_LIB_REFERENCE_REFERENCE_H

@@ -1,0 +1,253 @@
+//===- Evaluate.cpp - float64 evaluation of an entry function -------------===//
+
+#include "lib/run/Evaluate.h"
+
+#include "dialect/MuonSSMOps.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace mlir::muonssm;
+using namespace mlir::muonssm::run;
+
+reference::NSConfig run::toReference(NewtonSchulzAttr attr) {
+  reference::NSConfig config;
+  config.polynomial = attr.getPolynomial() == Polynomial::Quintic
+                          ? reference::Polynomial::Quintic
+                          : reference::Polynomial::Cubic;
+  config.epsMode = attr.getEpsMode() == EpsMode::Add ? reference::EpsMode::Add
+                                                     : reference::EpsMode::Max;
+  config.eps = attr.getEpsValue();
+  config.steps = attr.getSteps();
+  return config;
+}
+
+reference::ScanConfig run::toReference(ScanOp op) {
+  reference::ScanConfig config;
+  switch (op.getDecay()) {
+  case DecayKind::None:
+    config.decay = reference::Decay::None;
+    break;
+  case DecayKind::Scalar:
+    config.decay = reference::Decay::Scalar;
+    break;
+  case DecayKind::Diagonal:
+    config.decay = reference::Decay::Diagonal;
+    break;
+  case DecayKind::Mamba:
+    config.decay = reference::Decay::Mamba;
+    break;
+  case DecayKind::Longhorn:
+    config.decay = reference::Decay::Longhorn;
+    break;
+  }
+  config.input = op.getInput() == InputKind::Update ? reference::Input::Update
+                                                    : reference::Input::Error;
+  if (op.getDeltaRule())
+    config.deltaRule = op.getDeltaRule()->convertToDouble();
+  if (op.getMomentum())
+    config.momentum = op.getMomentum()->convertToDouble();
+  if (std::optional<NewtonSchulzAttr> ns = op.getNewtonSchulz()) {
+    config.ns = toReference(*ns);
+    config.nsTarget = op.getNsTarget() == NSTarget::Update
+                          ? reference::NSTarget::Update
+                          : reference::NSTarget::Momentum;
+    config.tauPlacement = op.getTauPlacement() == TauPlacement::Inside
+                              ? reference::TauPlacement::Inside
+                              : reference::TauPlacement::After;
+  }
+  config.tau = op.getTau().convertToDouble();
+  config.scale = op.getScale().convertToDouble();
+  return config;
+}
+
+namespace {
+
+std::string shapeString(const Shape &shape) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << "[";
+  llvm::interleaveComma(shape, os);
+  os << "]";
+  return s;
+}
+
+/// One SSA value during the walk: its shape and, where known, its values.
+struct Slot {
+  Shape shape;
+  std::optional<reference::Tensor> value;
+};
+
+/// Walks the entry's body. With `compute` false only shapes are propagated
+/// (values travel only where arguments carry them).
+class Walker {
+public:
+  Walker(func::FuncOp entry, bool compute) : entry(entry), compute(compute) {}
+
+  FailureOr<std::vector<Slot>> run(ArrayRef<ArgumentValue> arguments) {
+    Block &body = entry.getBody().front();
+    for (auto [arg, value] : llvm::zip(body.getArguments(), arguments))
+      slots[arg] = Slot{value.shape, value.value};
+    for (Operation &op : body) {
+      LogicalResult ok =
+          llvm::TypeSwitch<Operation *, LogicalResult>(&op)
+              .Case<ScanOp>([&](ScanOp scan) { return visit(scan); })
+              .Case<NewtonSchulzOp>(
+                  [&](NewtonSchulzOp ns) { return visit(ns); })
+              .Case<func::ReturnOp>([&](func::ReturnOp ret) {
+                for (Value v : ret.getOperands())
+                  results.push_back(slots[v]);
+                return success();
+              })
+              .Default([&](Operation *other) {
+                return other->emitError()
+                       << "muonssm-run cannot evaluate '" << other->getName()
+                       << "' in float64 (the oracle covers muonssm.scan and "
+                          "muonssm.newton_schulz)";
+              });
+      if (failed(ok))
+        return failure();
+    }
+    return results;
+  }
+
+  /// B·T of the largest scan seen.
+  int64_t tokens = 0;
+
+private:
+  /// The static sizes of `type` must match the concrete `shape`.
+  LogicalResult checkType(Operation *op, Type type, const Shape &shape,
+                          StringRef what) {
+    auto tensor = cast<RankedTensorType>(type);
+    bool ok = tensor.getRank() == static_cast<int64_t>(shape.size());
+    for (int64_t i = 0; ok && i < tensor.getRank(); ++i)
+      ok = tensor.isDynamicDim(i) || tensor.getDimSize(i) == shape[i];
+    if (ok)
+      return success();
+    return op->emitError() << what << " has type " << type
+                           << " but the inputs give it shape "
+                           << shapeString(shape);
+  }
+
+  LogicalResult visit(ScanOp op) {
+    reference::ScanConfig config = toReference(op);
+    reference::ScanShapes shapes;
+    auto shapeOf = [&](Value v) -> const Shape * {
+      return v ? &slots[v].shape : nullptr;
+    };
+    shapes.q = shapeOf(op.getQ()), shapes.k = shapeOf(op.getK()),
+    shapes.v = shapeOf(op.getV()), shapes.g = shapeOf(op.getG()),
+    shapes.dt = shapeOf(op.getDt()), shapes.a = shapeOf(op.getA()),
+    shapes.beta = shapeOf(op.getBeta());
+    shapes.initialState = shapeOf(op.getInitialState());
+    shapes.initialMomentum = shapeOf(op.getInitialMomentum());
+    std::vector<int64_t> cu;
+    if (Value cuValue = op.getCuSeqlens()) {
+      const Slot &slot = slots[cuValue];
+      if (slot.value) {
+        for (double x : slot.value->data())
+          cu.push_back(static_cast<int64_t>(x));
+        shapes.cuSeqlens = &cu;
+      } else if (compute) {
+        return op.emitError() << "cu_seqlens has no values to evaluate with";
+      }
+    }
+    std::string problem = reference::checkScan(config, shapes);
+    if (!problem.empty())
+      return op.emitError() << "the inputs do not fit this scan: " << problem;
+
+    const Shape &q = *shapes.q, &v = *shapes.v;
+    int64_t n = op.getCuSeqlens() ? slots[op.getCuSeqlens()].shape[0] - 1
+                                  : q[0];
+    Shape oShape = {v[0], v[1], v[2], v[3]};
+    Shape stateShape = {n, v[2], q[3], v[3]};
+    tokens = std::max(tokens, q[0] * q[1]);
+    if (failed(checkType(op, op.getO().getType(), oShape, "result 'o'")))
+      return failure();
+    for (Value state : {op.getFinalState(), op.getFinalMomentum()})
+      if (state && failed(checkType(op, state.getType(), stateShape,
+                                    "a final state result")))
+        return failure();
+
+    reference::ScanOutputs out;
+    if (compute) {
+      reference::ScanInputs in;
+      auto valueOf = [&](Value v) -> const reference::Tensor * {
+        return v ? &*slots[v].value : nullptr;
+      };
+      in.q = valueOf(op.getQ()), in.k = valueOf(op.getK()),
+      in.v = valueOf(op.getV()), in.g = valueOf(op.getG()),
+      in.dt = valueOf(op.getDt()), in.a = valueOf(op.getA()),
+      in.beta = valueOf(op.getBeta()), in.cuSeqlens = shapes.cuSeqlens;
+      in.initialState = valueOf(op.getInitialState());
+      in.initialMomentum = valueOf(op.getInitialMomentum());
+      out = reference::scan(config, in);
+    }
+    auto define = [&](Value result, Shape shape, reference::Tensor &value) {
+      if (!result)
+        return;
+      Slot slot{std::move(shape), std::nullopt};
+      if (compute)
+        slot.value = std::move(value);
+      slots[result] = std::move(slot);
+    };
+    define(op.getO(), oShape, out.o);
+    define(op.getFinalState(), stateShape, out.finalState);
+    define(op.getFinalMomentum(), stateShape, out.finalMomentum);
+    return success();
+  }
+
+  LogicalResult visit(NewtonSchulzOp op) {
+    const Slot &input = slots[op.getInput()];
+    if (failed(checkType(op, op.getResult().getType(), input.shape,
+                         "the result")))
+      return failure();
+    Slot slot{input.shape, std::nullopt};
+    if (compute)
+      slot.value =
+          reference::newtonSchulzBatched(*input.value, toReference(op.getConfig()));
+    slots[op.getResult()] = std::move(slot);
+    return success();
+  }
+
+  func::FuncOp entry;
+  bool compute;
+  llvm::DenseMap<Value, Slot> slots;
+  std::vector<Slot> results;
+};
+
+} // namespace
+
+FailureOr<std::vector<Shape>>
+run::inferResultShapes(func::FuncOp entry, ArrayRef<ArgumentValue> arguments) {
+  Walker walker(entry, /*compute=*/false);
+  FailureOr<std::vector<Slot>> slots = walker.run(arguments);
+  if (failed(slots))
+    return failure();
+  std::vector<Shape> shapes;
+  for (Slot &slot : *slots)
+    shapes.push_back(slot.shape);
+  return shapes;
+}
+
+FailureOr<std::vector<reference::Tensor>>
+run::evaluate(func::FuncOp entry, ArrayRef<ArgumentValue> arguments) {
+  Walker walker(entry, /*compute=*/true);
+  FailureOr<std::vector<Slot>> slots = walker.run(arguments);
+  if (failed(slots))
+    return failure();
+  std::vector<reference::Tensor> values;
+  for (Slot &slot : *slots)
+    values.push_back(std::move(*slot.value));
+  return values;
+}
+
+int64_t run::countTokens(func::FuncOp entry,
+                         ArrayRef<ArgumentValue> arguments) {
+  Walker walker(entry, /*compute=*/false);
+  if (failed(walker.run(arguments)))
+    return 0;
+  return walker.tokens;
+}

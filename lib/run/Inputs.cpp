@@ -1,0 +1,355 @@
+//===- Inputs.cpp - the entry function's arguments for muonssm-run --------===//
+
+#include "lib/run/Inputs.h"
+
+#include "dialect/MuonSSMOps.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+#include <cmath>
+#include <map>
+#include <random>
+
+using namespace mlir;
+using namespace mlir::muonssm;
+using namespace mlir::muonssm::run;
+
+Role run::roleOf(BlockArgument argument) {
+  for (OpOperand &use : argument.getUses()) {
+    auto scan = dyn_cast<ScanOp>(use.getOwner());
+    if (!scan)
+      continue;
+    Value v = use.get();
+    bool selective = scan.getDecay() == DecayKind::Mamba ||
+                     scan.getDecay() == DecayKind::Longhorn;
+    if (v == scan.getQ() || v == scan.getK())
+      // Mamba's B, C and LongHorn's K, Q come from a linear projection; the
+      // delta-rule family normalises its keys (unnormalised keys diverge).
+      return selective ? Role::Normal : Role::UnitVector;
+    if (v == scan.getG())
+      return Role::LogDecay;
+    if (v == scan.getDt())
+      return scan.getDecay() == DecayKind::Mamba ? Role::Softplus
+                                                 : Role::Sigmoid;
+    if (v == scan.getA())
+      return Role::NegativeExp;
+    if (v == scan.getBeta())
+      // Mamba's per-channel β is its Δ, as its decay's dt is.
+      return scan.getDecay() == DecayKind::Mamba ? Role::Softplus
+                                                 : Role::Sigmoid;
+    if (v == scan.getCuSeqlens())
+      return Role::Offsets;
+  }
+  return Role::Normal;
+}
+
+const char *run::roleName(Role role) {
+  switch (role) {
+  case Role::Normal:
+    return "normal";
+  case Role::UnitVector:
+    return "unit vector per head";
+  case Role::LogDecay:
+    return "log-sigmoid(normal)";
+  case Role::Softplus:
+    return "softplus(normal)";
+  case Role::Sigmoid:
+    return "sigmoid(normal)";
+  case Role::NegativeExp:
+    return "-exp(normal/2)";
+  case Role::Offsets:
+    return "sequence offsets";
+  }
+  return "?";
+}
+
+static std::string nameAttr(DictionaryAttr attrs, StringRef fallback) {
+  if (attrs)
+    if (auto name = attrs.getAs<StringAttr>("muonssm.name"))
+      return name.str();
+  return fallback.str();
+}
+
+std::string run::argumentName(func::FuncOp entry, unsigned index) {
+  return nameAttr(entry.getArgAttrDict(index), "arg" + std::to_string(index));
+}
+
+std::string run::resultName(func::FuncOp entry, unsigned index) {
+  return nameAttr(entry.getResultAttrDict(index),
+                  "result" + std::to_string(index));
+}
+
+FailureOr<npy::DType> run::dtypeOf(Type type) {
+  if (type.isF16())
+    return npy::DType::F16;
+  if (type.isBF16())
+    return npy::DType::BF16;
+  if (type.isF32())
+    return npy::DType::F32;
+  if (type.isF64())
+    return npy::DType::F64;
+  if (type.isInteger(32))
+    return npy::DType::I32;
+  if (type.isInteger(64))
+    return npy::DType::I64;
+  return failure();
+}
+
+reference::Tensor run::toTensor(const npy::Array &array) {
+  reference::Tensor t(array.shape);
+  for (size_t i = 0; i < array.numElements(); ++i)
+    t.data()[i] = array.getAsDouble(i);
+  return t;
+}
+
+std::vector<ArgumentValue> run::toArgumentValues(const std::vector<Input> &inputs,
+                                                 bool withValues) {
+  std::vector<ArgumentValue> values;
+  for (const Input &input : inputs) {
+    ArgumentValue value{input.data.shape, std::nullopt};
+    bool integer = input.data.dtype == npy::DType::I32 ||
+                   input.data.dtype == npy::DType::I64;
+    if (withValues || integer)
+      value.value = toTensor(input.data);
+    values.push_back(std::move(value));
+  }
+  return values;
+}
+
+namespace {
+
+/// A normal sampler on mt19937_64 with Box–Muller, so that a seed gives the
+/// same data with any standard library.
+class Normal {
+public:
+  explicit Normal(uint64_t seed) : engine(seed) {}
+  double operator()() {
+    if (spare) {
+      double s = *spare;
+      spare.reset();
+      return s;
+    }
+    double u1 = uniform(), u2 = uniform();
+    double r = std::sqrt(-2.0 * std::log(u1));
+    spare = r * std::sin(2.0 * M_PI * u2);
+    return r * std::cos(2.0 * M_PI * u2);
+  }
+  /// Uniform in (0, 1].
+  double uniform() {
+    return (static_cast<double>(engine() >> 11) + 1.0) * 0x1.0p-53;
+  }
+  uint64_t below(uint64_t n) { return engine() % n; }
+
+private:
+  std::mt19937_64 engine;
+  std::optional<double> spare;
+};
+
+double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+npy::Array randomArray(Role role, npy::DType dtype, const Shape &shape,
+                       Normal &normal) {
+  npy::Array array = npy::Array::zeros(dtype, shape);
+  size_t n = array.numElements();
+  std::vector<double> values(n);
+  for (double &x : values) {
+    double z = normal();
+    switch (role) {
+    case Role::Normal:
+    case Role::UnitVector:
+    case Role::Offsets: // drawn by randomOffsets
+      x = z;
+      break;
+    case Role::LogDecay:
+      x = -std::log1p(std::exp(-z));
+      break;
+    case Role::Softplus:
+      x = z > 20.0 ? z : std::log1p(std::exp(z));
+      break;
+    case Role::Sigmoid:
+      x = sigmoid(z);
+      break;
+    case Role::NegativeExp:
+      x = -std::exp(0.5 * z);
+      break;
+    }
+  }
+  if (role == Role::UnitVector && !shape.empty() && shape.back() > 0) {
+    size_t width = static_cast<size_t>(shape.back());
+    for (size_t base = 0; base < n; base += width) {
+      double sum = 0.0;
+      for (size_t i = 0; i < width; ++i)
+        sum += values[base + i] * values[base + i];
+      double inv = sum > 0.0 ? 1.0 / std::sqrt(sum) : 0.0;
+      for (size_t i = 0; i < width; ++i)
+        values[base + i] *= inv;
+    }
+  }
+  for (size_t i = 0; i < n; ++i)
+    array.setFromDouble(i, values[i]);
+  return array;
+}
+
+/// Random cu_seqlens: N + 1 sorted offsets from 0 to T.
+npy::Array randomOffsets(npy::DType dtype, int64_t count, int64_t total,
+                         Normal &normal) {
+  npy::Array array = npy::Array::zeros(dtype, {count});
+  std::vector<int64_t> cuts;
+  for (int64_t i = 1; i + 1 < count; ++i)
+    cuts.push_back(static_cast<int64_t>(normal.below(total + 1)));
+  std::sort(cuts.begin(), cuts.end());
+  array.setFromDouble(0, 0.0);
+  for (size_t i = 0; i < cuts.size(); ++i)
+    array.setFromDouble(i + 1, static_cast<double>(cuts[i]));
+  array.setFromDouble(count - 1, static_cast<double>(total));
+  return array;
+}
+
+/// Fills unknown (dynamic, not from a file) sizes of scan operands from the
+/// sizes the other operands fix: B, T, H, K, HV, V, N are shared names.
+void resolveSizes(func::FuncOp entry, std::vector<Shape> &shapes) {
+  Block &body = entry.getBody().front();
+  auto argIndex = [&](Value v) -> int {
+    auto arg = dyn_cast_or_null<BlockArgument>(v);
+    return arg && arg.getOwner() == &body ? arg.getArgNumber() : -1;
+  };
+  for (int round = 0; round < 3; ++round) {
+    entry.walk([&](ScanOp op) {
+      // Each operand's dimensions, by name.
+      std::vector<std::pair<Value, std::vector<const char *>>> layout = {
+          {op.getQ(), {"B", "T", "H", "K"}},
+          {op.getK(), {"B", "T", "H", "K"}},
+          {op.getV(), {"B", "T", "HV", "V"}},
+          {op.getDt(), {"B", "T", "HV", "V"}},
+          {op.getA(), {"HV", "K", "V"}},
+          {op.getInitialState(), {"N", "HV", "K", "V"}},
+          {op.getInitialMomentum(), {"N", "HV", "K", "V"}}};
+      if (op.getG())
+        layout.push_back({op.getG(), op.getDecay() == DecayKind::Scalar
+                                         ? std::vector<const char *>{"B", "T",
+                                                                     "HV"}
+                                         : std::vector<const char *>{
+                                               "B", "T", "HV", "K"}});
+      if (op.getBeta())
+        layout.push_back(
+            {op.getBeta(), op.hasChannelBeta()
+                               ? std::vector<const char *>{"B", "T", "HV", "V"}
+                               : std::vector<const char *>{"B", "T", "HV"}});
+      std::map<std::string, int64_t> known;
+      for (auto &[value, names] : layout) {
+        int i = argIndex(value);
+        if (!value || i < 0 || shapes[i].size() != names.size())
+          continue;
+        for (size_t d = 0; d < names.size(); ++d)
+          if (shapes[i][d] >= 0)
+            known.emplace(names[d], shapes[i][d]);
+      }
+      if (!op.getCuSeqlens() && known.count("B"))
+        known.emplace("N", known["B"]);
+      for (auto &[value, names] : layout) {
+        int i = argIndex(value);
+        if (!value || i < 0 || shapes[i].size() != names.size())
+          continue;
+        for (size_t d = 0; d < names.size(); ++d)
+          if (shapes[i][d] < 0 && known.count(names[d]))
+            shapes[i][d] = known[names[d]];
+      }
+    });
+  }
+}
+
+} // namespace
+
+FailureOr<std::vector<Input>> run::prepareInputs(func::FuncOp entry,
+                                                 StringRef inputsDir,
+                                                 uint64_t seed) {
+  unsigned count = entry.getNumArguments();
+  std::vector<Input> inputs(count);
+  std::vector<Shape> shapes(count);
+  std::vector<RankedTensorType> types(count);
+
+  for (unsigned i = 0; i < count; ++i) {
+    BlockArgument arg = entry.getArgument(i);
+    Input &input = inputs[i];
+    input.name = argumentName(entry, i);
+    input.role = roleOf(arg);
+    auto type = dyn_cast<RankedTensorType>(arg.getType());
+    FailureOr<npy::DType> dtype =
+        type ? dtypeOf(type.getElementType()) : FailureOr<npy::DType>(failure());
+    if (failed(dtype))
+      return emitError(entry.getLoc())
+             << "argument '" << input.name << "' has type " << arg.getType()
+             << "; muonssm-run takes ranked tensors of f16, bf16, f32, f64, "
+                "i32 or i64";
+    types[i] = type;
+    shapes[i] = Shape(type.getShape().begin(), type.getShape().end());
+
+    if (inputsDir.empty())
+      continue;
+    llvm::SmallString<256> path(inputsDir);
+    llvm::sys::path::append(path, input.name + ".npy");
+    if (!llvm::sys::fs::exists(path))
+      continue;
+    std::string error;
+    if (!npy::readNpy(path.str().str(), input.data, error,
+                      /*expectBf16=*/*dtype == npy::DType::BF16))
+      return emitError(entry.getLoc())
+             << "argument '" << input.name << "': " << error;
+    if (input.data.dtype != *dtype)
+      return emitError(entry.getLoc())
+             << "argument '" << input.name << "' is " << type << " but "
+             << path << " holds " << npy::dtypeName(input.data.dtype)
+             << " (bf16 is stored as '<u2' bits)";
+    bool fits = input.data.shape.size() == shapes[i].size();
+    for (size_t d = 0; fits && d < shapes[i].size(); ++d)
+      fits = shapes[i][d] < 0 || shapes[i][d] == input.data.shape[d];
+    if (!fits) {
+      std::string got;
+      llvm::raw_string_ostream os(got);
+      llvm::interleave(input.data.shape, os, "x");
+      return emitError(entry.getLoc())
+             << "argument '" << input.name << "' is " << type << " but "
+             << path << " has shape " << got;
+    }
+    shapes[i] = input.data.shape;
+    input.fromFile = true;
+  }
+
+  resolveSizes(entry, shapes);
+
+  for (unsigned i = 0; i < count; ++i) {
+    Input &input = inputs[i];
+    if (input.fromFile)
+      continue;
+    for (int64_t d : shapes[i])
+      if (d < 0)
+        return emitError(entry.getLoc())
+               << "argument '" << input.name << "' (" << types[i]
+               << ") has a dynamic size that no other input fixes: give "
+               << input.name << ".npy with --inputs DIR, or a static type";
+    // One generator per argument, so adding an argument leaves the others'
+    // data unchanged.
+    Normal normal(seed * 0x9E3779B97F4A7C15ull + i + 1);
+    npy::DType dtype = *dtypeOf(types[i].getElementType());
+    if (input.role == Role::Offsets) {
+      // Offsets into the T of the scan the argument feeds.
+      int64_t total = -1;
+      for (OpOperand &use : entry.getArgument(i).getUses())
+        if (auto scan = dyn_cast<ScanOp>(use.getOwner()))
+          if (auto arg = dyn_cast<BlockArgument>(scan.getV()))
+            total = arg.getOwner() == &entry.getBody().front()
+                        ? shapes[arg.getArgNumber()][1]
+                        : -1;
+      if (total < 0 || shapes[i].size() != 1 || shapes[i][0] < 2)
+        return emitError(entry.getLoc())
+               << "cannot draw cu_seqlens '" << input.name
+               << "' at random: give " << input.name << ".npy";
+      input.data = randomOffsets(dtype, shapes[i][0], total, normal);
+      continue;
+    }
+    input.data = randomArray(input.role, dtype, shapes[i], normal);
+  }
+  return inputs;
+}

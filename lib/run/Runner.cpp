@@ -1,0 +1,266 @@
+//===- Runner.cpp - what muonssm-run does ---------------------------------===//
+
+#include "lib/run/Runner.h"
+
+#include "dialect/MuonSSMDialect.h"
+#include "lib/run/Evaluate.h"
+#include "lib/run/Inputs.h"
+#include "lib/run/Jit.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <set>
+
+using namespace mlir;
+using namespace mlir::muonssm;
+using namespace mlir::muonssm::run;
+
+double run::checkTolerance(const std::string &dtype) {
+  // f64: the issue's bound, far above the ~1e-15·√T of double rounding.
+  if (dtype == "f64")
+    return 1e-10;
+  // f32 accumulation: ~6e-8 per operation, growing like √T over a scan,
+  // stays below 1e-5 up to T ~ 1e4; 1e-4 leaves a decade of headroom.
+  if (dtype == "f32")
+    return 1e-4;
+  // 16-bit outputs are rounded once from f32: the normwise error is at most
+  // the unit roundoff u (f16 2^-11 ≈ 4.9e-4, bf16 2^-8 ≈ 3.9e-3); allow 2u.
+  if (dtype == "f16")
+    return 1e-3;
+  if (dtype == "bf16")
+    return 8e-3;
+  return 0.0; // integers are exact
+}
+
+namespace {
+
+std::string shapeString(const std::vector<int64_t> &shape) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << "[";
+  llvm::interleaveComma(shape, os);
+  os << "]";
+  return s;
+}
+
+int fail(const llvm::Twine &message) {
+  llvm::errs() << "muonssm-run: error: " << message << "\n";
+  return 1;
+}
+
+struct Comparison {
+  double maxAbs = 0.0, relative = 0.0;
+};
+
+Comparison compare(const npy::Array &out, const reference::Tensor &ref) {
+  Comparison c;
+  double diff2 = 0.0, ref2 = 0.0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    double a = out.getAsDouble(i), b = ref.data()[i];
+    double d = a - b;
+    if (std::isnan(d))
+      d = INFINITY;
+    c.maxAbs = std::max(c.maxAbs, std::fabs(d));
+    diff2 += d * d;
+    ref2 += b * b;
+  }
+  c.relative = ref2 > 0.0 ? std::sqrt(diff2 / ref2)
+                          : (diff2 > 0.0 ? INFINITY : 0.0);
+  return c;
+}
+
+double meanAbs(const npy::Array &a) {
+  double s = 0.0;
+  size_t n = a.numElements();
+  for (size_t i = 0; i < n; ++i)
+    s += std::fabs(a.getAsDouble(i));
+  return n ? s / static_cast<double>(n) : 0.0;
+}
+
+} // namespace
+
+int run::runModel(const RunOptions &options) {
+  if (options.target != "cpu" && options.target != "cuda")
+    return fail("unknown --target '" + options.target +
+                "' (expected cpu or cuda)");
+  if (options.target == "cuda")
+    return fail("--target cuda: this build has no CUDA runtime yet; use "
+                "--target cpu");
+
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registry.insert<MuonSSMDialect>();
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+  std::string openError;
+  auto buffer = openInputFile(options.file, &openError);
+  if (!buffer)
+    return fail("cannot read '" + options.file + "': " + openError);
+  sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return 1; // the parser has reported where
+
+  auto entry = module->lookupSymbol<func::FuncOp>(options.entry);
+  if (!entry || entry.isExternal())
+    return fail("'" + options.file + "' has no entry function @" +
+                options.entry + " (choose one with --entry NAME)");
+
+  // Names must be unique: they are file names under --inputs and --dump.
+  std::set<std::string> names;
+  for (unsigned i = 0; i < entry.getNumArguments(); ++i)
+    if (!names.insert(argumentName(entry, i)).second) {
+      emitError(entry.getLoc()) << "two arguments are named '"
+                                << argumentName(entry, i) << "'";
+      return 1;
+    }
+  for (unsigned i = 0; i < entry.getNumResults(); ++i)
+    if (!names.insert(resultName(entry, i)).second) {
+      emitError(entry.getLoc())
+          << "the name '" << resultName(entry, i)
+          << "' is used twice (names of arguments and results are file "
+             "names under --inputs and --dump)";
+      return 1;
+    }
+
+  FailureOr<std::vector<Input>> inputs =
+      prepareInputs(entry, options.inputsDir, options.seed);
+  if (failed(inputs))
+    return 1;
+  FailureOr<std::vector<Shape>> resultShapes =
+      inferResultShapes(entry, toArgumentValues(*inputs, false));
+  if (failed(resultShapes))
+    return 1;
+
+  llvm::outs() << "muonssm-run: " << options.file << " @" << options.entry
+               << " on " << options.target << "\n";
+  for (const Input &in : *inputs)
+    llvm::outs() << llvm::format("  input  %-18s %-5s ", in.name.c_str(),
+                                 npy::dtypeName(in.data.dtype))
+                 << shapeString(in.data.shape) << "  "
+                 << (in.fromFile ? "from file"
+                                 : std::string("random: ") + roleName(in.role))
+                 << "\n";
+
+  // Outputs, allocated by the caller.
+  std::vector<npy::Array> outputs;
+  for (unsigned i = 0; i < entry.getNumResults(); ++i) {
+    auto type = dyn_cast<RankedTensorType>(entry.getResultTypes()[i]);
+    FailureOr<npy::DType> dtype =
+        type ? dtypeOf(type.getElementType()) : FailureOr<npy::DType>(failure());
+    if (failed(dtype)) {
+      emitError(entry.getLoc())
+          << "result " << i << " has type " << entry.getResultTypes()[i]
+          << "; muonssm-run returns ranked tensors of f16, bf16, f32, f64, "
+             "i32 or i64";
+      return 1;
+    }
+    outputs.push_back(npy::Array::zeros(*dtype, (*resultShapes)[i]));
+  }
+
+  FailureOr<JitFunction> jit = JitFunction::compile(*module, options.entry);
+  if (failed(jit))
+    return 1;
+  std::vector<const npy::Array *> inPtrs;
+  for (const Input &in : *inputs)
+    inPtrs.push_back(&in.data);
+  std::vector<npy::Array *> outPtrs;
+  for (npy::Array &out : outputs)
+    outPtrs.push_back(&out);
+  if (failed(jit->call(inPtrs, outPtrs)))
+    return 1;
+
+  for (unsigned i = 0; i < outputs.size(); ++i)
+    llvm::outs() << llvm::format("  result %-18s %-5s ",
+                                 resultName(entry, i).c_str(),
+                                 npy::dtypeName(outputs[i].dtype))
+                 << shapeString(outputs[i].shape)
+                 << llvm::format("  mean|x| %.6e", meanAbs(outputs[i])) << "\n";
+
+  if (options.bench) {
+    std::vector<double> times;
+    for (unsigned r = 0; r < options.bench; ++r) {
+      auto start = std::chrono::steady_clock::now();
+      if (failed(jit->call(inPtrs, outPtrs)))
+        return 1;
+      std::chrono::duration<double> d = std::chrono::steady_clock::now() - start;
+      times.push_back(d.count());
+    }
+    std::sort(times.begin(), times.end());
+    double median = times[times.size() / 2];
+    if (times.size() % 2 == 0)
+      median = 0.5 * (times[times.size() / 2 - 1] + times[times.size() / 2]);
+    int64_t tokens = countTokens(entry, toArgumentValues(*inputs, false));
+    llvm::outs() << llvm::format(
+        "bench: %u runs after 1 warm-up, median %.3f ms, %.0f tokens/s "
+        "(%lld tokens per run)\n",
+        options.bench, median * 1e3,
+        median > 0 ? static_cast<double>(tokens) / median : 0.0,
+        static_cast<long long>(tokens));
+  }
+
+  if (!options.dumpDir.empty()) {
+    if (std::error_code ec = llvm::sys::fs::create_directories(options.dumpDir))
+      return fail("cannot create '" + options.dumpDir + "': " + ec.message());
+    auto write = [&](const std::string &name, const npy::Array &array) {
+      llvm::SmallString<256> path(options.dumpDir);
+      llvm::sys::path::append(path, name + ".npy");
+      std::string error;
+      if (npy::writeNpy(path.str().str(), array, error))
+        return true;
+      fail(error);
+      return false;
+    };
+    for (const Input &in : *inputs)
+      if (!write(in.name, in.data))
+        return 1;
+    for (unsigned i = 0; i < outputs.size(); ++i)
+      if (!write(resultName(entry, i), outputs[i]))
+        return 1;
+  }
+
+  if (!options.check)
+    return 0;
+  FailureOr<std::vector<reference::Tensor>> expected =
+      evaluate(entry, toArgumentValues(*inputs, true));
+  if (failed(expected))
+    return 1;
+  llvm::outs() << "check against the float64 oracle (normwise relative "
+                  "error ‖out − ref‖/‖ref‖):\n";
+  bool ok = true;
+  for (unsigned i = 0; i < outputs.size(); ++i) {
+    Comparison c = compare(outputs[i], (*expected)[i]);
+    std::string dtype = npy::dtypeName(outputs[i].dtype);
+    double tolerance = checkTolerance(dtype);
+    bool pass = c.relative <= tolerance;
+    ok &= pass;
+    llvm::outs() << llvm::format(
+        "  %-18s max abs err %.3e  rel err %.3e  tolerance %.1e (%s)  %s\n",
+        resultName(entry, i).c_str(), c.maxAbs, c.relative, tolerance,
+        dtype.c_str(), pass ? "ok" : "FAIL");
+  }
+  if (!ok) {
+    llvm::errs() << "muonssm-run: error: results differ from the float64 "
+                    "oracle by more than the tolerance\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,32 @@
+//===- Runner.h - what muonssm-run does -------------------------*- C++ -*-===//
+
+#ifndef MUONSSM_LIB_RUN_RUNNER_H
+#define MUONSSM_LIB_RUN_RUNNER_H
+
+#include <cstdint>
+#include <string>
+
+namespace mlir::muonssm::run {
+
+struct RunOptions {
+  std::string file;         ///< model description (.mlir)
+  std::string entry = "main";
+  std::string inputsDir;    ///< NAME.npy per argument; others are random
+  uint64_t seed = 0;
+  std::string dumpDir;      ///< writes every input and result as NAME.npy
+  bool check = false;       ///< compare with the float64 oracle
+  unsigned bench = 0;       ///< timed runs after the first
+  std::string target = "cpu";
+};
+
+/// Tolerance of `--check` on a result of the given element type: the
+/// normwise relative error ‖out − ref‖/‖ref‖ may not exceed it.
+double checkTolerance(const std::string &dtypeName);
+
+/// Runs the model; returns the process exit code (0 ok, 1 error or check
+/// above tolerance). Diagnostics go to stderr, results to stdout.
+int runModel(const RunOptions &options);
+
+} // namespace mlir::muonssm::run
+
+#endif // MUONSSM_LIB_RUN_RUNNER_H

@@ -1,0 +1,63 @@
+//===- muonssm-run.cpp - run a muonssm model and check it -----------------===//
+//
+// Compiles FILE.mlir for the target, runs its entry function on inputs from
+// .npy files or seeded random data, and optionally checks every result
+// against the float64 oracle. The logic lives in lib/run/Runner.cpp.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lib/run/Runner.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+
+namespace cl = llvm::cl;
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::OptionCategory category("muonssm-run options");
+  cl::opt<std::string> file(cl::Positional, cl::Required,
+                            cl::desc("<model.mlir>"), cl::cat(category));
+  cl::opt<std::string> entry("entry", cl::init("main"),
+                             cl::desc("Entry function (default: main)"),
+                             cl::value_desc("NAME"), cl::cat(category));
+  cl::opt<std::string> inputs(
+      "inputs",
+      cl::desc("Directory of NAME.npy inputs, one per named argument; "
+               "arguments without a file get seeded random data"),
+      cl::value_desc("DIR"), cl::cat(category));
+  cl::opt<uint64_t> seed("seed", cl::init(0),
+                         cl::desc("Seed of the random inputs (default 0)"),
+                         cl::cat(category));
+  cl::opt<std::string> dump(
+      "dump", cl::desc("Write every input used and every result as NAME.npy"),
+      cl::value_desc("DIR"), cl::cat(category));
+  cl::opt<bool> check(
+      "check",
+      cl::desc("Compare every result with the float64 oracle; exit 1 above "
+               "the tolerance of its element type"),
+      cl::cat(category));
+  cl::opt<unsigned> bench(
+      "bench", cl::init(0),
+      cl::desc("Time N runs after the first; print the median and tokens/s"),
+      cl::value_desc("N"), cl::cat(category));
+  cl::opt<std::string> target("target", cl::init("cpu"),
+                              cl::desc("cpu (default) or cuda"),
+                              cl::cat(category));
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "muonssm-run: compile a muonssm model, run it, check it against the "
+      "float64 oracle\n");
+
+  mlir::muonssm::run::RunOptions options;
+  options.file = file;
+  options.entry = entry;
+  options.inputsDir = inputs;
+  options.seed = seed;
+  options.dumpDir = dump;
+  options.check = check;
+  options.bench = bench;
+  options.target = target;
+  return mlir::muonssm::run::runModel(options);
+}
