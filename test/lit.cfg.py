@@ -17,9 +17,9 @@ config.test_exec_root = os.path.join(config.muonssm_obj_root, "test")
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
-llvm_config.add_tool_substitutions(
-    ["muonssm-opt", "muonssm-run", "muonssm-translate"],
-    [config.muonssm_tools_dir])
+tools = [t for t in ["muonssm-opt", "muonssm-run", "muonssm-translate"]
+         if os.path.exists(os.path.join(config.muonssm_tools_dir, t))]
+llvm_config.add_tool_substitutions(tools, [config.muonssm_tools_dir])
 config.substitutions.append(("%examples", os.path.join(config.muonssm_src_root, "examples")))
 config.substitutions.append(("%cuda_bin", config.cuda_bin_dir))
 config.substitutions.append(("%python", "python3"))

@@ -94,6 +94,9 @@ double meanAbs(const npy::Array &a) {
 } // namespace
 
 int run::runModel(const RunOptions &options) {
+  // Results (stdout) and diagnostics (stderr) interleave in the order they
+  // happen.
+  llvm::outs().SetUnbuffered();
   if (options.target != "cpu" && options.target != "cuda")
     return fail("unknown --target '" + options.target +
                 "' (expected cpu or cuda)");

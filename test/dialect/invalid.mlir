@@ -1,0 +1,468 @@
+// RUN: muonssm-opt %s -split-input-file -verify-diagnostics
+
+// One case per verifier rule of docs/dialect.md §4; each names the rule and
+// the offending value.
+
+// q, k, v must have rank 4
+func.func @rank(%q: tensor<2x8x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{operand 'q' must have rank 4}}
+  %o = muonssm.scan q(%q : tensor<2x8x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) 
+      decay = none, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// q, k and v share one element type
+func.func @element_types(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xbf16>) -> tensor<2x8x4x16xbf16> {
+  // expected-error @+1 {{q, k and v must share one element type, got 'f32', 'f32' and 'bf16'}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xbf16>) 
+      decay = none, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xbf16>
+  return %o : tensor<2x8x4x16xbf16>
+}
+
+// -----
+
+// k has the shape of q
+func.func @k_shape(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x8xf32>, %v: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{operand 'k' (the shape of q) must have shape [B, T, H, K] = [2, 8, 4, 16], got 'tensor<2x8x4x8xf32>'}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x8xf32>) v(%v : tensor<2x8x4x16xf32>) 
+      decay = none, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// v has q's batch and time sizes
+func.func @v_time(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x9x4x16xf32>) -> tensor<2x9x4x16xf32> {
+  // expected-error @+1 {{v must have the batch and time sizes of q}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x9x4x16xf32>) 
+      decay = none, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x9x4x16xf32>
+  return %o : tensor<2x9x4x16xf32>
+}
+
+// -----
+
+// HV must be a multiple of H
+func.func @gqa(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x6x16xf32>) -> tensor<2x8x6x16xf32> {
+  // expected-error @+1 {{the number of value heads HV = 6 must be a multiple of the number of key heads H = 4 (GQA)}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x6x16xf32>) 
+      decay = none, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x6x16xf32>
+  return %o : tensor<2x8x6x16xf32>
+}
+
+// -----
+
+// decay = none takes no g
+func.func @none_with_g(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>, %g: tensor<2x8x4xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{decay = none takes no 'g' operand}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) g(%g : tensor<2x8x4xf32>)
+      decay = none, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// decay = scalar requires g
+func.func @scalar_without_g(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{decay = scalar requires a 'g' operand}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) 
+      decay = scalar, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// scalar g is [B, T, HV]
+func.func @scalar_g_shape(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>, %g: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{operand 'g' (decay = scalar) must have shape [B, T, HV] = [2, 8, 4], got 'tensor<2x8x4x16xf32>'}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) g(%g : tensor<2x8x4x16xf32>)
+      decay = scalar, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// diagonal g is [B, T, HV, K]
+func.func @diagonal_g_shape(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>, %g: tensor<2x8x4xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{operand 'g' (decay = diagonal) must have shape [B, T, HV, K] = [2, 8, 4, 16], got 'tensor<2x8x4xf32>'}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) g(%g : tensor<2x8x4xf32>)
+      decay = diagonal, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// decay = scalar takes no dt
+func.func @scalar_with_dt(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>, %g: tensor<2x8x4xf32>, %dt: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{decay = scalar takes no 'dt' operand}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) g(%g : tensor<2x8x4xf32>) dt(%dt : tensor<2x8x4x16xf32>)
+      decay = scalar, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// decay = mamba requires A
+func.func @mamba_without_a(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>, %dt: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{decay = mamba requires a 'A' operand}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) dt(%dt : tensor<2x8x4x16xf32>)
+      decay = mamba, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// mamba A is [HV, K, V]
+func.func @mamba_a_shape(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>, %dt: tensor<2x8x4x16xf32>, %a: tensor<16x16xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{operand 'A' (decay = mamba) must have shape [HV, K, V] = [4, 16, 16], got 'tensor<16x16xf32>'}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) dt(%dt : tensor<2x8x4x16xf32>) A(%a : tensor<16x16xf32>)
+      decay = mamba, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// mamba dt is [B, T, HV, V]
+func.func @mamba_dt_shape(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>, %dt: tensor<2x8x4xf32>, %a: tensor<4x16x16xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{operand 'dt' (decay = mamba) must have shape [B, T, HV, V] = [2, 8, 4, 16], got 'tensor<2x8x4xf32>'}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) dt(%dt : tensor<2x8x4xf32>) A(%a : tensor<4x16x16xf32>)
+      decay = mamba, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// decay = mamba takes no g
+func.func @mamba_with_g(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>, %g: tensor<2x8x4xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{decay = mamba takes no 'g' operand}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) g(%g : tensor<2x8x4xf32>)
+      decay = mamba, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// longhorn derives its gain and takes no beta
+func.func @longhorn_with_beta(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>, %dt: tensor<2x8x4x16xf32>, %b: tensor<2x8x4xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{decay = longhorn derives the update gain dtn_t = dt_t / (1 + dt_t ‖k_t‖²) itself; it takes no 'beta' operand}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) dt(%dt : tensor<2x8x4x16xf32>) beta(%b : tensor<2x8x4xf32>)
+      decay = longhorn, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// decay = longhorn takes no A
+func.func @longhorn_with_a(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>, %dt: tensor<2x8x4x16xf32>, %a: tensor<4x16x16xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{decay = longhorn takes no 'A' operand}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) dt(%dt : tensor<2x8x4x16xf32>) A(%a : tensor<4x16x16xf32>)
+      decay = longhorn, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// longhorn excludes the delta rule
+func.func @longhorn_delta_rule(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>, %dt: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{decay = longhorn already is LongHorn's key-dependent transition (1 − dtn_t k_t²); it cannot be combined with delta_rule}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) dt(%dt : tensor<2x8x4x16xf32>)
+      decay = longhorn, input = update, delta_rule = 1.0, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// beta is [B, T, HV] or [B, T, HV, V]
+func.func @beta_shape(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>, %b: tensor<2x8x3xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{operand 'beta' (per head) must have shape [B, T, HV] = [2, 8, 4], got 'tensor<2x8x3xf32>'}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) beta(%b : tensor<2x8x3xf32>)
+      decay = none, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// per-channel beta is [B, T, HV, V]
+func.func @beta_channel_shape(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>, %b: tensor<2x8x4x15xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{operand 'beta' (per value channel) must have shape [B, T, HV, V] = [2, 8, 4, 16], got 'tensor<2x8x4x15xf32>'}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) beta(%b : tensor<2x8x4x15xf32>)
+      decay = none, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// input = error excludes the delta rule
+func.func @error_with_delta_rule(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{input = error already is a delta rule (e_t = β_t(v_t − D(H)ᵀk_t)); it cannot be combined with delta_rule}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) 
+      decay = none, input = error, delta_rule = 1.0, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// η > 0
+func.func @eta_range(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{delta_rule η must be a finite number > 0, got 0}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) 
+      decay = none, input = update, delta_rule = 0.0, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// the delta rule needs β per head
+func.func @delta_rule_channel_beta(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>, %b: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{delta_rule needs β per head ([B, T, HV]); a per-channel β has no rank-1 transition}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) beta(%b : tensor<2x8x4x16xf32>)
+      decay = none, input = update, delta_rule = 1.0, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// γ ∈ [0, 1]
+func.func @gamma_above(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{momentum γ must lie in [0, 1], got 1.5}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) 
+      decay = none, input = update, momentum = 1.5, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// γ ∈ [0, 1] (negative)
+func.func @gamma_below(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{momentum γ must lie in [0, 1], got -1.000000e-01}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) 
+      decay = none, input = update, momentum = -0.1, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// NS on momentum needs momentum
+func.func @ns_on_momentum_without_momentum(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{newton_schulz on momentum needs momentum = γ}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) 
+      decay = none, input = update,
+      newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1> on momentum with tau inside,
+      tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// τ > 0
+func.func @tau_range(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{tau must be a finite number > 0, got -1}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) 
+      decay = none, input = update, tau = -1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// scale is finite
+func.func @scale_finite(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{scale must be finite, got INF}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) 
+      decay = none, input = update, tau = 1.0, scale = 0x7FF0000000000000
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// cu_seqlens is rank 1
+func.func @cu_seqlens_rank(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>, %cu: tensor<2x3xi32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{cu_seqlens must be a rank-1 tensor of N + 1 offsets, got 'tensor<2x3xi32>'}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) cu_seqlens(%cu : tensor<2x3xi32>)
+      decay = none, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// cu_seqlens packs into B = 1
+func.func @cu_seqlens_batch(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>, %cu: tensor<3xi32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{cu_seqlens packs all sequences into B = 1, got B = 2}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) cu_seqlens(%cu : tensor<3xi32>)
+      decay = none, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// cu_seqlens holds at least 2 offsets
+func.func @cu_seqlens_count(%q: tensor<1x8x4x16xf32>, %k: tensor<1x8x4x16xf32>, %v: tensor<1x8x4x16xf32>, %cu: tensor<1xi64>) -> tensor<1x8x4x16xf32> {
+  // expected-error @+1 {{cu_seqlens must hold at least 2 offsets, got 'tensor<1xi64>'}}
+  %o = muonssm.scan q(%q : tensor<1x8x4x16xf32>) k(%k : tensor<1x8x4x16xf32>) v(%v : tensor<1x8x4x16xf32>) cu_seqlens(%cu : tensor<1xi64>)
+      decay = none, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<1x8x4x16xf32>
+  return %o : tensor<1x8x4x16xf32>
+}
+
+// -----
+
+// initial_momentum needs momentum
+func.func @initial_momentum_without_momentum(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>, %m0: tensor<2x4x16x16xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{initial_momentum needs momentum = γ}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) initial_momentum(%m0 : tensor<2x4x16x16xf32>)
+      decay = none, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// states have the accumulation type
+func.func @state_element_type(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>, %s0: tensor<2x4x16x16xbf16>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{operand 'initial_state' must have the accumulation element type 'f32' (f64 for f64 inputs, else f32), got 'bf16'}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) initial_state(%s0 : tensor<2x4x16x16xbf16>)
+      decay = none, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// states are [N, HV, K, V]
+func.func @state_shape(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>, %s0: tensor<3x4x16x16xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{operand 'initial_state' must have shape [N, HV, K, V] = [2, 4, 16, 16], got 'tensor<3x4x16x16xf32>'}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) initial_state(%s0 : tensor<3x4x16x16xf32>)
+      decay = none, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// o has v's element type
+func.func @o_element_type(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf16> {
+  // expected-error @+1 {{result 'o' must have the element type of v, 'f32', got 'f16'}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) 
+      decay = none, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf16>
+  return %o : tensor<2x8x4x16xf16>
+}
+
+// -----
+
+// o is [B, T, HV, V]
+func.func @o_shape(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>) -> tensor<2x8x4x8xf32> {
+  // expected-error @+1 {{result 'o' must have shape [B, T, HV, V] = [2, 8, 4, 16], got 'tensor<2x8x4x8xf32>'}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) 
+      decay = none, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x8xf32>
+  return %o : tensor<2x8x4x8xf32>
+}
+
+// -----
+
+// inputs are f16, bf16, f32 or f64
+func.func @q_element_type(%q: tensor<2x8x4x16xi32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{operand #0 must be ranked tensor of 16-bit float or bfloat16 type or 32-bit float or 64-bit float values, but got 'tensor<2x8x4x16xi32>'}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xi32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) 
+      decay = none, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// final_momentum needs momentum
+func.func @final_momentum_without_momentum(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>) -> tensor<2x4x16x16xf32> {
+  // expected-error @+1 {{result 'final_momentum' needs momentum = γ}}
+  %o, %m = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>)
+      decay = none, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32> final_momentum tensor<2x4x16x16xf32>
+  return %m : tensor<2x4x16x16xf32>
+}
+
+// -----
+
+// newton_schulz, its target and its τ placement come together (generic form)
+func.func @ns_without_target(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{newton_schulz, ns_target and tau_placement come together: all three or none}}
+  %o = "muonssm.scan"(%q, %k, %v) <{decay = #muonssm<decay none>, input = #muonssm<input update>, newton_schulz = #muonssm.ns<quintic, add, eps = 1.0e-07, steps = 1>, operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0, 0, 0, 0>, resultSegmentSizes = array<i32: 1, 0, 0>, scale = 1.0 : f64, tau = 1.0 : f64}> : (tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// NS eps > 0
+func.func @ns_eps(%x: tensor<4x4xf32>) -> tensor<4x4xf32> {
+  // expected-error @+1 {{Newton-Schulz eps must be a finite number > 0, got 0}}
+  %y = muonssm.newton_schulz %x <quintic, add, eps = 0.0, steps = 1> : tensor<4x4xf32>
+  return %y : tensor<4x4xf32>
+}
+
+// -----
+
+// NS steps >= 1
+func.func @ns_steps(%x: tensor<4x4xf32>) -> tensor<4x4xf32> {
+  // expected-error @+1 {{Newton-Schulz steps must be >= 1, got 0}}
+  %y = muonssm.newton_schulz %x <cubic, max, eps = 1.0e-06, steps = 0> : tensor<4x4xf32>
+  return %y : tensor<4x4xf32>
+}
+
+// -----
+
+// muonssm.newton_schulz needs a matrix
+func.func @ns_rank(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'muonssm.newton_schulz' op input must have rank >= 2 (a batch of matrices), got 'tensor<4xf32>'}}
+  %y = muonssm.newton_schulz %x <cubic, max, eps = 1.0e-06, steps = 1> : tensor<4xf32>
+  return %y : tensor<4xf32>
+}
+
+// -----
+
+// muonssm.newton_schulz keeps its type (generic form)
+func.func @ns_result_type(%x: tensor<4x4xf32>) -> tensor<4x4xf16> {
+  // expected-error @+1 {{'muonssm.newton_schulz' op failed to verify that all of {input, result} have same type}}
+  %y = "muonssm.newton_schulz"(%x) <{config = #muonssm.ns<cubic, max, eps = 1.0e-06, steps = 1>}> : (tensor<4x4xf32>) -> tensor<4x4xf16>
+  return %y : tensor<4x4xf16>
+}
+
+// -----
+
+// an unknown decay kind is a located parse error
+func.func @unknown_decay(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32> {
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>)
+      // expected-error @+2 {{expected ::mlir::muonssm::DecayKind to be one of: none, scalar, diagonal, mamba, longhorn}}
+      // expected-error @+1 {{failed to parse MuonSSM_DecayKindAttr parameter 'value'}}
+      decay = exponential, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}

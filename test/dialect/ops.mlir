@@ -1,0 +1,116 @@
+// RUN: muonssm-opt %s -split-input-file | muonssm-opt -split-input-file | FileCheck %s
+// RUN: muonssm-opt %s -split-input-file --mlir-print-op-generic | muonssm-opt -split-input-file | FileCheck %s
+
+// Every form of muonssm.scan and muonssm.newton_schulz prints and parses back,
+// in the custom and in the generic form.
+
+// CHECK-LABEL: func.func @gated_deltanet
+// CHECK: muonssm.scan q(%{{.*}} : tensor<2x8x4x16xf32>) k(%{{.*}} : tensor<2x8x4x16xf32>) v(%{{.*}} : tensor<2x8x4x16xf32>) g(%{{.*}} : tensor<2x8x4xf32>) beta(%{{.*}} : tensor<2x8x4xf32>)
+// CHECK-SAME: decay = scalar, input = update, delta_rule = 1.000000e+00, tau = 1.000000e+00, scale = 2.500000e-01
+// CHECK-SAME: -> o tensor<2x8x4x16xf32> final_state tensor<2x4x16x16xf32>
+func.func @gated_deltanet(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>,
+    %v: tensor<2x8x4x16xf32>, %g: tensor<2x8x4xf32>, %b: tensor<2x8x4xf32>)
+    -> (tensor<2x8x4x16xf32>, tensor<2x4x16x16xf32>) {
+  %o, %s = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>)
+      v(%v : tensor<2x8x4x16xf32>) g(%g : tensor<2x8x4xf32>) beta(%b : tensor<2x8x4xf32>)
+      decay = scalar, input = update, delta_rule = 1.0, tau = 1.0, scale = 0.25
+      -> o tensor<2x8x4x16xf32> final_state tensor<2x4x16x16xf32>
+  return %o, %s : tensor<2x8x4x16xf32>, tensor<2x4x16x16xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @seed_muon_gdn
+// CHECK: decay = scalar, input = error, momentum = 9.000000e-01, newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1> on momentum with tau inside, tau = 1.000000e+00
+// CHECK-SAME: -> o tensor<1x8x2x32xbf16> final_state tensor<1x2x16x32xf32> final_momentum tensor<1x2x16x32xf32>
+func.func @seed_muon_gdn(%q: tensor<1x8x2x16xbf16>, %k: tensor<1x8x2x16xbf16>,
+    %v: tensor<1x8x2x32xbf16>, %g: tensor<1x8x2xf32>, %b: tensor<1x8x2xbf16>,
+    %s0: tensor<1x2x16x32xf32>, %m0: tensor<1x2x16x32xf32>)
+    -> (tensor<1x8x2x32xbf16>, tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>) {
+  %o, %s, %m = muonssm.scan q(%q : tensor<1x8x2x16xbf16>) k(%k : tensor<1x8x2x16xbf16>)
+      v(%v : tensor<1x8x2x32xbf16>) g(%g : tensor<1x8x2xf32>) beta(%b : tensor<1x8x2xbf16>)
+      initial_state(%s0 : tensor<1x2x16x32xf32>) initial_momentum(%m0 : tensor<1x2x16x32xf32>)
+      decay = scalar, input = error, momentum = 0.9,
+      newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1> on momentum with tau inside,
+      tau = 1.0, scale = 0.25
+      -> o tensor<1x8x2x32xbf16> final_state tensor<1x2x16x32xf32>
+         final_momentum tensor<1x2x16x32xf32>
+  return %o, %s, %m : tensor<1x8x2x32xbf16>, tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @paper_cubic_gqa
+// CHECK: newton_schulz = <cubic, max, eps = 1.0e-06, steps = 3> on update with tau inside
+func.func @paper_cubic_gqa(%q: tensor<1x8x2x16xf64>, %k: tensor<1x8x2x16xf64>,
+    %v: tensor<1x8x6x8xf64>, %g: tensor<1x8x6x16xf64>, %b: tensor<1x8x6xf64>)
+    -> tensor<1x8x6x8xf64> {
+  %o = muonssm.scan q(%q : tensor<1x8x2x16xf64>) k(%k : tensor<1x8x2x16xf64>)
+      v(%v : tensor<1x8x6x8xf64>) g(%g : tensor<1x8x6x16xf64>) beta(%b : tensor<1x8x6xf64>)
+      decay = diagonal, input = update, delta_rule = 0.5, momentum = 0.0,
+      newton_schulz = <cubic, max, eps = 1.0e-06, steps = 3> on update with tau inside,
+      tau = 2.5, scale = 1.0
+      -> o tensor<1x8x6x8xf64>
+  return %o : tensor<1x8x6x8xf64>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @mamba
+// CHECK: dt(%{{.*}} : tensor<2x8x1x32xf32>) A(%{{.*}} : tensor<1x4x32xf32>) beta(%{{.*}} : tensor<2x8x1x32xf32>)
+// CHECK-SAME: decay = mamba
+func.func @mamba(%c: tensor<2x8x1x4xf32>, %bm: tensor<2x8x1x4xf32>, %u: tensor<2x8x1x32xf32>,
+    %d: tensor<2x8x1x32xf32>, %a: tensor<1x4x32xf32>) -> tensor<2x8x1x32xf32> {
+  %o = muonssm.scan q(%c : tensor<2x8x1x4xf32>) k(%bm : tensor<2x8x1x4xf32>)
+      v(%u : tensor<2x8x1x32xf32>) dt(%d : tensor<2x8x1x32xf32>) A(%a : tensor<1x4x32xf32>)
+      beta(%d : tensor<2x8x1x32xf32>)
+      decay = mamba, input = update, momentum = 0.9,
+      newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1> on update with tau inside,
+      tau = 1.0, scale = 1.0
+      -> o tensor<2x8x1x32xf32>
+  return %o : tensor<2x8x1x32xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @longhorn_dynamic
+// CHECK: decay = longhorn, input = update, momentum = 0.98999999999999999, newton_schulz = <quintic, add, eps = 1.0e-07, steps = 2> on update with tau after, tau = 6.000000e-01
+// CHECK-SAME: -> o tensor<?x?x1x32xf16>
+func.func @longhorn_dynamic(%qq: tensor<?x?x1x4xf16>, %kk: tensor<?x?x1x4xf16>,
+    %u: tensor<?x?x1x32xf16>, %dt: tensor<?x?x1x32xf32>) -> tensor<?x?x1x32xf16> {
+  %o = muonssm.scan q(%qq : tensor<?x?x1x4xf16>) k(%kk : tensor<?x?x1x4xf16>)
+      v(%u : tensor<?x?x1x32xf16>) dt(%dt : tensor<?x?x1x32xf32>)
+      decay = longhorn, input = update, momentum = 0.99,
+      newton_schulz = <quintic, add, eps = 1.0e-07, steps = 2> on update with tau after,
+      tau = 0.6, scale = 1.0
+      -> o tensor<?x?x1x32xf16>
+  return %o : tensor<?x?x1x32xf16>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @varlen
+// CHECK: cu_seqlens(%{{.*}} : tensor<4xi32>) initial_state(%{{.*}} : tensor<3x2x8x8xf32>)
+// CHECK-SAME: decay = none, input = update, tau = 1.000000e+00, scale = -5.000000e-01
+func.func @varlen(%q: tensor<1x20x2x8xf32>, %k: tensor<1x20x2x8xf32>,
+    %v: tensor<1x20x2x8xf32>, %cu: tensor<4xi32>, %s0: tensor<3x2x8x8xf32>)
+    -> (tensor<1x20x2x8xf32>, tensor<3x2x8x8xf32>) {
+  %o, %s = muonssm.scan q(%q : tensor<1x20x2x8xf32>) k(%k : tensor<1x20x2x8xf32>)
+      v(%v : tensor<1x20x2x8xf32>) cu_seqlens(%cu : tensor<4xi32>)
+      initial_state(%s0 : tensor<3x2x8x8xf32>)
+      decay = none, input = update, tau = 1.0, scale = -0.5
+      -> o tensor<1x20x2x8xf32> final_state tensor<3x2x8x8xf32>
+  return %o, %s : tensor<1x20x2x8xf32>, tensor<3x2x8x8xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @newton_schulz
+// CHECK: muonssm.newton_schulz %{{.*}} <quintic, add, eps = 1.0e-07, steps = 1> : tensor<3x4x5xf32>
+// CHECK: muonssm.newton_schulz %{{.*}} <cubic, max, eps = 1.234e-05, steps = 4> : tensor<?x6xbf16>
+func.func @newton_schulz(%x: tensor<3x4x5xf32>, %y: tensor<?x6xbf16>)
+    -> (tensor<3x4x5xf32>, tensor<?x6xbf16>) {
+  %a = muonssm.newton_schulz %x <quintic, add, eps = 1.0e-07, steps = 1> : tensor<3x4x5xf32>
+  %b = muonssm.newton_schulz %y <cubic, max, eps = 1.234e-05, steps = 4> : tensor<?x6xbf16>
+  return %a, %b : tensor<3x4x5xf32>, tensor<?x6xbf16>
+}
