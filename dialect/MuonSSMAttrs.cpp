@@ -56,6 +56,18 @@ NewtonSchulzAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
+LogicalResult
+ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                     ScheduleKind kind, int64_t chunk) {
+  if (kind == ScheduleKind::Chunked && chunk < 1)
+    return emitError() << "a chunked schedule needs a chunk size >= 1, got "
+                       << chunk;
+  if (kind == ScheduleKind::Recurrent && chunk != 0)
+    return emitError() << "a recurrent schedule has no chunk size, got "
+                       << chunk;
+  return success();
+}
+
 NSCoefficients mlir::muonssm::getNSCoefficients(Polynomial polynomial) {
   switch (polynomial) {
   case Polynomial::Quintic:

@@ -39,4 +39,20 @@ def MuonSSM_NewtonSchulzAttr : MuonSSM_Attr<"NewtonSchulz", "ns"> {
   }];
 }
 
+def MuonSSM_ScheduleAttr : MuonSSM_Attr<"Schedule", "schedule"> {
+  let summary = "how a scan is computed: token by token, or in chunks of C";
+  let description = [{
+    `<recurrent>`: token by token with the state (and momentum) resident — the
+    fused recurrent form (docs/chunking.md §3). `<chunked, C>`: chunks of C
+    tokens through the closed forms of docs/chunking.md §2; only scans with an
+    exact chunked form may carry it. Set by muonssm-chunk and
+    muonssm-fuse-newton-schulz; a scan without a schedule is computed token by
+    token.
+  }];
+  let parameters = (ins EnumParameter<MuonSSM_ScheduleKind>:$kind,
+                        DefaultValuedParameter<"int64_t", "0">:$chunk);
+  let assemblyFormat = "`<` $kind (`,` $chunk^)? `>`";
+  let genVerifyDecl = 1;
+}
+
 #endif // MUONSSM_ATTRS_TD

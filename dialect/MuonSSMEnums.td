@@ -50,4 +50,11 @@ def MuonSSM_TauPlacement : I32EnumAttr<"TauPlacement", "where τ multiplies rela
   let genSpecializedAttr = 0;
 }
 
+def MuonSSM_ScheduleKind : I32EnumAttr<"ScheduleKind", "how a scan is computed", [
+    I32EnumAttrCase<"Recurrent", 0, "recurrent">,
+    I32EnumAttrCase<"Chunked", 1, "chunked">]> {
+  let cppNamespace = "::mlir::muonssm";
+  let genSpecializedAttr = 0;
+}
+
 #endif // MUONSSM_ENUMS_TD

@@ -203,6 +203,15 @@ LogicalResult ScanOp::verify() {
     }
   }
 
+  if (Value gain = getGain()) {
+    if (failed(checkShape(op, "operand 'gain'", gain.getType(), {b, t, hv})))
+      return failure();
+    if (getNsTarget() == NSTarget::Update)
+      return emitOpError() << "a 'gain' operand replaces Newton-Schulz on the "
+                              "update (simplify-newton-schulz); the scan "
+                              "cannot have both";
+  }
+
   // Attributes.
   if (getInput() == InputKind::Error && hasDeltaRule())
     return emitOpError()
@@ -282,12 +291,94 @@ LogicalResult ScanOp::verify() {
       failed(checkState(getFinalMomentum(), "result 'final_momentum'")))
     return failure();
 
+  if (isChunked()) {
+    std::string why = whyNotChunkable();
+    if (!why.empty())
+      return emitOpError() << "a chunked schedule needs an exact chunked form: "
+                           << why;
+  }
+
   auto oType = getO().getType();
   if (oType.getElementType() != vType.getElementType())
     return emitOpError() << "result 'o' must have the element type of v, "
                          << vType.getElementType() << ", got "
                          << oType.getElementType();
   return checkShape(op, "result 'o'", oType, {b, t, hv, vd});
+}
+
+std::string ScanOp::whyNotChunkable() {
+  if (getNewtonSchulz()) {
+    if (getNsTarget() == NSTarget::Momentum)
+      return "Newton-Schulz of the whole momentum is nonlinear in the state "
+             "(muonssm-fuse-newton-schulz gives it a recurrent schedule)";
+    if (getInput() == InputKind::Error)
+      return "Newton-Schulz of the error input depends on the state";
+    return "Newton-Schulz on the update must first become a per-token gain "
+           "(muonssm-simplify-newton-schulz)";
+  }
+  bool elementwise =
+      getDecay() == DecayKind::Mamba || getDecay() == DecayKind::Longhorn;
+  if (elementwise && (hasDeltaRule() || getInput() == InputKind::Error))
+    return "an elementwise decay with a state-dependent input (delta rule or "
+           "error input) has no factored chunked form";
+  if (getInput() == InputKind::Error && hasChannelBeta())
+    return "the error input with a per-channel beta is not chunked";
+  return "";
+}
+
+LogicalResult Rank1GainOp::verify() {
+  Operation *op = getOperation();
+  auto kType = getK().getType();
+  auto vType = getV().getType();
+  if (kType.getRank() != 4 || vType.getRank() != 4)
+    return emitOpError() << "k and v must have rank 4 ([B, T, H, K] and "
+                            "[B, T, HV, V]), got "
+                         << kType << " and " << vType;
+  if (kType.getElementType() != vType.getElementType())
+    return emitOpError() << "k and v must share one element type, got "
+                         << kType.getElementType() << " and "
+                         << vType.getElementType();
+  Dim b{"B", kType.getDimSize(0)}, t{"T", kType.getDimSize(1)},
+      h{"H", kType.getDimSize(2)}, hv{"HV", vType.getDimSize(2)},
+      vd{"V", vType.getDimSize(3)};
+  if (!mergeDim(b, vType.getDimSize(0)) || !mergeDim(t, vType.getDimSize(1)))
+    return emitOpError() << "v must have the batch and time sizes of k: k is "
+                         << kType << ", v is " << vType;
+  if (!ShapedType::isDynamic(h.size) && !ShapedType::isDynamic(hv.size) &&
+      hv.size % h.size != 0)
+    return emitOpError() << "the number of value heads HV = " << hv.size
+                         << " must be a multiple of the number of key heads "
+                            "H = "
+                         << h.size << " (GQA)";
+  if (getBeta() && getDt())
+    return emitOpError() << "takes beta (w = β⊙v) or dt (LongHorn's "
+                            "w = dtn⊙v), not both";
+  if (Value beta = getBeta()) {
+    auto betaType = cast<RankedTensorType>(beta.getType());
+    if (failed(betaType.getRank() == 3
+                   ? checkShape(op, "operand 'beta' (per head)", betaType,
+                                {b, t, hv})
+                   : checkShape(op, "operand 'beta' (per value channel)",
+                                betaType, {b, t, hv, vd})))
+      return failure();
+  }
+  if (Value dt = getDt())
+    if (failed(checkShape(op, "operand 'dt'", dt.getType(), {b, t, hv, vd})))
+      return failure();
+  for (auto [name, value] : {std::pair<StringRef, double>{
+                                 "tau_in", getTauIn().convertToDouble()},
+                             {"tau_out", getTauOut().convertToDouble()}})
+    if (!(value > 0.0) || !std::isfinite(value))
+      return emitOpError() << name << " must be a finite number > 0, got "
+                           << value;
+  auto gainType = getGain().getType();
+  Type acc = vType.getElementType().isF64()
+                 ? Type(Float64Type::get(getContext()))
+                 : Type(Float32Type::get(getContext()));
+  if (gainType.getElementType() != acc)
+    return emitOpError() << "result must have the accumulation element type "
+                         << acc << ", got " << gainType.getElementType();
+  return checkShape(op, "result", gainType, {b, t, hv});
 }
 
 LogicalResult NewtonSchulzOp::verify() {

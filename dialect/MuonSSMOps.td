@@ -55,6 +55,7 @@ def MuonSSM_ScanOp : MuonSSM_Op<"scan", [Pure, AttrSizedOperandSegments,
       Optional<MuonSSM_FloatTensor>:$dt,
       Optional<MuonSSM_FloatTensor>:$a,
       Optional<MuonSSM_FloatTensor>:$beta,
+      Optional<MuonSSM_FloatTensor>:$gain,
       Optional<MuonSSM_IndexTensor>:$cu_seqlens,
       Optional<MuonSSM_FloatTensor>:$initial_state,
       Optional<MuonSSM_FloatTensor>:$initial_momentum,
@@ -65,6 +66,7 @@ def MuonSSM_ScanOp : MuonSSM_Op<"scan", [Pure, AttrSizedOperandSegments,
       OptionalAttr<MuonSSM_NewtonSchulzAttr>:$newton_schulz,
       OptionalAttr<MuonSSM_NSTargetAttr>:$ns_target,
       OptionalAttr<MuonSSM_TauPlacementAttr>:$tau_placement,
+      OptionalAttr<MuonSSM_ScheduleAttr>:$schedule,
       F64Attr:$tau,
       F64Attr:$scale);
 
@@ -80,6 +82,7 @@ def MuonSSM_ScanOp : MuonSSM_Op<"scan", [Pure, AttrSizedOperandSegments,
     (`dt` `(` $dt^ `:` type($dt) `)`)?
     (`A` `(` $a^ `:` type($a) `)`)?
     (`beta` `(` $beta^ `:` type($beta) `)`)?
+    (`gain` `(` $gain^ `:` type($gain) `)`)?
     (`cu_seqlens` `(` $cu_seqlens^ `:` type($cu_seqlens) `)`)?
     (`initial_state` `(` $initial_state^ `:` type($initial_state) `)`)?
     (`initial_momentum` `(` $initial_momentum^ `:` type($initial_momentum) `)`)?
@@ -88,6 +91,7 @@ def MuonSSM_ScanOp : MuonSSM_Op<"scan", [Pure, AttrSizedOperandSegments,
     (`momentum` `=` $momentum^ `,`)?
     (`newton_schulz` `=` $newton_schulz^ `on` `` $ns_target
        `with` `tau` `` $tau_placement `,`)?
+    (`schedule` `=` $schedule^ `,`)?
     `tau` `=` $tau `,` `scale` `=` $scale
     attr-dict
     `->` `o` type($o)
@@ -105,7 +109,50 @@ def MuonSSM_ScanOp : MuonSSM_Op<"scan", [Pure, AttrSizedOperandSegments,
     bool hasDeltaRule() { return getDeltaRule().has_value(); }
     /// β per value channel ([B,T,HV,V]) rather than per head ([B,T,HV]).
     bool hasChannelBeta();
+    /// Why this scan has no exact chunked form (docs/chunking.md §2.5), or
+    /// an empty string when it has one.
+    std::string whyNotChunkable();
+    bool isChunked() {
+      return getSchedule() && getSchedule()->getKind() == ScheduleKind::Chunked;
+    }
   }];
+}
+
+def MuonSSM_Rank1GainOp : MuonSSM_Op<"rank1_gain", [Pure,
+                                                     AttrSizedOperandSegments]> {
+  let summary = "Newton–Schulz of a rank-1 update as a per-token gain";
+  let description = [{
+    For each batch row b, token t and value head h (key head ⌊h/(HV/H)⌋):
+    `gain[b,t,h] = τ_out·τ_in·G(τ_in‖k‖‖w‖)` with `w = β⊙v` (or `dtn⊙v`,
+    `dtn = dt/(1 + dt‖k‖²)`, when `dt` is given: LongHorn) and
+    `G(σ) = f^{∘steps}(s)/σ` the rank-1 closed form of the NS attribute
+    (docs/chunking.md §1), so that `τ_out·NS(τ_in·k wᵀ) = gain·k wᵀ`.
+    The result has the accumulation type (f64 for f64 inputs, else f32).
+
+    ```mlir
+    %gain = muonssm.rank1_gain k(%k : tensor<2x64x4x16xf32>)
+        v(%v : tensor<2x64x4x16xf32>) beta(%b : tensor<2x64x4xf32>)
+        newton_schulz = <cubic, max, eps = 1.0e-06, steps = 1>,
+        tau_in = 1.000000e+00, tau_out = 1.000000e+00 -> tensor<2x64x4xf32>
+    ```
+  }];
+  let arguments = (ins
+      MuonSSM_FloatTensor:$k,
+      MuonSSM_FloatTensor:$v,
+      Optional<MuonSSM_FloatTensor>:$beta,
+      Optional<MuonSSM_FloatTensor>:$dt,
+      MuonSSM_NewtonSchulzAttr:$newton_schulz,
+      F64Attr:$tau_in,
+      F64Attr:$tau_out);
+  let results = (outs MuonSSM_FloatTensor:$gain);
+  let assemblyFormat = [{
+    `k` `(` $k `:` type($k) `)` `v` `(` $v `:` type($v) `)`
+    (`beta` `(` $beta^ `:` type($beta) `)`)?
+    (`dt` `(` $dt^ `:` type($dt) `)`)?
+    `newton_schulz` `=` $newton_schulz `,` `tau_in` `=` $tau_in `,`
+    `tau_out` `=` $tau_out attr-dict `->` type($gain)
+  }];
+  let hasVerifier = 1;
 }
 
 def MuonSSM_NewtonSchulzOp : MuonSSM_Op<"newton_schulz",

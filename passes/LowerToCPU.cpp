@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/MuonSSMOps.h"
+#include "passes/CPUEmitter.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -25,247 +26,9 @@ namespace mlir::muonssm {
 
 using namespace mlir;
 using namespace mlir::muonssm;
+using namespace mlir::muonssm::cpu;
 
 namespace {
-
-/// Emits index and floating-point arithmetic, loops and buffer accesses in
-/// one floating-point type (the accumulation type).
-class Emitter {
-public:
-  Emitter(ImplicitLocOpBuilder &b, FloatType acc) : b(b), acc(acc) {}
-
-  ImplicitLocOpBuilder &b;
-  FloatType acc;
-
-  Value idx(int64_t value) {
-    return arith::ConstantIndexOp::create(b, value);
-  }
-  Value cst(double value) {
-    return arith::ConstantOp::create(b, acc, b.getFloatAttr(acc, value));
-  }
-  Value add(Value x, Value y) { return arith::AddFOp::create(b, x, y); }
-  Value sub(Value x, Value y) { return arith::SubFOp::create(b, x, y); }
-  Value mul(Value x, Value y) { return arith::MulFOp::create(b, x, y); }
-  Value div(Value x, Value y) { return arith::DivFOp::create(b, x, y); }
-  Value fma(Value x, Value y, Value z) { return math::FmaOp::create(b, x, y, z); }
-  Value exp(Value x) { return math::ExpOp::create(b, x); }
-  Value sqrt(Value x) { return math::SqrtOp::create(b, x); }
-  Value maxf(Value x, Value y) { return arith::MaximumFOp::create(b, x, y); }
-  Value iadd(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
-  Value isub(Value x, Value y) { return arith::SubIOp::create(b, x, y); }
-  Value idiv(Value x, Value y) { return arith::DivUIOp::create(b, x, y); }
-  Value imin(Value x, Value y) { return arith::MinSIOp::create(b, x, y); }
-  Value imax(Value x, Value y) { return arith::MaxSIOp::create(b, x, y); }
-
-  /// Converts a float to `to` (extension, or rounding to nearest even).
-  Value convert(Value x, Type to) {
-    Type from = x.getType();
-    if (from == to)
-      return x;
-    unsigned fromWidth = from.getIntOrFloatBitWidth();
-    unsigned toWidth = to.getIntOrFloatBitWidth();
-    if (fromWidth < toWidth)
-      return arith::ExtFOp::create(b, to, x);
-    if (fromWidth > toWidth)
-      return arith::TruncFOp::create(b, to, x);
-    return convert(convert(x, acc), to); // f16 <-> bf16
-  }
-  Value load(Value memref, ValueRange indices) {
-    return convert(memref::LoadOp::create(b, memref, indices), acc);
-  }
-  void store(Value value, Value memref, ValueRange indices) {
-    Type element = cast<MemRefType>(memref.getType()).getElementType();
-    memref::StoreOp::create(b, convert(value, element), memref, indices);
-  }
-  Value dim(Value memref, int64_t i) {
-    return memref::DimOp::create(b, memref, i);
-  }
-
-  /// A scratch buffer of the accumulation type with the given sizes; the
-  /// buffer-deallocation pipeline frees it.
-  Value scratch(ArrayRef<Value> sizes) {
-    SmallVector<int64_t> shape(sizes.size(), ShapedType::kDynamic);
-    return memref::AllocOp::create(b, MemRefType::get(shape, acc), sizes);
-  }
-
-  /// for (iv = lb; iv < ub; ++iv) body(iv)
-  void loop(Value lb, Value ub, function_ref<void(Value)> body) {
-    auto forOp = scf::ForOp::create(b, lb, ub, idx(1));
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(forOp.getBody()->getTerminator());
-    body(forOp.getInductionVar());
-  }
-  void loop(Value ub, function_ref<void(Value)> body) {
-    loop(idx(0), ub, body);
-  }
-
-  /// Σ_{iv < ub} term(iv), accumulated in order.
-  Value sum(Value ub, function_ref<Value(Value)> term) {
-    auto forOp = scf::ForOp::create(
-        b, idx(0), ub, idx(1), ValueRange{cst(0.0)},
-        [&](OpBuilder &, Location, Value iv, ValueRange args) {
-          Value next = add(args[0], term(iv));
-          scf::YieldOp::create(b, next);
-        });
-    return forOp.getResult(0);
-  }
-
-  void fill(Value memref, ArrayRef<Value> sizes, Value value) {
-    if (sizes.size() == 1)
-      return loop(sizes[0], [&](Value i) { store(value, memref, {i}); });
-    loop(sizes[0], [&](Value i) {
-      loop(sizes[1], [&](Value j) { store(value, memref, {i, j}); });
-    });
-  }
-};
-
-/// Scratch buffers for Newton–Schulz of an R×C matrix X held in `x`.
-struct NSBuffers {
-  Value x, y, gram, poly;
-  Value rows, cols, side; // side = min(rows, cols)
-};
-
-NSBuffers allocateNS(Emitter &e, Value x, Value rows, Value cols) {
-  NSBuffers buf;
-  buf.x = x;
-  buf.rows = rows;
-  buf.cols = cols;
-  buf.side = e.imin(rows, cols);
-  buf.y = e.scratch({rows, cols});
-  buf.gram = e.scratch({buf.side, buf.side});
-  buf.poly = e.scratch({buf.side, buf.side});
-  return buf;
-}
-
-/// P = aI + bG + cG² for a side×side Gram matrix G, row by row:
-/// P[i,:] = a e_i + b G[i,:] + c Σ_m G[i,m] G[m,:].
-void emitPolynomial(Emitter &e, NewtonSchulzAttr config, Value gram,
-                    Value poly, Value side) {
-  NSCoefficients coef = getNSCoefficients(config.getPolynomial());
-  Value a = e.cst(coef.a), bCoef = e.cst(coef.b), c = e.cst(coef.c);
-  e.loop(side, [&](Value i) {
-    e.loop(side, [&](Value l) {
-      e.store(e.mul(bCoef, e.load(gram, {i, l})), poly, {i, l});
-    });
-    e.store(e.add(e.load(poly, {i, i}), a), poly, {i, i});
-    if (coef.c == 0.0)
-      return;
-    e.loop(side, [&](Value m) {
-      Value gim = e.mul(c, e.load(gram, {i, m}));
-      e.loop(side, [&](Value l) {
-        e.store(e.fma(gim, e.load(gram, {m, l}), e.load(poly, {i, l})), poly,
-                {i, l});
-      });
-    });
-  });
-}
-
-/// NS(X) in place on the R×C buffer `buf.x`: normalise once, then `steps`
-/// times X ← p(XXᵀ)X when R ≤ C, or the equal X ← X p(XᵀX) when R > C, so the
-/// Gram matrix is min(R, C)² (the polynomial is odd: X p(XᵀX) = p(XXᵀ) X).
-void emitNewtonSchulz(Emitter &e, NewtonSchulzAttr config,
-                      const NSBuffers &buf) {
-  Value x = buf.x, y = buf.y, gram = buf.gram, poly = buf.poly;
-  Value rows = buf.rows, cols = buf.cols, side = buf.side;
-  Value sq = e.sum(rows, [&](Value i) {
-    return e.sum(cols, [&](Value j) {
-      Value v = e.load(x, {i, j});
-      return e.mul(v, v);
-    });
-  });
-  Value norm = e.sqrt(sq);
-  Value eps = e.cst(config.getEpsValue());
-  Value denom = config.getEpsMode() == EpsMode::Add ? e.add(norm, eps)
-                                                    : e.maxf(norm, eps);
-  Value inv = e.div(e.cst(1.0), denom);
-  e.loop(rows, [&](Value i) {
-    e.loop(cols, [&](Value j) {
-      e.store(e.mul(e.load(x, {i, j}), inv), x, {i, j});
-    });
-  });
-  Value zero = e.cst(0.0);
-  Value wide = arith::CmpIOp::create(e.b, arith::CmpIPredicate::ule, rows,
-                                     cols);
-  e.loop(e.idx(config.getSteps()), [&](Value) {
-    auto ifOp = scf::IfOp::create(e.b, wide, /*withElseRegion=*/true);
-    {
-      // R ≤ C: G = XXᵀ (rows of X are contiguous), Y = P X.
-      OpBuilder::InsertionGuard guard(e.b);
-      e.b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-      e.loop(rows, [&](Value i) {
-        e.loop(rows, [&](Value l) {
-          Value dot = e.sum(cols, [&](Value j) {
-            return e.mul(e.load(x, {i, j}), e.load(x, {l, j}));
-          });
-          e.store(dot, gram, {i, l});
-        });
-      });
-      emitPolynomial(e, config, gram, poly, side);
-      e.fill(y, {rows, cols}, zero);
-      e.loop(rows, [&](Value i) {
-        e.loop(rows, [&](Value l) {
-          Value p = e.load(poly, {i, l});
-          e.loop(cols, [&](Value j) {
-            e.store(e.fma(p, e.load(x, {l, j}), e.load(y, {i, j})), y, {i, j});
-          });
-        });
-      });
-    }
-    {
-      // R > C: G = XᵀX accumulated row by row, Y = X P.
-      OpBuilder::InsertionGuard guard(e.b);
-      e.b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
-      e.fill(gram, {cols, cols}, zero);
-      e.loop(rows, [&](Value i) {
-        e.loop(cols, [&](Value j) {
-          Value xij = e.load(x, {i, j});
-          e.loop(cols, [&](Value l) {
-            e.store(e.fma(xij, e.load(x, {i, l}), e.load(gram, {j, l})), gram,
-                    {j, l});
-          });
-        });
-      });
-      emitPolynomial(e, config, gram, poly, side);
-      e.fill(y, {rows, cols}, zero);
-      e.loop(rows, [&](Value i) {
-        e.loop(cols, [&](Value l) {
-          Value xil = e.load(x, {i, l});
-          e.loop(cols, [&](Value j) {
-            e.store(e.fma(xil, e.load(poly, {l, j}), e.load(y, {i, j})), y,
-                    {i, j});
-          });
-        });
-      });
-    }
-    memref::CopyOp::create(e.b, y, x);
-  });
-}
-
-/// A buffer view of a tensor operand, with a fully dynamic strided layout so
-/// that any buffer one-shot bufferization picks for it is compatible.
-Value toBuffer(ImplicitLocOpBuilder &b, Value tensor) {
-  if (!tensor)
-    return {};
-  auto type = cast<RankedTensorType>(tensor.getType());
-  SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
-  auto layout =
-      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides);
-  auto memrefType =
-      MemRefType::get(type.getShape(), type.getElementType(), layout);
-  return bufferization::ToBufferOp::create(b, memrefType, tensor,
-                                           /*read_only=*/true);
-}
-
-/// A fresh buffer for a result tensor; `sizes` gives every dimension.
-Value allocResult(Emitter &e, Type tensorType, ArrayRef<Value> sizes) {
-  auto type = cast<RankedTensorType>(tensorType);
-  SmallVector<Value> dynamic;
-  for (auto [i, size] : llvm::enumerate(type.getShape()))
-    if (ShapedType::isDynamic(size))
-      dynamic.push_back(sizes[i]);
-  return memref::AllocOp::create(
-      e.b, MemRefType::get(type.getShape(), type.getElementType()), dynamic);
-}
 
 /// Lowers one muonssm.scan (docs/dialect.md §2) to loops.
 class ScanEmitter {
@@ -274,38 +37,11 @@ public:
       : op(op), e(b, op.getAccumulationType()) {}
 
   SmallVector<Value> run(ScanOp::Adaptor adaptor) {
-    ImplicitLocOpBuilder &b = e.b;
-    q = toBuffer(b, adaptor.getQ());
-    k = toBuffer(b, adaptor.getK());
-    v = toBuffer(b, adaptor.getV());
-    g = toBuffer(b, adaptor.getG());
-    dt = toBuffer(b, adaptor.getDt());
-    a = toBuffer(b, adaptor.getA());
-    beta = toBuffer(b, adaptor.getBeta());
-    cu = toBuffer(b, adaptor.getCuSeqlens());
-    s0 = toBuffer(b, adaptor.getInitialState());
-    m0 = toBuffer(b, adaptor.getInitialMomentum());
-
-    batch = e.dim(v, 0);
-    seqLen = e.dim(v, 1);
-    valueHeads = e.dim(v, 2);
-    valueDim = e.dim(v, 3);
-    keyHeads = e.dim(q, 2);
-    keyDim = e.dim(q, 3);
-    Value sequences = cu ? e.isub(e.dim(cu, 0), e.idx(1)) : batch;
-
-    oBuf = allocResult(e, op.getO().getType(),
-                       {batch, seqLen, valueHeads, valueDim});
-    if (op.getFinalState())
-      sBuf = allocResult(e, op.getFinalState().getType(),
-                         {sequences, valueHeads, keyDim, valueDim});
-    if (op.getFinalMomentum())
-      mBuf = allocResult(e, op.getFinalMomentum().getType(),
-                         {sequences, valueHeads, keyDim, valueDim});
-
-    state = e.scratch({keyDim, valueDim});
-    if (op.hasMomentum())
-      momentum = e.scratch({keyDim, valueDim});
+    f = setUpScan(op, adaptor, e);
+    q = f.q, k = f.k, v = f.v, g = f.g, dt = f.dt, a = f.a, beta = f.beta;
+    gain = f.gain;
+    keyDim = f.keyDim, valueDim = f.valueDim;
+    oBuf = f.oBuf, state = f.state, momentum = f.momentum;
     kVec = e.scratch({keyDim});
     qVec = e.scratch({keyDim});
     wVec = e.scratch({valueDim});
@@ -313,71 +49,18 @@ public:
     oVec = e.scratch({valueDim});
     if (dt)
       dtVec = e.scratch({valueDim});
-    if (op.getNewtonSchulz())
+    if (op.getNsTarget() == NSTarget::Momentum)
       ns = allocateNS(e, e.scratch({keyDim, valueDim}), keyDim, valueDim);
-
-    Value group = e.idiv(valueHeads, keyHeads); // value heads per key head
-    e.loop(sequences, [&](Value n) {
-      Value bIdx = n, first = e.idx(0), last = seqLen;
-      if (cu) {
-        // Offsets are validated by the caller; clamping keeps a bad one from
-        // reading outside the buffers.
-        Type index = b.getIndexType();
-        Value lo = arith::IndexCastOp::create(
-            b, index, memref::LoadOp::create(b, cu, ValueRange{n}));
-        Value hi = arith::IndexCastOp::create(
-            b, index,
-            memref::LoadOp::create(b, cu, ValueRange{e.iadd(n, e.idx(1))}));
-        bIdx = e.idx(0);
-        first = e.imin(e.imax(lo, e.idx(0)), seqLen);
-        last = e.imin(e.imax(hi, first), seqLen);
-      }
-      e.loop(valueHeads, [&](Value h) {
-        Value kh = e.idiv(h, group);
-        loadState(state, s0, n, h);
-        if (momentum)
-          loadState(momentum, m0, n, h);
-        e.loop(first, last, [&](Value t) { token(bIdx, t, h, kh); });
-        if (sBuf)
-          storeState(state, sBuf, n, h);
-        if (mBuf)
-          storeState(momentum, mBuf, n, h);
-      });
-    });
-
-    SmallVector<Value> results;
-    results.push_back(toTensor(op.getO(), oBuf));
-    if (sBuf)
-      results.push_back(toTensor(op.getFinalState(), sBuf));
-    if (mBuf)
-      results.push_back(toTensor(op.getFinalMomentum(), mBuf));
-    return results;
+    emitSequencesAndHeads(e, f,
+                          [&](Value bIdx, Value first, Value last, Value h,
+                              Value kh) {
+                            e.loop(first, last,
+                                   [&](Value t) { token(bIdx, t, h, kh); });
+                          });
+    return scanResults(op, e, f);
   }
 
 private:
-  Value toTensor(Value result, Value buffer) {
-    return bufferization::ToTensorOp::create(e.b, result.getType(), buffer,
-                                             /*restrict=*/true,
-                                             /*writable=*/true);
-  }
-
-  void loadState(Value scratch, Value initial, Value n, Value h) {
-    if (!initial)
-      return e.fill(scratch, {keyDim, valueDim}, e.cst(0.0));
-    e.loop(keyDim, [&](Value i) {
-      e.loop(valueDim, [&](Value j) {
-        e.store(e.load(initial, {n, h, i, j}), scratch, {i, j});
-      });
-    });
-  }
-  void storeState(Value scratch, Value out, Value n, Value h) {
-    e.loop(keyDim, [&](Value i) {
-      e.loop(valueDim, [&](Value j) {
-        e.store(e.load(scratch, {i, j}), out, {n, h, i, j});
-      });
-    });
-  }
-
   /// One token of one (sequence, value head).
   void token(Value bIdx, Value t, Value h, Value kh) {
     e.loop(keyDim, [&](Value i) {
@@ -433,7 +116,7 @@ private:
       });
     }
 
-    applyInput();
+    applyInput(bIdx, t, h);
 
     // o = scale · Hᵀq, accumulated row by row.
     e.fill(oVec, {valueDim}, e.cst(0.0));
@@ -508,9 +191,11 @@ private:
     }
   }
 
-  /// Adds the momentum input m_t = τ k wᵀ (with Newton–Schulz where asked)
-  /// through the momentum, if any, to the state.
-  void applyInput() {
+  /// Adds the momentum input m_t to the momentum, if any, and to the state.
+  /// NS on the update is the closed form m_t = τ_out·G(τ_in‖k‖‖w‖)·τ_in·k wᵀ
+  /// (docs/chunking.md §1): X_t is rank 1 by construction, so no K×V matrix
+  /// is formed. NS of the momentum runs explicitly on the resident M.
+  void applyInput(Value bIdx, Value t, Value h) {
     double tauValue = op.getTau().convertToDouble();
     std::optional<NewtonSchulzAttr> config = op.getNewtonSchulz();
     bool after = op.getTauPlacement() == TauPlacement::After;
@@ -519,20 +204,28 @@ private:
     Value gamma =
         momentum ? e.cst(op.getMomentum()->convertToDouble()) : Value();
 
-    // X = τ_in k wᵀ written into `target`.
-    auto writeInput = [&](Value target) {
-      e.loop(keyDim, [&](Value i) {
-        Value ki = e.mul(tauIn, e.load(kVec, {i}));
-        e.loop(valueDim, [&](Value j) {
-          e.store(e.mul(ki, e.load(wVec, {j})), target, {i, j});
-        });
+    // coef: the scalar multiplying k wᵀ in m_t (or in M's input).
+    Value coef = tauIn;
+    if (gain)
+      coef = e.mul(coef, e.load(gain, {bIdx, t, h}));
+    bool nsOnMomentum = config && op.getNsTarget() == NSTarget::Momentum;
+    if (config && !nsOnMomentum) {
+      Value kk = e.sum(keyDim, [&](Value i) {
+        Value ki = e.load(kVec, {i});
+        return e.mul(ki, ki);
       });
-    };
+      Value ww = e.sum(valueDim, [&](Value j) {
+        Value wj = e.load(wVec, {j});
+        return e.mul(wj, wj);
+      });
+      Value sigma = e.mul(tauIn, e.mul(e.sqrt(kk), e.sqrt(ww)));
+      coef = e.mul(tauOut, e.mul(emitRank1Gain(e, *config, sigma), tauIn));
+    }
 
-    if (!config) {
-      // m_t = τ k wᵀ; M ← γM + m_t; H += M (or m_t).
+    if (!nsOnMomentum) {
+      // M ← γM + coef·k wᵀ; H += M (or the input itself).
       e.loop(keyDim, [&](Value i) {
-        Value ki = e.mul(tauIn, e.load(kVec, {i}));
+        Value ki = e.mul(coef, e.load(kVec, {i}));
         e.loop(valueDim, [&](Value j) {
           Value m = e.mul(ki, e.load(wVec, {j}));
           if (momentum) {
@@ -545,26 +238,9 @@ private:
       return;
     }
 
-    if (op.getNsTarget() == NSTarget::Update) {
-      // m_t = τ_out NS(τ_in k wᵀ).
-      writeInput(ns.x);
-      emitNewtonSchulz(e, *config, ns);
-      e.loop(keyDim, [&](Value i) {
-        e.loop(valueDim, [&](Value j) {
-          Value m = e.mul(tauOut, e.load(ns.x, {i, j}));
-          if (momentum) {
-            m = e.fma(gamma, e.load(momentum, {i, j}), m);
-            e.store(m, momentum, {i, j});
-          }
-          e.store(e.add(e.load(state, {i, j}), m), state, {i, j});
-        });
-      });
-      return;
-    }
-
-    // NS of the whole momentum: M ← γM + τ_in k wᵀ; H += τ_out NS(M).
+    // NS of the whole momentum: M ← γM + coef·k wᵀ; H += τ_out NS(M).
     e.loop(keyDim, [&](Value i) {
-      Value ki = e.mul(tauIn, e.load(kVec, {i}));
+      Value ki = e.mul(coef, e.load(kVec, {i}));
       e.loop(valueDim, [&](Value j) {
         Value m = e.fma(gamma, e.load(momentum, {i, j}),
                         e.mul(ki, e.load(wVec, {j})));
@@ -583,10 +259,10 @@ private:
 
   ScanOp op;
   Emitter e;
-  Value q, k, v, g, dt, a, beta, cu, s0, m0;
-  Value batch, seqLen, valueHeads, valueDim, keyHeads, keyDim;
-  Value oBuf, sBuf, mBuf;
-  Value state, momentum, kVec, qVec, wVec, uVec, oVec, dtVec;
+  ScanFrame f;
+  Value q, k, v, g, dt, a, beta, gain;
+  Value valueDim, keyDim;
+  Value oBuf, state, momentum, kVec, qVec, wVec, uVec, oVec, dtVec;
   NSBuffers ns;
 };
 
@@ -596,7 +272,9 @@ struct ScanToLoops : OpConversionPattern<ScanOp> {
   matchAndRewrite(ScanOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    SmallVector<Value> results = ScanEmitter(op, b).run(adaptor);
+    SmallVector<Value> results = op.isChunked()
+                                     ? emitChunkedScan(op, adaptor, b)
+                                     : ScanEmitter(op, b).run(adaptor);
     rewriter.replaceOp(op, results);
     return success();
   }
@@ -656,6 +334,62 @@ struct NewtonSchulzToLoops : OpConversionPattern<NewtonSchulzOp> {
   }
 };
 
+/// gain[b,t,h] = τ_out·τ_in·G(τ_in‖k‖‖w‖) (docs/chunking.md §1).
+struct Rank1GainToLoops : OpConversionPattern<Rank1GainOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(Rank1GainOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    auto type = op.getGain().getType();
+    Emitter e(b, cast<FloatType>(type.getElementType()));
+    Value k = toBuffer(b, adaptor.getK()), v = toBuffer(b, adaptor.getV());
+    Value beta = toBuffer(b, adaptor.getBeta());
+    Value dt = toBuffer(b, adaptor.getDt());
+    Value batch = e.dim(v, 0), seqLen = e.dim(v, 1), heads = e.dim(v, 2),
+          valueDim = e.dim(v, 3), keyDim = e.dim(k, 3);
+    Value group = e.idiv(heads, e.dim(k, 2));
+    Value out = allocResult(e, type, {batch, seqLen, heads});
+    bool channelBeta =
+        beta && cast<MemRefType>(beta.getType()).getRank() == 4;
+    Value tauIn = e.cst(op.getTauIn().convertToDouble());
+    Value tauOut = e.cst(op.getTauOut().convertToDouble());
+    e.loop(batch, [&](Value bi) {
+      e.loop(seqLen, [&](Value t) {
+        e.loop(heads, [&](Value h) {
+          Value kh = e.idiv(h, group);
+          Value kk = e.sum(keyDim, [&](Value i) {
+            Value x = e.load(k, {bi, t, kh, i});
+            return e.mul(x, x);
+          });
+          Value betaHead =
+              beta && !channelBeta ? e.load(beta, {bi, t, h}) : Value();
+          Value ww = e.sum(valueDim, [&](Value j) {
+            Value w = e.load(v, {bi, t, h, j});
+            if (dt) { // LongHorn: dtn = dt / (1 + dt‖k‖²)
+              Value d = e.load(dt, {bi, t, h, j});
+              w = e.mul(e.div(d, e.fma(d, kk, e.cst(1.0))), w);
+            } else if (betaHead) {
+              w = e.mul(betaHead, w);
+            } else if (beta) {
+              w = e.mul(e.load(beta, {bi, t, h, j}), w);
+            }
+            return e.mul(w, w);
+          });
+          Value sigma = e.mul(tauIn, e.mul(e.sqrt(kk), e.sqrt(ww)));
+          Value gain = e.mul(e.mul(tauOut, tauIn),
+                             emitRank1Gain(e, op.getNewtonSchulz(), sigma));
+          e.store(gain, out, {bi, t, h});
+        });
+      });
+    });
+    rewriter.replaceOp(op, bufferization::ToTensorOp::create(
+                               b, type, out, /*restrict=*/true,
+                               /*writable=*/true));
+    return success();
+  }
+};
+
 struct LowerToCPUPass : muonssm::impl::LowerToCPUBase<LowerToCPUPass> {
   void runOnOperation() override {
     ConversionTarget target(getContext());
@@ -675,5 +409,6 @@ struct LowerToCPUPass : muonssm::impl::LowerToCPUBase<LowerToCPUPass> {
 } // namespace
 
 void mlir::muonssm::populateLowerToCPUPatterns(RewritePatternSet &patterns) {
-  patterns.add<ScanToLoops, NewtonSchulzToLoops>(patterns.getContext());
+  patterns.add<ScanToLoops, NewtonSchulzToLoops, Rank1GainToLoops>(
+      patterns.getContext());
 }

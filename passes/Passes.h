@@ -19,9 +19,12 @@ namespace muonssm {
 #define GEN_PASS_DECL
 #include "passes/Passes.h.inc"
 
-/// Patterns that rewrite muonssm.scan and muonssm.newton_schulz into loops on
-/// buffers (see LowerToCPU in Passes.td).
+/// Patterns that rewrite muonssm.scan, muonssm.newton_schulz and
+/// muonssm.rank1_gain into loops on buffers (see LowerToCPU in Passes.td).
 void populateLowerToCPUPatterns(RewritePatternSet &patterns);
+
+/// NS of a rank-1 update → muonssm.rank1_gain + a scan with a gain operand.
+void populateSimplifyNewtonSchulzPatterns(RewritePatternSet &patterns);
 
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"

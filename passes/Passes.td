@@ -33,4 +33,65 @@ def LowerToCPU : Pass<"muonssm-lower-to-cpu", "func::FuncOp"> {
   ];
 }
 
+def SimplifyNewtonSchulz : Pass<"muonssm-simplify-newton-schulz",
+                                "func::FuncOp"> {
+  let summary = "Newton–Schulz of a rank-1 update becomes a per-token gain";
+  let description = [{
+    A scan with `newton_schulz = ... on update` and `input = update` sees NS
+    only of rank-1 matrices `τ_in·k_t w_tᵀ`, for which
+    `τ_out·NS(τ_in·k wᵀ) = gain_t·k wᵀ` in closed form (docs/chunking.md §1).
+    The pass inserts `muonssm.rank1_gain` computing `gain` [B, T, HV] and
+    rewrites the scan to take it as its `gain` operand, without NS and with
+    `tau = 1`. No K×V matrix work per token remains, and the scan becomes
+    linear, so `muonssm-chunk` can chunk it. Scans whose NS input depends on
+    the state (`input = error`) or that apply NS to the whole momentum are
+    left alone.
+
+    ```mlir
+    %o = muonssm.scan ... decay = scalar, input = update, momentum = 0.9,
+        newton_schulz = <cubic, max, eps = 1.0e-06, steps = 1> on update
+        with tau inside, tau = 1.0, scale = 1.0 -> o ...
+    // becomes
+    %gain = muonssm.rank1_gain k(%k : ...) v(%v : ...) beta(%b : ...)
+        newton_schulz = <cubic, max, eps = 1.0e-06, steps = 1>,
+        tau_in = 1.0, tau_out = 1.0 -> tensor<...>
+    %o = muonssm.scan ... gain(%gain : ...) decay = scalar, input = update,
+        momentum = 0.9, tau = 1.0, scale = 1.0 -> o ...
+    ```
+  }];
+}
+
+def Chunk : Pass<"muonssm-chunk", "func::FuncOp"> {
+  let summary = "Give every linear scan a chunked schedule";
+  let description = [{
+    Sets `schedule = <chunked, C>` on every unscheduled scan that has an
+    exact chunked form (docs/chunking.md §2): decays none, scalar and
+    diagonal with or without the delta rule, the error input and momentum;
+    the elementwise decays of Mamba and LongHorn as a blocked scan. The
+    lowerings then compute it chunk by chunk: C×C and C×d products inside a
+    chunk and state passing between chunks. Scans without an exact chunked
+    form (NS of the momentum, NS of the error input, an elementwise decay
+    with a state-dependent input) keep their math and are left unscheduled.
+    Run muonssm-simplify-newton-schulz first so that NS on a rank-1 update
+    has become a gain.
+  }];
+  let options = [
+    Option<"chunkSize", "chunk-size", "int64_t", /*default=*/"64",
+           "Tokens per chunk: a power of two in [1, 1024]">,
+  ];
+}
+
+def FuseNewtonSchulz : Pass<"muonssm-fuse-newton-schulz", "func::FuncOp"> {
+  let summary = "Fuse Newton–Schulz of a non-rank-1 matrix into a recurrent schedule";
+  let description = [{
+    A scan that applies NS to the whole momentum (the seed's Muon Gated
+    DeltaNet), or to an error input that depends on the state, has no exact
+    chunked form: NS is nonlinear in M_t. The pass gives it
+    `schedule = <recurrent>`: the state and the momentum stay resident (on
+    chip on a GPU, in one scratch buffer per (sequence, head) on the CPU) and
+    the Newton–Schulz Gram products run per token on the smaller side of
+    the matrix; nothing but o_t is written per token (docs/chunking.md §3).
+  }];
+}
+
 #endif // MUONSSM_PASSES_TD

@@ -18,6 +18,10 @@ using namespace mlir::muonssm;
 
 void mlir::muonssm::buildMuonSSMToCPUPipeline(
     OpPassManager &pm, const MuonSSMToCPUOptions &options) {
+  pm.addNestedPass<func::FuncOp>(createSimplifyNewtonSchulz());
+  if (options.chunkSize != 0)
+    pm.addNestedPass<func::FuncOp>(createChunk(ChunkOptions{options.chunkSize}));
+  pm.addNestedPass<func::FuncOp>(createFuseNewtonSchulz());
   pm.addNestedPass<func::FuncOp>(createLowerToCPU());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

@@ -274,6 +274,10 @@ std::string checkScan(const ScanConfig &config, const ScanShapes &in) {
     if (config.deltaRule && in.beta->size() != 3)
       return "delta_rule needs beta per head";
   }
+  if (!(err = expectShape("gain", in.gain, {b, t, hv}, "[B, T, HV]")).empty())
+    return err;
+  if (in.gain && config.ns && config.nsTarget == NSTarget::Update)
+    return "a gain operand replaces NS on the update; it cannot have both";
   if (config.input == Input::Error && config.deltaRule)
     return "input error excludes delta_rule";
   if (config.decay == Decay::Longhorn && config.deltaRule)
@@ -313,7 +317,8 @@ std::string checkScan(const ScanConfig &config, const ScanInputs &in) {
   ScanShapes shapes;
   shapes.q = shape(in.q), shapes.k = shape(in.k), shapes.v = shape(in.v);
   shapes.g = shape(in.g), shapes.dt = shape(in.dt), shapes.a = shape(in.a);
-  shapes.beta = shape(in.beta), shapes.cuSeqlens = in.cuSeqlens;
+  shapes.beta = shape(in.beta), shapes.gain = shape(in.gain);
+  shapes.cuSeqlens = in.cuSeqlens;
   shapes.initialState = shape(in.initialState);
   shapes.initialMomentum = shape(in.initialMomentum);
   return checkScan(config, shapes);
@@ -413,7 +418,7 @@ public:
     bool after = config.ns && config.tauPlacement == TauPlacement::After;
     double tauIn = after ? 1.0 : config.tau;
     double tauOut = after ? config.tau : 1.0;
-    Tensor m = scaled(x, tauIn);
+    Tensor m = scaled(x, tauIn * (in.gain ? (*in.gain)({b, t, h}) : 1.0));
     if (config.ns && config.nsTarget == NSTarget::Update)
       m = scaled(newtonSchulz(m, *config.ns), tauOut);
     Tensor added = m;

@@ -122,9 +122,12 @@ struct ScanConfig {
 /// q, k [B,T,H,K]; v [B,T,HV,V]; g [B,T,HV] or [B,T,HV,K]; dt [B,T,HV,V];
 /// a [HV,K,V]; beta [B,T,HV] or [B,T,HV,V]; states [N,HV,K,V]; cuSeqlens
 /// N + 1 offsets into T when B = 1. Absent optional operands are null/empty.
+/// `gain` [B,T,HV] (optional) multiplies the momentum input: m_t = gain_t·τ·X_t
+/// (what simplify-newton-schulz leaves of NS on a rank-1 update).
 struct ScanInputs {
   const Tensor *q = nullptr, *k = nullptr, *v = nullptr;
   const Tensor *g = nullptr, *dt = nullptr, *a = nullptr, *beta = nullptr;
+  const Tensor *gain = nullptr;
   const std::vector<int64_t> *cuSeqlens = nullptr;
   const Tensor *initialState = nullptr, *initialMomentum = nullptr;
 };
@@ -140,6 +143,7 @@ struct ScanShapes {
   using Shape = std::vector<int64_t>;
   const Shape *q = nullptr, *k = nullptr, *v = nullptr;
   const Shape *g = nullptr, *dt = nullptr, *a = nullptr, *beta = nullptr;
+  const Shape *gain = nullptr;
   const std::vector<int64_t> *cuSeqlens = nullptr;
   const Shape *initialState = nullptr, *initialMomentum = nullptr;
 };
@@ -151,6 +155,38 @@ std::string checkScan(const ScanConfig &config, const ScanInputs &inputs);
 
 /// The per-token recurrence. Requires checkScan(config, inputs).empty().
 ScanOutputs scan(const ScanConfig &config, const ScanInputs &inputs);
+
+//===----------------------------------------------------------------------===//
+// Newton–Schulz of a rank-1 update as a per-token gain (muonssm.rank1_gain)
+//===----------------------------------------------------------------------===//
+
+/// gain[b,t,h] such that τ_out·NS(τ_in·k wᵀ) = gain·k wᵀ, with w = β⊙v, or
+/// w = dtn⊙v when `dt` is given (LongHorn: dtn = dt/(1 + dt‖k‖²)), k from
+/// key head ⌊h/(HV/H)⌋: gain = τ_out·τ_in·rank1Gain(ns, τ_in‖k‖‖w‖).
+struct Rank1GainConfig {
+  NSConfig ns;
+  double tauIn = 1.0, tauOut = 1.0;
+};
+Tensor rank1GainTensor(const Rank1GainConfig &config, const Tensor &k,
+                       const Tensor &v, const Tensor *beta, const Tensor *dt);
+
+//===----------------------------------------------------------------------===//
+// The chunked scan (docs/chunking.md)
+//===----------------------------------------------------------------------===//
+
+/// Why `config` has no exact chunked form, or "" when it has one: NS must be
+/// gone (simplified to a gain); elementwise decays take only the update
+/// input without the delta rule; the error input needs a per-head β.
+std::string chunkable(const ScanConfig &config, const ScanInputs &inputs);
+
+/// The same recurrence as `scan`, computed chunk by chunk (C tokens; the
+/// last chunk of a sequence may be shorter) through the closed forms of
+/// docs/chunking.md: C×C weight matrices, a unit-lower-triangular solve for
+/// the delta-rule / error-input corrections, and state passing between
+/// chunks; elementwise decays as a blocked scan. Equal to `scan` up to
+/// rounding. Requires chunkable(config, inputs).empty() and chunk ≥ 1.
+ScanOutputs chunkedScan(const ScanConfig &config, const ScanInputs &inputs,
+                        int64_t chunk);
 
 //===----------------------------------------------------------------------===//
 // Seed and paper transcriptions (SEMANTICS.md §3, §6.1), one sequence.

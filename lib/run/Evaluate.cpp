@@ -96,6 +96,7 @@ public:
               .Case<ScanOp>([&](ScanOp scan) { return visit(scan); })
               .Case<NewtonSchulzOp>(
                   [&](NewtonSchulzOp ns) { return visit(ns); })
+              .Case<Rank1GainOp>([&](Rank1GainOp op) { return visit(op); })
               .Case<func::ReturnOp>([&](func::ReturnOp ret) {
                 for (Value v : ret.getOperands())
                   results.push_back(slots[v]);
@@ -104,8 +105,7 @@ public:
               .Default([&](Operation *other) {
                 return other->emitError()
                        << "muonssm-run cannot evaluate '" << other->getName()
-                       << "' in float64 (the oracle covers muonssm.scan and "
-                          "muonssm.newton_schulz)";
+                       << "' in float64 (the oracle covers the muonssm ops)";
               });
       if (failed(ok))
         return failure();
@@ -141,6 +141,7 @@ private:
     shapes.v = shapeOf(op.getV()), shapes.g = shapeOf(op.getG()),
     shapes.dt = shapeOf(op.getDt()), shapes.a = shapeOf(op.getA()),
     shapes.beta = shapeOf(op.getBeta());
+    shapes.gain = shapeOf(op.getGain());
     shapes.initialState = shapeOf(op.getInitialState());
     shapes.initialMomentum = shapeOf(op.getInitialMomentum());
     std::vector<int64_t> cu;
@@ -181,6 +182,7 @@ private:
       in.v = valueOf(op.getV()), in.g = valueOf(op.getG()),
       in.dt = valueOf(op.getDt()), in.a = valueOf(op.getA()),
       in.beta = valueOf(op.getBeta()), in.cuSeqlens = shapes.cuSeqlens;
+      in.gain = valueOf(op.getGain());
       in.initialState = valueOf(op.getInitialState());
       in.initialMomentum = valueOf(op.getInitialMomentum());
       out = reference::scan(config, in);
@@ -196,6 +198,38 @@ private:
     define(op.getO(), oShape, out.o);
     define(op.getFinalState(), stateShape, out.finalState);
     define(op.getFinalMomentum(), stateShape, out.finalMomentum);
+    return success();
+  }
+
+  LogicalResult visit(Rank1GainOp op) {
+    const Shape &k = slots[op.getK()].shape, &v = slots[op.getV()].shape;
+    std::string problem;
+    if (k.size() != 4 || v.size() != 4 || k[0] != v[0] || k[1] != v[1] ||
+        k[2] <= 0 || v[2] % k[2] != 0)
+      problem = "k " + shapeString(k) + " and v " + shapeString(v) +
+                " do not fit [B, T, H, K] and [B, T, HV, V]";
+    Shape perHead = {v[0], v[1], v[2]};
+    Shape perChannel = {v[0], v[1], v[2], v[3]};
+    for (Value operand : {op.getBeta(), op.getDt()})
+      if (operand && problem.empty() && slots[operand].shape != perHead &&
+          slots[operand].shape != perChannel)
+        problem = "an operand of shape " + shapeString(slots[operand].shape) +
+                  " fits neither [B, T, HV] nor [B, T, HV, V]";
+    if (!problem.empty())
+      return op.emitError() << "the inputs do not fit this op: " << problem;
+    if (failed(checkType(op, op.getGain().getType(), perHead, "the result")))
+      return failure();
+    Slot slot{perHead, std::nullopt};
+    if (compute) {
+      reference::Rank1GainConfig config{toReference(op.getNewtonSchulz()),
+                                        op.getTauIn().convertToDouble(),
+                                        op.getTauOut().convertToDouble()};
+      slot.value = reference::rank1GainTensor(
+          config, *slots[op.getK()].value, *slots[op.getV()].value,
+          op.getBeta() ? &*slots[op.getBeta()].value : nullptr,
+          op.getDt() ? &*slots[op.getDt()].value : nullptr);
+    }
+    slots[op.getGain()] = std::move(slot);
     return success();
   }
 

@@ -18,6 +18,11 @@ using namespace mlir::muonssm::run;
 
 Role run::roleOf(BlockArgument argument) {
   for (OpOperand &use : argument.getUses()) {
+    if (auto gain = dyn_cast<Rank1GainOp>(use.getOwner())) {
+      if (use.get() == gain.getBeta() || use.get() == gain.getDt())
+        return Role::Sigmoid;
+      continue; // k and v: their scan decides
+    }
     auto scan = dyn_cast<ScanOp>(use.getOwner());
     if (!scan)
       continue;
@@ -41,6 +46,8 @@ Role run::roleOf(BlockArgument argument) {
                                                  : Role::Sigmoid;
     if (v == scan.getCuSeqlens())
       return Role::Offsets;
+    if (v == scan.getGain())
+      return Role::Sigmoid;
   }
   return Role::Normal;
 }

@@ -21,7 +21,8 @@ using namespace mlir::muonssm::run;
 JitFunction::JitFunction(JitFunction &&) = default;
 JitFunction::~JitFunction() = default;
 
-FailureOr<JitFunction> JitFunction::compile(ModuleOp module, StringRef entry) {
+FailureOr<JitFunction> JitFunction::compile(ModuleOp module, StringRef entry,
+                                            int64_t chunkSize) {
   static bool initialized = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
@@ -45,16 +46,18 @@ FailureOr<JitFunction> JitFunction::compile(ModuleOp module, StringRef entry) {
   func.setAllResultAttrs(ArrayRef<DictionaryAttr>{});
 
   PassManager pm(context);
-  buildMuonSSMToCPUPipeline(pm, MuonSSMToCPUOptions());
+  MuonSSMToCPUOptions options;
+  options.chunkSize = chunkSize;
+  buildMuonSSMToCPUPipeline(pm, options);
   if (failed(pm.run(*lowered)))
     return emitError(func.getLoc()) << "lowering to the CPU failed";
 
-  ExecutionEngineOptions options;
+  ExecutionEngineOptions engineOptions;
   auto transformer = makeOptimizingTransformer(
       /*optLevel=*/3, /*sizeLevel=*/0, /*targetMachine=*/nullptr);
-  options.transformer = transformer;
-  options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
-  auto engine = ExecutionEngine::create(*lowered, options);
+  engineOptions.transformer = transformer;
+  engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+  auto engine = ExecutionEngine::create(*lowered, engineOptions);
   if (!engine)
     return emitError(module.getLoc())
            << "JIT compilation failed: " << llvm::toString(engine.takeError());

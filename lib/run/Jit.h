@@ -23,9 +23,11 @@ namespace npy = ::muonssm::npy;
 
 class JitFunction {
 public:
-  /// Lowers a clone of `module` through muonssm-to-cpu and JIT-compiles it;
-  /// errors are emitted as diagnostics.
-  static FailureOr<JitFunction> compile(ModuleOp module, StringRef entry);
+  /// Lowers a clone of `module` through muonssm-to-cpu (chunked scans in
+  /// chunks of `chunkSize` tokens; 0: every scan token by token) and
+  /// JIT-compiles it; errors are emitted as diagnostics.
+  static FailureOr<JitFunction> compile(ModuleOp module, StringRef entry,
+                                        int64_t chunkSize = 64);
 
   /// Calls the entry: `inputs` in argument order, `outputs` preallocated with
   /// the result shapes and element types.

@@ -100,6 +100,11 @@ int run::runModel(const RunOptions &options) {
   if (options.target != "cpu" && options.target != "cuda")
     return fail("unknown --target '" + options.target +
                 "' (expected cpu or cuda)");
+  if (options.chunkSize < 0 || options.chunkSize > 1024 ||
+      (options.chunkSize & (options.chunkSize - 1)) != 0)
+    return fail("--chunk-size must be 0 (token by token) or a power of two "
+                "up to 1024, got " +
+                std::to_string(options.chunkSize));
   if (options.target == "cuda")
     return fail("--target cuda: this build has no CUDA runtime yet; use "
                 "--target cpu");
@@ -154,7 +159,12 @@ int run::runModel(const RunOptions &options) {
     return 1;
 
   llvm::outs() << "muonssm-run: " << options.file << " @" << options.entry
-               << " on " << options.target << "\n";
+               << " on " << options.target;
+  if (options.chunkSize)
+    llvm::outs() << ", linear scans in chunks of " << options.chunkSize;
+  else
+    llvm::outs() << ", every scan token by token";
+  llvm::outs() << "\n";
   for (const Input &in : *inputs)
     llvm::outs() << llvm::format("  input  %-18s %-5s ", in.name.c_str(),
                                  npy::dtypeName(in.data.dtype))
@@ -179,7 +189,8 @@ int run::runModel(const RunOptions &options) {
     outputs.push_back(npy::Array::zeros(*dtype, (*resultShapes)[i]));
   }
 
-  FailureOr<JitFunction> jit = JitFunction::compile(*module, options.entry);
+  FailureOr<JitFunction> jit =
+      JitFunction::compile(*module, options.entry, options.chunkSize);
   if (failed(jit))
     return 1;
   std::vector<const npy::Array *> inPtrs;

@@ -16,6 +16,7 @@ struct RunOptions {
   std::string dumpDir;      ///< writes every input and result as NAME.npy
   bool check = false;       ///< compare with the float64 oracle
   unsigned bench = 0;       ///< timed runs after the first
+  int64_t chunkSize = 64;   ///< chunk of chunked scans; 0: token by token
   std::string target = "cpu";
 };
 

@@ -415,7 +415,7 @@ func.func @final_momentum_without_momentum(%q: tensor<2x8x4x16xf32>, %k: tensor<
 // newton_schulz, its target and its τ placement come together (generic form)
 func.func @ns_without_target(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32> {
   // expected-error @+1 {{newton_schulz, ns_target and tau_placement come together: all three or none}}
-  %o = "muonssm.scan"(%q, %k, %v) <{decay = #muonssm<decay none>, input = #muonssm<input update>, newton_schulz = #muonssm.ns<quintic, add, eps = 1.0e-07, steps = 1>, operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0, 0, 0, 0>, resultSegmentSizes = array<i32: 1, 0, 0>, scale = 1.0 : f64, tau = 1.0 : f64}> : (tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32>
+  %o = "muonssm.scan"(%q, %k, %v) <{decay = #muonssm<decay none>, input = #muonssm<input update>, newton_schulz = #muonssm.ns<quintic, add, eps = 1.0e-07, steps = 1>, operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0>, resultSegmentSizes = array<i32: 1, 0, 0>, scale = 1.0 : f64, tau = 1.0 : f64}> : (tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32>
   return %o : tensor<2x8x4x16xf32>
 }
 
@@ -465,4 +465,99 @@ func.func @unknown_decay(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v:
       decay = exponential, input = update, tau = 1.0, scale = 1.0
       -> o tensor<2x8x4x16xf32>
   return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// a gain replaces NS on the update
+func.func @gain_and_ns(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>, %gain: tensor<2x8x4xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{a 'gain' operand replaces Newton-Schulz on the update (simplify-newton-schulz); the scan cannot have both}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) gain(%gain : tensor<2x8x4xf32>)
+      decay = none, input = update, newton_schulz = <cubic, max, eps = 1.0e-06, steps = 1> on update with tau inside, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// the gain is [B, T, HV]
+func.func @gain_shape(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>, %gain: tensor<2x8xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{operand 'gain' must have shape [B, T, HV] = [2, 8, 4], got 'tensor<2x8xf32>'}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) gain(%gain : tensor<2x8xf32>)
+      decay = none, input = update, tau = 1.0, scale = 1.0 -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// a chunked schedule needs an exact chunked form
+func.func @chunked_nonlinear(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32> {
+  // expected-error @+1 {{a chunked schedule needs an exact chunked form: Newton-Schulz of the whole momentum is nonlinear in the state (muonssm-fuse-newton-schulz gives it a recurrent schedule)}}
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>)
+      decay = none, input = error, momentum = 0.9,
+      newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1> on momentum with tau inside,
+      schedule = <chunked, 64>, tau = 1.0, scale = 1.0 -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// a chunked schedule has a chunk size >= 1
+func.func @chunk_zero(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32> {
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>)
+      decay = none, input = update,
+      // expected-error @+1 {{a chunked schedule needs a chunk size >= 1, got 0}}
+      schedule = <chunked, 0>, tau = 1.0, scale = 1.0 -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// a recurrent schedule has no chunk size
+func.func @recurrent_chunk(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32> {
+  %o = muonssm.scan q(%q : tensor<2x8x4x16xf32>) k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>)
+      decay = none, input = update,
+      // expected-error @+1 {{a recurrent schedule has no chunk size, got 8}}
+      schedule = <recurrent, 8>, tau = 1.0, scale = 1.0 -> o tensor<2x8x4x16xf32>
+  return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// rank1_gain: beta or dt, not both
+func.func @gain_beta_and_dt(%k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>, %b: tensor<2x8x4xf32>, %dt: tensor<2x8x4x16xf32>) -> tensor<2x8x4xf32> {
+  // expected-error @+1 {{takes beta (w = β⊙v) or dt (LongHorn's w = dtn⊙v), not both}}
+  %g = muonssm.rank1_gain k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>) beta(%b : tensor<2x8x4xf32>) dt(%dt : tensor<2x8x4x16xf32>)
+      newton_schulz = <cubic, max, eps = 1.0e-06, steps = 1>, tau_in = 1.0, tau_out = 1.0 -> tensor<2x8x4xf32>
+  return %g : tensor<2x8x4xf32>
+}
+
+// -----
+
+// rank1_gain: τ > 0
+func.func @gain_tau(%k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>) -> tensor<2x8x4xf32> {
+  // expected-error @+1 {{tau_out must be a finite number > 0, got 0}}
+  %g = muonssm.rank1_gain k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x4x16xf32>)
+      newton_schulz = <cubic, max, eps = 1.0e-06, steps = 1>, tau_in = 1.0, tau_out = 0.0 -> tensor<2x8x4xf32>
+  return %g : tensor<2x8x4xf32>
+}
+
+// -----
+
+// rank1_gain: the result is [B, T, HV] in the accumulation type
+func.func @gain_result(%k: tensor<2x8x4x16xbf16>, %v: tensor<2x8x4x16xbf16>) -> tensor<2x8x4xbf16> {
+  // expected-error @+1 {{result must have the accumulation element type 'f32', got 'bf16'}}
+  %g = muonssm.rank1_gain k(%k : tensor<2x8x4x16xbf16>) v(%v : tensor<2x8x4x16xbf16>)
+      newton_schulz = <cubic, max, eps = 1.0e-06, steps = 1>, tau_in = 1.0, tau_out = 1.0 -> tensor<2x8x4xbf16>
+  return %g : tensor<2x8x4xbf16>
+}
+
+// -----
+
+// rank1_gain: GQA head counts
+func.func @gain_gqa(%k: tensor<2x8x4x16xf32>, %v: tensor<2x8x6x16xf32>) -> tensor<2x8x6xf32> {
+  // expected-error @+1 {{the number of value heads HV = 6 must be a multiple of the number of key heads H = 4 (GQA)}}
+  %g = muonssm.rank1_gain k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x6x16xf32>)
+      newton_schulz = <cubic, max, eps = 1.0e-06, steps = 1>, tau_in = 1.0, tau_out = 1.0 -> tensor<2x8x6xf32>
+  return %g : tensor<2x8x6xf32>
 }

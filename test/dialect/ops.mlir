@@ -114,3 +114,25 @@ func.func @newton_schulz(%x: tensor<3x4x5xf32>, %y: tensor<?x6xbf16>)
   %b = muonssm.newton_schulz %y <cubic, max, eps = 1.234e-05, steps = 4> : tensor<?x6xbf16>
   return %a, %b : tensor<3x4x5xf32>, tensor<?x6xbf16>
 }
+
+// -----
+
+// CHECK-LABEL: func.func @gain_and_schedules
+// CHECK: %[[G:.*]] = muonssm.rank1_gain k(%{{.*}} : tensor<1x8x2x16xf32>) v(%{{.*}} : tensor<1x8x2x16xf32>) dt(%{{.*}} : tensor<1x8x2x16xf32>) newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>, tau_in = 1.000000e+00, tau_out = 6.000000e-01 -> tensor<1x8x2xf32>
+// CHECK: gain(%[[G]] : tensor<1x8x2xf32>) decay = longhorn, input = update, momentum = 9.000000e-01, schedule = <chunked, 32>, tau
+// CHECK: schedule = <recurrent>, tau
+func.func @gain_and_schedules(%q: tensor<1x8x2x16xf32>, %k: tensor<1x8x2x16xf32>,
+    %v: tensor<1x8x2x16xf32>, %dt: tensor<1x8x2x16xf32>)
+    -> (tensor<1x8x2x16xf32>, tensor<1x8x2x16xf32>) {
+  %g = muonssm.rank1_gain k(%k : tensor<1x8x2x16xf32>) v(%v : tensor<1x8x2x16xf32>)
+      dt(%dt : tensor<1x8x2x16xf32>) newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>,
+      tau_in = 1.0, tau_out = 0.6 -> tensor<1x8x2xf32>
+  %o = muonssm.scan q(%q : tensor<1x8x2x16xf32>) k(%k : tensor<1x8x2x16xf32>)
+      v(%v : tensor<1x8x2x16xf32>) dt(%dt : tensor<1x8x2x16xf32>) gain(%g : tensor<1x8x2xf32>)
+      decay = longhorn, input = update, momentum = 0.9, schedule = <chunked, 32>,
+      tau = 1.0, scale = 1.0 -> o tensor<1x8x2x16xf32>
+  %o2 = muonssm.scan q(%q : tensor<1x8x2x16xf32>) k(%k : tensor<1x8x2x16xf32>)
+      v(%v : tensor<1x8x2x16xf32>) decay = none, input = update, schedule = <recurrent>,
+      tau = 1.0, scale = 1.0 -> o tensor<1x8x2x16xf32>
+  return %o, %o2 : tensor<1x8x2x16xf32>, tensor<1x8x2x16xf32>
+}

@@ -142,3 +142,88 @@ func.func @untouched(%x: tensor<4xf32>) -> tensor<4xf32> {
   %y = arith.addf %x, %x : tensor<4xf32>
   return %y : tensor<4xf32>
 }
+
+// -----
+
+// A chunked scan: a loop over chunks of C = 16 tokens with a clipped last
+// chunk, column sweeps with the delta-rule correction kernels (t > s), the
+// forward substitution, outputs, state passing.
+
+// CHECK-LABEL: func.func @chunked_delta
+// CHECK-DAG:     %[[C16:.*]] = arith.constant 16 : index
+// CHECK:         math.powf
+// CHECK:         scf.for %[[C0:.*]] = %{{.*}} to %{{.*}} step %[[C16]] {
+// CHECK:           %[[LEN:.*]] = arith.minsi %[[C16]], %{{.*}}
+// CHECK:           scf.for %[[S:.*]] = %{{.*}} to %[[LEN]]
+// CHECK:             scf.for %[[T:.*]] = %[[S]] to %[[LEN]]
+// CHECK:               %[[LATER:.*]] = arith.cmpi ult, %[[S]], %[[T]]
+// CHECK:               scf.if %[[LATER]] {
+func.func @chunked_delta(%q: tensor<1x40x1x4xf32>, %k: tensor<1x40x1x4xf32>,
+    %v: tensor<1x40x1x4xf32>, %g: tensor<1x40x1xf32>, %b: tensor<1x40x1xf32>)
+    -> tensor<1x40x1x4xf32> {
+  %o = muonssm.scan q(%q : tensor<1x40x1x4xf32>) k(%k : tensor<1x40x1x4xf32>)
+      v(%v : tensor<1x40x1x4xf32>) g(%g : tensor<1x40x1xf32>) beta(%b : tensor<1x40x1xf32>)
+      decay = scalar, input = update, delta_rule = 1.0, momentum = 0.9,
+      schedule = <chunked, 16>, tau = 1.0, scale = 1.0 -> o tensor<1x40x1x4xf32>
+  return %o : tensor<1x40x1x4xf32>
+}
+
+// -----
+
+// A blocked (elementwise) chunk carries (ℓ, ℓ_v, P, Ψ, h) through the tokens.
+
+// CHECK-LABEL: func.func @chunked_mamba
+// CHECK:         scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (f32, f32, f32, f32, f32)
+// CHECK:           math.exp
+func.func @chunked_mamba(%c: tensor<1x9x1x4xf32>, %bm: tensor<1x9x1x4xf32>,
+    %u: tensor<1x9x1x8xf32>, %d: tensor<1x9x1x8xf32>, %a: tensor<1x4x8xf32>)
+    -> tensor<1x9x1x8xf32> {
+  %o = muonssm.scan q(%c : tensor<1x9x1x4xf32>) k(%bm : tensor<1x9x1x4xf32>)
+      v(%u : tensor<1x9x1x8xf32>) dt(%d : tensor<1x9x1x8xf32>) A(%a : tensor<1x4x8xf32>)
+      beta(%d : tensor<1x9x1x8xf32>)
+      decay = mamba, input = update, momentum = 0.9, schedule = <chunked, 4>,
+      tau = 1.0, scale = 1.0 -> o tensor<1x9x1x8xf32>
+  return %o : tensor<1x9x1x8xf32>
+}
+
+// -----
+
+// NS on the update without a gain op is still the closed-form gain inside
+// the loop: a norm over keys and one over values, no Gram matrix.
+
+// CHECK-LABEL: func.func @ns_update_in_loop
+// CHECK-NOT:     arith.cmpi ule
+// CHECK:         math.sqrt
+// CHECK:         math.sqrt
+// CHECK:         arith.cmpf oeq
+// CHECK:         arith.select
+func.func @ns_update_in_loop(%q: tensor<1x3x1x4xf32>, %k: tensor<1x3x1x4xf32>,
+    %v: tensor<1x3x1x4xf32>, %b: tensor<1x3x1xf32>) -> tensor<1x3x1x4xf32> {
+  %o = muonssm.scan q(%q : tensor<1x3x1x4xf32>) k(%k : tensor<1x3x1x4xf32>)
+      v(%v : tensor<1x3x1x4xf32>) beta(%b : tensor<1x3x1xf32>)
+      decay = none, input = error,
+      newton_schulz = <cubic, max, eps = 1.0e-06, steps = 1> on update with tau inside,
+      tau = 1.0, scale = 1.0 -> o tensor<1x3x1x4xf32>
+  return %o : tensor<1x3x1x4xf32>
+}
+
+// -----
+
+// muonssm.rank1_gain: ‖k‖ and ‖w‖ per token, the closed form, one value per
+// (b, t, h).
+
+// CHECK-LABEL: func.func @rank1_gain
+// CHECK:         %[[OUT:.*]] = memref.alloc() : memref<2x5x4xf32>
+// CHECK:         scf.for
+// CHECK:           scf.for
+// CHECK:             scf.for
+// CHECK:               arith.select
+// CHECK:               memref.store %{{.*}}, %[[OUT]]
+// CHECK:         bufferization.to_tensor %[[OUT]]
+func.func @rank1_gain(%k: tensor<2x5x2x3xbf16>, %v: tensor<2x5x4x6xbf16>,
+    %b: tensor<2x5x4x6xbf16>) -> tensor<2x5x4xf32> {
+  %g = muonssm.rank1_gain k(%k : tensor<2x5x2x3xbf16>) v(%v : tensor<2x5x4x6xbf16>)
+      beta(%b : tensor<2x5x4x6xbf16>) newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>,
+      tau_in = 1.0, tau_out = 0.5 -> tensor<2x5x4xf32>
+  return %g : tensor<2x5x4xf32>
+}

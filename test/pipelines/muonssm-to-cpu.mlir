@@ -1,5 +1,11 @@
 // RUN: muonssm-opt %s -muonssm-to-cpu | FileCheck %s
 
+// RUN: muonssm-opt %s -muonssm-to-cpu -mlir-print-ir-after=muonssm-fuse-newton-schulz 2>&1 >/dev/null | FileCheck %s --check-prefix=SCHEDULE
+
+// The scheduling passes run first: this seed-form scan (NS of the momentum)
+// gets the fused recurrent schedule.
+// SCHEDULE: on momentum with tau inside, schedule = <recurrent>
+
 // muonssm-to-cpu ends in the LLVM dialect alone. Results become
 // caller-allocated out-parameters after the inputs (the convention
 // muonssm-run calls with), so @main returns nothing.

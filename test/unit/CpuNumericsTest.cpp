@@ -2,10 +2,17 @@
 //
 // For every variant of DESIGN.md §1 (each decay kind with and without the
 // delta rule, both inputs, momentum, both NS polynomials, targets and τ
-// placements, per-channel β), every element type and T ∈ {1, 7, 64, 1000},
-// with grouped-query heads and initial states: build the scan as IR, compile
-// it with muonssm-to-cpu, run it on seeded inputs from the model domains and
-// compare each result with the float64 oracle.
+// placements, per-channel β), with grouped-query heads and initial states:
+// build the scan as IR, compile it with muonssm-to-cpu, run it on seeded
+// inputs from the model domains and compare each result with the float64
+// per-token oracle. Three suites:
+//  - PerToken: every scan token by token (chunk-size 0), f32/f64,
+//    T ∈ {1, 7, 64, 1000};
+//  - Chunked: the default pipeline (simplify-newton-schulz, chunk,
+//    fuse-newton-schulz) with C ∈ {16, 32, 64}, one compile per variant with
+//    a dynamic T, run at T ∈ {1, C−1, C, C+1, 3C+5}, varlen included; the
+//    test also checks which schedule the passes chose;
+//  - Long (T = 4096) and SixteenBitInputs (bf16/f16 at T = 64).
 //
 // Tolerances (normwise relative, as `muonssm-run --check`): f64 1e-10 (the
 // double-rounding error here is ~1e-15); f32 1e-4 (f32 rounding is ~6e-8
@@ -25,15 +32,18 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/MuonSSMDialect.h"
+#include "dialect/MuonSSMOps.h"
 #include "lib/run/Evaluate.h"
 #include "lib/run/Inputs.h"
 #include "lib/run/Jit.h"
 #include "lib/run/Runner.h"
+#include "passes/Passes.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
 
 #include "llvm/Support/raw_ostream.h"
 
@@ -58,16 +68,29 @@ struct Variant {
   bool channelBeta = false;
   bool momentum = false;
   bool varlen = false;
+  /// The schedule muonssm-to-cpu gives it: "chunked" or "recurrent" (NS of
+  /// the momentum or of a state-dependent update), "" (unscheduled: an
+  /// elementwise decay with a state-dependent input).
+  std::string schedule = "chunked";
 };
+
+void PrintTo(const Variant &v, std::ostream *os) { *os << v.name; }
 
 std::vector<Variant> variants() {
   std::vector<Variant> all;
   for (std::string decay : {"none", "scalar", "diagonal", "mamba", "longhorn"}) {
+    bool elementwise = decay == "mamba" || decay == "longhorn";
     auto add = [&](std::string name, std::string attrs, std::string input,
                    bool momentum, bool channelBeta = false,
                    bool varlen = false) {
-      all.push_back({decay + "_" + name, decay, attrs, input, channelBeta,
-                     momentum, varlen});
+      Variant v{decay + "_" + name, decay, attrs, input, channelBeta,
+                momentum, varlen};
+      if (attrs.find("on momentum") != std::string::npos)
+        v.schedule = "recurrent";
+      else if (elementwise && (input == "error" ||
+                               attrs.find("delta_rule") != std::string::npos))
+        v.schedule = "";
+      all.push_back(v);
     };
     add("plain", "", "update", false);
     add("momentum", "momentum = 0.8, ", "update", true);
@@ -112,7 +135,7 @@ std::string scanModule(const Variant &v, const std::string &type, int64_t T) {
   auto t = [](std::initializer_list<int64_t> dims, const std::string &e) {
     std::string s = "tensor<";
     for (int64_t d : dims)
-      s += std::to_string(d) + "x";
+      s += (d < 0 ? std::string("?") : std::to_string(d)) + "x";
     return s + e + ">";
   };
   std::string qk = t({B, T, H, K}, type), vt = t({B, T, HV, V}, type),
@@ -175,39 +198,35 @@ std::vector<std::string> &conditioned() {
   return cases;
 }
 
-class CpuNumerics : public ::testing::TestWithParam<
-                        std::tuple<Variant, std::string, int64_t>> {
-protected:
-  static void SetUpTestSuite() {
-    registerAllDialects(registry);
-    registerAllExtensions(registry);
-    registry.insert<MuonSSMDialect>();
-  }
-  static void TearDownTestSuite() {
-    for (auto &[type, w] : worstByType())
-      std::printf("[ summary ] worst normwise relative error, %s outputs: "
-                  "%.3e (%s)\n",
-                  type.c_str(), w.relative, w.where.c_str());
-    for (const std::string &c : conditioned())
-      std::printf("[ summary ] ill-conditioned, checked against 10x the "
-                  "floor: %s\n",
-                  c.c_str());
-  }
-  static DialectRegistry registry;
-};
-DialectRegistry CpuNumerics::registry;
+DialectRegistry &registry() {
+  static DialectRegistry *r = [] {
+    auto *r = new DialectRegistry;
+    registerAllDialects(*r);
+    registerAllExtensions(*r);
+    r->insert<MuonSSMDialect>();
+    return r;
+  }();
+  return *r;
+}
 
-TEST_P(CpuNumerics, MatchesTheOracle) {
-  auto [variant, type, T] = GetParam();
-  MLIRContext context(registry);
-  context.loadAllAvailableDialects();
-  std::string text = scanModule(variant, type, T);
-  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(text, &context);
-  ASSERT_TRUE(module) << text;
-  auto entry = module->lookupSymbol<func::FuncOp>("main");
+void printSummary() {
+  for (auto &[type, w] : worstByType())
+    std::printf("[ summary ] worst normwise relative error, %s outputs: "
+                "%.3e (%s)\n",
+                type.c_str(), w.relative, w.where.c_str());
+  for (const std::string &c : conditioned())
+    std::printf("[ summary ] ill-conditioned, checked against 10x the floor: "
+                "%s\n",
+                c.c_str());
+}
 
+/// Runs `jit` on seeded inputs for `staticModule` (the same scan with static
+/// sizes) and compares every result with the oracle.
+void checkAgainstOracle(run::JitFunction &jit, ModuleOp staticModule,
+                        const std::string &label, uint64_t seed) {
+  auto entry = staticModule.lookupSymbol<func::FuncOp>("main");
   FailureOr<std::vector<run::Input>> inputs =
-      run::prepareInputs(entry, "", /*seed=*/T * 31 + variant.name.size());
+      run::prepareInputs(entry, "", seed);
   ASSERT_TRUE(succeeded(inputs));
   FailureOr<std::vector<run::Shape>> shapes =
       run::inferResultShapes(entry, run::toArgumentValues(*inputs, false));
@@ -218,15 +237,13 @@ TEST_P(CpuNumerics, MatchesTheOracle) {
     outputs.push_back(npy::Array::zeros(
         *run::dtypeOf(tensor.getElementType()), (*shapes)[i]));
   }
-  FailureOr<run::JitFunction> jit = run::JitFunction::compile(*module, "main");
-  ASSERT_TRUE(succeeded(jit)) << text;
   std::vector<const npy::Array *> in;
   for (const run::Input &input : *inputs)
     in.push_back(&input.data);
   std::vector<npy::Array *> out;
   for (npy::Array &o : outputs)
     out.push_back(&o);
-  ASSERT_TRUE(succeeded(jit->call(in, out)));
+  ASSERT_TRUE(succeeded(jit.call(in, out)));
 
   std::vector<run::ArgumentValue> exact = run::toArgumentValues(*inputs, true);
   FailureOr<std::vector<ref::Tensor>> expected = run::evaluate(entry, exact);
@@ -234,7 +251,7 @@ TEST_P(CpuNumerics, MatchesTheOracle) {
 
   // The conditioning floor: the oracle on inputs perturbed by f32 rounding.
   std::vector<run::ArgumentValue> perturbed = exact;
-  uint64_t state = 0x2545F4914F6CDD1Dull ^ static_cast<uint64_t>(T);
+  uint64_t state = 0x2545F4914F6CDD1Dull ^ seed;
   for (size_t a = 0; a < perturbed.size(); ++a) {
     if ((*inputs)[a].role == run::Role::Offsets)
       continue;
@@ -246,54 +263,193 @@ TEST_P(CpuNumerics, MatchesTheOracle) {
   }
   FailureOr<std::vector<ref::Tensor>> nearby = run::evaluate(entry, perturbed);
   ASSERT_TRUE(succeeded(nearby));
+
   const char *names[] = {"o", "final_state", "final_momentum"};
   for (size_t r = 0; r < outputs.size(); ++r) {
-    double diff2 = 0.0, ref2 = 0.0;
+    double diff2 = 0.0, ref2 = 0.0, spread2 = 0.0;
     for (size_t i = 0; i < (*expected)[r].size(); ++i) {
-      double d = outputs[r].getAsDouble(i) - (*expected)[r].data()[i];
+      double x = (*expected)[r].data()[i];
+      double d = outputs[r].getAsDouble(i) - x;
       diff2 += d * d;
-      ref2 += (*expected)[r].data()[i] * (*expected)[r].data()[i];
+      ref2 += x * x;
+      spread2 += ((*nearby)[r].data()[i] - x) * ((*nearby)[r].data()[i] - x);
     }
     ASSERT_GT(ref2, 0.0) << names[r] << " is all zeros: the test proves nothing";
     double relative = std::sqrt(diff2 / ref2);
-    double spread2 = 0.0;
-    for (size_t i = 0; i < (*expected)[r].size(); ++i) {
-      double d = (*nearby)[r].data()[i] - (*expected)[r].data()[i];
-      spread2 += d * d;
-    }
     double floor = std::sqrt(spread2 / ref2);
     std::string dtype = npy::dtypeName(outputs[r].dtype);
     double tolerance = run::checkTolerance(dtype);
-    if (type != "f64" && 10.0 * floor > tolerance) {
+    if (dtype != "f64" && 10.0 * floor > tolerance) {
       tolerance = 10.0 * floor;
-      conditioned().push_back(variant.name + " " + type + " T=" +
-                              std::to_string(T) + " " + names[r] +
-                              ": error " + std::to_string(relative) +
-                              ", floor " + std::to_string(floor));
+      conditioned().push_back(label + " " + names[r] + ": error " +
+                              std::to_string(relative) + ", floor " +
+                              std::to_string(floor));
     }
     EXPECT_LE(relative, tolerance)
-        << variant.name << " " << type << " T=" << T << " " << names[r]
-        << " (conditioning floor " << floor << ")";
+        << label << " " << names[r] << " (conditioning floor " << floor << ")";
     Worst &w = worstByType()[dtype];
     if (relative > w.relative)
-      w = {relative, variant.name + " " + type + " T=" + std::to_string(T) +
-                         " " + names[r]};
+      w = {relative, label + " " + names[r]};
   }
 }
 
-std::string caseName(
-    const ::testing::TestParamInfo<std::tuple<Variant, std::string, int64_t>>
-        &info) {
-  return std::get<0>(info.param).name + "_" + std::get<1>(info.param) + "_T" +
+OwningOpRef<ModuleOp> parse(const std::string &text, MLIRContext &context) {
+  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(text, &context);
+  EXPECT_TRUE(module) << text;
+  return module;
+}
+
+using PerTokenParam = std::tuple<Variant, std::string, int64_t>;
+
+class PerToken : public ::testing::TestWithParam<PerTokenParam> {
+protected:
+  static void TearDownTestSuite() { printSummary(); }
+};
+
+TEST_P(PerToken, MatchesTheOracle) {
+  auto [variant, type, T] = GetParam();
+  MLIRContext context(registry());
+  context.loadAllAvailableDialects();
+  std::string text = scanModule(variant, type, T);
+  OwningOpRef<ModuleOp> module = parse(text, context);
+  ASSERT_TRUE(module);
+  FailureOr<run::JitFunction> jit =
+      run::JitFunction::compile(*module, "main", /*chunkSize=*/0);
+  ASSERT_TRUE(succeeded(jit)) << text;
+  checkAgainstOracle(*jit, *module,
+                     variant.name + " " + type + " T=" + std::to_string(T),
+                     T * 31 + variant.name.size());
+}
+
+using ChunkedParam = std::tuple<Variant, std::string, int64_t>;
+
+class Chunked : public ::testing::TestWithParam<ChunkedParam> {
+protected:
+  static void TearDownTestSuite() { printSummary(); }
+};
+
+/// The schedule muonssm-to-cpu's scheduling passes give the module's scan.
+std::string scheduleOf(ModuleOp module, int64_t chunkSize) {
+  OwningOpRef<ModuleOp> copy(cast<ModuleOp>(module->clone()));
+  PassManager pm(module.getContext());
+  pm.addNestedPass<func::FuncOp>(createSimplifyNewtonSchulz());
+  pm.addNestedPass<func::FuncOp>(createChunk(ChunkOptions{chunkSize}));
+  pm.addNestedPass<func::FuncOp>(createFuseNewtonSchulz());
+  if (failed(pm.run(*copy)))
+    return "<pass failure>";
+  std::string kind;
+  copy->walk([&](ScanOp op) {
+    if (auto schedule = op.getSchedule())
+      kind = stringifyScheduleKind(schedule->getKind()).str();
+  });
+  return kind;
+}
+
+TEST_P(Chunked, MatchesTheOracle) {
+  auto [variant, type, chunk] = GetParam();
+  MLIRContext context(registry());
+  context.loadAllAvailableDialects();
+  // One compile with a dynamic T, run at every T around chunk boundaries.
+  std::string text = scanModule(variant, type, /*T=*/-1);
+  OwningOpRef<ModuleOp> module = parse(text, context);
+  ASSERT_TRUE(module);
+  EXPECT_EQ(scheduleOf(*module, chunk), variant.schedule) << variant.name;
+  FailureOr<run::JitFunction> jit =
+      run::JitFunction::compile(*module, "main", chunk);
+  ASSERT_TRUE(succeeded(jit)) << text;
+  for (int64_t T : {int64_t(1), chunk - 1, chunk, chunk + 1, 3 * chunk + 5}) {
+    if (T < 1 || (variant.varlen && T < 3))
+      continue;
+    OwningOpRef<ModuleOp> fixed = parse(scanModule(variant, type, T), context);
+    ASSERT_TRUE(fixed);
+    checkAgainstOracle(*jit, *fixed,
+                       variant.name + " " + type + " C=" +
+                           std::to_string(chunk) + " T=" + std::to_string(T),
+                       T * 131 + chunk + variant.name.size());
+  }
+}
+
+class Long : public ::testing::TestWithParam<Variant> {
+protected:
+  static void TearDownTestSuite() { printSummary(); }
+};
+
+TEST_P(Long, MatchesTheOracleAtT4096) {
+  const Variant &variant = GetParam();
+  MLIRContext context(registry());
+  context.loadAllAvailableDialects();
+  std::string text = scanModule(variant, "f32", 4096);
+  OwningOpRef<ModuleOp> module = parse(text, context);
+  ASSERT_TRUE(module);
+  for (int64_t chunk : {int64_t(0), int64_t(64)}) {
+    FailureOr<run::JitFunction> jit =
+        run::JitFunction::compile(*module, "main", chunk);
+    ASSERT_TRUE(succeeded(jit));
+    checkAgainstOracle(*jit, *module,
+                       variant.name + " f32 C=" + std::to_string(chunk) +
+                           " T=4096",
+                       4096 + chunk);
+  }
+}
+
+class SixteenBitInputs : public ::testing::TestWithParam<PerTokenParam> {
+protected:
+  static void TearDownTestSuite() { printSummary(); }
+};
+
+TEST_P(SixteenBitInputs, MatchesTheOracle) {
+  auto [variant, type, T] = GetParam();
+  MLIRContext context(registry());
+  context.loadAllAvailableDialects();
+  OwningOpRef<ModuleOp> module = parse(scanModule(variant, type, T), context);
+  ASSERT_TRUE(module);
+  FailureOr<run::JitFunction> jit = run::JitFunction::compile(*module, "main");
+  ASSERT_TRUE(succeeded(jit));
+  checkAgainstOracle(*jit, *module,
+                     variant.name + " " + type + " T=" + std::to_string(T),
+                     T * 7 + variant.name.size());
+}
+
+std::string caseName(const ::testing::TestParamInfo<PerTokenParam> &info) {
+  return std::get<0>(info.param).name + "_" + std::get<1>(info.param) + "_" +
          std::to_string(std::get<2>(info.param));
 }
 
-INSTANTIATE_TEST_SUITE_P(AllVariants, CpuNumerics,
+std::vector<Variant> chunkedVariants() {
+  std::vector<Variant> all;
+  for (const Variant &v : variants())
+    if (v.schedule == "chunked")
+      all.push_back(v);
+  return all;
+}
+
+std::vector<Variant> longVariants() {
+  std::vector<Variant> chosen;
+  for (const Variant &v : variants())
+    if (v.name == "scalar_delta" || v.name == "scalar_delta_momentum_ns" ||
+        v.name == "scalar_seed_error_momentum_ns" ||
+        v.name == "mamba_quintic2_update_after" ||
+        v.name == "diagonal_error_plain")
+      chosen.push_back(v);
+  return chosen;
+}
+
+INSTANTIATE_TEST_SUITE_P(AllVariants, PerToken,
                          ::testing::Combine(::testing::ValuesIn(variants()),
                                             ::testing::Values("f32", "f64"),
                                             ::testing::Values(1, 7, 64, 1000)),
                          caseName);
-INSTANTIATE_TEST_SUITE_P(SixteenBitInputs, CpuNumerics,
+INSTANTIATE_TEST_SUITE_P(AllChunkable, Chunked,
+                         ::testing::Combine(::testing::ValuesIn(chunkedVariants()),
+                                            ::testing::Values("f32", "f64"),
+                                            ::testing::Values(16, 32, 64)),
+                         caseName);
+INSTANTIATE_TEST_SUITE_P(
+    Selected, Long, ::testing::ValuesIn(longVariants()),
+    [](const ::testing::TestParamInfo<Variant> &info) {
+      return info.param.name;
+    });
+INSTANTIATE_TEST_SUITE_P(AllVariants, SixteenBitInputs,
                          ::testing::Combine(::testing::ValuesIn(variants()),
                                             ::testing::Values("bf16", "f16"),
                                             ::testing::Values(64)),

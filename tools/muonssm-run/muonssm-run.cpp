@@ -41,6 +41,11 @@ int main(int argc, char **argv) {
       "bench", cl::init(0),
       cl::desc("Time N runs after the first; print the median and tokens/s"),
       cl::value_desc("N"), cl::cat(category));
+  cl::opt<int64_t> chunkSize(
+      "chunk-size", cl::init(64),
+      cl::desc("Tokens per chunk of linear scans (a power of two); 0 runs "
+               "every scan token by token"),
+      cl::value_desc("C"), cl::cat(category));
   cl::opt<std::string> target("target", cl::init("cpu"),
                               cl::desc("cpu (default) or cuda"),
                               cl::cat(category));
@@ -59,5 +64,6 @@ int main(int argc, char **argv) {
   options.check = check;
   options.bench = bench;
   options.target = target;
+  options.chunkSize = chunkSize;
   return mlir::muonssm::run::runModel(options);
 }
