@@ -32,6 +32,11 @@ public:
       correction = Correction::Error;
     elementwise = op.getDecay() == DecayKind::Mamba ||
                   op.getDecay() == DecayKind::Longhorn;
+    // Decays none and scalar weigh every key alike: the kernels are then
+    // scalar weights times QKᵀ and KKᵀ, computed as row updates over
+    // transposed keys (vectorisable), instead of weighted dots per key.
+    scalarWeights = op.getDecay() == DecayKind::None ||
+                    op.getDecay() == DecayKind::Scalar;
   }
 
   SmallVector<Value> run(ScanOp::Adaptor adaptor) {
@@ -46,15 +51,24 @@ public:
     if (elementwise) {
       dtc = e.scratch({C, V});
       oc = e.scratch({C, V});
-    } else {
-      ac = e.scratch({C, K});
-      lam = e.scratch({C1, K});
-      pe = e.scratch({C, C});
-      en = e.scratch({C, K});
-      dw = e.scratch({K});
+      local = e.scratch({V});
+      carry = e.scratch({V});
+      hrow = e.scratch({V});
       if (op.hasMomentum()) {
-        phi = e.scratch({C1, K});
-        om = e.scratch({K});
+        localV = e.scratch({V});
+        psi = e.scratch({V});
+      }
+    } else {
+      // Per-key weights have a K column; scalar ones a single column.
+      Value W = scalarWeights ? e.idx(1) : K;
+      ac = e.scratch({C, W});
+      lam = e.scratch({C1, W});
+      pe = e.scratch({C, C});
+      en = e.scratch({C, W});
+      dw = e.scratch({W});
+      if (op.hasMomentum()) {
+        phi = e.scratch({C1, W});
+        om = e.scratch({W});
       }
       if (correction != Correction::None) {
         cc = e.scratch({C, V});
@@ -62,7 +76,13 @@ public:
         pf = e.scratch({C, C});
         le = e.scratch({C, C});
         lf = e.scratch({C, C});
-        fn = e.scratch({C, K});
+        fn = e.scratch({C, W});
+      }
+      if (scalarWeights) {
+        kt = e.scratch({K, C});
+        qk = e.scratch({C, C});
+        if (correction != Correction::None)
+          kk = e.scratch({C, C});
       }
     }
     // γ^t for t = 0..C (powf(0, 0) = 1).
@@ -103,17 +123,15 @@ private:
         e.store(e.load(f.k, {bIdx, tt, kh, i}), kc, {t, i});
         e.store(e.load(f.q, {bIdx, tt, kh, i}), qc, {t, i});
       });
-      if (!elementwise) {
-        Value scalarDecay;
-        if (op.getDecay() == DecayKind::Scalar)
-          scalarDecay = e.exp(e.load(f.g, {bIdx, tt, h}));
+      if (!elementwise && scalarWeights) {
+        Value a = op.getDecay() == DecayKind::Scalar
+                      ? e.exp(e.load(f.g, {bIdx, tt, h}))
+                      : e.cst(1.0);
+        e.store(a, ac, {t, e.idx(0)});
+        e.loop(K, [&](Value i) { e.store(e.load(kc, {t, i}), kt, {i, t}); });
+      } else if (!elementwise) {
         e.loop(K, [&](Value i) {
-          Value a = e.cst(1.0);
-          if (scalarDecay)
-            a = scalarDecay;
-          else if (op.getDecay() == DecayKind::Diagonal)
-            a = e.exp(e.load(f.g, {bIdx, tt, h, i}));
-          e.store(a, ac, {t, i});
+          e.store(e.exp(e.load(f.g, {bIdx, tt, h, i})), ac, {t, i});
         });
       }
       Value inputScale = e.cst(tau);
@@ -149,6 +167,9 @@ private:
     });
   }
 
+  /// The column of the weight buffers holding key i's weight.
+  Value column(Value i) { return scalarWeights ? e.idx(0) : i; }
+
   /// One chunk of a scan with decay none/scalar/diagonal (docs/chunking.md
   /// §2.1–2.3).
   void linear(Value bIdx, Value h, Value c0, Value len) {
@@ -158,8 +179,10 @@ private:
     Value one = e.cst(1.0), zero = e.cst(0.0);
     Value c1 = e.idx(1);
 
-    // Λ_t = Π_{r≤t} a_r and Φ_t = a_t⊙Φ_{t−1} + γ^t, for t = 0..len.
-    e.loop(K, [&](Value i) {
+    // Λ_t = Π_{r≤t} a_r and Φ_t = a_t⊙Φ_{t−1} + γ^t, for t = 0..len, per key
+    // (or in one column for scalar weights).
+    Value W = scalarWeights ? e.idx(1) : K;
+    e.loop(W, [&](Value i) {
       e.store(one, lam, {e.idx(0), i});
       if (momentum)
         e.store(zero, phi, {e.idx(0), i});
@@ -167,7 +190,7 @@ private:
     e.loop(len, [&](Value t) {
       Value t1 = e.iadd(t, c1);
       Value g1 = e.load(gpow, {t1});
-      e.loop(K, [&](Value i) {
+      e.loop(W, [&](Value i) {
         Value a = e.load(ac, {t, i});
         e.store(e.mul(a, e.load(lam, {t, i})), lam, {t1, i});
         if (momentum)
@@ -175,46 +198,86 @@ private:
       });
     });
 
+    if (scalarWeights) {
+      // QK[t][s] = q_t·k_s and KK[t][s] = k_t·k_s for s ≤ t, as row updates
+      // over the transposed keys.
+      e.loop(len, [&](Value t) {
+        Value t1 = e.iadd(t, c1);
+        e.loop(t1, [&](Value s) {
+          e.store(zero, qk, {t, s});
+          if (kk)
+            e.store(zero, kk, {t, s});
+        });
+        e.loop(K, [&](Value i) {
+          Value qi = e.load(qc, {t, i});
+          Value ki = kk ? e.load(kc, {t, i}) : Value();
+          e.loop(t1, [&](Value s) {
+            Value ks = e.load(kt, {i, s});
+            e.store(e.fma(qi, ks, e.load(qk, {t, s})), qk, {t, s});
+            if (kk)
+              e.store(e.fma(ki, ks, e.load(kk, {t, s})), kk, {t, s});
+          });
+        });
+      });
+    }
+
     // Column sweeps: for each source s, D_{ts} = a_t⊙D_{t−1,s} and
     // Ω_{ts} = a_t⊙Ω_{t−1,s} + γ^{t−s} for t = s..len−1, giving the kernels
     // P^E, P^F (t ≥ s), L^E, L^F (t > s) and the end weights E_{ns}, F_{ns}.
     Value last = e.isub(len, c1);
     Value E = momentum ? om : dw;
     e.loop(len, [&](Value s) {
-      e.fill(dw, {K}, one);
+      e.fill(dw, {W}, one);
       if (momentum)
-        e.fill(om, {K}, one);
+        e.fill(om, {W}, one);
       e.loop(s, len, [&](Value t) {
         Value later = e.ult(s, t);
         Value gts = e.load(gpow, {e.isub(t, s)});
         e.when(later, [&] {
-          e.loop(K, [&](Value i) {
+          e.loop(W, [&](Value i) {
             Value a = e.load(ac, {t, i});
             e.store(e.mul(a, e.load(dw, {i})), dw, {i});
             if (momentum)
               e.store(e.fma(a, e.load(om, {i}), gts), om, {i});
           });
         });
-        // Weighted inner products over the keys.
-        auto kernel = [&](Value left, Value weights, bool primed) {
-          return e.sum(K, [&](Value i) {
-            Value w = e.load(weights, {i});
-            if (primed && momentum && weights == om)
-              w = e.sub(w, gts); // E' = Ω − γ^{t−s}
-            return e.mul(e.mul(e.load(left, {t, i}), w), e.load(kc, {s, i}));
-          });
-        };
         Value F = correction == Correction::Error ? E : dw;
-        e.store(kernel(qc, E, false), pe, {t, s});
-        if (correction != Correction::None) {
-          e.store(kernel(qc, F, false), pf, {t, s});
-          e.when(later, [&] {
-            e.store(kernel(kc, E, true), le, {t, s});
-            e.store(kernel(kc, F, true), lf, {t, s});
-          });
+        // Primed weights E' = Ω − γ^{t−s} with momentum (docs §2.2).
+        auto primed = [&](Value weights, Value i) {
+          Value w = e.load(weights, {i});
+          return momentum && weights == om ? e.sub(w, gts) : w;
+        };
+        if (scalarWeights) {
+          Value c0 = e.idx(0);
+          Value qts = e.load(qk, {t, s});
+          e.store(e.mul(qts, e.load(E, {c0})), pe, {t, s});
+          if (correction != Correction::None) {
+            e.store(e.mul(qts, e.load(F, {c0})), pf, {t, s});
+            e.when(later, [&] {
+              Value kts = e.load(kk, {t, s});
+              e.store(e.mul(kts, primed(E, c0)), le, {t, s});
+              e.store(e.mul(kts, primed(F, c0)), lf, {t, s});
+            });
+          }
+        } else {
+          // Weighted inner products over the keys.
+          auto kernel = [&](Value left, Value weights, bool isPrimed) {
+            return e.sum(K, [&](Value i) {
+              Value w = isPrimed ? primed(weights, i) : e.load(weights, {i});
+              return e.mul(e.mul(e.load(left, {t, i}), w), e.load(kc, {s, i}));
+            });
+          };
+          e.store(kernel(qc, E, false), pe, {t, s});
+          if (correction != Correction::None) {
+            e.store(kernel(qc, F, false), pf, {t, s});
+            e.when(later, [&] {
+              e.store(kernel(kc, E, true), le, {t, s});
+              e.store(kernel(kc, F, true), lf, {t, s});
+            });
+          }
         }
         e.when(e.ieq(t, last), [&] {
-          e.loop(K, [&](Value i) {
+          e.loop(W, [&](Value i) {
             e.store(e.load(E, {i}), en, {s, i});
             if (correction != Correction::None)
               e.store(e.load(F, {i}), fn, {s, i});
@@ -231,8 +294,9 @@ private:
         e.fill(row, {V}, zero);
         e.loop(K, [&](Value i) {
           Value kti = e.load(kc, {t, i});
-          Value cS = e.mul(e.load(lam, {t1, i}), kti);
-          Value cM = momentum ? e.mul(e.sub(e.load(phi, {t1, i}), g1), kti)
+          Value w = column(i);
+          Value cS = e.mul(e.load(lam, {t1, w}), kti);
+          Value cM = momentum ? e.mul(e.sub(e.load(phi, {t1, w}), g1), kti)
                               : Value();
           e.loop(V, [&](Value j) {
             Value r = e.fma(cS, e.load(S, {i, j}), e.load(row, {j}));
@@ -262,8 +326,9 @@ private:
       e.fill(row, {V}, zero);
       e.loop(K, [&](Value i) {
         Value qti = e.load(qc, {t, i});
-        Value cS = e.mul(e.load(lam, {t1, i}), qti);
-        Value cM = momentum ? e.mul(e.load(phi, {t1, i}), qti) : Value();
+        Value w = column(i);
+        Value cS = e.mul(e.load(lam, {t1, w}), qti);
+        Value cM = momentum ? e.mul(e.load(phi, {t1, w}), qti) : Value();
         e.loop(V, [&](Value j) {
           Value o = e.fma(cS, e.load(S, {i, j}), e.load(row, {j}));
           if (cM)
@@ -290,8 +355,9 @@ private:
     // State passing, row by row (S_n's row i needs only row i of S_0, M_0).
     Value gLen = e.load(gpow, {len});
     e.loop(K, [&](Value i) {
-      Value ls = e.load(lam, {len, i});
-      Value ph = momentum ? e.load(phi, {len, i}) : Value();
+      Value w = column(i);
+      Value ls = e.load(lam, {len, w});
+      Value ph = momentum ? e.load(phi, {len, w}) : Value();
       e.loop(V, [&](Value j) {
         Value s = e.mul(ls, e.load(S, {i, j}));
         if (momentum) {
@@ -303,9 +369,9 @@ private:
       });
       e.loop(len, [&](Value s) {
         Value x = e.load(kc, {s, i});
-        Value cE = e.mul(e.load(en, {s, i}), x);
+        Value cE = e.mul(e.load(en, {s, w}), x);
         Value cF = correction != Correction::None
-                       ? e.mul(e.load(fn, {s, i}), x)
+                       ? e.mul(e.load(fn, {s, w}), x)
                        : Value();
         Value cM = momentum
                        ? e.mul(e.load(gpow, {e.isub(last, s)}), x)
@@ -330,7 +396,9 @@ private:
 
   /// One chunk of an elementwise decay as a blocked scan (§2.4): each state
   /// entry runs its local scan from zero with the carries P_t = Π F and
-  /// Ψ_t = Σ γ^r Π F, then h_t = ℓ_t + P_t h_0 + Ψ_t v_0.
+  /// Ψ_t = Σ γ^r Π F, then h_t = ℓ_t + P_t h_0 + Ψ_t v_0. One key row at a
+  /// time, tokens in order, the value channels innermost (contiguous, so the
+  /// loop vectorises); ℓ, ℓ_v, P, Ψ are rows of V values.
   void blocked(Value bIdx, Value h, Value c0, Value len) {
     Value K = f.keyDim, V = f.valueDim;
     Value S = f.state, M = f.momentum;
@@ -341,37 +409,50 @@ private:
     e.fill(oc, {len, V}, zero);
     e.loop(K, [&](Value i) {
       e.loop(V, [&](Value j) {
-        Value h0 = e.load(S, {i, j});
-        Value v0 = momentum ? e.load(M, {i, j}) : zero;
-        Value A = mamba ? e.load(f.a, {h, i, j}) : Value();
-        SmallVector<Value> end = e.loopCarried(
-            e.idx(0), len, {zero, zero, one, zero, h0},
-            [&](Value t, ValueRange carried) -> SmallVector<Value> {
-              Value local = carried[0], localV = carried[1], P = carried[2],
-                    Psi = carried[3];
-              Value kti = e.load(kc, {t, i});
-              Value F = mamba ? e.exp(e.mul(e.load(dtc, {t, j}), A))
-                              : e.sub(one, e.mul(e.load(dtc, {t, j}),
-                                                 e.mul(kti, kti)));
-              Value x = e.mul(kti, e.load(wc, {t, j}));
-              if (momentum) {
-                localV = e.fma(gamma, localV, x);
-                local = e.fma(F, local, localV);
-                Psi = e.fma(F, Psi, e.load(gpow, {e.iadd(t, e.idx(1))}));
-              } else {
-                local = e.fma(F, local, x);
-              }
-              P = e.mul(F, P);
-              Value state = e.fma(P, h0, local);
-              if (momentum)
-                state = e.fma(Psi, v0, state);
-              e.store(e.fma(state, e.load(qc, {t, i}), e.load(oc, {t, j})),
-                      oc, {t, j});
-              return {local, localV, P, Psi, state};
-            });
-        e.store(end[4], S, {i, j});
+        e.store(zero, local, {j});
+        e.store(one, carry, {j});
+        if (momentum) {
+          e.store(zero, localV, {j});
+          e.store(zero, psi, {j});
+        }
+      });
+      e.loop(len, [&](Value t) {
+        Value kti = e.load(kc, {t, i});
+        Value kSq = e.mul(kti, kti);
+        Value qti = e.load(qc, {t, i});
+        Value g1 = momentum ? e.load(gpow, {e.iadd(t, e.idx(1))}) : Value();
+        e.loop(V, [&](Value j) {
+          Value F = mamba ? e.exp(e.mul(e.load(dtc, {t, j}),
+                                        e.load(f.a, {h, i, j})))
+                          : e.sub(one, e.mul(e.load(dtc, {t, j}), kSq));
+          Value x = e.mul(kti, e.load(wc, {t, j}));
+          Value l = e.load(local, {j});
+          Value P = e.mul(F, e.load(carry, {j}));
+          Value state;
+          if (momentum) {
+            Value lv = e.fma(gamma, e.load(localV, {j}), x);
+            l = e.fma(F, l, lv);
+            Value ps = e.fma(F, e.load(psi, {j}), g1);
+            e.store(lv, localV, {j});
+            e.store(ps, psi, {j});
+            state = e.fma(ps, e.load(M, {i, j}), e.fma(P, e.load(S, {i, j}), l));
+          } else {
+            l = e.fma(F, l, x);
+            state = e.fma(P, e.load(S, {i, j}), l);
+          }
+          e.store(l, local, {j});
+          e.store(P, carry, {j});
+          e.store(state, hrow, {j});
+          e.store(e.fma(state, qti, e.load(oc, {t, j})), oc, {t, j});
+        });
+      });
+      // The chunk's end states: h_n, and v_n = ℓ_v + γ^n v_0.
+      Value gLen = e.load(gpow, {len});
+      e.loop(V, [&](Value j) {
+        e.store(e.load(hrow, {j}), S, {i, j});
         if (momentum)
-          e.store(e.fma(e.load(gpow, {len}), v0, end[1]), M, {i, j});
+          e.store(e.fma(gLen, e.load(M, {i, j}), e.load(localV, {j})), M,
+                  {i, j});
       });
     });
     Value scale = e.cst(op.getScale().convertToDouble());
@@ -388,9 +469,10 @@ private:
   int64_t chunk;
   Correction correction = Correction::None;
   bool elementwise = false;
+  bool scalarWeights = false;
   ScanFrame f;
   Value kc, qc, wc, row, gpow, dtc, oc, ac, lam, phi, pe, pf, le, lf, en, fn,
-      dw, om, cc, bc;
+      dw, om, cc, bc, kt, qk, kk, local, localV, carry, psi, hrow;
 };
 
 } // namespace

@@ -17,7 +17,9 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Transforms/DialectConversion.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::muonssm {
 #define GEN_PASS_DEF_LOWERTOCPU
@@ -402,6 +404,16 @@ struct LowerToCPUPass : muonssm::impl::LowerToCPUBase<LowerToCPUPass> {
     populateLowerToCPUPatterns(patterns);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
+      return signalPassFailure();
+
+    // f32 exp as MLIR's polynomial (a few ulp, far below the f32 tolerance):
+    // a libm call per element would keep the decay loops of Mamba's scan
+    // from vectorising. f64 keeps libm's exp.
+    RewritePatternSet approximations(&getContext());
+    populateMathPolynomialApproximationPatterns(
+        approximations, [](StringRef name) { return name == "math.exp"; });
+    if (failed(applyPatternsGreedily(getOperation(),
+                                     std::move(approximations))))
       signalPassFailure();
   }
 };

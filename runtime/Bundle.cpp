@@ -62,8 +62,7 @@ std::optional<ArchName> muonssm::rt::parseArch(const std::string &arch) {
   return out;
 }
 
-bool muonssm::rt::ptxRunsOn(const std::string &ptxArch, int major,
-                            int minor) {
+bool muonssm::rt::ptxRunsOn(const std::string &ptxArch, int major, int minor) {
   std::optional<ArchName> a = parseArch(ptxArch);
   if (!a)
     return false;
@@ -148,7 +147,8 @@ NodePtr makeNode(Node::Kind kind, NodePtr lhs = nullptr,
 ///   expr    := term (('+' | '-') term)*
 ///   term    := unary (('*' | '/') unary)*
 ///   unary   := '-' unary | primary
-///   primary := INT | NAME | ('ceil' | 'min' | 'max') '(' ... ')' | '(' expr ')'
+///   primary := INT | NAME | ('ceil' | 'min' | 'max') '(' ... ')' | '(' expr
+///   ')'
 class ExprParser {
 public:
   explicit ExprParser(const std::string &text) : text_(text) {}
@@ -348,8 +348,8 @@ struct Evaluator {
       auto it = sizes.find(n.name);
       if (it == sizes.end())
         return fail(ErrorCode::NotFound,
-                    "unknown size '" + n.name + "' (sizes given: " +
-                        joinNames(sizes) + ")");
+                    "unknown size '" + n.name +
+                        "' (sizes given: " + joinNames(sizes) + ")");
       out = it->second;
       return true;
     }
@@ -453,22 +453,21 @@ std::vector<std::string> GridExpr::names() const {
 
 StatusOr<std::array<unsigned, 3>>
 KernelInfo::gridDims(const Sizes &sizes) const {
-  static const int64_t limits[3] = {std::numeric_limits<int32_t>::max(),
-                                    65535, 65535};
+  static const int64_t limits[3] = {std::numeric_limits<int32_t>::max(), 65535,
+                                    65535};
   std::array<unsigned, 3> dims{};
   for (int i = 0; i < 3; ++i) {
-    std::string what = "grid[" + std::to_string(i) + "] '" +
-                       grid[i].text() + "'";
+    std::string what =
+        "grid[" + std::to_string(i) + "] '" + grid[i].text() + "'";
     StatusOr<int64_t> v = grid[i].evaluate(sizes);
     if (!v.ok())
       return Status::error(v.status().code(),
                            what + ": " + v.status().message());
     if (*v < 1 || *v > limits[i])
-      return Status::error(
-          ErrorCode::InvalidArgument,
-          what + " is " + std::to_string(*v) + " with sizes " +
-              joinNames(sizes) + " (it must be in [1, " +
-              std::to_string(limits[i]) + "])");
+      return Status::error(ErrorCode::InvalidArgument,
+                           what + " is " + std::to_string(*v) + " with sizes " +
+                               joinNames(sizes) + " (it must be in [1, " +
+                               std::to_string(limits[i]) + "])");
     dims[i] = static_cast<unsigned>(*v);
   }
   return dims;
@@ -477,8 +476,8 @@ KernelInfo::gridDims(const Sizes &sizes) const {
 std::string KernelInfo::signature() const {
   std::string out = name + "(";
   for (size_t i = 0; i < params.size(); ++i)
-    out += (i ? ", " : "") + params[i].name + ": " +
-           paramTypeName(params[i].type);
+    out +=
+        (i ? ", " : "") + params[i].name + ": " + paramTypeName(params[i].type);
   return out + ")";
 }
 
@@ -555,8 +554,8 @@ int64_t integerValue(const json &v, const std::string &field, int64_t lo,
                     ", " + std::to_string(hi) + "]");
   int64_t x = v.get<int64_t>();
   if (x < lo || x > hi)
-    fail(field, std::to_string(x) + " is out of range [" +
-                    std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    fail(field, std::to_string(x) + " is out of range [" + std::to_string(lo) +
+                    ", " + std::to_string(hi) + "]");
   return x;
 }
 
@@ -570,8 +569,7 @@ bool isIdentifier(const std::string &s) {
   if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0])))
     return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
-           c == '$';
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$';
   });
 }
 
@@ -643,8 +641,8 @@ KernelInfo parseKernel(const json &k, const std::string &field) {
     info.params.push_back(std::move(param));
   }
 
-  const json &block = member(k, "block", field + ".block",
-                             "an array of 3 positive integers");
+  const json &block =
+      member(k, "block", field + ".block", "an array of 3 positive integers");
   if (!block.is_array() || block.size() != 3)
     fail(field + ".block",
          std::string("expected an array of 3 positive integers, got ") +
@@ -653,17 +651,16 @@ KernelInfo parseKernel(const json &k, const std::string &field) {
   int64_t threads = 1;
   for (int i = 0; i < 3; ++i) {
     info.block[i] = static_cast<unsigned>(
-        integerValue(block[i], field + ".block[" + std::to_string(i) + "]",
-                     1, blockLimits[i]));
+        integerValue(block[i], field + ".block[" + std::to_string(i) + "]", 1,
+                     blockLimits[i]));
     threads *= info.block[i];
   }
   if (threads > 1024)
-    fail(field + ".block", quoteJson(block) + " is " +
-                               std::to_string(threads) +
+    fail(field + ".block", quoteJson(block) + " is " + std::to_string(threads) +
                                " threads (at most 1024)");
 
-  const json &grid = member(k, "grid", field + ".grid",
-                            "an array of 3 expressions");
+  const json &grid =
+      member(k, "grid", field + ".grid", "an array of 3 expressions");
   if (!grid.is_array() || grid.size() != 3)
     fail(field + ".grid",
          std::string("expected an array of 3 expressions, got ") +
@@ -674,8 +671,8 @@ KernelInfo parseKernel(const json &k, const std::string &field) {
     if (grid[i].is_string())
       text = grid[i].get<std::string>();
     else if (grid[i].is_number_integer())
-      text = std::to_string(integerValue(
-          grid[i], gf, 1, std::numeric_limits<int32_t>::max()));
+      text = std::to_string(
+          integerValue(grid[i], gf, 1, std::numeric_limits<int32_t>::max()));
     else
       fail(gf, std::string("expected an expression string or an integer, "
                            "got ") +
@@ -716,8 +713,8 @@ Bundle parseManifest(const std::string &text, const std::string &dir) {
   b.ptxFile = stringMember(root, "ptx", "ptx");
   b.ptxArch = stringMember(root, "ptx_arch", "ptx_arch");
   if (!parseArch(b.ptxArch))
-    fail("ptx_arch", "'" + b.ptxArch +
-                         "' is not an arch name like sm_90 or sm_90a");
+    fail("ptx_arch",
+         "'" + b.ptxArch + "' is not an arch name like sm_90 or sm_90a");
 
   if (root.contains("cubins")) {
     const json &cubins = root["cubins"];
@@ -757,13 +754,12 @@ Bundle parseManifest(const std::string &text, const std::string &dir) {
   if (target.empty())
     fail("ptx", "'" + b.ptxFile + "' has no .target directive (not PTX?)");
   if (target != b.ptxArch)
-    fail("ptx_arch", "is " + b.ptxArch + " but '" + b.ptxFile +
-                         "' says .target " + target);
+    fail("ptx_arch",
+         "is " + b.ptxArch + " but '" + b.ptxFile + "' says .target " + target);
   for (auto &[arch, cubin] : b.cubins) {
     cubin.bytes = readBundleFile(dir, cubin.file, "cubins." + arch);
     if (!cache::looksLikeCubin(cubin.bytes))
-      fail("cubins." + arch,
-           "'" + cubin.file + "' is not an ELF CUDA cubin");
+      fail("cubins." + arch, "'" + cubin.file + "' is not an ELF CUDA cubin");
   }
   return b;
 }
@@ -784,8 +780,7 @@ StatusOr<Bundle> Bundle::fromManifest(const std::string &manifestText,
                              (e.field.empty() ? "" : e.field + ": ") +
                              e.message);
   } catch (const std::exception &e) {
-    return Status::error(ErrorCode::BadBundle,
-                         manifestPath + ": " + e.what());
+    return Status::error(ErrorCode::BadBundle, manifestPath + ": " + e.what());
   }
 }
 

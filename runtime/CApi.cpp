@@ -5,8 +5,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "runtime/muonssm_runtime.h"
 #include "runtime/Runtime.h"
+#include "runtime/muonssm_runtime.h"
 
 #include <exception>
 #include <string>
@@ -220,9 +220,8 @@ size_t muonssm_buffer_size(const muonssm_buffer *buffer) {
   return buffer ? buffer->buffer.size() : 0;
 }
 
-int muonssm_copy_to_device(muonssm_buffer *dst, size_t offset,
-                           const void *src, size_t bytes,
-                           muonssm_stream *stream) {
+int muonssm_copy_to_device(muonssm_buffer *dst, size_t offset, const void *src,
+                           size_t bytes, muonssm_stream *stream) {
   return guard(__func__, [&] {
     if (!dst)
       return invalid("muonssm_copy_to_device: dst is NULL");
@@ -238,9 +237,9 @@ int muonssm_copy_to_host(void *dst, const muonssm_buffer *src, size_t offset,
   return guard(__func__, [&] {
     if (!src)
       return invalid("muonssm_copy_to_host: src is NULL");
-    Status s = stream ? src->buffer.copyToHostAsync(dst, bytes,
-                                                    stream->stream, offset)
-                      : src->buffer.copyToHost(dst, bytes, offset);
+    Status s =
+        stream ? src->buffer.copyToHostAsync(dst, bytes, stream->stream, offset)
+               : src->buffer.copyToHost(dst, bytes, offset);
     return s.ok() ? int(MUONSSM_OK) : fail(s);
   });
 }
@@ -250,8 +249,8 @@ int muonssm_memset(muonssm_buffer *buffer, size_t offset, uint8_t value,
   return guard(__func__, [&] {
     if (!buffer)
       return invalid("muonssm_memset: buffer is NULL");
-    Status s = stream ? buffer->buffer.memsetAsync(value, bytes,
-                                                   stream->stream, offset)
+    Status s = stream ? buffer->buffer.memsetAsync(value, bytes, stream->stream,
+                                                   offset)
                       : buffer->buffer.memset(value, bytes, offset);
     return s.ok() ? int(MUONSSM_OK) : fail(s);
   });
@@ -299,8 +298,8 @@ int muonssm_launch(muonssm_module *module, const char *kernel,
         argList.push_back(KernelArg::tensorMap(a.value.ptr));
         break;
       default:
-        return invalid("muonssm_launch: args[" + std::to_string(i) +
-                       "].type " + std::to_string(a.type) +
+        return invalid("muonssm_launch: args[" + std::to_string(i) + "].type " +
+                       std::to_string(a.type) +
                        " is not a MUONSSM_ARG_* value");
       }
     }
@@ -314,8 +313,8 @@ int muonssm_launch(muonssm_module *module, const char *kernel,
         return fail(wrapped.status());
       defaultStream = *wrapped;
     }
-    Status s = launch(*k, sizeMap, argList,
-                      stream ? stream->stream : defaultStream);
+    Status s =
+        launch(*k, sizeMap, argList, stream ? stream->stream : defaultStream);
     return s.ok() ? int(MUONSSM_OK) : fail(s);
   });
 }

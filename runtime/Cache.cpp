@@ -70,18 +70,16 @@ private:
 
   void compress(const uint8_t *block) {
     static const uint32_t k[64] = {
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b,
-        0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01,
-        0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7,
-        0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc,
-        0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152,
-        0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
-        0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
-        0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08,
-        0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f,
-        0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
+        0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
+        0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+        0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
+        0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+        0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+        0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
         0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
     uint32_t w[64];
     for (int i = 0; i < 16; ++i)
@@ -173,8 +171,7 @@ std::string cache::key(const std::string &irHash, const std::string &arch,
   // Length-prefixed fields: no two different tuples give the same text.
   std::string text = "muonssm-jit-cache-1\n";
   for (const std::string &field :
-       {irHash, arch, compiler, std::to_string(driverVersion),
-        sha256Hex(ptx)})
+       {irHash, arch, compiler, std::to_string(driverVersion), sha256Hex(ptx)})
     text += std::to_string(field.size()) + ":" + field + "\n";
   return sha256Hex(text);
 }
@@ -191,8 +188,8 @@ StatusOr<std::string> cache::readFile(const std::string &path) {
   errno = 0;
   FILE *f = std::fopen(path.c_str(), "rb");
   if (!f)
-    return Status::error(ErrorCode::Io, "cannot read '" + path +
-                                            "': " + std::strerror(errno));
+    return Status::error(ErrorCode::Io,
+                         "cannot read '" + path + "': " + std::strerror(errno));
   std::string bytes;
   char chunk[1 << 16];
   size_t n;
@@ -237,8 +234,7 @@ Status cache::writeAtomic(const std::string &path, const std::string &bytes) {
   if (!ok) {
     std::remove(tmp.c_str());
     return Status::error(ErrorCode::Io, "cannot write '" + tmp.string() +
-                                            "': " +
-                                            std::strerror(writeErrno));
+                                            "': " + std::strerror(writeErrno));
   }
   if (std::rename(tmp.c_str(), target.c_str()) != 0) {
     int renameErrno = errno;
@@ -255,8 +251,9 @@ bool cache::looksLikeCubin(const std::string &bytes) {
   // ..., e_phoff @0x20, e_shoff @0x28, e_phentsize @0x36, e_phnum @0x38,
   // e_shentsize @0x3A, e_shnum @0x3C.
   const uint64_t size = bytes.size();
-  if (size < 64 || bytes.compare(0, 4, "\x7f"
-                                       "ELF") != 0)
+  if (size < 64 || bytes.compare(0, 4,
+                                 "\x7f"
+                                 "ELF") != 0)
     return false;
   if (bytes[4] != 2 /*ELFCLASS64*/ || bytes[5] != 1 /*little-endian*/)
     return false;

@@ -130,9 +130,9 @@ Driver::Driver() : api_(std::make_unique<DriverApi>()) {
     status_ = Status::error(ErrorCode::NoDevice,
                             "no CUDA device: cuInit: " + cudaErrorText(r));
   else if (r != CUDA_SUCCESS)
-    status_ = Status::error(ErrorCode::NoDriver,
-                            "no usable CUDA driver: cuInit: " +
-                                cudaErrorText(r));
+    status_ =
+        Status::error(ErrorCode::NoDriver,
+                      "no usable CUDA driver: cuInit: " + cudaErrorText(r));
 }
 
 std::string Driver::versionString() const {
@@ -156,8 +156,8 @@ std::string detail::cudaErrorText(CUresult result) {
     if (driver.api().cuGetErrorString_(result, &text) != CUDA_SUCCESS)
       text = nullptr;
   }
-  std::string out = name ? std::string(name)
-                         : "CUDA error " + std::to_string(int(result));
+  std::string out =
+      name ? std::string(name) : "CUDA error " + std::to_string(int(result));
   if (text)
     out += std::string(" (") + text + ")";
   return out;
@@ -281,8 +281,8 @@ StatusOr<Device> Device::open(int ordinal) {
       {CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, &info.smCount, "SM count"},
       {CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK, &info.maxThreadsPerBlock,
        "max threads per block"},
-      {CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK,
-       &info.maxSharedPerBlock, "max shared memory per block"},
+      {CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK, &info.maxSharedPerBlock,
+       "max shared memory per block"},
       {CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
        &info.maxSharedPerBlockOptin, "max opt-in shared memory per block"},
   };
@@ -355,8 +355,7 @@ Status detail::pollUntilDone(const std::function<CUresult()> &query,
       return Status::error(ErrorCode::Timeout,
                            "timed out after " + formatSeconds(timeoutSeconds) +
                                " s waiting for " + what);
-    std::this_thread::sleep_for(
-        std::min<Clock::duration>(nap, deadline - now));
+    std::this_thread::sleep_for(std::min<Clock::duration>(nap, deadline - now));
     nap = std::min(nap * 2, maxNap);
   }
 }

@@ -60,8 +60,7 @@ StatusOr<DeviceBuffer> DeviceBuffer::allocate(const Device &device,
 DeviceBuffer::~DeviceBuffer() { (void)release(); }
 
 DeviceBuffer::DeviceBuffer(DeviceBuffer &&other) noexcept
-    : device_(std::move(other.device_)), ptr_(other.ptr_),
-      size_(other.size_) {
+    : device_(std::move(other.device_)), ptr_(other.ptr_), size_(other.size_) {
   other.ptr_ = 0;
   other.size_ = 0;
 }
@@ -87,8 +86,8 @@ Status DeviceBuffer::release() {
   device_.reset();
   if (!p || !device)
     return Status::success();
-  std::string what = "freeing " + std::to_string(size) + " bytes at " +
-                     hexAddress(p);
+  std::string what =
+      "freeing " + std::to_string(size) + " bytes at " + hexAddress(p);
   if (Status s = device->activate(); !s.ok())
     return s.withContext(what);
   return cudaStatus(api().cuMemFree_(p), what);
@@ -97,12 +96,11 @@ Status DeviceBuffer::release() {
 Status DeviceBuffer::checkRange(const char *what, size_t bytes,
                                 size_t offset) const {
   if (offset > size_ || bytes > size_ - offset)
-    return Status::error(ErrorCode::InvalidArgument,
-                         std::string(what) + ": bytes [" +
-                             std::to_string(offset) + ", " +
-                             std::to_string(offset) + " + " +
-                             std::to_string(bytes) + ") are outside the " +
-                             std::to_string(size_) + "-byte buffer");
+    return Status::error(
+        ErrorCode::InvalidArgument,
+        std::string(what) + ": bytes [" + std::to_string(offset) + ", " +
+            std::to_string(offset) + " + " + std::to_string(bytes) +
+            ") are outside the " + std::to_string(size_) + "-byte buffer");
   return Status::success();
 }
 
@@ -128,8 +126,8 @@ const void *kNoHostPointer = &kNoHostPointer;
 
 Status DeviceBuffer::copyFromHost(const void *src, size_t bytes,
                                   size_t offset) {
-  std::string what = "copying " + std::to_string(bytes) +
-                     " bytes to the device";
+  std::string what =
+      "copying " + std::to_string(bytes) + " bytes to the device";
   if (Status s = prepare(device_, what, src, bytes, nullptr); !s.ok())
     return s;
   if (Status s = checkRange(what.c_str(), bytes, offset); !s.ok() || !bytes)
@@ -138,8 +136,8 @@ Status DeviceBuffer::copyFromHost(const void *src, size_t bytes,
 }
 
 Status DeviceBuffer::copyToHost(void *dst, size_t bytes, size_t offset) const {
-  std::string what = "copying " + std::to_string(bytes) +
-                     " bytes from the device";
+  std::string what =
+      "copying " + std::to_string(bytes) + " bytes from the device";
   if (Status s = prepare(device_, what, dst, bytes, nullptr); !s.ok())
     return s;
   if (Status s = checkRange(what.c_str(), bytes, offset); !s.ok() || !bytes)
@@ -149,8 +147,8 @@ Status DeviceBuffer::copyToHost(void *dst, size_t bytes, size_t offset) const {
 
 Status DeviceBuffer::copyFromHostAsync(const void *src, size_t bytes,
                                        const Stream &stream, size_t offset) {
-  std::string what = "queueing a copy of " + std::to_string(bytes) +
-                     " bytes to the device";
+  std::string what =
+      "queueing a copy of " + std::to_string(bytes) + " bytes to the device";
   if (Status s = prepare(device_, what, src, bytes, &stream); !s.ok())
     return s;
   if (Status s = checkRange(what.c_str(), bytes, offset); !s.ok() || !bytes)
@@ -169,8 +167,8 @@ Status DeviceBuffer::copyFromHostAsync(const void *src, size_t bytes,
 Status DeviceBuffer::copyToHostAsync(void *dst, size_t bytes,
                                      const Stream &stream,
                                      size_t offset) const {
-  std::string what = "queueing a copy of " + std::to_string(bytes) +
-                     " bytes from the device";
+  std::string what =
+      "queueing a copy of " + std::to_string(bytes) + " bytes from the device";
   if (Status s = prepare(device_, what, dst, bytes, &stream); !s.ok())
     return s;
   if (Status s = checkRange(what.c_str(), bytes, offset); !s.ok() || !bytes)
@@ -198,8 +196,8 @@ Status DeviceBuffer::memset(uint8_t value, size_t bytes, size_t offset) {
 
 Status DeviceBuffer::memsetAsync(uint8_t value, size_t bytes,
                                  const Stream &stream, size_t offset) {
-  std::string what = "queueing a memset of " + std::to_string(bytes) +
-                     " device bytes";
+  std::string what =
+      "queueing a memset of " + std::to_string(bytes) + " device bytes";
   if (Status s = prepare(device_, what, kNoHostPointer, bytes, &stream);
       !s.ok())
     return s;
@@ -254,8 +252,8 @@ Status detail::checkStream(const Stream &stream, const DeviceState &device,
 }
 
 StatusOr<Stream> Stream::create(const Device &device, bool nonBlocking) {
-  std::string what = "creating a stream on device " +
-                     std::to_string(device.ordinal());
+  std::string what =
+      "creating a stream on device " + std::to_string(device.ordinal());
   if (Status s = requireDevice(device.state(), what); !s.ok())
     return s;
   CUstream handle = nullptr;
@@ -322,13 +320,13 @@ EventState::~EventState() {
 }
 
 StatusOr<Event> Event::create(const Device &device) {
-  std::string what = "creating an event on device " +
-                     std::to_string(device.ordinal());
+  std::string what =
+      "creating an event on device " + std::to_string(device.ordinal());
   if (Status s = requireDevice(device.state(), what); !s.ok())
     return s;
   CUevent handle = nullptr;
-  if (Status s = cudaStatus(api().cuEventCreate_(&handle, CU_EVENT_DEFAULT),
-                            what);
+  if (Status s =
+          cudaStatus(api().cuEventCreate_(&handle, CU_EVENT_DEFAULT), what);
       !s.ok())
     return s;
   Event event;
@@ -349,10 +347,10 @@ Status Event::record(const Stream &stream) {
     return s;
   if (Status s = state_->device->activate(); !s.ok())
     return s.withContext(what);
-  if (Status s = cudaStatus(
-          api().cuEventRecord_(state_->event,
-                               static_cast<CUstream>(stream.handle())),
-          what);
+  if (Status s =
+          cudaStatus(api().cuEventRecord_(
+                         state_->event, static_cast<CUstream>(stream.handle())),
+                     what);
       !s.ok())
     return s;
   state_->recorded = true;

@@ -40,8 +40,8 @@ namespace {
 
 /// The first `limit` characters of a log, lines joined by " | ".
 std::string oneLine(std::string log, size_t limit = 4000) {
-  while (!log.empty() && (log.back() == '\n' || log.back() == '\0' ||
-                          log.back() == ' '))
+  while (!log.empty() &&
+         (log.back() == '\n' || log.back() == '\0' || log.back() == ' '))
     log.pop_back();
   std::string out;
   for (char c : log) {
@@ -77,10 +77,9 @@ Status jitCompile(const Bundle &bundle, const std::string &arch,
                                values, &link);
   if (r != CUDA_SUCCESS)
     return cudaStatus(r, what + ": cuLinkCreate");
-  r = d.cuLinkAddData_(link, CU_JIT_INPUT_PTX,
-                       const_cast<char *>(bundle.ptx.c_str()),
-                       bundle.ptx.size() + 1, bundle.ptxFile.c_str(), 0,
-                       nullptr, nullptr);
+  r = d.cuLinkAddData_(
+      link, CU_JIT_INPUT_PTX, const_cast<char *>(bundle.ptx.c_str()),
+      bundle.ptx.size() + 1, bundle.ptxFile.c_str(), 0, nullptr, nullptr);
   void *image = nullptr;
   size_t imageSize = 0;
   if (r == CUDA_SUCCESS)
@@ -92,9 +91,9 @@ Status jitCompile(const Bundle &bundle, const std::string &arch,
   if (r != CUDA_SUCCESS) {
     Status s = cudaStatus(r, what);
     std::string log = oneLine(std::string(errorLog.data()));
-    return log.empty() ? s
-                       : Status::error(s.code(),
-                                       s.message() + "; JIT log: " + log);
+    return log.empty()
+               ? s
+               : Status::error(s.code(), s.message() + "; JIT log: " + log);
   }
   return Status::success();
 }
@@ -122,8 +121,7 @@ StatusOr<Module> Module::load(const Device &device, const Bundle &bundle,
   state->kernels = bundle.kernels;
 
   std::string cubinArch =
-      options.preferCubin ? bundle.selectCubin(info.ccMajor, info.ccMinor)
-                          : "";
+      options.preferCubin ? bundle.selectCubin(info.ccMajor, info.ccMinor) : "";
   std::string imageDescription;
   if (!cubinArch.empty()) {
     const Bundle::Cubin &cubin = bundle.cubins.at(cubinArch);
@@ -174,8 +172,8 @@ StatusOr<Module> Module::load(const Device &device, const Bundle &bundle,
             state->source = ModuleSource::JitCache;
           } else {
             fs::remove(state->cachePath, ec);
-            state->cacheNote = "removed corrupt cache entry '" +
-                               state->cachePath + "'";
+            state->cacheNote =
+                "removed corrupt cache entry '" + state->cachePath + "'";
           }
         }
       }
@@ -219,9 +217,9 @@ StatusOr<Module> Module::load(const Device &device, const Bundle &bundle,
         {CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, &lk.maxThreadsPerBlock},
     };
     for (auto &a : attributes)
-      if (Status s = cudaStatus(
-              d.cuFuncGetAttribute_(a.out, a.attribute, lk.function),
-              kwhat + ": cuFuncGetAttribute");
+      if (Status s =
+              cudaStatus(d.cuFuncGetAttribute_(a.out, a.attribute, lk.function),
+                         kwhat + ": cuFuncGetAttribute");
           !s.ok())
         return s;
 
@@ -240,11 +238,10 @@ StatusOr<Module> Module::load(const Device &device, const Bundle &bundle,
     if (shared > info.maxSharedPerBlockOptin)
       return Status::error(
           ErrorCode::InvalidArgument,
-          kwhat + ": shared_bytes " + std::to_string(k.sharedBytes) +
-              " (+ " + std::to_string(lk.staticSharedBytes) +
+          kwhat + ": shared_bytes " + std::to_string(k.sharedBytes) + " (+ " +
+              std::to_string(lk.staticSharedBytes) +
               " static) exceeds the device's opt-in limit of " +
-              std::to_string(info.maxSharedPerBlockOptin) +
-              " bytes per block");
+              std::to_string(info.maxSharedPerBlockOptin) + " bytes per block");
     // Above the default limit (48 KiB) dynamic shared memory is opt-in.
     if (shared > info.maxSharedPerBlock)
       if (Status s = cudaStatus(

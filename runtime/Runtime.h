@@ -177,8 +177,8 @@ std::string archForComputeCapability(int major, int minor);
 
 /// "sm_90a" -> {90, 'a'}; "sm_80" -> {80, 0}; "sm_100f" -> {100, 'f'}.
 struct ArchName {
-  int cc = 0;       ///< 10 * major + minor
-  char suffix = 0;  ///< 0, 'a' (arch-specific) or 'f' (family)
+  int cc = 0;      ///< 10 * major + minor
+  char suffix = 0; ///< 0, 'a' (arch-specific) or 'f' (family)
 };
 /// Parses "sm_<digits>[a|f]"; nullopt for anything else.
 std::optional<ArchName> parseArch(const std::string &arch);
@@ -197,12 +197,12 @@ struct DeviceInfo {
   std::string name;
   int ccMajor = 0;
   int ccMinor = 0;
-  std::string arch;                 ///< archForComputeCapability()
-  std::size_t totalMemory = 0;      ///< bytes
+  std::string arch;            ///< archForComputeCapability()
+  std::size_t totalMemory = 0; ///< bytes
   int smCount = 0;
   int maxThreadsPerBlock = 0;
-  int maxSharedPerBlock = 0;        ///< bytes without opt-in (48 KiB)
-  int maxSharedPerBlockOptin = 0;   ///< bytes with opt-in (227 KiB on H100)
+  int maxSharedPerBlock = 0;      ///< bytes without opt-in (48 KiB)
+  int maxSharedPerBlockOptin = 0; ///< bytes with opt-in (227 KiB on H100)
 };
 
 struct MemoryInfo {
@@ -307,12 +307,12 @@ struct Bundle {
   std::string format;
   std::string compiler;
   std::string irHash;
-  std::string ptxFile;      ///< relative to dir, as in the manifest
-  std::string ptxArch;      ///< e.g. "sm_90a"
-  std::string ptx;          ///< the PTX text
+  std::string ptxFile; ///< relative to dir, as in the manifest
+  std::string ptxArch; ///< e.g. "sm_90a"
+  std::string ptx;     ///< the PTX text
   struct Cubin {
-    std::string file;       ///< relative to dir
-    std::string bytes;      ///< the ELF image
+    std::string file;  ///< relative to dir
+    std::string bytes; ///< the ELF image
   };
   std::map<std::string, Cubin> cubins; ///< arch -> cubin
   std::vector<KernelInfo> kernels;
@@ -394,9 +394,7 @@ public:
   int staticSharedBytes() const;
   /// CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK (depends on registers).
   int maxThreadsPerBlock() const;
-  const std::shared_ptr<detail::ModuleState> &module() const {
-    return module_;
-  }
+  const std::shared_ptr<detail::ModuleState> &module() const { return module_; }
 
 private:
   friend class Module;
@@ -463,9 +461,7 @@ public:
 
   DevicePtr ptr() const { return ptr_; }
   std::size_t size() const { return size_; }
-  const std::shared_ptr<detail::DeviceState> &device() const {
-    return device_;
-  }
+  const std::shared_ptr<detail::DeviceState> &device() const { return device_; }
 
   /// Synchronous copies on the legacy default stream: they wait for earlier
   /// work of blocking streams (Stream::create's default), without a
@@ -473,15 +469,13 @@ public:
   /// [offset, offset + bytes) must lie inside the buffer.
   Status copyFromHost(const void *src, std::size_t bytes,
                       std::size_t offset = 0);
-  Status copyToHost(void *dst, std::size_t bytes,
-                    std::size_t offset = 0) const;
+  Status copyToHost(void *dst, std::size_t bytes, std::size_t offset = 0) const;
   Status copyFromHostAsync(const void *src, std::size_t bytes,
                            const Stream &stream, std::size_t offset = 0);
   Status copyToHostAsync(void *dst, std::size_t bytes, const Stream &stream,
                          std::size_t offset = 0) const;
   /// Sets `bytes` bytes from `offset` to `value`.
-  Status memset(std::uint8_t value, std::size_t bytes,
-                std::size_t offset = 0);
+  Status memset(std::uint8_t value, std::size_t bytes, std::size_t offset = 0);
   Status memsetAsync(std::uint8_t value, std::size_t bytes,
                      const Stream &stream, std::size_t offset = 0);
 
@@ -558,9 +552,9 @@ enum class TmaL2Promotion { None, B64, B128, B256 };
 /// innermost dimension first.
 struct TensorMapDesc {
   TmaDataType dataType = TmaDataType::BF16;
-  std::vector<std::uint64_t> globalDims;    ///< elements; rank = size (1..5)
-  std::vector<std::uint64_t> globalStrides; ///< bytes of dims 1..rank-1
-  std::vector<std::uint32_t> boxDims;       ///< elements per dimension
+  std::vector<std::uint64_t> globalDims;     ///< elements; rank = size (1..5)
+  std::vector<std::uint64_t> globalStrides;  ///< bytes of dims 1..rank-1
+  std::vector<std::uint32_t> boxDims;        ///< elements per dimension
   std::vector<std::uint32_t> elementStrides; ///< empty: all 1
   TmaSwizzle swizzle = TmaSwizzle::B128;
   TmaOobFill oobFill = TmaOobFill::Zero;
@@ -605,8 +599,7 @@ private:
 
 /// Validates, encodes with cuTensorMapEncodeTiled and copies the map to a
 /// new device buffer.
-StatusOr<TensorMap> makeTensorMap(const Device &device,
-                                  DevicePtr globalAddress,
+StatusOr<TensorMap> makeTensorMap(const Device &device, DevicePtr globalAddress,
                                   const TensorMapDesc &desc);
 
 //===----------------------------------------------------------------------===//

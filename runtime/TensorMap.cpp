@@ -65,8 +65,7 @@ std::string hexAddress(DevicePtr p) {
   return os.str();
 }
 
-template <typename T>
-std::string at(const char *field, size_t i, T value) {
+template <typename T> std::string at(const char *field, size_t i, T value) {
   return std::string(field) + "[" + std::to_string(i) +
          "] = " + std::to_string(value);
 }
@@ -105,8 +104,7 @@ Status muonssm::rt::validateTensorMap(const TensorMapDesc &desc,
     return invalid("globalStrides has " +
                    std::to_string(desc.globalStrides.size()) +
                    " entries; rank " + std::to_string(rank) + " needs " +
-                   std::to_string(rank - 1) +
-                   " (the byte strides of dims 1.." +
+                   std::to_string(rank - 1) + " (the byte strides of dims 1.." +
                    std::to_string(rank - 1) + ")");
   for (size_t i = 0; i < rank - 1; ++i) {
     uint64_t s = desc.globalStrides[i];
@@ -131,15 +129,15 @@ Status muonssm::rt::validateTensorMap(const TensorMapDesc &desc,
   const uint64_t innerBytes = desc.boxDims[0] * elementSize;
   if (innerBytes % 16 != 0)
     return invalid(at("boxDims", 0, desc.boxDims[0]) + " " +
-                   dataTypeName(desc.dataType) + " elements = " +
-                   std::to_string(innerBytes) +
+                   dataTypeName(desc.dataType) +
+                   " elements = " + std::to_string(innerBytes) +
                    " bytes is not a multiple of 16 bytes");
   if (uint64_t span = swizzleSpan(desc.swizzle); span && innerBytes > span)
-    return invalid(at("boxDims", 0, desc.boxDims[0]) + " " +
-                   dataTypeName(desc.dataType) + " elements = " +
-                   std::to_string(innerBytes) + " bytes exceeds the " +
-                   std::to_string(span) + "B swizzle span (" +
-                   std::to_string(span / elementSize) + " elements)");
+    return invalid(
+        at("boxDims", 0, desc.boxDims[0]) + " " + dataTypeName(desc.dataType) +
+        " elements = " + std::to_string(innerBytes) + " bytes exceeds the " +
+        std::to_string(span) + "B swizzle span (" +
+        std::to_string(span / elementSize) + " elements)");
   if (!desc.elementStrides.empty()) {
     if (desc.elementStrides.size() != rank)
       return invalid("elementStrides has " +
@@ -221,9 +219,10 @@ muonssm::rt::encodeTensorMap(const TensorMapDesc &desc,
     l2 = CU_TENSOR_MAP_L2_PROMOTION_L2_256B;
     break;
   }
-  CUtensorMapFloatOOBfill oob = desc.oobFill == TmaOobFill::Nan
-                                    ? CU_TENSOR_MAP_FLOAT_OOB_FILL_NAN_REQUEST_ZERO_FMA
-                                    : CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE;
+  CUtensorMapFloatOOBfill oob =
+      desc.oobFill == TmaOobFill::Nan
+          ? CU_TENSOR_MAP_FLOAT_OOB_FILL_NAN_REQUEST_ZERO_FMA
+          : CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE;
 
   CUtensorMap map; // alignas(64) in cuda.h, as the driver requires
   std::memset(&map, 0, sizeof(map));
@@ -247,8 +246,7 @@ StatusOr<TensorMap> muonssm::rt::makeTensorMap(const Device &device,
                                                const TensorMapDesc &desc) {
   if (Status s = validateTensorMap(desc, globalAddress); !s.ok())
     return s;
-  if (Status s = requireDevice(device.state(), "making a tensor map");
-      !s.ok())
+  if (Status s = requireDevice(device.state(), "making a tensor map"); !s.ok())
     return s;
   StatusOr<std::array<uint8_t, 128>> bytes =
       encodeTensorMap(desc, globalAddress);

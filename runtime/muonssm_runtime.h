@@ -106,9 +106,8 @@ size_t muonssm_buffer_size(const muonssm_buffer *buffer);
 /* Copies bytes [offset, offset + bytes) of the buffer. With stream NULL the
  * copy is synchronous (legacy default stream); otherwise it is queued on
  * the stream and the host memory must stay valid until it completes. */
-int muonssm_copy_to_device(muonssm_buffer *dst, size_t offset,
-                           const void *src, size_t bytes,
-                           muonssm_stream *stream);
+int muonssm_copy_to_device(muonssm_buffer *dst, size_t offset, const void *src,
+                           size_t bytes, muonssm_stream *stream);
 int muonssm_copy_to_host(void *dst, const muonssm_buffer *src, size_t offset,
                          size_t bytes, muonssm_stream *stream);
 int muonssm_memset(muonssm_buffer *buffer, size_t offset, uint8_t value,

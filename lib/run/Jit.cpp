@@ -12,6 +12,7 @@
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 
 using namespace mlir;
@@ -52,12 +53,26 @@ FailureOr<JitFunction> JitFunction::compile(ModuleOp module, StringRef entry,
   if (failed(pm.run(*lowered)))
     return emitError(func.getLoc()) << "lowering to the CPU failed";
 
+  // The host's target machine: without it LLVM's cost models know no SIMD
+  // and the loop vectoriser leaves every loop scalar.
+  auto hostBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!hostBuilder)
+    return emitError(module.getLoc())
+           << "cannot describe the host CPU: "
+           << llvm::toString(hostBuilder.takeError());
+  hostBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  auto host = hostBuilder->createTargetMachine();
+  if (!host)
+    return emitError(module.getLoc())
+           << "cannot create a target machine for the host: "
+           << llvm::toString(host.takeError());
   ExecutionEngineOptions engineOptions;
   auto transformer = makeOptimizingTransformer(
-      /*optLevel=*/3, /*sizeLevel=*/0, /*targetMachine=*/nullptr);
+      /*optLevel=*/3, /*sizeLevel=*/0, /*targetMachine=*/host->get());
   engineOptions.transformer = transformer;
   engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
-  auto engine = ExecutionEngine::create(*lowered, engineOptions);
+  auto engine =
+      ExecutionEngine::create(*lowered, engineOptions, std::move(*host));
   if (!engine)
     return emitError(module.getLoc())
            << "JIT compilation failed: " << llvm::toString(engine.takeError());

@@ -14,11 +14,13 @@
 
 using namespace muonssm::rt;
 
-static double gib(size_t bytes) { return double(bytes) / (1024.0 * 1024.0 * 1024.0); }
+static double gib(size_t bytes) {
+  return double(bytes) / (1024.0 * 1024.0 * 1024.0);
+}
 
 int main(int argc, char **argv) {
-  if (argc > 1 && (!std::strcmp(argv[1], "-h") ||
-                   !std::strcmp(argv[1], "--help"))) {
+  if (argc > 1 &&
+      (!std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help"))) {
     std::printf("usage: %s\nPrints the CUDA driver version and devices as "
                 "the muonssm runtime sees them; exit 1 without a driver or "
                 "device.\n",

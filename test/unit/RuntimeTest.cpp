@@ -116,9 +116,9 @@ std::string fakeCubin() {
   h[1] = 'E';
   h[2] = 'L';
   h[3] = 'F';
-  h[4] = 2; // ELFCLASS64
-  h[5] = 1; // little-endian
-  h[6] = 1; // EV_CURRENT
+  h[4] = 2;  // ELFCLASS64
+  h[5] = 1;  // little-endian
+  h[6] = 1;  // EV_CURRENT
   h[16] = 2; // ET_EXEC
   h[18] = char(190);
   return h;
@@ -131,7 +131,7 @@ const char *kTinyPtx = ".version 8.0\n"
 
 /// The manifest of the brief's example.
 json exampleManifest() {
-  return json::parse(R"({
+  return json::parse(R"json({
     "format": "muonssm-bundle-1",
     "compiler": "muonssm 0.1 (LLVM 22.1.8)",
     "ir_hash": "0123456789abcdef",
@@ -147,7 +147,7 @@ json exampleManifest() {
        "grid": ["N*HV", "ceil(V/64)", "1"],
        "shared_bytes": 49152}
     ]
-  })");
+  })json");
 }
 
 /// Writes manifest + kernels.ptx + a fake cubin into `dir`.
@@ -289,8 +289,8 @@ TEST(GridExprTest, KernelGridDims) {
   k.name = "k";
   k.grid = {*GridExpr::parse("N*HV"), *GridExpr::parse("ceil(V/64)"),
             GridExpr()};
-  StatusOr<std::array<unsigned, 3>> g = k.gridDims({{"N", 2}, {"HV", 4},
-                                                    {"V", 100}});
+  StatusOr<std::array<unsigned, 3>> g =
+      k.gridDims({{"N", 2}, {"HV", 4}, {"V", 100}});
   ASSERT_TRUE(g.ok()) << g.status().message();
   EXPECT_EQ(*g, (std::array<unsigned, 3>{8, 2, 1}));
 
@@ -337,7 +337,7 @@ TEST(ArchTest, Parse) {
 
 TEST(ArchTest, PtxRunsOn) {
   EXPECT_TRUE(ptxRunsOn("sm_90a", 9, 0));
-  EXPECT_FALSE(ptxRunsOn("sm_90a", 8, 0)); // newer than the device
+  EXPECT_FALSE(ptxRunsOn("sm_90a", 8, 0));  // newer than the device
   EXPECT_FALSE(ptxRunsOn("sm_90a", 10, 0)); // arch-specific: exact only
   EXPECT_TRUE(ptxRunsOn("sm_90", 9, 0));
   EXPECT_TRUE(ptxRunsOn("sm_90", 10, 0));
@@ -426,31 +426,41 @@ struct BadManifestCase {
 TEST(BundleTest, EveryMalformedManifestNamesTheField) {
   auto kernel0 = [](json &m) -> json & { return m["kernels"][0]; };
   std::vector<BadManifestCase> cases = {
-      {"missing format", [](json &m, auto &) { m.erase("format"); },
+      {"missing format",
+       [](json &m, auto &) { m.erase("format"); },
        {"format: missing (expected a string)"}},
-      {"wrong format", [](json &m, auto &) { m["format"] = "muonssm-bundle-2"; },
+      {"wrong format",
+       [](json &m, auto &) { m["format"] = "muonssm-bundle-2"; },
        {"format: unsupported format 'muonssm-bundle-2' (expected "
         "'muonssm-bundle-1')"}},
-      {"compiler not a string", [](json &m, auto &) { m["compiler"] = 1; },
+      {"compiler not a string",
+       [](json &m, auto &) { m["compiler"] = 1; },
        {"compiler: expected a string, got an integer"}},
-      {"missing compiler", [](json &m, auto &) { m.erase("compiler"); },
+      {"missing compiler",
+       [](json &m, auto &) { m.erase("compiler"); },
        {"compiler: missing"}},
-      {"empty compiler", [](json &m, auto &) { m["compiler"] = ""; },
+      {"empty compiler",
+       [](json &m, auto &) { m["compiler"] = ""; },
        {"compiler: is empty"}},
-      {"ir_hash not hex", [](json &m, auto &) { m["ir_hash"] = "xyz!"; },
+      {"ir_hash not hex",
+       [](json &m, auto &) { m["ir_hash"] = "xyz!"; },
        {"ir_hash: 'xyz!' is not a hex string"}},
-      {"ir_hash null", [](json &m, auto &) { m["ir_hash"] = nullptr; },
+      {"ir_hash null",
+       [](json &m, auto &) { m["ir_hash"] = nullptr; },
        {"ir_hash: expected a string, got null"}},
-      {"missing ptx", [](json &m, auto &) { m.erase("ptx"); },
+      {"missing ptx",
+       [](json &m, auto &) { m.erase("ptx"); },
        {"ptx: missing"}},
-      {"missing ptx file", [](json &m, auto &) { m["ptx"] = "gone.ptx"; },
+      {"missing ptx file",
+       [](json &m, auto &) { m["ptx"] = "gone.ptx"; },
        {"ptx: cannot read '", "gone.ptx': No such file or directory"}},
       {"ptx without .target",
        [](json &, const fs::path &d) {
          writeFile(d / "kernels.ptx", ".version 8.0\n");
        },
        {"ptx: 'kernels.ptx' has no .target directive"}},
-      {"bad ptx_arch", [](json &m, auto &) { m["ptx_arch"] = "hopper"; },
+      {"bad ptx_arch",
+       [](json &m, auto &) { m["ptx_arch"] = "hopper"; },
        {"ptx_arch: 'hopper' is not an arch name like sm_90 or sm_90a"}},
       {"ptx_arch disagrees with the PTX",
        [](json &m, auto &) { m["ptx_arch"] = "sm_80"; },
@@ -459,7 +469,9 @@ TEST(BundleTest, EveryMalformedManifestNamesTheField) {
        [](json &m, auto &) { m["cubins"] = json::array({"a.cubin"}); },
        {"cubins: expected an object {arch: file}, got an array"}},
       {"cubins bad arch",
-       [](json &m, auto &) { m["cubins"] = {{"hopper", "a.cubin"}}; },
+       [](json &m, auto &) {
+         m["cubins"] = {{"hopper", "a.cubin"}};
+       },
        {"cubins.hopper: 'hopper' is not an arch name"}},
       {"cubins file not a string",
        [](json &m, auto &) { m["cubins"]["sm_90a"] = 3; },
@@ -472,11 +484,14 @@ TEST(BundleTest, EveryMalformedManifestNamesTheField) {
          writeFile(d / "kernels.sm_90a.cubin", "not an elf file at all");
        },
        {"cubins.sm_90a: 'kernels.sm_90a.cubin' is not an ELF CUDA cubin"}},
-      {"missing kernels", [](json &m, auto &) { m.erase("kernels"); },
+      {"missing kernels",
+       [](json &m, auto &) { m.erase("kernels"); },
        {"kernels: missing (expected an array of kernel objects)"}},
-      {"kernels not an array", [](json &m, auto &) { m["kernels"] = json::object(); },
+      {"kernels not an array",
+       [](json &m, auto &) { m["kernels"] = json::object(); },
        {"kernels: expected an array, got an object"}},
-      {"no kernels", [](json &m, auto &) { m["kernels"] = json::array(); },
+      {"no kernels",
+       [](json &m, auto &) { m["kernels"] = json::array(); },
        {"kernels: is empty"}},
       {"kernel not an object",
        [](json &m, auto &) { m["kernels"] = json::array({"k"}); },
@@ -515,11 +530,14 @@ TEST(BundleTest, EveryMalformedManifestNamesTheField) {
       {"duplicate param name",
        [&](json &m, auto &) { kernel0(m)["params"][1]["name"] = "q"; },
        {"kernels[0].params[1].name: duplicate param name 'q'"}},
-      {"missing block", [&](json &m, auto &) { kernel0(m).erase("block"); },
+      {"missing block",
+       [&](json &m, auto &) { kernel0(m).erase("block"); },
        {"kernels[0].block: missing (expected an array of 3 positive "
         "integers)"}},
       {"block of 2",
-       [&](json &m, auto &) { kernel0(m)["block"] = json::array({128, 1}); },
+       [&](json &m, auto &) {
+         kernel0(m)["block"] = json::array({128, 1});
+       },
        {"kernels[0].block: expected an array of 3 positive integers, got an "
         "array [128,1]"}},
       {"block zero",
@@ -532,9 +550,12 @@ TEST(BundleTest, EveryMalformedManifestNamesTheField) {
        [&](json &m, auto &) { kernel0(m)["block"][0] = 128.5; },
        {"kernels[0].block[0]: expected an integer, got a float"}},
       {"block too many threads",
-       [&](json &m, auto &) { kernel0(m)["block"] = json::array({512, 4, 1}); },
+       [&](json &m, auto &) {
+         kernel0(m)["block"] = json::array({512, 4, 1});
+       },
        {"kernels[0].block: [512,4,1] is 2048 threads (at most 1024)"}},
-      {"missing grid", [&](json &m, auto &) { kernel0(m).erase("grid"); },
+      {"missing grid",
+       [&](json &m, auto &) { kernel0(m).erase("grid"); },
        {"kernels[0].grid: missing (expected an array of 3 expressions)"}},
       {"grid of 1",
        [&](json &m, auto &) { kernel0(m)["grid"] = json::array({"N"}); },
@@ -560,9 +581,7 @@ TEST(BundleTest, EveryMalformedManifestNamesTheField) {
        [&](json &m, auto &) { kernel0(m)["shared_bytes"] = 1.5; },
        {"kernels[0].shared_bytes: expected an integer, got a float"}},
       {"huge shared_bytes",
-       [&](json &m, auto &) {
-         kernel0(m)["shared_bytes"] = uint64_t(1) << 63;
-       },
+       [&](json &m, auto &) { kernel0(m)["shared_bytes"] = uint64_t(1) << 63; },
        {"kernels[0].shared_bytes: 9223372036854775808 is out of range"}},
   };
   for (const BadManifestCase &c : cases) {
@@ -577,8 +596,7 @@ TEST(BundleTest, EveryMalformedManifestNamesTheField) {
     EXPECT_EQ(b.status().code(), ErrorCode::BadBundle);
     const std::string &msg = b.status().message();
     // Every message starts with the manifest's path.
-    EXPECT_EQ(msg.rfind((dir.path() / "manifest.json").string() + ": ", 0),
-              0u)
+    EXPECT_EQ(msg.rfind((dir.path() / "manifest.json").string() + ": ", 0), 0u)
         << msg;
     for (const std::string &e : c.expected)
       EXPECT_HAS(msg, e);
@@ -625,21 +643,21 @@ TEST(CacheTest, Sha256KnownAnswers) {
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(cache::sha256Hex("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(
-      cache::sha256Hex(
-          "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
-      "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  EXPECT_EQ(cache::sha256Hex(
+                "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
   EXPECT_EQ(cache::sha256Hex(std::string(1000000, 'a')),
             "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
 TEST(CacheTest, KeyIsStableAndCoversEveryInput) {
-  const std::string k = cache::key("abc123", "sm_90a", "muonssm 0.1", 13000,
-                                   kTinyPtx);
+  const std::string k =
+      cache::key("abc123", "sm_90a", "muonssm 0.1", 13000, kTinyPtx);
   EXPECT_EQ(k.size(), 64u);
   EXPECT_EQ(k, cache::key("abc123", "sm_90a", "muonssm 0.1", 13000, kTinyPtx));
   // Pinned: a key must not change between builds, or caches go cold.
-  EXPECT_EQ(k, "__PINNED_KEY__");
+  EXPECT_EQ(k,
+            "141f3c5bca9aa3475ec7f3bb74732e513e885172291191616f137f90933f3776");
   std::set<std::string> keys = {
       k,
       cache::key("abc124", "sm_90a", "muonssm 0.1", 13000, kTinyPtx),
@@ -678,8 +696,8 @@ TEST(CacheTest, AtomicWriteAndReadBack) {
   EnvGuard env("MUONSSM_CACHE_DIR", (tmp.path() / "nested" / "cache").c_str());
   StatusOr<std::string> dir = cache::directory();
   ASSERT_TRUE(dir.ok());
-  std::string path = cache::entryPath(
-      *dir, cache::key("ab", "sm_90a", "c", 13000, "ptx"));
+  std::string path =
+      cache::entryPath(*dir, cache::key("ab", "sm_90a", "c", 13000, "ptx"));
 
   // Creates the missing directories.
   ASSERT_TRUE(cache::writeAtomic(path, fakeCubin()).ok());
@@ -710,9 +728,8 @@ TEST(CacheTest, AtomicWriteAndReadBack) {
   for (int j = 0; j < 50; ++j) {
     StatusOr<std::string> now = cache::readFile(path);
     ASSERT_TRUE(now.ok());
-    EXPECT_TRUE(*now == bigger ||
-                std::find(versions.begin(), versions.end(), *now) !=
-                    versions.end())
+    EXPECT_TRUE(*now == bigger || std::find(versions.begin(), versions.end(),
+                                            *now) != versions.end())
         << "torn read of " << now->size() << " bytes";
   }
   for (std::thread &t : writers)
@@ -728,8 +745,8 @@ TEST(CacheTest, AtomicWriteAndReadBack) {
 TEST(CacheTest, WriteAndReadErrors) {
   TempDir tmp;
   writeFile(tmp.path() / "file", "x");
-  Status s = cache::writeAtomic((tmp.path() / "file" / "sub" / "e.cubin").string(),
-                                "bytes");
+  Status s = cache::writeAtomic(
+      (tmp.path() / "file" / "sub" / "e.cubin").string(), "bytes");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.code(), ErrorCode::Io);
   EXPECT_HAS(s.message(), "cannot create directory '");
@@ -755,9 +772,9 @@ TEST(CacheTest, LooksLikeCubin) {
   elf32[4] = 1;
   EXPECT_FALSE(cache::looksLikeCubin(elf32));
   std::string badSections = fakeCubin();
-  badSections[0x28] = 0x40;  // e_shoff = 64: right at the end
-  badSections[0x3A] = 64;    // e_shentsize
-  badSections[0x3C] = 1;     // e_shnum = 1: the table lies past the end
+  badSections[0x28] = 0x40; // e_shoff = 64: right at the end
+  badSections[0x3A] = 64;   // e_shentsize
+  badSections[0x3C] = 1;    // e_shnum = 1: the table lies past the end
   EXPECT_FALSE(cache::looksLikeCubin(badSections));
 
   std::string cubinPath = MUONSSM_RT_TEST_CUBIN;
@@ -784,17 +801,17 @@ std::string tmaError(const TensorMapDesc &d, DevicePtr addr = kAddr) {
 }
 
 TEST(TensorMapTest, ValidDescriptions) {
-  TensorMapDesc m =
-      TensorMapDesc::matrix(TmaDataType::BF16, 64, 64, 64, 64, TmaSwizzle::B128);
+  TensorMapDesc m = TensorMapDesc::matrix(TmaDataType::BF16, 64, 64, 64, 64,
+                                          TmaSwizzle::B128);
   EXPECT_EQ(m.globalDims, (std::vector<uint64_t>{64, 64}));
   EXPECT_EQ(m.globalStrides, (std::vector<uint64_t>{128}));
   EXPECT_EQ(m.boxDims, (std::vector<uint32_t>{64, 64}));
   EXPECT_TRUE(validateTensorMap(m, kAddr).ok());
   // f32: 32 elements = 128 bytes fit the 128B swizzle.
-  EXPECT_TRUE(validateTensorMap(TensorMapDesc::matrix(TmaDataType::F32, 1000,
-                                                      96, 64, 32),
-                                kAddr)
-                  .ok());
+  EXPECT_TRUE(
+      validateTensorMap(
+          TensorMapDesc::matrix(TmaDataType::F32, 1000, 96, 64, 32), kAddr)
+          .ok());
   // No swizzle: the inner box may be wider than 128 bytes.
   EXPECT_TRUE(validateTensorMap(TensorMapDesc::matrix(TmaDataType::F16, 8, 256,
                                                       8, 256, TmaSwizzle::None),
@@ -831,7 +848,8 @@ TEST(TensorMapTest, InvalidDescriptions) {
   d.globalStrides.push_back(4096);
   EXPECT_HAS(tmaError(d), "globalStrides has 2 entries; rank 2 needs 1");
   d = TensorMapDesc::matrix(TmaDataType::BF16, 64, 36, 64, 32);
-  EXPECT_HAS(tmaError(d), "globalStrides[0] = 72 bytes is not a multiple of 16");
+  EXPECT_HAS(tmaError(d),
+             "globalStrides[0] = 72 bytes is not a multiple of 16");
   d = base();
   d.globalStrides[0] = 64;
   EXPECT_HAS(tmaError(d), "globalStrides[0] = 64 bytes is smaller than a row "
@@ -855,8 +873,7 @@ TEST(TensorMapTest, InvalidDescriptions) {
   d = TensorMapDesc::matrix(TmaDataType::BF16, 64, 256, 64, 128);
   EXPECT_HAS(tmaError(d), "boxDims[0] = 128 bf16 elements = 256 bytes exceeds "
                           "the 128B swizzle span (64 elements)");
-  d = TensorMapDesc::matrix(TmaDataType::BF16, 64, 64, 64, 64,
-                            TmaSwizzle::B64);
+  d = TensorMapDesc::matrix(TmaDataType::BF16, 64, 64, 64, 64, TmaSwizzle::B64);
   EXPECT_HAS(tmaError(d), "exceeds the 64B swizzle span (32 elements)");
   d = TensorMapDesc::matrix(TmaDataType::F32, 64, 64, 64, 16, TmaSwizzle::B32);
   EXPECT_HAS(tmaError(d), "boxDims[0] = 16 f32 elements = 64 bytes exceeds "
@@ -968,11 +985,9 @@ TEST_F(NoDriverTest, EveryDeviceOperationFailsCleanly) {
   expectDriverError(Event().synchronize(1), "Event::synchronize");
   expectDriverError(Event::elapsedMs(Event(), Event()).status(), "elapsedMs");
   expectDriverError(launch(Kernel(), {}, {}, Stream()), "launch");
-  TensorMapDesc tile =
-      TensorMapDesc::matrix(TmaDataType::BF16, 64, 64, 64, 64);
+  TensorMapDesc tile = TensorMapDesc::matrix(TmaDataType::BF16, 64, 64, 64, 64);
   expectDriverError(encodeTensorMap(tile, kAddr).status(), "encodeTensorMap");
-  expectDriverError(makeTensorMap(none, kAddr, tile).status(),
-                    "makeTensorMap");
+  expectDriverError(makeTensorMap(none, kAddr, tile).status(), "makeTensorMap");
 
   TempDir dir;
   writeExampleBundle(dir.path(), exampleManifest());
@@ -1027,10 +1042,9 @@ TEST(CApiTest, ErrorPaths) {
   muonssm_tensor_map *map = nullptr;
   uint64_t dims[2] = {64, 64}, strides[1] = {128};
   uint32_t box[2] = {64, 64};
-  EXPECT_EQ(muonssm_tensor_map_create(nullptr, kAddr, MUONSSM_TMA_BF16, 2,
-                                      dims, strides, box,
-                                      MUONSSM_SWIZZLE_128B, MUONSSM_OOB_ZERO,
-                                      &map),
+  EXPECT_EQ(muonssm_tensor_map_create(nullptr, kAddr, MUONSSM_TMA_BF16, 2, dims,
+                                      strides, box, MUONSSM_SWIZZLE_128B,
+                                      MUONSSM_OOB_ZERO, &map),
             MUONSSM_ERROR_INVALID_ARGUMENT);
   // Freeing NULL handles is a no-op.
   muonssm_device_close(nullptr);
@@ -1070,40 +1084,36 @@ json testManifest(const std::string &ptxArch, bool withCubin) {
   json m = {
       {"format", "muonssm-bundle-1"},
       {"compiler", "RuntimeTest (hand-written PTX)"},
-      {"ir_hash", cache::sha256Hex(std::to_string(getpid()) + "-" +
-                                   std::to_string(std::chrono::steady_clock::
-                                                      now()
-                                                          .time_since_epoch()
-                                                          .count()))},
+      {"ir_hash",
+       cache::sha256Hex(
+           std::to_string(getpid()) + "-" +
+           std::to_string(
+               std::chrono::steady_clock::now().time_since_epoch().count()))},
       {"ptx", "kernels.ptx"},
       {"ptx_arch", ptxArch},
       {"kernels",
        json::array(
            {{{"name", "muonssm_add_one"},
-             {"params",
-              json::array({{{"name", "x"}, {"type", "ptr"}},
-                           {{"name", "n"}, {"type", "i32"}}})},
+             {"params", json::array({{{"name", "x"}, {"type", "ptr"}},
+                                     {{"name", "n"}, {"type", "i32"}}})},
              {"block", json::array({128, 1, 1})},
              {"grid", json::array({"ceil(n/128)", "1", "1"})}},
             {{"name", "muonssm_affine"},
-             {"params",
-              json::array({{{"name", "x"}, {"type", "ptr"}},
-                           {{"name", "n"}, {"type", "i32"}},
-                           {{"name", "a"}, {"type", "f32"}},
-                           {{"name", "b"}, {"type", "f64"}},
-                           {{"name", "c"}, {"type", "i64"}}})},
+             {"params", json::array({{{"name", "x"}, {"type", "ptr"}},
+                                     {{"name", "n"}, {"type", "i32"}},
+                                     {{"name", "a"}, {"type", "f32"}},
+                                     {{"name", "b"}, {"type", "f64"}},
+                                     {{"name", "c"}, {"type", "i64"}}})},
              {"block", json::array({256, 1, 1})},
              {"grid", json::array({"ceil(n/256)", 1, 1})}},
             {{"name", "muonssm_spin"},
-             {"params",
-              json::array({{{"name", "flag"}, {"type", "ptr"}},
-                           {{"name", "max_ns"}, {"type", "i64"}}})},
+             {"params", json::array({{{"name", "flag"}, {"type", "ptr"}},
+                                     {{"name", "max_ns"}, {"type", "i64"}}})},
              {"block", json::array({32, 1, 1})},
              {"grid", json::array({1, 1, 1})}},
             {{"name", "muonssm_big_smem"},
-             {"params",
-              json::array({{{"name", "out"}, {"type", "ptr"}},
-                           {{"name", "nbytes"}, {"type", "i32"}}})},
+             {"params", json::array({{{"name", "out"}, {"type", "ptr"}},
+                                     {{"name", "nbytes"}, {"type", "i32"}}})},
              {"block", json::array({128, 1, 1})},
              {"grid", json::array({1, 1, 1})},
              {"shared_bytes", kBigShared}}})}};
@@ -1198,8 +1208,9 @@ TEST_F(GpuTest, DeviceInfo) {
   EXPECT_EQ(info.ordinal, 0);
   EXPECT_FALSE(info.name.empty());
   EXPECT_EQ(info.arch, archForComputeCapability(info.ccMajor, info.ccMinor));
-  if (info.ccMajor == 9 && info.ccMinor == 0)
+  if (info.ccMajor == 9 && info.ccMinor == 0) {
     EXPECT_EQ(info.arch, "sm_90a");
+  }
   EXPECT_GT(info.smCount, 0);
   EXPECT_GT(info.totalMemory, size_t(1) << 30);
   EXPECT_GE(info.maxSharedPerBlockOptin, info.maxSharedPerBlock);
@@ -1262,8 +1273,7 @@ TEST_F(GpuTest, JitThenDiskCache) {
     o.preferCubin = false;
     StatusOr<Module> m = Module::load(device_, b, o);
     ASSERT_TRUE(m.ok()) << m.status().message();
-    EXPECT_EQ(fs::path(m->cachePath()).parent_path(),
-              dir_.path() / "envcache");
+    EXPECT_EQ(fs::path(m->cachePath()).parent_path(), dir_.path() / "envcache");
     EXPECT_TRUE(fs::exists(m->cachePath()));
   }
   ModuleOptions noCache = jitOptions();
@@ -1336,8 +1346,7 @@ TEST_F(GpuTest, LaunchChecksArguments) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.message(), "launching muonssm_add_one: argument 1 'n' must be "
                          "i32, got f32 16");
-  s = launch(*k, {{"n", 16}}, {KernelArg::i32(1), KernelArg::i32(16)},
-             *stream);
+  s = launch(*k, {{"n", 16}}, {KernelArg::i32(1), KernelArg::i32(16)}, *stream);
   ASSERT_FALSE(s.ok());
   EXPECT_HAS(s.message(), "argument 0 'x' must be ptr, got i32 1");
   s = launch(*k, {{"N", 16}}, {*x, KernelArg::i32(16)}, *stream);
@@ -1385,8 +1394,8 @@ TEST_F(GpuTest, BoundedWaitTimesOut) {
   auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(start->record(*stream).ok());
   // Spins until the flag is set, or 10 s at most.
-  Status s = launch(*spin, {}, {*flag, KernelArg::i64(10'000'000'000)},
-                    *stream);
+  Status s =
+      launch(*spin, {}, {*flag, KernelArg::i64(10'000'000'000)}, *stream);
   ASSERT_TRUE(s.ok()) << s.message();
   ASSERT_TRUE(stop->record(*stream).ok());
   s = stream->synchronize(0.1);
@@ -1394,9 +1403,9 @@ TEST_F(GpuTest, BoundedWaitTimesOut) {
   EXPECT_EQ(s.code(), ErrorCode::Timeout);
   EXPECT_EQ(s.message(), "timed out after 0.1 s waiting for stream (last "
                          "work: launching muonssm_spin)");
-  double waited = std::chrono::duration<double>(
-                      std::chrono::steady_clock::now() - t0)
-                      .count();
+  double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
   EXPECT_LT(waited, 2.0);
   s = stop->synchronize(0.05);
   EXPECT_EQ(s.code(), ErrorCode::Timeout) << s.message();
@@ -1462,13 +1471,71 @@ TEST_F(GpuTest, UnsupportedArch) {
   EXPECT_EQ(m.status().code(), ErrorCode::UnsupportedArch);
   EXPECT_HAS(m.status().message(), "unsupported arch: bundle '");
   EXPECT_HAS(m.status().message(), "has PTX for " + other);
-  EXPECT_HAS(m.status().message(), "but device 0 (" + device_.info().name +
-                                       ") is " + device_.arch());
+  EXPECT_HAS(m.status().message(),
+             "but device 0 (" + device_.info().name + ") is " + device_.arch());
+}
+
+TEST_F(GpuTest, JitErrorsCarryTheLog) {
+  // Bad PTX: the JIT's error log is part of the message.
+  std::string bad = readFile(dir_.path() / "kernels.ptx");
+  size_t at = bad.find("add.f32");
+  ASSERT_NE(at, npos);
+  bad.replace(at, 7, "add.f99");
+  writeFile(dir_.path() / "kernels.ptx", bad);
+  StatusOr<Module> m = Module::load(device_, bundle(), jitOptions());
+  ASSERT_FALSE(m.ok());
+  EXPECT_HAS(m.status().message(), "JIT-compiling 'kernels.ptx' (sm_90) for " +
+                                       device_.arch() + ": CUDA_ERROR_");
+  EXPECT_HAS(m.status().message(), "; JIT log: ");
+  EXPECT_HAS(m.status().message(), "f99");
+}
+
+TEST_F(GpuTest, ManifestKernelMissingFromModule) {
+  json manifest = testManifest("sm_90", false);
+  manifest["kernels"][0]["name"] = "muonssm_not_there";
+  writeFile(dir_.path() / "manifest.json", manifest.dump());
+  StatusOr<Module> m = Module::load(device_, bundle(), jitOptions());
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), ErrorCode::NotFound);
+  EXPECT_HAS(m.status().message(),
+             "kernel 'muonssm_not_there' of manifest.json is not in the JIT "
+             "image of 'kernels.ptx': CUDA_ERROR_NOT_FOUND");
+}
+
+// A faulting kernel poisons its context for good, so it runs in a child
+// that re-executes this binary ("threadsafe" death tests do not fork a
+// process that already initialized CUDA).
+using GpuDeathTest = GpuTest;
+
+TEST_F(GpuDeathTest, IllegalAddressIsReportedByName) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        StatusOr<Module> m = Module::load(device_, bundle(), jitOptions());
+        if (!m.ok())
+          std::exit(2);
+        StatusOr<Kernel> k = m->kernel("muonssm_add_one");
+        StatusOr<Stream> stream = Stream::create(device_);
+        if (!k.ok() || !stream.ok())
+          std::exit(3);
+        Status s =
+            launch(*k, {{"n", 4096}},
+                   {KernelArg::ptr(0x10), KernelArg::i32(4096)}, *stream);
+        if (s.ok())
+          s = stream->synchronize(30);
+        std::fprintf(stderr, "%s\n", s.message().c_str());
+        std::exit(s.ok() ? 4 : 0);
+      },
+      ::testing::ExitedWithCode(0),
+      "waiting for stream \\(last work: launching muonssm_add_one\\): "
+      "CUDA_ERROR_ILLEGAL_ADDRESS \\(an illegal memory access was "
+      "encountered\\)");
 }
 
 TEST_F(GpuTest, TensorMap64x64Bf16) {
   const uint64_t rows = 64, cols = 64;
-  StatusOr<DeviceBuffer> tile = DeviceBuffer::allocate(device_, rows * cols * 2);
+  StatusOr<DeviceBuffer> tile =
+      DeviceBuffer::allocate(device_, rows * cols * 2);
   ASSERT_TRUE(tile.ok());
   TensorMapDesc desc = TensorMapDesc::matrix(TmaDataType::BF16, rows, cols, 64,
                                              64, TmaSwizzle::B128);
@@ -1481,8 +1548,7 @@ TEST_F(GpuTest, TensorMap64x64Bf16) {
     nonzero |= byte != 0;
   EXPECT_TRUE(nonzero);
   // Encoding is deterministic: the map in device memory is this one.
-  StatusOr<std::array<uint8_t, 128>> again =
-      encodeTensorMap(desc, tile->ptr());
+  StatusOr<std::array<uint8_t, 128>> again = encodeTensorMap(desc, tile->ptr());
   ASSERT_TRUE(again.ok()) << again.status().message();
   EXPECT_EQ(*again, map->hostBytes());
   KernelArg arg = *map;
@@ -1564,9 +1630,9 @@ TEST_F(GpuTest, CApiEndToEnd) {
             MUONSSM_ERROR_NOT_FOUND);
   muonssm_arg badType = args[1];
   badType.type = 42;
-  EXPECT_EQ(muonssm_launch(m, "muonssm_add_one", sizes, 1, &badType, 1,
-                           nullptr),
-            MUONSSM_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(
+      muonssm_launch(m, "muonssm_add_one", sizes, 1, &badType, 1, nullptr),
+      MUONSSM_ERROR_INVALID_ARGUMENT);
   EXPECT_HAS(muonssm_last_error(), "args[0].type 42 is not a MUONSSM_ARG_*");
   muonssm_buffer *huge = nullptr;
   EXPECT_EQ(muonssm_buffer_alloc(dev, size_t(1) << 50, &huge),
@@ -1584,19 +1650,17 @@ TEST_F(GpuTest, CApiEndToEnd) {
   uint64_t dims[2] = {64, 64}, strides[1] = {128};
   uint32_t box[2] = {64, 64};
   muonssm_tensor_map *map = nullptr;
-  ASSERT_EQ(muonssm_tensor_map_create(dev, muonssm_buffer_ptr(tile),
-                                      MUONSSM_TMA_BF16, 2, dims, strides, box,
-                                      MUONSSM_SWIZZLE_128B, MUONSSM_OOB_ZERO,
-                                      &map),
+  ASSERT_EQ(muonssm_tensor_map_create(
+                dev, muonssm_buffer_ptr(tile), MUONSSM_TMA_BF16, 2, dims,
+                strides, box, MUONSSM_SWIZZLE_128B, MUONSSM_OOB_ZERO, &map),
             MUONSSM_OK)
       << muonssm_last_error();
   EXPECT_NE(muonssm_tensor_map_ptr(map), 0u);
   box[0] = 128;
   muonssm_tensor_map *bad = nullptr;
-  EXPECT_EQ(muonssm_tensor_map_create(dev, muonssm_buffer_ptr(tile),
-                                      MUONSSM_TMA_BF16, 2, dims, strides, box,
-                                      MUONSSM_SWIZZLE_128B, MUONSSM_OOB_ZERO,
-                                      &bad),
+  EXPECT_EQ(muonssm_tensor_map_create(
+                dev, muonssm_buffer_ptr(tile), MUONSSM_TMA_BF16, 2, dims,
+                strides, box, MUONSSM_SWIZZLE_128B, MUONSSM_OOB_ZERO, &bad),
             MUONSSM_ERROR_INVALID_ARGUMENT);
   EXPECT_HAS(muonssm_last_error(), "exceeds the 128B swizzle span");
 

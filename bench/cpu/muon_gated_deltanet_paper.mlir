@@ -1,0 +1,9 @@
+// The paper form: cubic NS of the rank-1 update (a gain after simplify-newton-schulz), delta rule, γ = 0.9.
+// bench/cpu/run.sh times it with muonssm-run --bench at several chunk sizes.
+func.func @main(%q: tensor<1x4096x4x64xf32> {muonssm.name = "q"}, %k: tensor<1x4096x4x64xf32> {muonssm.name = "k"}, %v: tensor<1x4096x4x64xf32> {muonssm.name = "v"}, %g: tensor<1x4096x4xf32> {muonssm.name = "g"}, %beta: tensor<1x4096x4xf32> {muonssm.name = "beta"}) -> (tensor<1x4096x4x64xf32> {muonssm.name = "o"}) {
+  %o = muonssm.scan q(%q : tensor<1x4096x4x64xf32>) k(%k : tensor<1x4096x4x64xf32>) v(%v : tensor<1x4096x4x64xf32>) g(%g : tensor<1x4096x4xf32>) beta(%beta : tensor<1x4096x4xf32>)
+      decay = scalar, input = update, delta_rule = 1.0, momentum = 0.9,
+      newton_schulz = <cubic, max, eps = 1.0e-06, steps = 1> on update with tau inside,
+      tau = 1.0, scale = 1.0 -> o tensor<1x4096x4x64xf32>
+  return %o : tensor<1x4096x4x64xf32>
+}
