@@ -412,8 +412,12 @@ struct LowerToCPUPass : muonssm::impl::LowerToCPUBase<LowerToCPUPass> {
     RewritePatternSet approximations(&getContext());
     populateMathPolynomialApproximationPatterns(
         approximations, [](StringRef name) { return name == "math.exp"; });
-    if (failed(applyPatternsGreedily(getOperation(),
-                                     std::move(approximations))))
+    // Only the expansion: no folding or simplification of the loops around.
+    GreedyRewriteConfig config;
+    config.enableFolding(false).enableConstantCSE(false).setRegionSimplificationLevel(
+        GreedySimplifyRegionLevel::Disabled);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(approximations),
+                                     config)))
       signalPassFailure();
   }
 };

@@ -14,7 +14,10 @@
 // CHECK:             scf.for %[[T:.*]] =
 // CHECK:               memref.load %[[Q]][%[[N]], %[[T]], %[[KH]], %{{.*}}] : memref<1x4x1x2xbf16
 // CHECK:               arith.extf %{{.*}} : bf16 to f32
-// CHECK:               math.exp
+// f32 exp is MLIR's polynomial (range reduction by floor, then FMAs), so the
+// decay loops vectorise; f64 keeps math.exp (see @mamba_f64).
+// CHECK-NOT:           math.exp
+// CHECK:               math.floor
 // CHECK:               math.fma
 // CHECK:               arith.truncf %{{.*}} : f32 to bf16
 // CHECK:               memref.store %{{.*}}, %[[O]][%[[N]], %[[T]], %[[H]], %{{.*}}] : memref<1x4x1x3xbf16>
@@ -68,18 +71,18 @@ func.func @seed_muon_gdn(%q: tensor<?x?x2x8xf32>, %k: tensor<?x?x2x8xf32>,
 // Mamba's decay exp(Δ[j]·A[h,i,j]); LongHorn's 1 − dtn[j]·k[i]² with
 // dtn = dt/(1 + dt‖k‖²); the cubic uses max(‖X‖, eps).
 
-// CHECK-LABEL: func.func @mamba
+// CHECK-LABEL: func.func @mamba_f64
 // CHECK:         arith.mulf
 // CHECK-NEXT:    math.exp
-func.func @mamba(%c: tensor<1x3x1x4xf32>, %bm: tensor<1x3x1x4xf32>,
-    %u: tensor<1x3x1x8xf32>, %d: tensor<1x3x1x8xf32>, %a: tensor<1x4x8xf32>)
-    -> tensor<1x3x1x8xf32> {
-  %o = muonssm.scan q(%c : tensor<1x3x1x4xf32>) k(%bm : tensor<1x3x1x4xf32>)
-      v(%u : tensor<1x3x1x8xf32>) dt(%d : tensor<1x3x1x8xf32>) A(%a : tensor<1x4x8xf32>)
-      beta(%d : tensor<1x3x1x8xf32>)
+func.func @mamba_f64(%c: tensor<1x3x1x4xf64>, %bm: tensor<1x3x1x4xf64>,
+    %u: tensor<1x3x1x8xf64>, %d: tensor<1x3x1x8xf64>, %a: tensor<1x4x8xf64>)
+    -> tensor<1x3x1x8xf64> {
+  %o = muonssm.scan q(%c : tensor<1x3x1x4xf64>) k(%bm : tensor<1x3x1x4xf64>)
+      v(%u : tensor<1x3x1x8xf64>) dt(%d : tensor<1x3x1x8xf64>) A(%a : tensor<1x4x8xf64>)
+      beta(%d : tensor<1x3x1x8xf64>)
       decay = mamba, input = update, tau = 1.0, scale = 1.0
-      -> o tensor<1x3x1x8xf32>
-  return %o : tensor<1x3x1x8xf32>
+      -> o tensor<1x3x1x8xf64>
+  return %o : tensor<1x3x1x8xf64>
 }
 
 // CHECK-LABEL: func.func @longhorn
@@ -170,11 +173,16 @@ func.func @chunked_delta(%q: tensor<1x40x1x4xf32>, %k: tensor<1x40x1x4xf32>,
 
 // -----
 
-// A blocked (elementwise) chunk carries (ℓ, ℓ_v, P, Ψ, h) through the tokens.
+// A blocked (elementwise) chunk: key rows, then tokens, then the value
+// channels innermost, carrying (ℓ, ℓ_v, P, Ψ) as rows of V values.
 
 // CHECK-LABEL: func.func @chunked_mamba
-// CHECK:         scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (f32, f32, f32, f32, f32)
-// CHECK:           math.exp
+// Inside the decay loop A[h, i, j] and Δ[t, j] are read with the value
+// channel j as the innermost index.
+// CHECK:         math.powf
+// CHECK:         memref.load %{{.*}}[%{{.*}}, %[[I:.*]], %[[J:.*]]] : memref<1x4x8xf32
+// CHECK-NEXT:    memref.load %{{.*}}[%{{.*}}, %[[J]]] : memref<?x?xf32>
+// CHECK:         math.floor
 func.func @chunked_mamba(%c: tensor<1x9x1x4xf32>, %bm: tensor<1x9x1x4xf32>,
     %u: tensor<1x9x1x8xf32>, %d: tensor<1x9x1x8xf32>, %a: tensor<1x4x8xf32>)
     -> tensor<1x9x1x8xf32> {

@@ -15,7 +15,7 @@
 // CHECK-NOT:   memref.
 // CHECK-NOT:   bufferization.
 // CHECK-LABEL: llvm.func @main(%arg0: !llvm.ptr{{[^>]*}}) {
-// CHECK:         llvm.intr.exp
+// CHECK:         llvm.intr.floor
 // CHECK:         llvm.intr.sqrt
 // CHECK:         llvm.return
 // CHECK-NOT:   muonssm.

@@ -6,7 +6,7 @@
 //   validation, the C API's error paths, and the "no CUDA driver" error of
 //   every device operation (skipped where a driver exists).
 // - With a GPU (GpuTest, skipped without driver or device): a bundle built
-//   here from runtime/testdata/test_kernels.ptx (MUONSSM_RT_TEST_PTX) and,
+//   here from test/data/runtime_test_kernels.ptx (MUONSSM_RT_TEST_PTX) and,
 //   when ptxas ran at build time, its sm_90 cubin (MUONSSM_RT_TEST_CUBIN);
 //   JIT and cache hits, launches and their argument checks, bounded waits on
 //   a spinning kernel, large dynamic shared memory, TMA maps, the C API.
