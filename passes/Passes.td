@@ -94,4 +94,35 @@ def FuseNewtonSchulz : Pass<"muonssm-fuse-newton-schulz", "func::FuncOp"> {
   }];
 }
 
+def LowerToGPU : Pass<"muonssm-lower-to-gpu", "ModuleOp"> {
+  let summary = "Lower muonssm ops to GPU kernels and their launches";
+  let description = [{
+    Creates `gpu.module @muonssm_kernels` with an NVVM target and, for every
+    muonssm op, a `gpu.func` kernel; the op becomes a `gpu.launch_func` on
+    flat views of its operands and results. The kernels (docs/gpu.md):
+    `muonssm.scan` without Newton–Schulz runs token by token with the state
+    in registers (one block per sequence, value head and tile of value
+    columns); `muonssm.rank1_gain` runs one warp per (b, t, h). The function
+    keeps its float64 reference as the `muonssm.reference` attribute for
+    muonssm-translate's bundles.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::NVVM::NVVMDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+  let options = [
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_90a\"",
+           "Target GPU architecture">,
+    Option<"features", "features", "std::string", /*default=*/"\"+ptx80\"",
+           "PTX features (a PTX ISA version the chip needs)">,
+  ];
+}
+
 #endif // MUONSSM_PASSES_TD

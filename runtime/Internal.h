@@ -64,7 +64,14 @@ namespace muonssm::rt::detail {
   X(cuLaunchKernel)
 
 // Functions a driver may lack; callers check for nullptr.
-#define MUONSSM_RT_OPTIONAL_FUNCTIONS(X) X(cuTensorMapEncodeTiled)
+#define MUONSSM_RT_OPTIONAL_FUNCTIONS(X)                                       \
+  X(cuTensorMapEncodeTiled)                                                    \
+  X(cuStreamBeginCapture)                                                      \
+  X(cuStreamEndCapture)                                                        \
+  X(cuGraphInstantiate)                                                        \
+  X(cuGraphLaunch)                                                             \
+  X(cuGraphExecDestroy)                                                        \
+  X(cuGraphDestroy)
 
 #define MUONSSM_RT_STR2(x) #x
 #define MUONSSM_RT_STR(x) MUONSSM_RT_STR2(x)

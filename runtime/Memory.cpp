@@ -394,3 +394,78 @@ StatusOr<float> Event::elapsedMs(const Event &start, const Event &end) {
     return s;
   return ms;
 }
+
+//===----------------------------------------------------------------------===//
+// Graph
+//===----------------------------------------------------------------------===//
+
+namespace muonssm::rt {
+struct GraphState {
+  std::shared_ptr<detail::DeviceState> device;
+  CUgraph graph = nullptr;
+  CUgraphExec exec = nullptr;
+  ~GraphState() {
+    if (!Driver::get().available())
+      return;
+    if (device)
+      (void)device->activate();
+    if (exec)
+      detail::api().cuGraphExecDestroy_(exec);
+    if (graph)
+      detail::api().cuGraphDestroy_(graph);
+  }
+};
+} // namespace muonssm::rt
+
+StatusOr<Graph> Graph::capture(const Stream &stream,
+                               const std::function<Status()> &record) {
+  const std::string what = "capturing a CUDA graph";
+  if (Status s = requireDriver(); !s.ok())
+    return s;
+  const detail::DriverApi &d = detail::api();
+  if (!d.cuStreamBeginCapture_ || !d.cuStreamEndCapture_ ||
+      !d.cuGraphInstantiate_ || !d.cuGraphLaunch_)
+    return Status::error(ErrorCode::Cuda,
+                         what + ": the driver has no stream capture");
+  if (!stream.valid() || !stream.handle())
+    return Status::error(ErrorCode::InvalidArgument,
+                         what + ": needs a created (not the default) stream");
+  auto state = std::make_shared<GraphState>();
+  state->device = stream.state()->device;
+  if (Status s = state->device->activate(); !s.ok())
+    return s.withContext(what);
+  CUstream cu = static_cast<CUstream>(stream.handle());
+  if (Status s = cudaStatus(
+          d.cuStreamBeginCapture_(cu, CU_STREAM_CAPTURE_MODE_RELAXED), what);
+      !s.ok())
+    return s;
+  Status recorded = record();
+  CUresult end = d.cuStreamEndCapture_(cu, &state->graph);
+  if (!recorded.ok())
+    return recorded.withContext(what);
+  if (Status s = cudaStatus(end, what); !s.ok())
+    return s;
+  if (Status s = cudaStatus(d.cuGraphInstantiate_(&state->exec, state->graph,
+                                                  0),
+                            what + ": instantiating");
+      !s.ok())
+    return s;
+  Graph graph;
+  graph.state_ = std::move(state);
+  return graph;
+}
+
+Status Graph::launch(const Stream &stream) const {
+  const std::string what = "launching a CUDA graph";
+  if (Status s = requireDriver(); !s.ok())
+    return s;
+  if (!state_)
+    return Status::error(ErrorCode::InvalidArgument,
+                         what + ": empty Graph handle");
+  if (Status s = state_->device->activate(); !s.ok())
+    return s.withContext(what);
+  stream.state()->setLastWork("a CUDA graph");
+  return cudaStatus(detail::api().cuGraphLaunch_(
+                        state_->exec, static_cast<CUstream>(stream.handle())),
+                    what);
+}

@@ -537,6 +537,25 @@ private:
   std::shared_ptr<detail::EventState> state_;
 };
 
+struct GraphState;
+
+/// A CUDA graph captured from the work queued on a stream, replayed as one
+/// launch (what benchmarks time, like torch.cuda.CUDAGraph). Shared handle.
+class Graph {
+public:
+  Graph() = default;
+  /// Captures what `record` queues on `stream` (a stream from
+  /// Stream::create; relaxed capture mode) and instantiates it.
+  static StatusOr<Graph> capture(const Stream &stream,
+                                 const std::function<Status()> &record);
+  /// Replays the graph on `stream`.
+  Status launch(const Stream &stream) const;
+  bool valid() const { return state_ != nullptr; }
+
+private:
+  std::shared_ptr<GraphState> state_;
+};
+
 //===----------------------------------------------------------------------===//
 // TMA tensor maps
 //===----------------------------------------------------------------------===//

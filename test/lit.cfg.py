@@ -17,7 +17,8 @@ config.test_exec_root = os.path.join(config.muonssm_obj_root, "test")
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
-tools = [t for t in ["muonssm-opt", "muonssm-run", "muonssm-translate"]
+tools = [t for t in ["muonssm-opt", "muonssm-run", "muonssm-translate",
+                     "muonssm-bundle-run"]
          if os.path.exists(os.path.join(config.muonssm_tools_dir, t))]
 llvm_config.add_tool_substitutions(tools, [config.muonssm_tools_dir])
 config.substitutions.append(("%examples", os.path.join(config.muonssm_src_root, "examples")))

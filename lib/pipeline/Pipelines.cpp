@@ -8,10 +8,14 @@
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
+
+#include <cstdlib>
 
 using namespace mlir;
 using namespace mlir::muonssm;
@@ -59,7 +63,70 @@ void mlir::muonssm::buildMuonSSMToCPUPipeline(
   pm.addPass(createCanonicalizerPass());
 }
 
+void mlir::muonssm::buildMuonSSMToGPUPipeline(
+    OpPassManager &pm, const MuonSSMToGPUOptions &options) {
+  pm.addNestedPass<func::FuncOp>(createSimplifyNewtonSchulz());
+  if (options.chunkSize != 0)
+    pm.addNestedPass<func::FuncOp>(createChunk(ChunkOptions{options.chunkSize}));
+  pm.addNestedPass<func::FuncOp>(createFuseNewtonSchulz());
+  LowerToGPUOptions lower;
+  lower.chip = options.chip;
+  lower.features = options.features;
+  pm.addPass(createLowerToGPU(lower));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+
+  // Host: tensors → buffers, results as out-parameters the caller (the
+  // runtime) allocates, no copies.
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  bufferization::BufferResultsToOutParamsPassOptions outParams;
+  outParams.hoistStaticAllocs = true;
+  outParams.hoistDynamicAllocs = true;
+  outParams.modifyPublicFunctions = true;
+  pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+
+  // Kernels: NVGPU/GPU → NVVM inside gpu.module, then PTX in a gpu.binary.
+  pm.addPass(createConvertNVGPUToNVVMPass());
+  OpPassManager &device = pm.nest<gpu::GPUModuleOp>();
+  device.addPass(createSCFToControlFlowPass());
+  device.addPass(memref::createExpandStridedMetadataPass());
+  device.addPass(createLowerAffinePass());
+  device.addPass(createStripDebugInfoPass());
+  device.addPass(createConvertGpuOpsToNVVMOps());
+  device.addPass(createCanonicalizerPass());
+  device.addPass(createCSEPass());
+  device.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createConvertNVVMToLLVMPass());
+  GpuModuleToBinaryPassOptions binary;
+  binary.compilationTarget = "isa"; // PTX text; ptxas makes cubins later
+  // libdevice provides the kernels' math (exp, sqrt): without a toolkit path
+  // gpu-module-to-binary silently skips it and ptxas then fails on
+  // __nv_expf, so the path never depends on the caller's environment alone.
+  binary.toolkitPath = options.toolkit;
+  for (const char *var : {"CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"})
+    if (binary.toolkitPath.empty())
+      if (const char *root = std::getenv(var))
+        binary.toolkitPath = root;
+#ifdef MUONSSM_CUDA_TOOLKIT_PATH
+  if (binary.toolkitPath.empty())
+    binary.toolkitPath = MUONSSM_CUDA_TOOLKIT_PATH;
+#endif
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+}
+
 void mlir::muonssm::registerMuonSSMPipelines() {
+  PassPipelineRegistration<MuonSSMToGPUOptions>(
+      "muonssm-to-gpu",
+      "Lower muonssm ops to GPU kernels (PTX in a gpu.binary) launched from "
+      "a host function on buffers; muonssm-translate emits the PTX, cubins "
+      "and a kernel bundle from it",
+      buildMuonSSMToGPUPipeline);
   PassPipelineRegistration<MuonSSMToCPUOptions>(
       "muonssm-to-cpu",
       "Lower muonssm ops to the LLVM dialect for the host CPU (the embedded "

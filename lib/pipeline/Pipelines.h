@@ -25,7 +25,37 @@ struct MuonSSMToCPUOptions : public PassPipelineOptions<MuonSSMToCPUOptions> {
 void buildMuonSSMToCPUPipeline(OpPassManager &pm,
                                const MuonSSMToCPUOptions &options);
 
-/// Registers `muonssm-to-cpu` (and, as they are built, the other pipelines).
+struct MuonSSMToGPUOptions : public PassPipelineOptions<MuonSSMToGPUOptions> {
+  PassOptions::Option<std::string> chip{
+      *this, "chip", llvm::cl::desc("Target GPU architecture"),
+      llvm::cl::init("sm_90a")};
+  PassOptions::Option<std::string> features{
+      *this, "features", llvm::cl::desc("PTX features"),
+      llvm::cl::init("+ptx80")};
+  PassOptions::Option<int64_t> chunkSize{
+      *this, "chunk-size",
+      llvm::cl::desc("Tokens per chunk of chunked scans; 0 keeps every scan "
+                     "token by token"),
+      llvm::cl::init(64)};
+  PassOptions::Option<std::string> toolkit{
+      *this, "toolkit",
+      llvm::cl::desc("CUDA toolkit whose nvvm/libdevice the kernels link "
+                     "(default: $CUDA_HOME, $CUDA_PATH, $CUDA_ROOT, else the "
+                     "toolkit found when muonssm was built)"),
+      llvm::cl::init("")};
+};
+
+/// muonssm dialect → GPU kernels: the scheduling passes, then every muonssm
+/// op becomes a kernel in gpu.module @muonssm_kernels and a gpu.launch_func
+/// on buffers (muonssm-lower-to-gpu); the host function is bufferized
+/// (results as out-parameters) and stays at the level of memrefs and
+/// launches, which muonssm-translate turns into a kernel bundle; the kernels
+/// are lowered to NVVM and compiled to PTX (gpu.binary) by the NVPTX
+/// backend.
+void buildMuonSSMToGPUPipeline(OpPassManager &pm,
+                               const MuonSSMToGPUOptions &options);
+
+/// Registers `muonssm-to-cpu` and `muonssm-to-gpu`.
 void registerMuonSSMPipelines();
 
 } // namespace muonssm

@@ -2,6 +2,8 @@
 
 #include "lib/run/Inputs.h"
 
+#include "lib/data/Random.h"
+
 #include "dialect/MuonSSMOps.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -50,26 +52,6 @@ Role run::roleOf(BlockArgument argument) {
       return Role::Sigmoid;
   }
   return Role::Normal;
-}
-
-const char *run::roleName(Role role) {
-  switch (role) {
-  case Role::Normal:
-    return "normal";
-  case Role::UnitVector:
-    return "unit vector per head";
-  case Role::LogDecay:
-    return "log-sigmoid(normal)";
-  case Role::Softplus:
-    return "softplus(normal)";
-  case Role::Sigmoid:
-    return "sigmoid(normal)";
-  case Role::NegativeExp:
-    return "-exp(normal/2)";
-  case Role::Offsets:
-    return "sequence offsets";
-  }
-  return "?";
 }
 
 static std::string nameAttr(DictionaryAttr attrs, StringRef fallback) {
@@ -126,93 +108,6 @@ std::vector<ArgumentValue> run::toArgumentValues(const std::vector<Input> &input
 }
 
 namespace {
-
-/// A normal sampler on mt19937_64 with Box–Muller, so that a seed gives the
-/// same data with any standard library.
-class Normal {
-public:
-  explicit Normal(uint64_t seed) : engine(seed) {}
-  double operator()() {
-    if (spare) {
-      double s = *spare;
-      spare.reset();
-      return s;
-    }
-    double u1 = uniform(), u2 = uniform();
-    double r = std::sqrt(-2.0 * std::log(u1));
-    spare = r * std::sin(2.0 * M_PI * u2);
-    return r * std::cos(2.0 * M_PI * u2);
-  }
-  /// Uniform in (0, 1].
-  double uniform() {
-    return (static_cast<double>(engine() >> 11) + 1.0) * 0x1.0p-53;
-  }
-  uint64_t below(uint64_t n) { return engine() % n; }
-
-private:
-  std::mt19937_64 engine;
-  std::optional<double> spare;
-};
-
-double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
-
-npy::Array randomArray(Role role, npy::DType dtype, const Shape &shape,
-                       Normal &normal) {
-  npy::Array array = npy::Array::zeros(dtype, shape);
-  size_t n = array.numElements();
-  std::vector<double> values(n);
-  for (double &x : values) {
-    double z = normal();
-    switch (role) {
-    case Role::Normal:
-    case Role::UnitVector:
-    case Role::Offsets: // drawn by randomOffsets
-      x = z;
-      break;
-    case Role::LogDecay:
-      x = -std::log1p(std::exp(-z));
-      break;
-    case Role::Softplus:
-      x = z > 20.0 ? z : std::log1p(std::exp(z));
-      break;
-    case Role::Sigmoid:
-      x = sigmoid(z);
-      break;
-    case Role::NegativeExp:
-      x = -std::exp(0.5 * z);
-      break;
-    }
-  }
-  if (role == Role::UnitVector && !shape.empty() && shape.back() > 0) {
-    size_t width = static_cast<size_t>(shape.back());
-    for (size_t base = 0; base < n; base += width) {
-      double sum = 0.0;
-      for (size_t i = 0; i < width; ++i)
-        sum += values[base + i] * values[base + i];
-      double inv = sum > 0.0 ? 1.0 / std::sqrt(sum) : 0.0;
-      for (size_t i = 0; i < width; ++i)
-        values[base + i] *= inv;
-    }
-  }
-  for (size_t i = 0; i < n; ++i)
-    array.setFromDouble(i, values[i]);
-  return array;
-}
-
-/// Random cu_seqlens: N + 1 sorted offsets from 0 to T.
-npy::Array randomOffsets(npy::DType dtype, int64_t count, int64_t total,
-                         Normal &normal) {
-  npy::Array array = npy::Array::zeros(dtype, {count});
-  std::vector<int64_t> cuts;
-  for (int64_t i = 1; i + 1 < count; ++i)
-    cuts.push_back(static_cast<int64_t>(normal.below(total + 1)));
-  std::sort(cuts.begin(), cuts.end());
-  array.setFromDouble(0, 0.0);
-  for (size_t i = 0; i < cuts.size(); ++i)
-    array.setFromDouble(i + 1, static_cast<double>(cuts[i]));
-  array.setFromDouble(count - 1, static_cast<double>(total));
-  return array;
-}
 
 /// Fills unknown (dynamic, not from a file) sizes of scan operands from the
 /// sizes the other operands fix: B, T, H, K, HV, V, N are shared names.
@@ -338,7 +233,7 @@ FailureOr<std::vector<Input>> run::prepareInputs(func::FuncOp entry,
                << input.name << ".npy with --inputs DIR, or a static type";
     // One generator per argument, so adding an argument leaves the others'
     // data unchanged.
-    Normal normal(seed * 0x9E3779B97F4A7C15ull + i + 1);
+    ::muonssm::data::Normal normal = ::muonssm::data::generatorFor(seed, i);
     npy::DType dtype = *dtypeOf(types[i].getElementType());
     if (input.role == Role::Offsets) {
       // Offsets into the T of the scan the argument feeds.
@@ -353,10 +248,10 @@ FailureOr<std::vector<Input>> run::prepareInputs(func::FuncOp entry,
         return emitError(entry.getLoc())
                << "cannot draw cu_seqlens '" << input.name
                << "' at random: give " << input.name << ".npy";
-      input.data = randomOffsets(dtype, shapes[i][0], total, normal);
+      input.data = ::muonssm::data::randomOffsets(dtype, shapes[i][0], total, normal);
       continue;
     }
-    input.data = randomArray(input.role, dtype, shapes[i], normal);
+    input.data = ::muonssm::data::randomArray(input.role, dtype, shapes[i], normal);
   }
   return inputs;
 }

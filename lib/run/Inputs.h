@@ -9,6 +9,7 @@
 #ifndef MUONSSM_LIB_RUN_INPUTS_H
 #define MUONSSM_LIB_RUN_INPUTS_H
 
+#include "lib/data/Random.h"
 #include "lib/npy/Npy.h"
 #include "lib/run/Evaluate.h"
 
@@ -20,20 +21,11 @@
 namespace mlir::muonssm::run {
 namespace npy = ::muonssm::npy;
 
-/// The domain random data is drawn from, chosen by how the argument is used.
-enum class Role {
-  Normal,      ///< standard normal (values, states, anything else)
-  UnitVector,  ///< q, k of a scan: normal, L2-normalised per head
-  LogDecay,    ///< g: log-sigmoid of a normal (g < 0)
-  Softplus,    ///< Mamba's Δ: softplus of a normal (> 0)
-  Sigmoid,     ///< β, LongHorn's dt: sigmoid of a normal, in (0, 1)
-  NegativeExp, ///< Mamba's A: −exp(normal/2) < 0
-  Offsets,     ///< cu_seqlens: 0 = c_0 ≤ c_1 ≤ … ≤ c_N = T
-};
+using Role = ::muonssm::data::Role;
+using ::muonssm::data::roleName;
 
 /// The role of an entry argument, from its first use by a muonssm op.
 Role roleOf(BlockArgument argument);
-const char *roleName(Role role);
 
 /// The name of argument / result `index`: its `muonssm.name` attribute, else
 /// "argN" / "resultN".

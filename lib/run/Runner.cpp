@@ -2,6 +2,8 @@
 
 #include "lib/run/Runner.h"
 
+#include "lib/data/Random.h"
+
 #include "dialect/MuonSSMDialect.h"
 #include "lib/run/Evaluate.h"
 #include "lib/run/Inputs.h"
@@ -30,20 +32,7 @@ using namespace mlir::muonssm;
 using namespace mlir::muonssm::run;
 
 double run::checkTolerance(const std::string &dtype) {
-  // f64: the bound, far above the ~1e-15·√T of double rounding.
-  if (dtype == "f64")
-    return 1e-10;
-  // f32 accumulation: ~6e-8 per operation, growing like √T over a scan,
-  // stays below 1e-5 up to T ~ 1e4; 1e-4 leaves a decade of headroom.
-  if (dtype == "f32")
-    return 1e-4;
-  // 16-bit outputs are rounded once from f32: the normwise error is at most
-  // the unit roundoff u (f16 2^-11 ≈ 4.9e-4, bf16 2^-8 ≈ 3.9e-3); allow 2u.
-  if (dtype == "f16")
-    return 1e-3;
-  if (dtype == "bf16")
-    return 8e-3;
-  return 0.0; // integers are exact
+  return ::muonssm::data::checkTolerance(dtype);
 }
 
 namespace {
@@ -60,27 +49,6 @@ std::string shapeString(const std::vector<int64_t> &shape) {
 int fail(const llvm::Twine &message) {
   llvm::errs() << "muonssm-run: error: " << message << "\n";
   return 1;
-}
-
-struct Comparison {
-  double maxAbs = 0.0, relative = 0.0;
-};
-
-Comparison compare(const npy::Array &out, const reference::Tensor &ref) {
-  Comparison c;
-  double diff2 = 0.0, ref2 = 0.0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    double a = out.getAsDouble(i), b = ref.data()[i];
-    double d = a - b;
-    if (std::isnan(d))
-      d = INFINITY;
-    c.maxAbs = std::max(c.maxAbs, std::fabs(d));
-    diff2 += d * d;
-    ref2 += b * b;
-  }
-  c.relative = ref2 > 0.0 ? std::sqrt(diff2 / ref2)
-                          : (diff2 > 0.0 ? INFINITY : 0.0);
-  return c;
 }
 
 double meanAbs(const npy::Array &a) {
@@ -261,7 +229,8 @@ int run::runModel(const RunOptions &options) {
                   "error ‖out − ref‖/‖ref‖):\n";
   bool ok = true;
   for (unsigned i = 0; i < outputs.size(); ++i) {
-    Comparison c = compare(outputs[i], (*expected)[i]);
+    ::muonssm::data::Comparison c =
+        ::muonssm::data::compare(outputs[i], (*expected)[i].data());
     std::string dtype = npy::dtypeName(outputs[i].dtype);
     double tolerance = checkTolerance(dtype);
     bool pass = c.relative <= tolerance;

@@ -1,0 +1,492 @@
+//===- Translate.cpp - muonssm-translate's translations -------------------===//
+
+#include "lib/translate/Translate.h"
+
+#include "dialect/MuonSSMOps.h"
+#include "lib/bundle/Plan.h"
+#include "lib/run/Evaluate.h"
+#include "lib/run/Inputs.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Parser/Parser.h"
+
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Config/llvm-config.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/SHA256.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+using namespace mlir;
+using namespace mlir::muonssm;
+using namespace mlir::muonssm::translate;
+using json = nlohmann::json;
+namespace bundle = ::muonssm::bundle;
+
+FailureOr<std::string> translate::extractPTX(ModuleOp module,
+                                             std::string *chip) {
+  auto binaries = llvm::to_vector(module.getOps<gpu::BinaryOp>());
+  if (binaries.size() != 1)
+    return emitError(module.getLoc())
+           << "expected the output of muonssm-opt --muonssm-to-gpu: one "
+              "gpu.binary, found "
+           << binaries.size();
+  ArrayAttr objects = binaries.front().getObjects();
+  if (objects.empty())
+    return binaries.front().emitError() << "the gpu.binary holds no object";
+  auto object = cast<gpu::ObjectAttr>(objects[0]);
+  if (object.getFormat() != gpu::CompilationTarget::Assembly)
+    return binaries.front().emitError()
+           << "the gpu.binary holds no PTX (compile with format=isa, as "
+              "muonssm-to-gpu does)";
+  if (chip)
+    if (auto target = dyn_cast<NVVM::NVVMTargetAttr>(object.getTarget()))
+      *chip = target.getChip().str();
+  return object.getObject().getValue().str();
+}
+
+FailureOr<std::string> translate::assemble(Location loc, StringRef ptx,
+                                           StringRef chip) {
+  SmallVector<std::string> places;
+  if (auto found = llvm::sys::findProgramByName("ptxas"))
+    places.push_back(*found);
+  for (const char *var : {"CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"})
+    if (const char *root = std::getenv(var))
+      places.push_back((llvm::Twine(root) + "/bin/ptxas").str());
+  places.push_back("/usr/local/cuda/bin/ptxas");
+  std::string ptxas;
+  for (const std::string &p : places)
+    if (llvm::sys::fs::can_execute(p)) {
+      ptxas = p;
+      break;
+    }
+  if (ptxas.empty())
+    return emitError(loc) << "cannot find ptxas (looked in $PATH, "
+                             "$CUDA_HOME/bin, $CUDA_PATH/bin, "
+                             "/usr/local/cuda/bin)";
+  SmallString<128> ptxPath, cubinPath, logPath;
+  if (llvm::sys::fs::createTemporaryFile("muonssm", "ptx", ptxPath) ||
+      llvm::sys::fs::createTemporaryFile("muonssm", "cubin", cubinPath) ||
+      llvm::sys::fs::createTemporaryFile("muonssm", "log", logPath))
+    return emitError(loc) << "cannot create temporary files for ptxas";
+  auto cleanup = llvm::make_scope_exit([&] {
+    llvm::sys::fs::remove(ptxPath);
+    llvm::sys::fs::remove(cubinPath);
+    llvm::sys::fs::remove(logPath);
+  });
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(ptxPath, ec);
+    if (ec)
+      return emitError(loc) << "cannot write " << ptxPath << ": "
+                            << ec.message();
+    os << ptx;
+  }
+  std::string arch = ("-arch=" + chip).str();
+  SmallVector<StringRef> args{ptxas, arch, ptxPath, "-o", cubinPath};
+  std::optional<StringRef> redirects[] = {std::nullopt, logPath.str(),
+                                          logPath.str()};
+  std::string message;
+  int rc = llvm::sys::ExecuteAndWait(ptxas, args, std::nullopt, redirects,
+                                     /*SecondsToWait=*/120, 0, &message);
+  if (rc != 0) {
+    auto log = llvm::MemoryBuffer::getFile(logPath);
+    return emitError(loc) << "ptxas " << arch << " failed"
+                          << (message.empty() ? "" : ": " + message) << ": "
+                          << (log ? (*log)->getBuffer().trim() : "");
+  }
+  auto cubin = llvm::MemoryBuffer::getFile(cubinPath, /*IsText=*/false);
+  if (!cubin)
+    return emitError(loc) << "ptxas wrote no cubin";
+  return (*cubin)->getBuffer().str();
+}
+
+//===----------------------------------------------------------------------===//
+// Bundles
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+bool isIdentifier(StringRef name) {
+  if (name.empty() || !(llvm::isAlpha(name[0]) || name[0] == '_'))
+    return false;
+  return llvm::all_of(name, [](char c) { return llvm::isAlnum(c) || c == '_'; });
+}
+
+std::string dtypeName(Type t) {
+  if (t.isBF16())
+    return "bf16";
+  if (t.isF16())
+    return "f16";
+  if (t.isF32())
+    return "f32";
+  if (t.isF64())
+    return "f64";
+  if (t.isInteger(32))
+    return "i32";
+  if (t.isInteger(64))
+    return "i64";
+  return "";
+}
+
+/// Reads the host function: names for buffers, size expressions for index
+/// values. Only what muonssm-lower-to-gpu produces is understood; anything
+/// else is a located error.
+class HostReader {
+public:
+  explicit HostReader(func::FuncOp host) : host(host) {}
+
+  func::FuncOp host;
+  std::vector<std::string> argNames;
+  std::vector<bundle::TensorSpec> temporaries;
+  llvm::DenseMap<Value, std::string> bufferNames;
+
+  /// The buffer a memref value views.
+  FailureOr<std::string> buffer(Value v) {
+    if (auto it = bufferNames.find(v); it != bufferNames.end())
+      return it->second;
+    if (auto arg = dyn_cast<BlockArgument>(v))
+      return argNames[arg.getArgNumber()];
+    Operation *def = v.getDefiningOp();
+    if (auto cast = dyn_cast<memref::CastOp>(def))
+      return buffer(cast.getSource());
+    if (auto collapse = dyn_cast<memref::CollapseShapeOp>(def))
+      return buffer(collapse.getSrc());
+    if (auto expand = dyn_cast<memref::ExpandShapeOp>(def))
+      return buffer(expand.getSrc());
+    if (auto alloc = dyn_cast<memref::AllocOp>(def)) {
+      bundle::TensorSpec t;
+      t.name = "tmp" + std::to_string(temporaries.size());
+      t.dtype = dtypeName(alloc.getType().getElementType());
+      unsigned dynamic = 0;
+      for (int64_t d : alloc.getType().getShape()) {
+        if (!ShapedType::isDynamic(d)) {
+          t.shape.push_back(std::to_string(d));
+          continue;
+        }
+        FailureOr<std::string> e = size(alloc.getDynamicSizes()[dynamic++]);
+        if (failed(e))
+          return failure();
+        t.shape.push_back(*e);
+      }
+      temporaries.push_back(t);
+      bufferNames[v] = t.name;
+      return t.name;
+    }
+    return def->emitError() << "muonssm-translate: cannot name the buffer "
+                               "this op defines in a bundle";
+  }
+
+  /// An index or integer value as a size expression.
+  FailureOr<std::string> size(Value v) {
+    if (auto arg = dyn_cast<BlockArgument>(v))
+      return emitError(host.getLoc())
+             << "muonssm-translate: a scalar function argument cannot be a "
+                "size in a bundle";
+    Operation *def = v.getDefiningOp();
+    if (auto c = dyn_cast<arith::ConstantOp>(def))
+      if (auto i = dyn_cast<IntegerAttr>(c.getValue()))
+        return std::to_string(i.getInt());
+    if (auto dim = dyn_cast<memref::DimOp>(def)) {
+      std::optional<int64_t> index = dim.getConstantIndex();
+      FailureOr<std::string> name = buffer(dim.getSource());
+      if (!index || failed(name))
+        return def->emitError() << "muonssm-translate: cannot read this size";
+      auto type = cast<MemRefType>(dim.getSource().getType());
+      if (!type.isDynamicDim(*index))
+        return std::to_string(type.getDimSize(*index));
+      return *name + "_d" + std::to_string(*index);
+    }
+    if (isa<arith::IndexCastOp, arith::IndexCastUIOp, arith::ExtUIOp,
+            arith::ExtSIOp, arith::TruncIOp>(def))
+      return size(def->getOperand(0));
+    auto binary = [&](const char *op) -> FailureOr<std::string> {
+      FailureOr<std::string> a = size(def->getOperand(0)),
+                             b = size(def->getOperand(1));
+      if (failed(a) || failed(b))
+        return failure();
+      return "(" + *a + op + *b + ")";
+    };
+    if (isa<arith::AddIOp>(def))
+      return binary("+");
+    if (isa<arith::SubIOp>(def))
+      return binary("-");
+    if (isa<arith::MulIOp>(def))
+      return binary("*");
+    if (isa<arith::DivUIOp, arith::DivSIOp>(def))
+      return binary("/");
+    if (isa<arith::CeilDivUIOp, arith::CeilDivSIOp>(def)) {
+      FailureOr<std::string> a = size(def->getOperand(0)),
+                             b = size(def->getOperand(1));
+      if (failed(a) || failed(b))
+        return failure();
+      return "ceil(" + *a + "/" + *b + ")";
+    }
+    return def->emitError() << "muonssm-translate: cannot express this size "
+                               "in a bundle";
+  }
+};
+
+/// The reference function's muonssm ops as oracle configurations.
+LogicalResult readReference(func::FuncOp reference, bundle::Plan &plan) {
+  llvm::DenseMap<Value, std::string> names;
+  for (unsigned i = 0; i < reference.getNumArguments(); ++i)
+    names[reference.getArgument(i)] = run::argumentName(reference, i);
+  Operation *ret = reference.getBody().front().getTerminator();
+  for (auto [i, v] : llvm::enumerate(ret->getOperands()))
+    if (!names.count(v))
+      names[v] = run::resultName(reference, i);
+  int counter = 0;
+  auto nameOf = [&](Value v) -> std::string {
+    auto it = names.find(v);
+    if (it != names.end())
+      return it->second;
+    std::string n = "value" + std::to_string(counter++);
+    names[v] = n;
+    return n;
+  };
+  for (Operation &op : reference.getBody().front()) {
+    bundle::ReferenceOp r;
+    auto operand = [&](const char *key, Value v) {
+      if (v)
+        r.operands[key] = nameOf(v);
+    };
+    auto result = [&](const char *key, Value v) {
+      if (v)
+        r.results[key] = nameOf(v);
+    };
+    if (auto scan = dyn_cast<ScanOp>(op)) {
+      r.kind = bundle::ReferenceOp::Kind::Scan;
+      r.scan = run::toReference(scan);
+      operand("q", scan.getQ());
+      operand("k", scan.getK());
+      operand("v", scan.getV());
+      operand("g", scan.getG());
+      operand("dt", scan.getDt());
+      operand("A", scan.getA());
+      operand("beta", scan.getBeta());
+      operand("gain", scan.getGain());
+      operand("cu_seqlens", scan.getCuSeqlens());
+      operand("initial_state", scan.getInitialState());
+      operand("initial_momentum", scan.getInitialMomentum());
+      result("o", scan.getO());
+      result("final_state", scan.getFinalState());
+      result("final_momentum", scan.getFinalMomentum());
+    } else if (auto gain = dyn_cast<Rank1GainOp>(op)) {
+      r.kind = bundle::ReferenceOp::Kind::Rank1Gain;
+      r.gain = {run::toReference(gain.getNewtonSchulz()),
+                gain.getTauIn().convertToDouble(),
+                gain.getTauOut().convertToDouble()};
+      operand("k", gain.getK());
+      operand("v", gain.getV());
+      operand("beta", gain.getBeta());
+      operand("dt", gain.getDt());
+      result("gain", gain.getGain());
+    } else if (auto ns = dyn_cast<NewtonSchulzOp>(op)) {
+      r.kind = bundle::ReferenceOp::Kind::NewtonSchulz;
+      r.ns = run::toReference(ns.getConfig());
+      operand("input", ns.getInput());
+      result("result", ns.getResult());
+    } else if (isa<func::ReturnOp>(op)) {
+      continue;
+    } else {
+      return op.emitError() << "muonssm-translate: the bundle's reference "
+                               "cannot evaluate '"
+                            << op.getName() << "'";
+    }
+    plan.reference.push_back(r);
+  }
+  return success();
+}
+
+} // namespace
+
+LogicalResult translate::emitBundle(ModuleOp module, StringRef entry,
+                                    StringRef dir, bool withCubin) {
+  std::string chip;
+  FailureOr<std::string> ptx = extractPTX(module, &chip);
+  if (failed(ptx))
+    return failure();
+  auto host = module.lookupSymbol<func::FuncOp>(entry);
+  if (!host)
+    return emitError(module.getLoc())
+           << "no entry function @" << entry << " (choose one with --entry)";
+  auto referenceText = host->getAttrOfType<StringAttr>("muonssm.reference");
+  if (!referenceText)
+    return host.emitError() << "@" << entry
+                            << " launches no muonssm kernels (run "
+                               "muonssm-opt --muonssm-to-gpu first)";
+  // The reference: the function before lowering, parsed in this context.
+  OwningOpRef<ModuleOp> refModule = parseSourceString<ModuleOp>(
+      referenceText.getValue(), module.getContext());
+  if (!refModule)
+    return host.emitError() << "muonssm.reference does not parse";
+  auto reference = *refModule->getOps<func::FuncOp>().begin();
+
+  bundle::Plan plan;
+  plan.entry = entry.str();
+  unsigned inputs = reference.getNumArguments();
+  if (host.getNumArguments() != inputs + reference.getNumResults())
+    return host.emitError() << "expected " << inputs << " arguments and "
+                            << reference.getNumResults()
+                            << " result buffers (out-parameters)";
+  HostReader reader(host);
+  std::set<std::string> seen;
+  for (unsigned i = 0; i < host.getNumArguments(); ++i) {
+    bool isInput = i < inputs;
+    std::string name = isInput ? run::argumentName(reference, i)
+                               : run::resultName(reference, i - inputs);
+    if (!isIdentifier(name) || !seen.insert(name).second)
+      return host.emitError() << "bundle names must be distinct identifiers "
+                                 "(muonssm.name), got '"
+                              << name << "'";
+    reader.argNames.push_back(name);
+    auto type = dyn_cast<MemRefType>(host.getArgument(i).getType());
+    if (!type || dtypeName(type.getElementType()).empty())
+      return host.emitError() << "argument " << i << " has type "
+                              << host.getArgument(i).getType()
+                              << "; bundles take buffers of f16, bf16, f32, "
+                                 "f64, i32 or i64";
+    bundle::TensorSpec t;
+    t.name = name;
+    t.dtype = dtypeName(type.getElementType());
+    for (auto [d, size] : llvm::enumerate(type.getShape()))
+      t.shape.push_back(ShapedType::isDynamic(size)
+                            ? name + "_d" + std::to_string(d)
+                            : std::to_string(size));
+    if (isInput)
+      t.role = run::roleOf(reference.getArgument(i));
+    (isInput ? plan.args : plan.results).push_back(t);
+  }
+
+  json kernels = json::array();
+  WalkResult walked = host.walk([&](gpu::LaunchFuncOp launch) {
+    auto func = SymbolTable::lookupNearestSymbolFrom<gpu::GPUFuncOp>(
+        module, launch.getKernel());
+    // After gpu-module-to-binary the kernels are gone; their signatures are
+    // in the launch operands.
+    bundle::Launch l;
+    l.kernel = launch.getKernelName().str();
+    json params = json::array();
+    for (Value operand : launch.getKernelOperands()) {
+      if (isa<MemRefType>(operand.getType())) {
+        FailureOr<std::string> name = reader.buffer(operand);
+        if (failed(name))
+          return WalkResult::interrupt();
+        l.args.push_back({*name, "", ""});
+        for (const char *field : {".allocated", ".aligned"})
+          params.push_back({{"name", *name + field}, {"type", "ptr"}});
+        for (const char *field : {".offset", ".size", ".stride"})
+          params.push_back({{"name", *name + field}, {"type", "i64"}});
+        continue;
+      }
+      FailureOr<std::string> value = reader.size(operand);
+      if (failed(value))
+        return WalkResult::interrupt();
+      std::string type = operand.getType().isInteger(64) ? "i64" : "i32";
+      l.args.push_back({"", type, *value});
+      params.push_back({{"name", "s" + std::to_string(params.size())},
+                        {"type", type}});
+    }
+    json grid = json::array();
+    for (Value g : {launch.getGridSizeX(), launch.getGridSizeY(),
+                    launch.getGridSizeZ()}) {
+      FailureOr<std::string> e = reader.size(g);
+      if (failed(e))
+        return WalkResult::interrupt();
+      grid.push_back(*e);
+    }
+    json block = json::array();
+    for (Value bd : {launch.getBlockSizeX(), launch.getBlockSizeY(),
+                     launch.getBlockSizeZ()}) {
+      FailureOr<std::string> e = reader.size(bd);
+      if (failed(e) || e->find_first_not_of("0123456789") != std::string::npos) {
+        launch.emitError() << "muonssm-translate: block sizes must be "
+                              "constants";
+        return WalkResult::interrupt();
+      }
+      block.push_back(std::stoi(*e));
+    }
+    int64_t shared = 0;
+    if (Value s = launch.getDynamicSharedMemorySize()) {
+      FailureOr<std::string> e = reader.size(s);
+      if (failed(e) || e->find_first_not_of("0123456789") != std::string::npos) {
+        launch.emitError() << "muonssm-translate: the dynamic shared memory "
+                              "size must be a constant";
+        return WalkResult::interrupt();
+      }
+      shared = std::stoll(*e);
+    }
+    (void)func;
+    kernels.push_back({{"name", l.kernel},
+                       {"params", params},
+                       {"block", block},
+                       {"grid", grid},
+                       {"shared_bytes", shared}});
+    plan.launches.push_back(l);
+    return WalkResult::advance();
+  });
+  if (walked.wasInterrupted())
+    return failure();
+  plan.temporaries = reader.temporaries;
+  if (failed(readReference(reference, plan)))
+    return failure();
+
+  // Files.
+  if (std::error_code ec = llvm::sys::fs::create_directories(dir))
+    return emitError(module.getLoc())
+           << "cannot create " << dir << ": " << ec.message();
+  auto write = [&](StringRef name, StringRef bytes) -> LogicalResult {
+    SmallString<256> path(dir);
+    llvm::sys::path::append(path, name);
+    std::error_code ec;
+    llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
+    if (ec)
+      return emitError(module.getLoc())
+             << "cannot write " << path << ": " << ec.message();
+    os << bytes;
+    return success();
+  };
+  json cubins = json::object();
+  if (withCubin) {
+    FailureOr<std::string> cubin = assemble(module.getLoc(), *ptx, chip);
+    if (failed(cubin))
+      return failure();
+    std::string file = "kernels." + chip + ".cubin";
+    if (failed(write(file, *cubin)))
+      return failure();
+    cubins[chip] = file;
+  }
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module.print(os);
+  std::array<uint8_t, 32> digest = llvm::SHA256::hash(
+      ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(text.data()),
+                        text.size()));
+  json manifest = {{"format", "muonssm-bundle-1"},
+                   {"compiler", "muonssm 0.1 (LLVM " LLVM_VERSION_STRING ")"},
+                   {"ir_hash", llvm::toHex(digest, /*LowerCase=*/true)},
+                   {"ptx", "kernels.ptx"},
+                   {"ptx_arch", chip},
+                   {"cubins", cubins},
+                   {"kernels", kernels}};
+  std::string head = manifest.dump(2);
+  head.pop_back(); // splice the plan in before the closing brace
+  while (!head.empty() && (head.back() == '\n' || head.back() == ' '))
+    head.pop_back();
+  std::string full = head + ",\n" + bundle::planToJson(plan) + "\n}\n";
+  if (failed(write("kernels.ptx", *ptx)) || failed(write("manifest.json", full)))
+    return failure();
+  return success();
+}

@@ -1,0 +1,173 @@
+//===- GPUEmitter.h - building blocks of the GPU kernels -------*- C++ -*-===//
+//
+// Helpers to emit gpu.func bodies: index and f32 arithmetic (scalars or
+// vectors held in registers), flat global buffers (memref<?xT>) read and
+// written in f32, thread/block ids, warp shuffles, loops.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MUONSSM_PASSES_GPUEMITTER_H
+#define MUONSSM_PASSES_GPUEMITTER_H
+
+#include "dialect/MuonSSMOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+#include <string>
+
+namespace mlir::muonssm::gpu_codegen {
+
+/// A kernel being built: its function, its arguments by name, and how the
+/// host launches it.
+struct KernelSpec {
+  std::string name;
+  /// Argument names and types in order: flat buffers (memref<?xT>) first,
+  /// then i32 sizes.
+  SmallVector<std::pair<std::string, Type>> args;
+  int64_t blockThreads = 128;
+  int64_t sharedBytes = 0;
+};
+
+class KernelBuilder {
+public:
+  KernelBuilder(ImplicitLocOpBuilder &b, FloatType acc) : b(b), acc(acc) {}
+
+  ImplicitLocOpBuilder &b;
+  FloatType acc;
+
+  // Index arithmetic.
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+  Value iadd(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+  Value isub(Value x, Value y) { return arith::SubIOp::create(b, x, y); }
+  Value imul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
+  Value idiv(Value x, Value y) { return arith::DivUIOp::create(b, x, y); }
+  Value irem(Value x, Value y) { return arith::RemUIOp::create(b, x, y); }
+  Value imin(Value x, Value y) { return arith::MinUIOp::create(b, x, y); }
+  Value imax(Value x, Value y) { return arith::MaxUIOp::create(b, x, y); }
+  Value ult(Value x, Value y) {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x, y);
+  }
+  Value ieq(Value x, Value y) {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::eq, x, y);
+  }
+  Value iand(Value x, Value y) { return arith::AndIOp::create(b, x, y); }
+  /// An i32 kernel argument as an index.
+  Value toIndex(Value i32) {
+    return arith::IndexCastUIOp::create(b, b.getIndexType(), i32);
+  }
+  Value toI32(Value index) {
+    return arith::IndexCastUIOp::create(b, b.getI32Type(), index);
+  }
+
+  // Floating point (scalars or vectors of the accumulation type).
+  Value cst(double v) {
+    return arith::ConstantOp::create(b, acc, b.getFloatAttr(acc, v));
+  }
+  Value vcst(double v, int64_t n) { return splat(cst(v), n); }
+  Value splat(Value scalar, int64_t n) {
+    return vector::BroadcastOp::create(b, VectorType::get({n}, acc), scalar);
+  }
+  Value add(Value x, Value y) { return arith::AddFOp::create(b, x, y); }
+  Value sub(Value x, Value y) { return arith::SubFOp::create(b, x, y); }
+  Value mul(Value x, Value y) { return arith::MulFOp::create(b, x, y); }
+  Value div(Value x, Value y) { return arith::DivFOp::create(b, x, y); }
+  Value fma(Value x, Value y, Value z) {
+    return math::FmaOp::create(b, x, y, z);
+  }
+  Value exp(Value x) { return math::ExpOp::create(b, x); }
+  Value sqrt(Value x) { return math::SqrtOp::create(b, x); }
+  Value maxf(Value x, Value y) { return arith::MaximumFOp::create(b, x, y); }
+  Value select(Value c, Value x, Value y) {
+    return arith::SelectOp::create(b, c, x, y);
+  }
+  /// Σ of a vector's lanes.
+  Value vsum(Value vec) {
+    return vector::ReductionOp::create(b, vector::CombiningKind::ADD, vec);
+  }
+  Value element(Value vec, int64_t i) {
+    return vector::ExtractOp::create(b, vec, ArrayRef<int64_t>{i});
+  }
+  Value fromElements(ArrayRef<Value> values) {
+    return vector::FromElementsOp::create(
+        b, VectorType::get({static_cast<int64_t>(values.size())}, acc),
+        values);
+  }
+
+  /// Converts a float to `to` (extension, or rounding to nearest even).
+  Value convert(Value x, Type to) {
+    Type from = x.getType();
+    if (from == to)
+      return x;
+    if (from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth())
+      return arith::ExtFOp::create(b, to, x);
+    if (from.getIntOrFloatBitWidth() > to.getIntOrFloatBitWidth())
+      return arith::TruncFOp::create(b, to, x);
+    return convert(convert(x, acc), to);
+  }
+  /// buffer[i] in the accumulation type.
+  Value load(Value buffer, Value i) {
+    return convert(memref::LoadOp::create(b, buffer, ValueRange{i}), acc);
+  }
+  /// buffer[i] as stored (integers stay integers).
+  Value loadRaw(Value buffer, Value i) {
+    return memref::LoadOp::create(b, buffer, ValueRange{i});
+  }
+  void store(Value value, Value buffer, Value i) {
+    Type element = cast<MemRefType>(buffer.getType()).getElementType();
+    memref::StoreOp::create(b, convert(value, element), buffer, ValueRange{i});
+  }
+
+  Value threadId() { return gpu::ThreadIdOp::create(b, gpu::Dimension::x); }
+  Value blockId(gpu::Dimension d) { return gpu::BlockIdOp::create(b, d); }
+
+  /// The sum of `partial` over groups of `width` consecutive lanes of a warp
+  /// (a power of two ≤ 32), by xor shuffles: every lane of a group gets it.
+  Value groupSum(Value partial, int64_t width) {
+    Value w32 = arith::ConstantIntOp::create(b, 32, 32);
+    for (int64_t offset = width / 2; offset >= 1; offset /= 2) {
+      Value off = arith::ConstantIntOp::create(b, offset, 32);
+      auto shuffle = gpu::ShuffleOp::create(b, partial, off, w32,
+                                            gpu::ShuffleMode::XOR);
+      partial = add(partial, shuffle.getShuffleResult());
+    }
+    return partial;
+  }
+
+  /// for (iv = lb; iv < ub; iv += step) carried = body(iv, carried)
+  SmallVector<Value>
+  loop(Value lb, Value ub, Value step, ValueRange inits,
+       function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    auto forOp = scf::ForOp::create(
+        b, lb, ub, step, inits,
+        [&](OpBuilder &, Location, Value iv, ValueRange args) {
+          SmallVector<Value> next = body(iv, args);
+          scf::YieldOp::create(b, next);
+        });
+    return SmallVector<Value>(forOp.getResults());
+  }
+  void loop(Value lb, Value ub, function_ref<void(Value)> body) {
+    auto forOp = scf::ForOp::create(b, lb, ub, idx(1));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(forOp.getBody()->getTerminator());
+    body(forOp.getInductionVar());
+  }
+  void when(Value condition, function_ref<void()> body) {
+    auto ifOp = scf::IfOp::create(b, condition, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    body();
+  }
+};
+
+/// The i32 value of a named kernel argument.
+Value kernelArg(gpu::GPUFuncOp func, const KernelSpec &spec, StringRef name);
+
+} // namespace mlir::muonssm::gpu_codegen
+
+#endif // MUONSSM_PASSES_GPUEMITTER_H

@@ -1,0 +1,76 @@
+//===- GPULowering.h - pieces of muonssm-lower-to-gpu -----------*- C++ -*-===//
+//
+// Each muonssm op becomes a gpu.func in the gpu.module @muonssm_kernels and,
+// in its place on the host, a gpu.launch_func on flat buffer views of its
+// operands and results (bufferization.to_buffer + memref.collapse_shape; the
+// results are fresh allocations returned through bufferization.to_tensor).
+// Kernels take every buffer as memref<?xT> and every size as i32.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MUONSSM_PASSES_GPULOWERING_H
+#define MUONSSM_PASSES_GPULOWERING_H
+
+#include "passes/GPUEmitter.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+
+namespace mlir::muonssm::gpu_codegen {
+
+/// Builds the host side of one kernel launch, at the op it replaces.
+class LaunchBuilder {
+public:
+  LaunchBuilder(Operation *op, gpu::GPUModuleOp kernels, StringRef name);
+
+  /// A tensor operand (or a result of `op`, isResult) passed as a flat
+  /// buffer named `name`. Results need `sizes`: every dimension as index.
+  void addBuffer(StringRef name, Value tensor, bool isResult,
+                 ArrayRef<Value> sizes = {});
+  /// Dimension `dim` of a tensor operand, passed as an i32 named `name`.
+  void addSize(StringRef name, Value tensor, int64_t dim);
+  size_t numBuffers() const { return buffers.size(); }
+  SmallVector<std::string> argNames() const;
+
+  /// The kernel function, with its arguments typed; its body is empty.
+  gpu::GPUFuncOp createKernel(int64_t threads, int64_t sharedBytes);
+
+  /// Launches the kernel on `grid` blocks and replaces the op's results.
+  void launch(ArrayRef<Value> grid);
+
+  // Host index arithmetic.
+  Value dim(Value tensor, int64_t d);
+  Value cst(int64_t v);
+  Value ceilDiv(Value x, int64_t d);
+  Value sub(Value x, int64_t y);
+  Value mul(Value x, Value y);
+
+private:
+  struct Buffer {
+    std::string name;
+    Value tensor;
+    bool isResult;
+    Value flat; // memref<?xT>
+    Value alloc;
+  };
+  Operation *op;
+  gpu::GPUModuleOp kernels;
+  std::string name;
+  ImplicitLocOpBuilder b;
+  SmallVector<Buffer> buffers;
+  SmallVector<std::pair<std::string, Value>> sizes; // i32 values
+  gpu::GPUFuncOp func;
+  int64_t threads = 128, sharedBytes = 0;
+};
+
+/// muonssm.scan without NS (after simplify-newton-schulz), token by token
+/// with the state in registers (RecurrentScanToGPU.cpp).
+LogicalResult lowerRecurrentScan(ScanOp op, gpu::GPUModuleOp kernels,
+                                 StringRef name);
+
+/// muonssm.rank1_gain, one warp per (b, t, h) (LowerToGPU.cpp).
+LogicalResult lowerRank1Gain(Rank1GainOp op, gpu::GPUModuleOp kernels,
+                             StringRef name);
+
+} // namespace mlir::muonssm::gpu_codegen
+
+#endif // MUONSSM_PASSES_GPULOWERING_H

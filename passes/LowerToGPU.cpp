@@ -1,0 +1,343 @@
+//===- LowerToGPU.cpp - muonssm ops to GPU kernels and launches -----------===//
+//
+// The module pass: one gpu.module @muonssm_kernels (target NVVM, sm_90a by
+// default) holding a kernel per muonssm op, each op replaced by a
+// gpu.launch_func on flat buffers. The kernels are described in docs/gpu.md;
+// their emitters live beside this file.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/GPULowering.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/Parser/Parser.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+namespace mlir::muonssm {
+#define GEN_PASS_DEF_LOWERTOGPU
+#include "passes/Passes.h.inc"
+} // namespace mlir::muonssm
+
+using namespace mlir;
+using namespace mlir::muonssm;
+using namespace mlir::muonssm::gpu_codegen;
+
+//===----------------------------------------------------------------------===//
+// LaunchBuilder
+//===----------------------------------------------------------------------===//
+
+LaunchBuilder::LaunchBuilder(Operation *op, gpu::GPUModuleOp kernels,
+                             StringRef name)
+    : op(op), kernels(kernels), name(name.str()), b(op->getLoc(), op) {}
+
+Value LaunchBuilder::dim(Value tensor, int64_t d) {
+  return tensor::DimOp::create(b, tensor, d);
+}
+Value LaunchBuilder::cst(int64_t v) {
+  return arith::ConstantIndexOp::create(b, v);
+}
+Value LaunchBuilder::ceilDiv(Value x, int64_t d) {
+  return arith::CeilDivUIOp::create(b, x, cst(d));
+}
+Value LaunchBuilder::sub(Value x, int64_t y) {
+  return arith::SubIOp::create(b, x, cst(y));
+}
+Value LaunchBuilder::mul(Value x, Value y) {
+  return arith::MulIOp::create(b, x, y);
+}
+
+/// A flat view memref<?xT> of an identity-layout buffer.
+static Value flatten(ImplicitLocOpBuilder &b, Value buffer) {
+  auto type = cast<MemRefType>(buffer.getType());
+  SmallVector<ReassociationIndices> all(1);
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    all[0].push_back(i);
+  Value flat = buffer;
+  if (type.getRank() != 1)
+    flat = memref::CollapseShapeOp::create(b, buffer, all);
+  auto dynamic =
+      MemRefType::get({ShapedType::kDynamic}, type.getElementType());
+  if (flat.getType() != dynamic)
+    flat = memref::CastOp::create(b, dynamic, flat);
+  return flat;
+}
+
+void LaunchBuilder::addBuffer(StringRef argName, Value tensor, bool isResult,
+                              ArrayRef<Value> resultSizes) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  auto memrefType = MemRefType::get(type.getShape(), type.getElementType());
+  Buffer buffer{argName.str(), tensor, isResult, {}, {}};
+  if (isResult) {
+    SmallVector<Value> dynamic;
+    for (auto [i, size] : llvm::enumerate(type.getShape()))
+      if (ShapedType::isDynamic(size))
+        dynamic.push_back(resultSizes[i]);
+    buffer.alloc = memref::AllocOp::create(b, memrefType, dynamic);
+    buffer.flat = flatten(b, buffer.alloc);
+  } else {
+    Value memref = bufferization::ToBufferOp::create(b, memrefType, tensor,
+                                                     /*read_only=*/true);
+    buffer.flat = flatten(b, memref);
+  }
+  buffers.push_back(buffer);
+}
+
+void LaunchBuilder::addSize(StringRef argName, Value tensor, int64_t d) {
+  Value size = arith::IndexCastUIOp::create(b, b.getI32Type(), dim(tensor, d));
+  sizes.push_back({argName.str(), size});
+}
+
+SmallVector<std::string> LaunchBuilder::argNames() const {
+  SmallVector<std::string> names;
+  for (const Buffer &buffer : buffers)
+    names.push_back(buffer.name);
+  for (auto &[n, v] : sizes)
+    names.push_back(n);
+  return names;
+}
+
+gpu::GPUFuncOp LaunchBuilder::createKernel(int64_t blockThreads,
+                                           int64_t dynamicShared) {
+  threads = blockThreads;
+  sharedBytes = dynamicShared;
+  SmallVector<Type> types;
+  for (const Buffer &buffer : buffers)
+    types.push_back(buffer.flat.getType());
+  for (auto &[n, v] : sizes)
+    types.push_back(v.getType());
+  OpBuilder kb(kernels.getBodyRegion());
+  kb.setInsertionPointToEnd(&kernels.getBodyRegion().front());
+  func = gpu::GPUFuncOp::create(kb, op->getLoc(), name,
+                                kb.getFunctionType(types, {}));
+  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), kb.getUnitAttr());
+  func.setKnownBlockSizeAttr(kb.getDenseI32ArrayAttr(
+      {static_cast<int32_t>(threads), 1, 1}));
+  // Argument names, for the bundle's manifest.
+  SmallVector<std::string> names = argNames();
+  for (auto [i, n] : llvm::enumerate(names))
+    func.setArgAttr(i, "muonssm.arg", kb.getStringAttr(n));
+  return func;
+}
+
+void LaunchBuilder::launch(ArrayRef<Value> grid) {
+  SmallVector<Value> operands;
+  for (const Buffer &buffer : buffers)
+    operands.push_back(buffer.flat);
+  for (auto &[n, v] : sizes)
+    operands.push_back(v);
+  Value one = cst(1);
+  gpu::KernelDim3 gridDims{grid[0], grid.size() > 1 ? grid[1] : one,
+                           grid.size() > 2 ? grid[2] : one};
+  gpu::KernelDim3 blockDims{cst(threads), one, one};
+  Value shared = arith::ConstantIntOp::create(b, sharedBytes, 32);
+  gpu::LaunchFuncOp::create(b, func, gridDims, blockDims, shared, operands);
+  SmallVector<Value> results;
+  for (const Buffer &buffer : buffers)
+    if (buffer.isResult)
+      results.push_back(bufferization::ToTensorOp::create(
+          b, buffer.tensor.getType(), buffer.alloc, /*restrict=*/true,
+          /*writable=*/true));
+  op->replaceAllUsesWith(results);
+  op->erase();
+}
+
+//===----------------------------------------------------------------------===//
+// muonssm.rank1_gain: one warp per (b, t, h)
+//===----------------------------------------------------------------------===//
+
+LogicalResult gpu_codegen::lowerRank1Gain(Rank1GainOp op,
+                                          gpu::GPUModuleOp kernels,
+                                          StringRef name) {
+  LaunchBuilder launch(op, kernels, name);
+  Value k = op.getK(), v = op.getV();
+  launch.addBuffer("k", k, false);
+  launch.addBuffer("v", v, false);
+  if (op.getBeta())
+    launch.addBuffer("beta", op.getBeta(), false);
+  if (op.getDt())
+    launch.addBuffer("dt", op.getDt(), false);
+  launch.addBuffer("gain", op.getGain(), true,
+                   {launch.dim(v, 0), launch.dim(v, 1), launch.dim(v, 2)});
+  launch.addSize("B", v, 0);
+  launch.addSize("T", v, 1);
+  launch.addSize("H", k, 2);
+  launch.addSize("K", k, 3);
+  launch.addSize("HV", v, 2);
+  launch.addSize("V", v, 3);
+  const int64_t warps = 4;
+  gpu::GPUFuncOp func = launch.createKernel(32 * warps, 0);
+  SmallVector<std::string> names = launch.argNames();
+  {
+    ImplicitLocOpBuilder b(op.getLoc(), func.getContext());
+    b.setInsertionPointToStart(&func.getBody().front());
+    KernelBuilder e(b, b.getF32Type());
+    auto arg = [&](StringRef n) -> Value {
+      for (auto [i, name] : llvm::enumerate(names))
+        if (name == n)
+          return func.getArgument(i);
+      return {};
+    };
+    Value kBuf = arg("k"), vBuf = arg("v"), beta = arg("beta"),
+          dt = arg("dt"), out = arg("gain");
+    Value B = e.toIndex(arg("B")), T = e.toIndex(arg("T")),
+          H = e.toIndex(arg("H")), K = e.toIndex(arg("K")),
+          HV = e.toIndex(arg("HV")), V = e.toIndex(arg("V"));
+    Value tid = e.threadId();
+    Value lane = e.irem(tid, e.idx(32));
+    Value triple = e.iadd(e.imul(e.blockId(gpu::Dimension::x), e.idx(warps)),
+                          e.idiv(tid, e.idx(32)));
+    Value count = e.imul(e.imul(B, T), HV);
+    // Every lane runs the same loops (shuffles need the whole warp); a warp
+    // past the last (b, t, h) works on the last one and stores nothing.
+    Value p = e.imin(triple, e.isub(count, e.idx(1)));
+    Value h = e.irem(p, HV), bt = e.idiv(p, HV);
+    Value kh = e.idiv(h, e.idiv(HV, H));
+    Value kBase = e.imul(e.iadd(e.imul(bt, H), kh), K);
+    Value vBase = e.imul(p, V);
+    Value zero = e.cst(0.0);
+    Value kk = e.loop(lane, K, e.idx(32), {zero},
+                      [&](Value i, ValueRange acc) -> SmallVector<Value> {
+                        Value x = e.load(kBuf, e.iadd(kBase, i));
+                        return {e.fma(x, x, acc[0])};
+                      })[0];
+    kk = e.groupSum(kk, 32);
+    Value betaHead;
+    bool channelBeta =
+        beta && cast<RankedTensorType>(op.getBeta().getType()).getRank() == 4;
+    if (beta && !channelBeta)
+      betaHead = e.load(beta, p);
+    Value ww = e.loop(lane, V, e.idx(32), {zero},
+                      [&](Value j, ValueRange acc) -> SmallVector<Value> {
+                        Value w = e.load(vBuf, e.iadd(vBase, j));
+                        if (dt) {
+                          Value d = e.load(dt, e.iadd(vBase, j));
+                          w = e.mul(e.div(d, e.fma(d, kk, e.cst(1.0))), w);
+                        } else if (betaHead) {
+                          w = e.mul(betaHead, w);
+                        } else if (beta) {
+                          w = e.mul(e.load(beta, e.iadd(vBase, j)), w);
+                        }
+                        return {e.fma(w, w, acc[0])};
+                      })[0];
+    ww = e.groupSum(ww, 32);
+    double tauIn = op.getTauIn().convertToDouble();
+    double tauOut = op.getTauOut().convertToDouble();
+    NewtonSchulzAttr ns = op.getNewtonSchulz();
+    NSCoefficients coef = getNSCoefficients(ns.getPolynomial());
+    Value sigma = e.mul(e.cst(tauIn), e.mul(e.sqrt(kk), e.sqrt(ww)));
+    Value eps = e.cst(ns.getEpsValue());
+    Value s = e.div(sigma, ns.getEpsMode() == EpsMode::Add
+                               ? e.add(sigma, eps)
+                               : e.maxf(sigma, eps));
+    for (int64_t step = 0; step < ns.getSteps(); ++step) {
+      Value s2 = e.mul(s, s);
+      s = e.mul(s, e.fma(e.fma(e.cst(coef.c), s2, e.cst(coef.b)), s2,
+                         e.cst(coef.a)));
+    }
+    Value isZero = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, sigma,
+                                         zero);
+    Value gain = e.mul(e.cst(tauIn * tauOut),
+                       e.select(isZero, zero, e.div(s, sigma)));
+    e.when(e.iand(e.ult(triple, count), e.ieq(lane, e.idx(0))),
+           [&] { e.store(gain, out, p); });
+    gpu::ReturnOp::create(b);
+  }
+  Value count = launch.mul(launch.mul(launch.dim(v, 0), launch.dim(v, 1)),
+                           launch.dim(v, 2));
+  launch.launch({launch.ceilDiv(count, warps)});
+  return success();
+}
+
+Value gpu_codegen::kernelArg(gpu::GPUFuncOp func, const KernelSpec &spec,
+                             StringRef name) {
+  for (auto [i, arg] : llvm::enumerate(spec.args))
+    if (arg.first == name)
+      return func.getArgument(i);
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// The pass
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
+  using LowerToGPUBase::LowerToGPUBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<Operation *> ops;
+    module.walk([&](Operation *op) {
+      if (isa<ScanOp, Rank1GainOp, NewtonSchulzOp>(op))
+        ops.push_back(op);
+    });
+    if (ops.empty())
+      return;
+
+    // The float64 reference of every function that launches kernels, kept
+    // as text for muonssm-translate --emit-bundle (the oracle checks the
+    // kernels against the ops they replace).
+    llvm::SmallPtrSet<Operation *, 4> funcs;
+    for (Operation *op : ops)
+      funcs.insert(op->getParentOfType<func::FuncOp>());
+    for (Operation *f : funcs) {
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      f->print(os, OpPrintingFlags().printGenericOpForm(false));
+      f->setAttr("muonssm.reference", StringAttr::get(&getContext(), text));
+    }
+
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                    UnitAttr::get(&getContext()));
+    OpBuilder b(module.getBodyRegion());
+    b.setInsertionPointToEnd(module.getBody());
+    auto target = NVVM::NVVMTargetAttr::get(&getContext(), /*optLevel=*/3,
+                                            "nvptx64-nvidia-cuda", chip,
+                                            features);
+    auto kernels = gpu::GPUModuleOp::create(b, module.getLoc(),
+                                            "muonssm_kernels",
+                                            b.getArrayAttr({target}));
+
+    int counter = 0;
+    for (Operation *op : ops) {
+      std::string name = "muonssm_k" + std::to_string(counter++);
+      LogicalResult ok =
+          llvm::TypeSwitch<Operation *, LogicalResult>(op)
+              .Case<ScanOp>([&](ScanOp scan) -> LogicalResult {
+                if (scan.getNewtonSchulz())
+                  return scan.emitError()
+                         << "the GPU lowering has no kernel for Newton-Schulz "
+                            "inside a scan yet: NS of a rank-1 update needs "
+                            "muonssm-simplify-newton-schulz first; NS of the "
+                            "momentum (the seed's form) is not supported on "
+                            "the GPU yet";
+                if (scan.getV().getType().getElementType().isF64())
+                  return scan.emitError()
+                         << "the GPU kernels compute in f32; f64 inputs run "
+                            "on the CPU (--target cpu)";
+                return lowerRecurrentScan(scan, kernels, name);
+              })
+              .Case<Rank1GainOp>([&](Rank1GainOp gain) -> LogicalResult {
+                if (gain.getV().getType().getElementType().isF64())
+                  return gain.emitError()
+                         << "the GPU kernels compute in f32; f64 inputs run "
+                            "on the CPU (--target cpu)";
+                return lowerRank1Gain(gain, kernels, name);
+              })
+              .Default([&](Operation *other) -> LogicalResult {
+                return other->emitError()
+                       << "the GPU lowering has no kernel for '"
+                       << other->getName() << "' yet";
+              });
+      if (failed(ok))
+        return signalPassFailure();
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,306 @@
+//===- RecurrentScanToGPU.cpp - the register-resident recurrent kernel ----===//
+//
+// A scan computed token by token on the GPU (docs/gpu.md §2). One block per
+// (sequence, value head, tile of value columns); every value column j is
+// owned by TPC consecutive lanes, each holding R of its K key rows of the
+// state (and momentum) as vector<R x f32> values carried through the token
+// loop, i.e. in registers. Everything of a token is column-local:
+//   u_j = Σ_i S[i][j] k_i and o_j = Σ_i S[i][j] q_i
+// are lane sums plus xor shuffles within the TPC lanes; nothing goes
+// through shared memory and no barrier is needed. Each token reads k, q
+// (broadcast to all columns), v_j, the gates, and writes o_j.
+//
+// It covers every linear scan: decays none/scalar/diagonal/mamba/longhorn,
+// the delta rule, the error input, momentum, a per-token gain, GQA, varlen,
+// initial and final states. NS is not part of it (simplify-newton-schulz
+// makes NS of an update a gain; NS of the momentum has its own kernel).
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/GPULowering.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+
+using namespace mlir;
+using namespace mlir::muonssm;
+using namespace mlir::muonssm::gpu_codegen;
+
+namespace {
+
+/// How a block maps onto columns and rows.
+struct Tiling {
+  int64_t threads = 128;
+  int64_t lanesPerColumn; // TPC: a power of two ≤ 32
+  int64_t rowsPerLane;    // R
+  int64_t columnsPerBlock;
+};
+
+Tiling chooseTiling(int64_t keyDim) {
+  // About 8 rows per lane: enough work per lane, few shuffle steps, and
+  // 8–32 columns per block so that a (sequence, head) spreads over blocks.
+  Tiling t;
+  int64_t lanes = 1;
+  while (lanes < 32 && lanes * 8 < keyDim)
+    lanes *= 2;
+  t.lanesPerColumn = lanes;
+  t.rowsPerLane = (keyDim + lanes - 1) / lanes;
+  t.columnsPerBlock = t.threads / lanes;
+  return t;
+}
+
+class RecurrentKernel {
+public:
+  RecurrentKernel(ScanOp op, const Tiling &tiling, int64_t keyDim)
+      : op(op), tiling(tiling), K(keyDim) {}
+
+  /// Fills the kernel body. `args` are the kernel's block arguments in the
+  /// order of `names`.
+  void emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
+    ImplicitLocOpBuilder b(op.getLoc(), func.getContext());
+    b.setInsertionPointToStart(&func.getBody().front());
+    KernelBuilder e(b, b.getF32Type());
+    auto arg = [&](StringRef name) -> Value {
+      for (auto [i, n] : llvm::enumerate(names))
+        if (n == name)
+          return func.getArgument(i);
+      return {};
+    };
+    Value q = arg("q"), k = arg("k"), v = arg("v"), g = arg("g"),
+          dt = arg("dt"), a = arg("a"), beta = arg("beta"),
+          gain = arg("gain"), cu = arg("cu_seqlens"),
+          s0 = arg("initial_state"), m0 = arg("initial_momentum"),
+          o = arg("o"), sT = arg("final_state"), mT = arg("final_momentum");
+    Value T = e.toIndex(arg("T")), H = e.toIndex(arg("H")),
+          HV = e.toIndex(arg("HV")), V = e.toIndex(arg("V"));
+    Value Kc = e.idx(K);
+    const int64_t R = tiling.rowsPerLane, TPC = tiling.lanesPerColumn;
+    bool momentum = op.hasMomentum();
+
+    // Who am I: column j of value head h of sequence n; rows g·R .. g·R+R−1.
+    Value tid = e.threadId();
+    Value lane = e.irem(tid, e.idx(TPC));
+    Value column =
+        e.iadd(e.imul(e.blockId(gpu::Dimension::x), e.idx(tiling.columnsPerBlock)),
+               e.idiv(tid, e.idx(TPC)));
+    Value h = e.blockId(gpu::Dimension::y);
+    Value n = e.blockId(gpu::Dimension::z);
+    Value columnValid = e.ult(column, V);
+    Value j = e.imin(column, e.isub(V, e.idx(1))); // clamped for loads
+    Value kh = e.idiv(h, e.idiv(HV, H));
+    Value firstRow = e.imul(lane, e.idx(R));
+    SmallVector<Value> rows, rowValid;
+    bool allRowsValid = K % (R * TPC) == 0;
+    for (int64_t r = 0; r < R; ++r) {
+      Value i = e.iadd(firstRow, e.idx(r));
+      rowValid.push_back(allRowsValid ? Value() : e.ult(i, Kc));
+      rows.push_back(allRowsValid ? i : e.imin(i, e.idx(K - 1)));
+    }
+    // A vector of R values, each row's loaded at index(row) (0 where the row
+    // is padding).
+    auto rowVector = [&](Value buffer, function_ref<Value(Value)> index) {
+      SmallVector<Value> values;
+      for (int64_t r = 0; r < R; ++r) {
+        Value x = e.load(buffer, index(rows[r]));
+        if (rowValid[r])
+          x = e.select(rowValid[r], x, e.cst(0.0));
+        values.push_back(x);
+      }
+      return e.fromElements(values);
+    };
+
+    // The sequence's tokens [first, last) of batch row bIdx.
+    Value bIdx = n, first = e.idx(0), last = T;
+    if (cu) {
+      Type index = b.getIndexType();
+      Value lo = arith::IndexCastOp::create(b, index, e.loadRaw(cu, n));
+      Value hi = arith::IndexCastOp::create(b, index,
+                                            e.loadRaw(cu, e.iadd(n, e.idx(1))));
+      bIdx = e.idx(0);
+      first = e.imin(lo, T);
+      last = e.imin(e.imax(hi, first), T);
+    }
+
+    // State (and momentum) rows of this lane: [n, h, i, j].
+    auto stateIndex = [&](Value i) {
+      return e.iadd(e.imul(e.iadd(e.imul(e.iadd(e.imul(n, HV), h), Kc), i), V),
+                    j);
+    };
+    Value S = s0 ? rowVector(s0, stateIndex) : e.vcst(0.0, R);
+    Value M = momentum ? (m0 ? rowVector(m0, stateIndex) : e.vcst(0.0, R))
+                       : Value();
+
+    double tau = op.getTau().convertToDouble();
+    double scale = op.getScale().convertToDouble();
+    double gamma = momentum ? op.getMomentum()->convertToDouble() : 0.0;
+    bool readOut = op.hasDeltaRule() || op.getInput() == InputKind::Error;
+
+    SmallVector<Value> inits{S};
+    if (momentum)
+      inits.push_back(M);
+    SmallVector<Value> end = e.loop(
+        first, last, e.idx(1), inits,
+        [&](Value t, ValueRange carried) -> SmallVector<Value> {
+          Value S = carried[0];
+          Value M = momentum ? carried[1] : Value();
+          Value bt = e.iadd(e.imul(bIdx, T), t);
+          Value qkBase = e.imul(e.iadd(e.imul(bt, H), kh), Kc);
+          Value headIndex = e.iadd(e.imul(bt, HV), h); // [b, t, h]
+          Value vIndex = e.iadd(e.imul(headIndex, V), j);
+          Value kv = rowVector(k, [&](Value i) { return e.iadd(qkBase, i); });
+          Value qv = rowVector(q, [&](Value i) { return e.iadd(qkBase, i); });
+          Value vj = e.load(v, vIndex);
+
+          // Decay.
+          Value betaCol; // LongHorn's dtn or the per-channel β
+          switch (op.getDecay()) {
+          case DecayKind::None:
+            break;
+          case DecayKind::Scalar:
+            S = e.mul(S, e.splat(e.exp(e.load(g, headIndex)), R));
+            break;
+          case DecayKind::Diagonal:
+            S = e.mul(S, e.exp(rowVector(g, [&](Value i) {
+                        return e.iadd(e.imul(headIndex, Kc), i);
+                      })));
+            break;
+          case DecayKind::Mamba: {
+            Value delta = e.splat(e.load(dt, vIndex), R);
+            Value A = rowVector(a, [&](Value i) {
+              return e.iadd(e.imul(e.iadd(e.imul(h, Kc), i), V), j);
+            });
+            S = e.mul(S, e.exp(e.mul(delta, A)));
+            break;
+          }
+          case DecayKind::Longhorn: {
+            Value kk = e.groupSum(e.vsum(e.mul(kv, kv)), TPC);
+            Value d = e.load(dt, vIndex);
+            betaCol = e.div(d, e.fma(d, kk, e.cst(1.0)));
+            Value factor = e.sub(e.vcst(1.0, R),
+                                 e.mul(e.splat(betaCol, R), e.mul(kv, kv)));
+            S = e.mul(S, factor);
+            break;
+          }
+          }
+
+          // β: per head, per value channel, LongHorn's dtn, or 1.
+          Value betaHead = e.cst(1.0);
+          if (beta && op.hasChannelBeta())
+            betaCol = e.load(beta, vIndex);
+          else if (beta)
+            betaHead = e.load(beta, headIndex);
+          Value betaJ = betaCol ? betaCol : betaHead;
+
+          Value u;
+          if (readOut)
+            u = e.groupSum(e.vsum(e.mul(kv, S)), TPC);
+          Value w = op.getInput() == InputKind::Error
+                        ? e.mul(betaJ, e.sub(vj, u))
+                        : e.mul(betaJ, vj);
+          if (op.hasDeltaRule()) {
+            Value coef = e.mul(e.cst(-op.getDeltaRule()->convertToDouble()),
+                               e.mul(betaHead, u));
+            S = e.fma(e.splat(coef, R), kv, S);
+          }
+          Value coef = e.cst(tau);
+          if (gain)
+            coef = e.mul(coef, e.load(gain, headIndex));
+          Value x = e.mul(e.splat(e.mul(coef, w), R), kv);
+          if (momentum) {
+            M = e.fma(e.vcst(gamma, R), M, x);
+            S = e.add(S, M);
+          } else {
+            S = e.add(S, x);
+          }
+
+          Value out = e.mul(e.cst(scale), e.groupSum(e.vsum(e.mul(qv, S)), TPC));
+          e.when(e.iand(columnValid, e.ieq(lane, e.idx(0))),
+                 [&] { e.store(out, o, vIndex); });
+          SmallVector<Value> next{S};
+          if (momentum)
+            next.push_back(M);
+          return next;
+        });
+
+    // Final states.
+    auto storeRows = [&](Value vec, Value buffer) {
+      e.when(columnValid, [&] {
+        for (int64_t r = 0; r < R; ++r) {
+          auto store = [&] {
+            e.store(e.element(vec, r), buffer, stateIndex(rows[r]));
+          };
+          if (rowValid[r])
+            e.when(rowValid[r], store);
+          else
+            store();
+        }
+      });
+    };
+    if (sT)
+      storeRows(end[0], sT);
+    if (mT)
+      storeRows(end[1], mT);
+    gpu::ReturnOp::create(b);
+  }
+
+private:
+  ScanOp op;
+  Tiling tiling;
+  int64_t K;
+};
+
+} // namespace
+
+LogicalResult gpu_codegen::lowerRecurrentScan(ScanOp op,
+                                              gpu::GPUModuleOp kernels,
+                                              StringRef name) {
+  auto qType = op.getQ().getType();
+  if (qType.isDynamicDim(3))
+    return op.emitError() << "the GPU lowering needs a static key dimension K";
+  int64_t K = qType.getDimSize(3);
+  if (K > 256 || (!op.getV().getType().isDynamicDim(3) &&
+                  op.getV().getType().getDimSize(3) > 256))
+    return op.emitError()
+           << "the GPU kernels support head dimensions K, V up to 256, got "
+           << qType << " and " << op.getV().getType();
+  Tiling tiling = chooseTiling(K);
+
+  // Arguments: present operands and results as flat buffers, then sizes.
+  SmallVector<std::pair<std::string, Value>> buffers = {
+      {"q", op.getQ()}, {"k", op.getK()}, {"v", op.getV()}};
+  auto optional = [&](StringRef name, Value value) {
+    if (value)
+      buffers.push_back({name.str(), value});
+  };
+  optional("g", op.getG());
+  optional("dt", op.getDt());
+  optional("a", op.getA());
+  optional("beta", op.getBeta());
+  optional("gain", op.getGain());
+  optional("cu_seqlens", op.getCuSeqlens());
+  optional("initial_state", op.getInitialState());
+  optional("initial_momentum", op.getInitialMomentum());
+  size_t numInputs = buffers.size();
+  optional("o", op.getO());
+  optional("final_state", op.getFinalState());
+  optional("final_momentum", op.getFinalMomentum());
+
+  LaunchBuilder launch(op, kernels, name);
+  for (auto [argName, value] : buffers)
+    launch.addBuffer(argName, value, /*isResult=*/launch.numBuffers() >= numInputs);
+  Value v = op.getV();
+  launch.addSize("T", v, 1);
+  launch.addSize("H", op.getQ(), 2);
+  launch.addSize("HV", v, 2);
+  launch.addSize("V", v, 3);
+  gpu::GPUFuncOp func = launch.createKernel(tiling.threads, /*sharedBytes=*/0);
+  RecurrentKernel(op, tiling, K).emit(func, launch.argNames());
+
+  // Grid: (value tiles, value heads, sequences).
+  Value columns = launch.dim(v, 3);
+  Value tiles = launch.ceilDiv(columns, tiling.columnsPerBlock);
+  Value sequences = op.getCuSeqlens()
+                        ? launch.sub(launch.dim(op.getCuSeqlens(), 0), 1)
+                        : launch.dim(v, 0);
+  launch.launch({tiles, launch.dim(v, 2), sequences});
+  return success();
+}

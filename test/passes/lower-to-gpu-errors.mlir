@@ -1,0 +1,34 @@
+// RUN: muonssm-opt %s -split-input-file -muonssm-lower-to-gpu -verify-diagnostics
+
+// What has no GPU kernel is a located error, not a silent fallback.
+
+func.func @f64_inputs(%q: tensor<1x5x1x16xf64>, %k: tensor<1x5x1x16xf64>,
+    %v: tensor<1x5x1x16xf64>) -> tensor<1x5x1x16xf64> {
+  // expected-error @+1 {{the GPU kernels compute in f32; f64 inputs run on the CPU (--target cpu)}}
+  %o = muonssm.scan q(%q : tensor<1x5x1x16xf64>) k(%k : tensor<1x5x1x16xf64>)
+      v(%v : tensor<1x5x1x16xf64>) decay = none, input = update,
+      tau = 1.0, scale = 1.0 -> o tensor<1x5x1x16xf64>
+  return %o : tensor<1x5x1x16xf64>
+}
+
+// -----
+
+func.func @dynamic_key_dim(%q: tensor<1x5x1x?xf32>, %k: tensor<1x5x1x?xf32>,
+    %v: tensor<1x5x1x16xf32>) -> tensor<1x5x1x16xf32> {
+  // expected-error @+1 {{the GPU lowering needs a static key dimension K}}
+  %o = muonssm.scan q(%q : tensor<1x5x1x?xf32>) k(%k : tensor<1x5x1x?xf32>)
+      v(%v : tensor<1x5x1x16xf32>) decay = none, input = update,
+      tau = 1.0, scale = 1.0 -> o tensor<1x5x1x16xf32>
+  return %o : tensor<1x5x1x16xf32>
+}
+
+// -----
+
+func.func @head_dim(%q: tensor<1x5x1x512xbf16>, %k: tensor<1x5x1x512xbf16>,
+    %v: tensor<1x5x1x16xbf16>) -> tensor<1x5x1x16xbf16> {
+  // expected-error @+1 {{the GPU kernels support head dimensions K, V up to 256, got 'tensor<1x5x1x512xbf16>' and 'tensor<1x5x1x16xbf16>'}}
+  %o = muonssm.scan q(%q : tensor<1x5x1x512xbf16>) k(%k : tensor<1x5x1x512xbf16>)
+      v(%v : tensor<1x5x1x16xbf16>) decay = none, input = update,
+      tau = 1.0, scale = 1.0 -> o tensor<1x5x1x16xbf16>
+  return %o : tensor<1x5x1x16xbf16>
+}

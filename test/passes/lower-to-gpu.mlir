@@ -1,0 +1,59 @@
+// RUN: muonssm-opt %s -split-input-file -muonssm-lower-to-gpu | FileCheck %s
+// RUN: muonssm-opt %s -split-input-file -muonssm-lower-to-gpu=chip=sm_80 2>&1 | FileCheck %s --check-prefix=CHIP
+
+// A scan becomes a kernel in gpu.module @muonssm_kernels and, on the host, a
+// launch on flat views of its operands and results: grid (value tiles,
+// value heads, sequences), 128 threads. The kernel keeps the state in
+// registers: a vector of rows per lane carried through the token loop, and
+// column sums by xor shuffles.
+
+// CHIP: gpu.module @muonssm_kernels [#nvvm.target<O = 3, chip = "sm_80", features = "+ptx80">]
+
+// CHECK-LABEL: func.func @gated_deltanet
+// CHECK-SAME:    muonssm.reference = "func.func @gated_deltanet
+// CHECK:         %[[Q:.*]] = bufferization.to_buffer %arg0 read_only
+// CHECK:         memref.collapse_shape %[[Q]] {{\[}}[0, 1, 2, 3]]
+// CHECK:         %[[O:.*]] = memref.alloc() : memref<2x8x4x64xbf16>
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0 blocks in
+// CHECK-SAME:      args(%{{[^ ]+}} : memref<?xbf16>, %{{[^ ]+}} : memref<?xbf16>, %{{[^ ]+}} : memref<?xbf16>, %{{[^ ]+}} : memref<?xf32>, %{{[^ ]+}} : memref<?xf32>, %{{[^ ]+}} : memref<?xbf16>, %{{[^ ]+}} : i32, %{{[^ ]+}} : i32, %{{[^ ]+}} : i32, %{{[^ ]+}} : i32)
+// CHECK:         bufferization.to_tensor %[[O]] restrict writable
+// CHECK:       gpu.module @muonssm_kernels [#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">]
+// CHECK:         gpu.func @muonssm_k0(%arg0: memref<?xbf16> {muonssm.arg = "q"}
+// CHECK-SAME:      known_block_size = array<i32: 128, 1, 1>
+// CHECK:           scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}) -> (vector<8xf32>)
+// CHECK:             math.exp
+// CHECK:             gpu.shuffle  xor
+// CHECK:             vector.reduction <add>
+// CHECK:             scf.if
+// CHECK:               memref.store %{{.*}}, %arg5
+func.func @gated_deltanet(%q: tensor<2x8x4x64xbf16>, %k: tensor<2x8x4x64xbf16>,
+    %v: tensor<2x8x4x64xbf16>, %g: tensor<2x8x4xf32>, %b: tensor<2x8x4xf32>)
+    -> tensor<2x8x4x64xbf16> {
+  %o = muonssm.scan q(%q : tensor<2x8x4x64xbf16>) k(%k : tensor<2x8x4x64xbf16>)
+      v(%v : tensor<2x8x4x64xbf16>) g(%g : tensor<2x8x4xf32>) beta(%b : tensor<2x8x4xf32>)
+      decay = scalar, input = update, delta_rule = 1.0, tau = 1.0, scale = 0.125
+      -> o tensor<2x8x4x64xbf16>
+  return %o : tensor<2x8x4x64xbf16>
+}
+
+// -----
+
+// Mamba's decay with momentum: exp(Δ_j·A[h,i,j]) per row, a second register
+// vector for the momentum; the final states are stored per row.
+
+// CHECK-LABEL: func.func @mamba
+// CHECK:       gpu.func @muonssm_k0
+// CHECK:         scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (vector<8xf32>, vector<8xf32>)
+// CHECK:           arith.mulf %{{.*}}, %{{.*}} : vector<8xf32>
+// CHECK-NEXT:      math.exp %{{.*}} : vector<8xf32>
+func.func @mamba(%c: tensor<1x9x1x16xf32>, %bm: tensor<1x9x1x16xf32>,
+    %u: tensor<1x9x1x32xf32>, %d: tensor<1x9x1x32xf32>, %a: tensor<1x16x32xf32>,
+    %gain: tensor<1x9x1xf32>)
+    -> (tensor<1x9x1x32xf32>, tensor<1x1x16x32xf32>, tensor<1x1x16x32xf32>) {
+  %o, %s, %m = muonssm.scan q(%c : tensor<1x9x1x16xf32>) k(%bm : tensor<1x9x1x16xf32>)
+      v(%u : tensor<1x9x1x32xf32>) dt(%d : tensor<1x9x1x32xf32>) A(%a : tensor<1x16x32xf32>)
+      beta(%d : tensor<1x9x1x32xf32>) gain(%gain : tensor<1x9x1xf32>)
+      decay = mamba, input = update, momentum = 0.9, tau = 1.0, scale = 1.0
+      -> o tensor<1x9x1x32xf32> final_state tensor<1x1x16x32xf32> final_momentum tensor<1x1x16x32xf32>
+  return %o, %s, %m : tensor<1x9x1x32xf32>, tensor<1x1x16x32xf32>, tensor<1x1x16x32xf32>
+}

@@ -1,0 +1,109 @@
+//===- muonssm-translate.cpp - PTX, cubins and kernel bundles -------------===//
+//
+// Reads the output of `muonssm-opt FILE --muonssm-to-gpu` and writes its
+// PTX (--emit-ptx), a cubin (--emit-cubin, through ptxas) or a kernel bundle
+// directory (--emit-bundle). The logic lives in lib/translate.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/MuonSSMDialect.h"
+#include "lib/translate/Translate.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+namespace cl = llvm::cl;
+using namespace mlir;
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::OptionCategory category("muonssm-translate options");
+  cl::opt<std::string> input(cl::Positional, cl::desc("<input.mlir>"),
+                             cl::init("-"), cl::cat(category));
+  cl::opt<std::string> output("o", cl::desc("Output file (a directory for "
+                                            "--emit-bundle)"),
+                              cl::value_desc("PATH"), cl::init("-"),
+                              cl::cat(category));
+  enum Action { EmitPTX, EmitCubin, EmitBundle };
+  cl::opt<Action> action(
+      cl::desc("Translation:"), cl::Required,
+      cl::values(clEnumValN(EmitPTX, "emit-ptx",
+                            "One PTX file holding every kernel"),
+                 clEnumValN(EmitCubin, "emit-cubin",
+                            "The cubin ptxas makes of it"),
+                 clEnumValN(EmitBundle, "emit-bundle",
+                            "A kernel bundle directory: manifest.json, the "
+                            "PTX, cubins")),
+      cl::cat(category));
+  cl::opt<std::string> entry("entry", cl::init("main"),
+                             cl::desc("Entry function of the bundle"),
+                             cl::cat(category));
+  cl::opt<bool> noCubin("no-cubin",
+                        cl::desc("Bundles: PTX only (JIT-compiled at load)"),
+                        cl::cat(category));
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "muonssm-translate: PTX, cubins and kernel "
+                              "bundles from muonssm-opt --muonssm-to-gpu\n");
+
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registry.insert<muonssm::MuonSSMDialect>();
+  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+  registerAllToLLVMIRTranslations(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+  std::string error;
+  auto file = openInputFile(input, &error);
+  if (!file) {
+    llvm::errs() << "muonssm-translate: error: " << error << "\n";
+    return 1;
+  }
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return 1;
+
+  if (action == EmitBundle) {
+    if (output == "-") {
+      llvm::errs() << "muonssm-translate: error: --emit-bundle needs -o DIR\n";
+      return 1;
+    }
+    return failed(muonssm::translate::emitBundle(*module, entry, output,
+                                                  !noCubin));
+  }
+  std::string chip;
+  FailureOr<std::string> ptx = muonssm::translate::extractPTX(*module, &chip);
+  if (failed(ptx))
+    return 1;
+  std::string bytes = *ptx;
+  if (action == EmitCubin) {
+    FailureOr<std::string> cubin =
+        muonssm::translate::assemble(module->getLoc(), *ptx, chip);
+    if (failed(cubin))
+      return 1;
+    bytes = *cubin;
+  }
+  auto out = openOutputFile(output, &error);
+  if (!out) {
+    llvm::errs() << "muonssm-translate: error: " << error << "\n";
+    return 1;
+  }
+  out->os() << bytes;
+  out->keep();
+  return 0;
+}
