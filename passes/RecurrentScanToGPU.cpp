@@ -6,9 +6,11 @@
 // state (and momentum) as vector<R x f32> values carried through the token
 // loop, i.e. in registers. Everything of a token is column-local:
 //   u_j = Σ_i S[i][j] k_i and o_j = Σ_i S[i][j] q_i
-// are lane sums plus xor shuffles within the TPC lanes; nothing goes
-// through shared memory and no barrier is needed. Each token reads k, q
-// (broadcast to all columns), v_j, the gates, and writes o_j.
+// are lane sums plus xor shuffles within the TPC lanes; the token loop has
+// no shared memory and no barrier. Each token reads k, q (broadcast to all
+// columns), v_j, the gates, one token ahead, and writes o_j. Initial and
+// final states pass through a shared tile so that their global accesses are
+// coalesced (that is most of a decode step).
 //
 // It covers every linear scan: decays none/scalar/diagonal/mamba/longhorn,
 // the delta rule, the error input, momentum, a per-token gain, GQA, varlen,
@@ -36,11 +38,14 @@ struct Tiling {
 };
 
 Tiling chooseTiling(int64_t keyDim) {
-  // About 8 rows per lane: enough work per lane, few shuffle steps, and
-  // 8–32 columns per block so that a (sequence, head) spreads over blocks.
+  // About 8 rows per lane (4 for small K): enough work per lane, few
+  // shuffle steps, and enough columns per block that a (sequence, head)
+  // spreads over blocks; small K (Mamba's d_state 16) gets more lanes per
+  // column so that more warps hide the per-token load latency.
   Tiling t;
+  int64_t rows = keyDim <= 32 ? 4 : 8;
   int64_t lanes = 1;
-  while (lanes < 32 && lanes * 8 < keyDim)
+  while (lanes < 32 && lanes * rows < keyDim)
     lanes *= 2;
   t.lanesPerColumn = lanes;
   t.rowsPerLane = (keyDim + lanes - 1) / lanes;
@@ -121,34 +126,141 @@ public:
     }
 
     // State (and momentum) rows of this lane: [n, h, i, j].
-    auto stateIndex = [&](Value i) {
-      return e.iadd(e.imul(e.iadd(e.imul(e.iadd(e.imul(n, HV), h), Kc), i), V),
-                    j);
+    auto stateIndex = [&](Value i, Value col) {
+      return e.iadd(
+          e.imul(e.iadd(e.imul(e.iadd(e.imul(n, HV), h), Kc), i), V), col);
     };
-    Value S = s0 ? rowVector(s0, stateIndex) : e.vcst(0.0, R);
-    Value M = momentum ? (m0 ? rowVector(m0, stateIndex) : e.vcst(0.0, R))
-                       : Value();
+    // States move through a shared tile (K rows × the block's columns, one
+    // float of padding per row) so that global reads and writes are
+    // coalesced along the value columns; this is most of a decode step.
+    const int64_t C = tiling.columnsPerBlock, pitch = C + 1;
+    Value tile = func.getWorkgroupAttributions().front();
+    Value colBase = e.imul(e.blockId(gpu::Dimension::x), e.idx(C));
+    Value localColumn = e.idiv(tid, e.idx(TPC));
+    auto stageIn = [&](Value buffer) {
+      e.loop(tid, e.idx(K * C), e.idx(tiling.threads), {},
+             [&](Value x, ValueRange) -> SmallVector<Value> {
+               Value row = e.idiv(x, e.idx(C)), col = e.irem(x, e.idx(C));
+               Value global = e.iadd(colBase, col);
+               Value cj = e.imin(global, e.isub(V, e.idx(1)));
+               Value value = e.select(e.ult(global, V),
+                                      e.load(buffer, stateIndex(row, cj)),
+                                      e.cst(0.0));
+               memref::StoreOp::create(
+                   b, value, tile,
+                   ValueRange{e.iadd(e.imul(row, e.idx(pitch)), col)});
+               return {};
+             });
+      gpu::BarrierOp::create(b);
+      SmallVector<Value> values;
+      for (int64_t r = 0; r < R; ++r)
+        values.push_back(memref::LoadOp::create(
+            b, tile,
+            ValueRange{e.iadd(e.imul(rows[r], e.idx(pitch)), localColumn)}));
+      gpu::BarrierOp::create(b);
+      return e.fromElements(values);
+    };
+    auto stageOut = [&](Value vec, Value buffer) {
+      for (int64_t r = 0; r < R; ++r) {
+        auto store = [&] {
+          memref::StoreOp::create(
+              b, e.element(vec, r), tile,
+              ValueRange{e.iadd(e.imul(rows[r], e.idx(pitch)), localColumn)});
+        };
+        if (rowValid[r])
+          e.when(rowValid[r], store);
+        else
+          store();
+      }
+      gpu::BarrierOp::create(b);
+      e.loop(tid, e.idx(K * C), e.idx(tiling.threads), {},
+             [&](Value x, ValueRange) -> SmallVector<Value> {
+               Value row = e.idiv(x, e.idx(C)), col = e.irem(x, e.idx(C));
+               Value global = e.iadd(colBase, col);
+               e.when(e.ult(global, V), [&] {
+                 e.store(memref::LoadOp::create(
+                             b, tile,
+                             ValueRange{e.iadd(e.imul(row, e.idx(pitch)), col)}),
+                         buffer, stateIndex(row, global));
+               });
+               return {};
+             });
+      gpu::BarrierOp::create(b);
+    };
+    Value S = s0 ? stageIn(s0) : e.vcst(0.0, R);
+    Value M = momentum ? (m0 ? stageIn(m0) : e.vcst(0.0, R)) : Value();
 
     double tau = op.getTau().convertToDouble();
     double scale = op.getScale().convertToDouble();
     double gamma = momentum ? op.getMomentum()->convertToDouble() : 0.0;
     bool readOut = op.hasDeltaRule() || op.getInput() == InputKind::Error;
 
+    // Mamba's A rows do not change with the token.
+    Value Arows;
+    if (op.getDecay() == DecayKind::Mamba)
+      Arows = rowVector(a, [&](Value i) {
+        return e.iadd(e.imul(e.iadd(e.imul(h, Kc), i), V), j);
+      });
+
+    // Everything a token reads, loaded one token ahead (the loads of t + 1
+    // are issued before the arithmetic of t, so their latency overlaps it).
+    Value lastRow = e.isub(e.imax(T, e.idx(1)), e.idx(1));
+    auto loadToken = [&](Value t) -> SmallVector<Value> {
+      t = e.imin(t, lastRow); // an empty sequence at the very end reads T − 1
+      Value bt = e.iadd(e.imul(bIdx, T), t);
+      Value qkBase = e.imul(e.iadd(e.imul(bt, H), kh), Kc);
+      Value headIndex = e.iadd(e.imul(bt, HV), h); // [b, t, h]
+      Value vIndex = e.iadd(e.imul(headIndex, V), j);
+      SmallVector<Value> in;
+      in.push_back(rowVector(k, [&](Value i) { return e.iadd(qkBase, i); }));
+      in.push_back(rowVector(q, [&](Value i) { return e.iadd(qkBase, i); }));
+      in.push_back(e.load(v, vIndex));
+      Value zero = e.cst(0.0);
+      switch (op.getDecay()) {
+      case DecayKind::None:
+        in.push_back(zero);
+        break;
+      case DecayKind::Scalar:
+        in.push_back(e.load(g, headIndex));
+        break;
+      case DecayKind::Diagonal:
+        in.push_back(rowVector(
+            g, [&](Value i) { return e.iadd(e.imul(headIndex, Kc), i); }));
+        break;
+      case DecayKind::Mamba:
+      case DecayKind::Longhorn:
+        in.push_back(e.load(dt, vIndex));
+        break;
+      }
+      if (beta && op.hasChannelBeta())
+        in.push_back(e.load(beta, vIndex));
+      else if (beta)
+        in.push_back(e.load(beta, headIndex));
+      else
+        in.push_back(e.cst(1.0));
+      in.push_back(gain ? e.load(gain, headIndex) : e.cst(1.0));
+      return in;
+    };
+    Value lastToken = e.isub(e.imax(last, e.iadd(first, e.idx(1))), e.idx(1));
     SmallVector<Value> inits{S};
     if (momentum)
       inits.push_back(M);
+    SmallVector<Value> firstInputs = loadToken(e.imin(first, lastToken));
+    size_t inputsAt = inits.size();
+    inits.append(firstInputs);
     SmallVector<Value> end = e.loop(
         first, last, e.idx(1), inits,
         [&](Value t, ValueRange carried) -> SmallVector<Value> {
           Value S = carried[0];
           Value M = momentum ? carried[1] : Value();
+          ValueRange in = carried.drop_front(inputsAt);
+          SmallVector<Value> next =
+              loadToken(e.imin(e.iadd(t, e.idx(1)), lastToken));
+          Value kv = in[0], qv = in[1], vj = in[2], decayIn = in[3],
+                betaIn = in[4], gainIn = in[5];
           Value bt = e.iadd(e.imul(bIdx, T), t);
-          Value qkBase = e.imul(e.iadd(e.imul(bt, H), kh), Kc);
-          Value headIndex = e.iadd(e.imul(bt, HV), h); // [b, t, h]
+          Value headIndex = e.iadd(e.imul(bt, HV), h);
           Value vIndex = e.iadd(e.imul(headIndex, V), j);
-          Value kv = rowVector(k, [&](Value i) { return e.iadd(qkBase, i); });
-          Value qv = rowVector(q, [&](Value i) { return e.iadd(qkBase, i); });
-          Value vj = e.load(v, vIndex);
 
           // Decay.
           Value betaCol; // LongHorn's dtn or the per-channel β
@@ -156,25 +268,17 @@ public:
           case DecayKind::None:
             break;
           case DecayKind::Scalar:
-            S = e.mul(S, e.splat(e.exp(e.load(g, headIndex)), R));
+            S = e.mul(S, e.splat(e.exp(decayIn), R));
             break;
           case DecayKind::Diagonal:
-            S = e.mul(S, e.exp(rowVector(g, [&](Value i) {
-                        return e.iadd(e.imul(headIndex, Kc), i);
-                      })));
+            S = e.mul(S, e.exp(decayIn));
             break;
-          case DecayKind::Mamba: {
-            Value delta = e.splat(e.load(dt, vIndex), R);
-            Value A = rowVector(a, [&](Value i) {
-              return e.iadd(e.imul(e.iadd(e.imul(h, Kc), i), V), j);
-            });
-            S = e.mul(S, e.exp(e.mul(delta, A)));
+          case DecayKind::Mamba:
+            S = e.mul(S, e.exp(e.mul(e.splat(decayIn, R), Arows)));
             break;
-          }
           case DecayKind::Longhorn: {
             Value kk = e.groupSum(e.vsum(e.mul(kv, kv)), TPC);
-            Value d = e.load(dt, vIndex);
-            betaCol = e.div(d, e.fma(d, kk, e.cst(1.0)));
+            betaCol = e.div(decayIn, e.fma(decayIn, kk, e.cst(1.0)));
             Value factor = e.sub(e.vcst(1.0, R),
                                  e.mul(e.splat(betaCol, R), e.mul(kv, kv)));
             S = e.mul(S, factor);
@@ -185,9 +289,9 @@ public:
           // β: per head, per value channel, LongHorn's dtn, or 1.
           Value betaHead = e.cst(1.0);
           if (beta && op.hasChannelBeta())
-            betaCol = e.load(beta, vIndex);
+            betaCol = betaIn;
           else if (beta)
-            betaHead = e.load(beta, headIndex);
+            betaHead = betaIn;
           Value betaJ = betaCol ? betaCol : betaHead;
 
           Value u;
@@ -201,9 +305,7 @@ public:
                                e.mul(betaHead, u));
             S = e.fma(e.splat(coef, R), kv, S);
           }
-          Value coef = e.cst(tau);
-          if (gain)
-            coef = e.mul(coef, e.load(gain, headIndex));
+          Value coef = e.mul(e.cst(tau), gainIn);
           Value x = e.mul(e.splat(e.mul(coef, w), R), kv);
           if (momentum) {
             M = e.fma(e.vcst(gamma, R), M, x);
@@ -215,30 +317,18 @@ public:
           Value out = e.mul(e.cst(scale), e.groupSum(e.vsum(e.mul(qv, S)), TPC));
           e.when(e.iand(columnValid, e.ieq(lane, e.idx(0))),
                  [&] { e.store(out, o, vIndex); });
-          SmallVector<Value> next{S};
+          SmallVector<Value> yield{S};
           if (momentum)
-            next.push_back(M);
-          return next;
+            yield.push_back(M);
+          yield.append(next);
+          return yield;
         });
 
     // Final states.
-    auto storeRows = [&](Value vec, Value buffer) {
-      e.when(columnValid, [&] {
-        for (int64_t r = 0; r < R; ++r) {
-          auto store = [&] {
-            e.store(e.element(vec, r), buffer, stateIndex(rows[r]));
-          };
-          if (rowValid[r])
-            e.when(rowValid[r], store);
-          else
-            store();
-        }
-      });
-    };
     if (sT)
-      storeRows(end[0], sT);
+      stageOut(end[0], sT);
     if (mT)
-      storeRows(end[1], mT);
+      stageOut(end[1], mT);
     gpu::ReturnOp::create(b);
   }
 
@@ -257,11 +347,12 @@ LogicalResult gpu_codegen::lowerRecurrentScan(ScanOp op,
   if (qType.isDynamicDim(3))
     return op.emitError() << "the GPU lowering needs a static key dimension K";
   int64_t K = qType.getDimSize(3);
-  if (K > 256 || (!op.getV().getType().isDynamicDim(3) &&
-                  op.getV().getType().getDimSize(3) > 256))
+  // K sets the registers each lane holds (K / lanes rows of S and M); V is
+  // only the number of value columns, tiled over blocks (Mamba's d_inner).
+  if (K > 256)
     return op.emitError()
-           << "the GPU kernels support head dimensions K, V up to 256, got "
-           << qType << " and " << op.getV().getType();
+           << "the GPU kernels support key dimensions K up to 256, got "
+           << qType;
   Tiling tiling = chooseTiling(K);
 
   // Arguments: present operands and results as flat buffers, then sizes.
@@ -293,6 +384,13 @@ LogicalResult gpu_codegen::lowerRecurrentScan(ScanOp op,
   launch.addSize("HV", v, 2);
   launch.addSize("V", v, 3);
   gpu::GPUFuncOp func = launch.createKernel(tiling.threads, /*sharedBytes=*/0);
+  // The state tile: K rows of the block's columns plus one float of padding.
+  func.addWorkgroupAttribution(
+      MemRefType::get({K * (tiling.columnsPerBlock + 1)},
+                      Float32Type::get(op.getContext()), AffineMap(),
+                      gpu::AddressSpaceAttr::get(op.getContext(),
+                                                 gpu::AddressSpace::Workgroup)),
+      op.getLoc());
   RecurrentKernel(op, tiling, K).emit(func, launch.argNames());
 
   // Grid: (value tiles, value heads, sequences).

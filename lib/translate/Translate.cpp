@@ -26,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <set>
 
 using namespace mlir;
@@ -379,16 +380,19 @@ LogicalResult translate::emitBundle(ModuleOp module, StringRef entry,
     bundle::Launch l;
     l.kernel = launch.getKernelName().str();
     json params = json::array();
+    std::map<std::string, int> uses; // a buffer may be passed twice (Δ as dt and β)
     for (Value operand : launch.getKernelOperands()) {
       if (isa<MemRefType>(operand.getType())) {
         FailureOr<std::string> name = reader.buffer(operand);
         if (failed(name))
           return WalkResult::interrupt();
         l.args.push_back({*name, "", ""});
+        int use = uses[*name]++;
+        std::string param = use ? *name + "." + std::to_string(use + 1) : *name;
         for (const char *field : {".allocated", ".aligned"})
-          params.push_back({{"name", *name + field}, {"type", "ptr"}});
+          params.push_back({{"name", param + field}, {"type", "ptr"}});
         for (const char *field : {".offset", ".size", ".stride"})
-          params.push_back({{"name", *name + field}, {"type", "i64"}});
+          params.push_back({{"name", param + field}, {"type", "i64"}});
         continue;
       }
       FailureOr<std::string> value = reader.size(operand);

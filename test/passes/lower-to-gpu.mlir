@@ -20,7 +20,7 @@
 // CHECK:       gpu.module @muonssm_kernels [#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">]
 // CHECK:         gpu.func @muonssm_k0(%arg0: memref<?xbf16> {muonssm.arg = "q"}
 // CHECK-SAME:      known_block_size = array<i32: 128, 1, 1>
-// CHECK:           scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}) -> (vector<8xf32>)
+// CHECK:           scf.for {{.*}} iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, f32, f32, f32, f32)
 // CHECK:             math.exp
 // CHECK:             gpu.shuffle  xor
 // CHECK:             vector.reduction <add>
@@ -39,13 +39,14 @@ func.func @gated_deltanet(%q: tensor<2x8x4x64xbf16>, %k: tensor<2x8x4x64xbf16>,
 // -----
 
 // Mamba's decay with momentum: exp(Δ_j·A[h,i,j]) per row, a second register
-// vector for the momentum; the final states are stored per row.
+// vector for the momentum (K = 16: four rows per lane), the next token's
+// inputs carried in the loop; the final states are stored per row.
 
 // CHECK-LABEL: func.func @mamba
 // CHECK:       gpu.func @muonssm_k0
-// CHECK:         scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (vector<8xf32>, vector<8xf32>)
-// CHECK:           arith.mulf %{{.*}}, %{{.*}} : vector<8xf32>
-// CHECK-NEXT:      math.exp %{{.*}} : vector<8xf32>
+// CHECK:         scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, f32, f32, f32, f32)
+// CHECK:           arith.mulf %{{.*}}, %{{.*}} : vector<4xf32>
+// CHECK-NEXT:      math.exp %{{.*}} : vector<4xf32>
 func.func @mamba(%c: tensor<1x9x1x16xf32>, %bm: tensor<1x9x1x16xf32>,
     %u: tensor<1x9x1x32xf32>, %d: tensor<1x9x1x32xf32>, %a: tensor<1x16x32xf32>,
     %gain: tensor<1x9x1xf32>)

@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Compiles the GPU numerics and benchmark models into kernel bundles.
+
+Usage: bench/gpu/make_bundles.py BUILD_DIR OUT_DIR [numerics|bench|all]
+Runs here (MLIR): muonssm-opt --muonssm-to-gpu, muonssm-translate --emit-bundle.
+"""
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+sys.path.insert(0, os.path.dirname(__file__))
+import models  # noqa: E402
+
+
+def build(build_dir, out_dir, name, text):
+    d = os.path.join(out_dir, name)
+    src = d + ".mlir"
+    with open(src, "w") as f:
+        f.write(text)
+    gpu = subprocess.run([os.path.join(build_dir, "bin", "muonssm-opt"), src, "--muonssm-to-gpu"],
+                         capture_output=True, text=True)
+    if gpu.returncode:
+        return name, gpu.stderr
+    tr = subprocess.run([os.path.join(build_dir, "bin", "muonssm-translate"), "--emit-bundle",
+                         "-o", d], input=gpu.stdout, capture_output=True, text=True)
+    return name, tr.stderr if tr.returncode else ""
+
+
+def main():
+    build_dir, out_dir = sys.argv[1], sys.argv[2]
+    which = sys.argv[3] if len(sys.argv) > 3 else "all"
+    todo = {}
+    if which in ("numerics", "all"):
+        todo.update({"num_" + k: v for k, v in models.numerics_models().items()})
+    if which in ("bench", "all"):
+        todo.update({"bench_" + k: v for k, v in models.bench_models().items()})
+    os.makedirs(out_dir, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda kv: build(build_dir, out_dir, *kv), todo.items()))
+    failed = [(n, e) for n, e in results if e]
+    for n, e in failed:
+        print(f"FAILED {n}: {e.strip()[:300]}")
+    print(f"{len(results) - len(failed)} bundles in {out_dir}, {len(failed)} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

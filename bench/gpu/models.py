@@ -1,0 +1,148 @@
+"""MLIR text of the scans the GPU numerics and benchmarks run (bench/gpu).
+
+Each model is a func.func @main with one muonssm.scan and named arguments,
+so muonssm-bundle-run can draw its inputs (or read them) and check it.
+"""
+
+
+def _t(dims, elt):
+    return "tensor<" + "x".join(str(d) for d in dims) + "x" + elt + ">"
+
+
+def scan(name, B, T, H, HV, K, V, dtype="bf16", decay="scalar", attrs="",
+         input_kind="update", channel_beta=False, varlen=0, states=False,
+         momentum=None, tau=1.0, scale=None, gate_dtype="f32"):
+    """One scan. `varlen` = number of packed sequences (B must be 1)."""
+    if scale is None:
+        scale = 1.0 / K ** 0.5 if decay in ("none", "scalar", "diagonal") else 1.0
+    qk, vt = _t([B, T, H, K], dtype), _t([B, T, HV, V], dtype)
+    N = varlen if varlen else B
+    st = _t([N, HV, K, V], "f32")
+    args = [("q", qk), ("k", qk), ("v", vt)]
+    ops = f"q(%q : {qk}) k(%k : {qk}) v(%v : {vt})"
+
+    def operand(n, kw, ty):
+        nonlocal ops
+        args.append((n, ty))
+        ops += f" {kw}(%{n} : {ty})"
+
+    if decay == "scalar":
+        operand("g", "g", _t([B, T, HV], gate_dtype))
+    elif decay == "diagonal":
+        operand("g", "g", _t([B, T, HV, K], gate_dtype))
+    elif decay == "mamba":
+        operand("dt", "dt", _t([B, T, HV, V], gate_dtype))
+        operand("A", "A", _t([HV, K, V], gate_dtype))
+        ops += f" beta(%dt : {_t([B, T, HV, V], gate_dtype)})"
+    elif decay == "longhorn":
+        operand("dt", "dt", _t([B, T, HV, V], gate_dtype))
+    if decay in ("none", "scalar", "diagonal"):
+        operand("beta", "beta", _t([B, T, HV, V] if channel_beta else [B, T, HV], gate_dtype))
+    if varlen:
+        operand("cu", "cu_seqlens", _t([varlen + 1], "i32"))
+    if states:
+        operand("s0", "initial_state", st)
+        if momentum is not None:
+            operand("m0", "initial_momentum", st)
+    results = [("o", vt)]
+    rtypes = f"o {vt}"
+    if states:
+        results.append(("final_state", st))
+        rtypes += f" final_state {st}"
+        if momentum is not None:
+            results.append(("final_momentum", st))
+            rtypes += f" final_momentum {st}"
+    # Attribute order of the assembly format: delta_rule, momentum, NS.
+    delta = "delta_rule = 1.0, " if "delta_rule" in attrs else ""
+    ns = attrs.replace("delta_rule = 1.0, ", "")
+    mom = f"momentum = {momentum}, " if momentum is not None else ""
+    params = ",\n    ".join(f'%{n}: {t} {{muonssm.name = "{n}"}}' for n, t in args)
+    rets = ", ".join(f'{t} {{muonssm.name = "{n}"}}' for n, t in results)
+    names = ", ".join("%" + ("r" + str(i)) for i in range(len(results)))
+    return f"""// {name}
+func.func @main({params})
+    -> ({rets}) {{
+  {names} = muonssm.scan {ops}
+      decay = {decay}, input = {input_kind}, {delta}{mom}{ns}tau = {tau}, scale = {scale}
+      -> {rtypes}
+  return {names} : {", ".join(t for _, t in results)}
+}}
+"""
+
+
+CUBIC_UPDATE = "newton_schulz = <cubic, max, eps = 1.0e-06, steps = 1> on update with tau inside, "
+QUINTIC_UPDATE = "newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1> on update with tau inside, "
+QUINTIC_AFTER = "newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1> on update with tau after, "
+
+
+def numerics_models():
+    """Issue 5's grid: T around chunk sizes, head dims, dtypes, variants."""
+    models = {}
+    for K, V in [(64, 64), (128, 128), (256, 256), (42, 84)]:
+        for T in [1, 63, 64, 65, 4096]:
+            B, H, HV = (1, 2, 2) if T == 4096 else (2, 2, 4)
+            for dt in ["bf16", "f32"]:
+                tag = f"K{K}_V{V}_T{T}_{dt}"
+                models[f"gdn_{tag}"] = scan("gated deltanet", B, T, H, HV, K, V, dt,
+                                            attrs="delta_rule = 1.0, ")
+                models[f"gdn_momentum_states_{tag}"] = scan(
+                    "gated deltanet, momentum, initial/final states", B, T, H, HV, K, V, dt,
+                    attrs="delta_rule = 1.0, ", momentum=0.9, states=True)
+                models[f"paper_{tag}"] = scan(
+                    "paper form: cubic NS of the rank-1 update (gain kernel)", B, T, H, HV, K, V,
+                    dt, attrs="delta_rule = 1.0, " + CUBIC_UPDATE, momentum=0.9, scale=1.0)
+                models[f"error_momentum_{tag}"] = scan(
+                    "error input with momentum, no NS", B, T, H, HV, K, V, dt,
+                    input_kind="error", momentum=0.9)
+                models[f"gla_{tag}"] = scan("diagonal decay", B, T, H, HV, K, V, dt,
+                                            decay="diagonal")
+                if T > 1:
+                    models[f"varlen_{tag}"] = scan(
+                        "varlen: 3 packed sequences, initial/final states", 1, T, H, HV, K, V,
+                        dt, attrs="delta_rule = 1.0, ", varlen=3, states=True)
+    # Mamba / LongHorn (issue 7): language and HAR configurations, odd sizes.
+    for dt in ["bf16", "f32"]:
+        for kind, attrs in [("muon_mamba", QUINTIC_UPDATE), ("mamba", ""),
+                            ("muon_longhorn", QUINTIC_AFTER), ("longhorn", "")]:
+            decay = "mamba" if "mamba" in kind else "longhorn"
+            mom = 0.9 if kind.startswith("muon") else None
+            for T in [1, 7, 2049]:
+                models[f"{kind}_T{T}_{dt}"] = scan(kind, 2, T, 1, 1, 16, 96, dt, decay=decay,
+                                                   attrs=attrs, momentum=mom, states=True)
+            models[f"{kind}_language_{dt}"] = scan(kind + " language config", 8, 4096, 1, 1, 16,
+                                                   1536, dt, decay=decay, attrs=attrs,
+                                                   momentum=mom)
+            models[f"{kind}_har_{dt}"] = scan(kind + " HAR config (gamma .99, tau .6)", 32, 512,
+                                              1, 1, 64, 256, dt, decay=decay,
+                                              attrs=attrs, momentum=(0.99 if mom else None),
+                                              tau=(0.6 if kind == "muon_longhorn" else 1.0))
+    return models
+
+
+def bench_models():
+    """Issue 5/7 benchmark configurations (bf16 in, f32 state)."""
+    models = {}
+    for B, T in [(16, 2048), (8, 4096), (4, 8192)]:
+        models[f"gdn_B{B}_T{T}"] = scan("GDN", B, T, 16, 16, 128, 128,
+                                        attrs="delta_rule = 1.0, ", states=True)
+        models[f"paper_B{B}_T{T}"] = scan("paper Muon GDN", B, T, 16, 16, 128, 128,
+                                          attrs="delta_rule = 1.0, " + CUBIC_UPDATE,
+                                          momentum=0.9, scale=1.0)
+    models["gdn_seed_readme_B8_T4096"] = scan("GDN H12 K42 V84", 8, 4096, 12, 12, 42, 84,
+                                              attrs="delta_rule = 1.0, ", states=True)
+    models["gdn_seed_code_B8_T4096"] = scan("GDN H9 K56 V112", 8, 4096, 9, 9, 56, 112,
+                                            attrs="delta_rule = 1.0, ", states=True)
+    models["decode_gdn_B64"] = scan("decode GDN", 64, 1, 16, 16, 128, 128,
+                                    attrs="delta_rule = 1.0, ", states=True)
+    models["decode_gdn_momentum_B64"] = scan("decode GDN + momentum", 64, 1, 16, 16, 128, 128,
+                                             attrs="delta_rule = 1.0, ", states=True, momentum=0.9)
+    for kind, attrs in [("muon_mamba", QUINTIC_UPDATE), ("mamba", ""),
+                        ("muon_longhorn", QUINTIC_AFTER), ("longhorn", "")]:
+        decay = "mamba" if "mamba" in kind else "longhorn"
+        mom = 0.9 if kind.startswith("muon") else None
+        models[f"{kind}_language"] = scan(kind, 8, 4096, 1, 1, 16, 1536, "bf16", decay=decay,
+                                          attrs=attrs, momentum=mom)
+        models[f"{kind}_har"] = scan(kind, 32, 512, 1, 1, 64, 256, "f32", decay=decay,
+                                     attrs=attrs, momentum=(0.99 if mom else None),
+                                     tau=(0.6 if kind == "muon_longhorn" else 1.0))
+    return models
