@@ -123,6 +123,26 @@ public:
     memref::StoreOp::create(b, convert(value, element), buffer, ValueRange{i});
   }
 
+  /// A vector<n x T> read from / written to memref[indices] (n contiguous
+  /// elements; the caller guarantees n·sizeof(T) alignment).
+  /// The alignment is stated (n·sizeof(T)) so that the loads and stores
+  /// become single vector instructions (ld.global.v4, ld.shared.v4).
+  Value vload(Value memref, ValueRange indices, int64_t n) {
+    Type element = cast<MemRefType>(memref.getType()).getElementType();
+    uint64_t bytes = n * element.getIntOrFloatBitWidth() / 8;
+    return vector::LoadOp::create(b, VectorType::get({n}, element), memref,
+                                  indices, /*nontemporal=*/false,
+                                  llvm::MaybeAlign(bytes));
+  }
+  void vstore(Value vec, Value memref, ValueRange indices) {
+    auto type = cast<VectorType>(vec.getType());
+    uint64_t bytes =
+        type.getNumElements() * type.getElementTypeBitWidth() / 8;
+    vector::StoreOp::create(b, vec, memref, indices, /*nontemporal=*/false,
+                            llvm::MaybeAlign(bytes));
+  }
+  void barrier() { gpu::BarrierOp::create(b); }
+
   Value threadId() { return gpu::ThreadIdOp::create(b, gpu::Dimension::x); }
   Value blockId(gpu::Dimension d) { return gpu::BlockIdOp::create(b, d); }
 
@@ -137,6 +157,61 @@ public:
       partial = add(partial, shuffle.getShuffleResult());
     }
     return partial;
+  }
+
+  /// Inclusive prefix sum of `x` over the lanes of a warp (shuffles up).
+  Value warpInclusiveScan(Value x, Value lane) {
+    Value w32 = arith::ConstantIntOp::create(b, 32, 32);
+    for (int64_t offset = 1; offset < 32; offset *= 2) {
+      Value off = arith::ConstantIntOp::create(b, offset, 32);
+      auto up = gpu::ShuffleOp::create(b, x, off, w32, gpu::ShuffleMode::UP);
+      Value has = arith::CmpIOp::create(b, arith::CmpIPredicate::uge, lane,
+                                        idx(offset));
+      x = select(has, add(x, up.getShuffleResult()), x);
+    }
+    return x;
+  }
+
+  /// if (condition) then() else otherwise, both yielding values of the same
+  /// types.
+  SmallVector<Value> ifElse(Value condition,
+                            function_ref<SmallVector<Value>()> then,
+                            function_ref<SmallVector<Value>()> otherwise) {
+    SmallVector<Value> probe;
+    scf::IfOp ifOp;
+    {
+      // Build both regions, then read the result types off the yields.
+      OpBuilder::InsertionGuard guard(b);
+      ifOp = scf::IfOp::create(b, TypeRange{}, condition,
+                               /*withElseRegion=*/true);
+    }
+    SmallVector<Value> thenValues, elseValues;
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      thenValues = then();
+      b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
+      elseValues = otherwise();
+    }
+    SmallVector<Type> types;
+    for (Value v : thenValues)
+      types.push_back(v.getType());
+    auto typed = scf::IfOp::create(b, types, condition, /*withElseRegion=*/true);
+    typed.getThenRegion().takeBody(ifOp.getThenRegion());
+    typed.getElseRegion().takeBody(ifOp.getElseRegion());
+    ifOp.erase();
+    {
+      OpBuilder::InsertionGuard guard(b);
+      Operation *t = typed.thenBlock()->getTerminator();
+      b.setInsertionPoint(t);
+      scf::YieldOp::create(b, thenValues);
+      t->erase();
+      Operation *f = typed.elseBlock()->getTerminator();
+      b.setInsertionPoint(f);
+      scf::YieldOp::create(b, elseValues);
+      f->erase();
+    }
+    return SmallVector<Value>(typed.getResults());
   }
 
   /// for (iv = lb; iv < ub; iv += step) carried = body(iv, carried)

@@ -36,6 +36,10 @@ public:
 
   /// Launches the kernel on `grid` blocks and replaces the op's results.
   void launch(ArrayRef<Value> grid);
+  /// Marks the launch as computing its products on tensor cores with
+  /// operands rounded to `element` (bf16/f16): muonssm-translate records it,
+  /// and --check takes the matching tolerance.
+  void setProducts(Type element) { products = element; }
 
   // Host index arithmetic.
   Value dim(Value tensor, int64_t d);
@@ -60,12 +64,21 @@ private:
   SmallVector<std::pair<std::string, Value>> sizes; // i32 values
   gpu::GPUFuncOp func;
   int64_t threads = 128, sharedBytes = 0;
+  Type products;
 };
 
 /// muonssm.scan without NS (after simplify-newton-schulz), token by token
 /// with the state in registers (RecurrentScanToGPU.cpp).
 LogicalResult lowerRecurrentScan(ScanOp op, gpu::GPUModuleOp kernels,
                                  StringRef name);
+
+/// Why a scan has no tensor-core chunked kernel, or "" when it has one.
+std::string whyNotTensorCoreChunked(ScanOp op);
+
+/// A chunked scan with decay none or scalar, on tensor cores with the state
+/// on chip (ChunkedScanToGPU.cpp).
+LogicalResult lowerChunkedScan(ScanOp op, gpu::GPUModuleOp kernels,
+                               StringRef name);
 
 /// muonssm.rank1_gain, one warp per (b, t, h) (LowerToGPU.cpp).
 LogicalResult lowerRank1Gain(Rank1GainOp op, gpu::GPUModuleOp kernels,

@@ -134,7 +134,10 @@ void LaunchBuilder::launch(ArrayRef<Value> grid) {
                            grid.size() > 2 ? grid[2] : one};
   gpu::KernelDim3 blockDims{cst(threads), one, one};
   Value shared = arith::ConstantIntOp::create(b, sharedBytes, 32);
-  gpu::LaunchFuncOp::create(b, func, gridDims, blockDims, shared, operands);
+  auto launchOp =
+      gpu::LaunchFuncOp::create(b, func, gridDims, blockDims, shared, operands);
+  if (products)
+    launchOp->setAttr("muonssm.products", TypeAttr::get(products));
   SmallVector<Value> results;
   for (const Buffer &buffer : buffers)
     if (buffer.isResult)
@@ -303,6 +306,19 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
                                             "muonssm_kernels",
                                             b.getArrayAttr({target}));
 
+    // Kernels index with 32 bits (muonssm-to-gpu lowers them so, halving
+    // their address registers); larger static tensors are rejected here,
+    // dynamic ones when a bundle is launched.
+    for (Operation *op : ops)
+      for (Value v : llvm::concat<Value>(op->getOperands(), op->getResults()))
+        if (auto type = dyn_cast<RankedTensorType>(v.getType()))
+          if (type.hasStaticShape() && type.getNumElements() > INT32_MAX) {
+            op->emitError() << "the GPU kernels index with 32 bits; " << type
+                            << " has " << type.getNumElements()
+                            << " elements (at most 2^31 - 1)";
+            return signalPassFailure();
+          }
+
     int counter = 0;
     for (Operation *op : ops) {
       std::string name = "muonssm_k" + std::to_string(counter++);
@@ -320,6 +336,10 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
                   return scan.emitError()
                          << "the GPU kernels compute in f32; f64 inputs run "
                             "on the CPU (--target cpu)";
+                // Tensor cores where the chunked kernel covers the scan;
+                // every other scan runs token by token.
+                if (whyNotTensorCoreChunked(scan).empty())
+                  return lowerChunkedScan(scan, kernels, name);
                 return lowerRecurrentScan(scan, kernels, name);
               })
               .Case<Rank1GainOp>([&](Rank1GainOp gain) -> LogicalResult {

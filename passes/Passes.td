@@ -112,7 +112,9 @@ def LowerToGPU : Pass<"muonssm-lower-to-gpu", "ModuleOp"> {
     "::mlir::gpu::GPUDialect",
     "::mlir::math::MathDialect",
     "::mlir::memref::MemRefDialect",
+    "::mlir::LLVM::LLVMDialect",
     "::mlir::NVVM::NVVMDialect",
+    "::mlir::nvgpu::NVGPUDialect",
     "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",
     "::mlir::vector::VectorDialect",
@@ -122,6 +124,29 @@ def LowerToGPU : Pass<"muonssm-lower-to-gpu", "ModuleOp"> {
            "Target GPU architecture">,
     Option<"features", "features", "std::string", /*default=*/"\"+ptx80\"",
            "PTX features (a PTX ISA version the chip needs)">,
+  ];
+}
+
+def NVGPUToNVVM : Pass<"muonssm-nvgpu-to-nvvm", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "convert-nvgpu-to-nvvm at the kernels' index bitwidth";
+  let description = [{
+    Upstream's `convert-nvgpu-to-nvvm` (MLIR 22) always converts with a
+    64-bit index, so its ldmatrix lowering cannot be combined with
+    `convert-gpu-to-nvvm{index-bitwidth=32}`: the memref descriptors of the
+    two disagree and an unrealized cast survives to the LLVM translation.
+    This pass runs the same upstream patterns
+    (`populateNVGPUToNVVMConversionPatterns`) with the index bitwidth of the
+    rest of the kernel lowering; muonssm-to-gpu runs it on each gpu.module
+    right before convert-gpu-to-nvvm. 32-bit indices halve the registers of
+    the many lane offsets a tensor-core kernel keeps (docs/gpu.md §4).
+  }];
+  let options = [
+    Option<"indexBitwidth", "index-bitwidth", "unsigned", /*default=*/"32",
+           "Bitwidth of the index type in the kernels">,
+  ];
+  let dependentDialects = [
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::NVVM::NVVMDialect",
   ];
 }
 

@@ -100,6 +100,20 @@ def numerics_models():
                     models[f"varlen_{tag}"] = scan(
                         "varlen: 3 packed sequences, initial/final states", 1, T, H, HV, K, V,
                         dt, attrs="delta_rule = 1.0, ", varlen=3, states=True)
+    # The tensor-core chunked kernel, piece by piece: plain linear attention,
+    # + scalar decay, + delta rule, both (padding: K 42/32, V 84/48; tails:
+    # T 1, 65, 200; K 256 halves the value tile).
+    for tag, decay, attrs in [("lin", "none", ""), ("ret", "scalar", ""),
+                              ("dn", "none", "delta_rule = 1.0, "),
+                              ("gdn", "scalar", "delta_rule = 1.0, ")]:
+        for K, V in [(64, 64), (128, 128), (42, 84), (256, 256), (32, 48)]:
+            for T in [1, 65, 200]:
+                models[f"tc_{tag}_K{K}_V{V}_T{T}_bf16"] = scan(
+                    "tensor cores: " + tag, 2, T, 2, 4, K, V, "bf16", decay=decay,
+                    attrs=attrs, states=True)
+        models[f"tc_{tag}_K128_V128_T200_f16"] = scan(
+            "tensor cores: " + tag, 2, 200, 2, 4, 128, 128, "f16", decay=decay,
+            attrs=attrs, states=True)
     # Mamba / LongHorn (issue 7): language and HAR configurations, odd sizes.
     for dt in ["bf16", "f32"]:
         for kind, attrs in [("muon_mamba", QUINTIC_UPDATE), ("mamba", ""),

@@ -8,6 +8,7 @@
 #include "runtime/Runtime.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -135,14 +136,30 @@ public:
             return fail("launch of " + l.kernel + ": unknown buffer '" +
                         a.buffer + "'");
           // A memref<?xT> kernel argument: allocated and aligned pointers,
-          // offset, size, stride.
+          // offset, size, stride, the integers as wide as the kernel's index
+          // (32 bits for muonssm-to-gpu: then every element must be
+          // addressable with 31 bits).
           rt::DevicePtr p = it->second.device.ptr();
+          int64_t elements =
+              static_cast<int64_t>(it->second.host.numElements());
+          size_t at = args.size() + 2;
+          const auto &params = kernel->info().params;
+          bool narrow = at < params.size() &&
+                        params[at].type == rt::ParamType::I32;
+          if (narrow && elements > INT32_MAX)
+            return fail("launch of " + l.kernel + ": '" + a.buffer +
+                        "' has " + std::to_string(elements) +
+                        " elements; the kernel indexes with 32 bits (at "
+                        "most 2^31 - 1 elements per tensor)");
+          auto integer = [&](int64_t v) {
+            return narrow ? rt::KernelArg::i32(static_cast<int32_t>(v))
+                          : rt::KernelArg::i64(v);
+          };
           args.push_back(rt::KernelArg::ptr(p));
           args.push_back(rt::KernelArg::ptr(p));
-          args.push_back(rt::KernelArg::i64(0));
-          args.push_back(rt::KernelArg::i64(
-              static_cast<int64_t>(it->second.host.numElements())));
-          args.push_back(rt::KernelArg::i64(1));
+          args.push_back(integer(0));
+          args.push_back(integer(elements));
+          args.push_back(integer(1));
           continue;
         }
         rt::StatusOr<int64_t> v = evaluateSize(a.value, sizes);
@@ -429,6 +446,10 @@ private:
       data::Comparison c = data::compare(values[r.name].host,
                                          it->second.data());
       double tolerance = data::checkTolerance(r.dtype);
+      for (const bundle::Launch &l : plan.launches)
+        if (!l.products.empty())
+          tolerance =
+              std::max(tolerance, data::productTolerance(l.products));
       bool pass = c.relative <= tolerance;
       ok &= pass;
       char line[256];

@@ -221,6 +221,8 @@ std::string bundle::planToJson(const Plan &plan) {
     entry["temporaries"].push_back(tensorJson(t, false));
   for (const Launch &l : plan.launches) {
     json launch = {{"kernel", l.kernel}, {"args", json::array()}};
+    if (!l.products.empty())
+      launch["products"] = l.products;
     for (const LaunchArg &a : l.args)
       launch["args"].push_back(
           a.buffer.empty() ? json{{"type", a.type}, {"value", a.value}}
@@ -294,6 +296,12 @@ bool bundle::planFromJson(const std::string &text, Plan &plan,
       return false;
     if (!l.contains("args") || !l["args"].is_array())
       return r.fail(path + ".args", "expected an array");
+    if (l.contains("products")) {
+      if (!r.string(l, "products", path, launch.products))
+        return false;
+      if (launch.products != "bf16" && launch.products != "f16")
+        return r.fail(path + ".products", "expected bf16 or f16");
+    }
     for (size_t a = 0; a < l["args"].size(); ++a) {
       const json &arg = l["args"][a];
       std::string apath = path + ".args[" + std::to_string(a) + "]";

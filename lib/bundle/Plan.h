@@ -46,6 +46,10 @@ struct LaunchArg {
 struct Launch {
   std::string kernel;
   std::vector<LaunchArg> args;
+  /// The operand type of the kernel's matrix products: "" for f32
+  /// arithmetic throughout, "bf16"/"f16" for tensor-core products whose
+  /// operands are rounded to 16 bits (it sets the --check tolerance).
+  std::string products;
 };
 
 /// One muonssm op of the entry function, for the oracle: its operands and

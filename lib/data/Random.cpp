@@ -164,3 +164,17 @@ double data::checkTolerance(const std::string &dtype) {
     return 8e-3;
   return 0.0; // integers are exact
 }
+
+double data::productTolerance(const std::string &dtype) {
+  // The tensor-core chunked kernels (docs/gpu.md §3.3) round the operands
+  // of their products to the input type, as flash-linear-attention does:
+  // the state copy, T, W', U and P. Each rounding adds at most u to the
+  // relative error of the terms it enters, and the longest chain to any
+  // result has four (W' → U = T W' → P U → o; the f32 state likewise sees
+  // K S, T, W', U): a normwise bound of 4u, for f32 states too.
+  if (dtype == "bf16")
+    return 4 * 3.90625e-3; // u = 2^-8
+  if (dtype == "f16")
+    return 4 * 4.8828125e-4; // u = 2^-11
+  return 0.0;
+}

@@ -92,13 +92,18 @@ void mlir::muonssm::buildMuonSSMToGPUPipeline(
   pm.addPass(createCSEPass());
 
   // Kernels: NVGPU/GPU → NVVM inside gpu.module, then PTX in a gpu.binary.
-  pm.addPass(createConvertNVGPUToNVVMPass());
   OpPassManager &device = pm.nest<gpu::GPUModuleOp>();
   device.addPass(createSCFToControlFlowPass());
   device.addPass(memref::createExpandStridedMetadataPass());
   device.addPass(createLowerAffinePass());
   device.addPass(createStripDebugInfoPass());
-  device.addPass(createConvertGpuOpsToNVVMOps());
+  // 32-bit indices in kernels (the launches keep 64-bit memref descriptors:
+  // muonssm-translate writes each kernel's parameter types from its LLVM
+  // signature). The NVGPU ops convert at the same width (NVGPUToNVVM.cpp).
+  device.addPass(createNVGPUToNVVM());
+  ConvertGpuOpsToNVVMOpsOptions nvvmOptions;
+  nvvmOptions.indexBitwidth = 32;
+  device.addPass(createConvertGpuOpsToNVVMOps(nvvmOptions));
   device.addPass(createCanonicalizerPass());
   device.addPass(createCSEPass());
   device.addPass(createReconcileUnrealizedCastsPass());

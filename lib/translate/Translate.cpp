@@ -311,6 +311,34 @@ LogicalResult readReference(func::FuncOp reference, bundle::Plan &plan) {
   return success();
 }
 
+/// The parameter widths of every .entry in a PTX module, in order: 32 or 64
+/// bits. The kernels' index bitwidth (32, muonssm-to-gpu) decides how wide a
+/// memref's offset, size and stride are; the PTX is the authority.
+std::map<std::string, std::vector<int>> ptxParameterWidths(StringRef ptx) {
+  std::map<std::string, std::vector<int>> entries;
+  size_t at = 0;
+  while ((at = ptx.find(".entry ", at)) != StringRef::npos) {
+    size_t open = ptx.find('(', at), close = ptx.find(')', at);
+    if (open == StringRef::npos || close == StringRef::npos || close < open)
+      break;
+    std::string name = ptx.slice(at + 7, open).trim().str();
+    std::vector<int> &widths = entries[name];
+    StringRef list = ptx.slice(open + 1, close);
+    SmallVector<StringRef> params;
+    list.split(params, ',');
+    for (StringRef p : params) {
+      p = p.trim();
+      if (p.empty())
+        continue;
+      widths.push_back(
+          p.contains(".u64") || p.contains(".b64") || p.contains(".s64") ? 64
+                                                                         : 32);
+    }
+    at = close;
+  }
+  return entries;
+}
+
 } // namespace
 
 LogicalResult translate::emitBundle(ModuleOp module, StringRef entry,
@@ -372,6 +400,7 @@ LogicalResult translate::emitBundle(ModuleOp module, StringRef entry,
   }
 
   json kernels = json::array();
+  std::map<std::string, std::vector<int>> widths = ptxParameterWidths(*ptx);
   WalkResult walked = host.walk([&](gpu::LaunchFuncOp launch) {
     auto func = SymbolTable::lookupNearestSymbolFrom<gpu::GPUFuncOp>(
         module, launch.getKernel());
@@ -379,6 +408,8 @@ LogicalResult translate::emitBundle(ModuleOp module, StringRef entry,
     // in the launch operands.
     bundle::Launch l;
     l.kernel = launch.getKernelName().str();
+    if (auto products = launch->getAttrOfType<TypeAttr>("muonssm.products"))
+      l.products = products.getValue().isBF16() ? "bf16" : "f16";
     json params = json::array();
     std::map<std::string, int> uses; // a buffer may be passed twice (Δ as dt and β)
     for (Value operand : launch.getKernelOperands()) {
@@ -433,6 +464,20 @@ LogicalResult translate::emitBundle(ModuleOp module, StringRef entry,
       shared = std::stoll(*e);
     }
     (void)func;
+    // Sizes, offsets and strides take the kernels' index width.
+    auto found = widths.find(l.kernel);
+    if (found == widths.end() || found->second.size() != params.size()) {
+      launch.emitError() << "muonssm-translate: kernel " << l.kernel
+                         << " has " << (found == widths.end()
+                                            ? 0
+                                            : found->second.size())
+                         << " PTX parameters, the launch passes "
+                         << params.size();
+      return WalkResult::interrupt();
+    }
+    for (auto [param, width] : llvm::zip(params, found->second))
+      if (param["type"] != "ptr")
+        param["type"] = width == 64 ? "i64" : "i32";
     kernels.push_back({{"name", l.kernel},
                        {"params", params},
                        {"block", block},

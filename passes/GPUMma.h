@@ -1,0 +1,77 @@
+//===- GPUMma.h - warp-level tensor-core tiles -----------------*- C++ -*-===//
+//
+// mma.sync m16n8k16 with f32 accumulators and bf16 or f16 operands, read
+// from shared memory with ldmatrix. This is the route GPU-CODEGEN.md found
+// to work in MLIR 22 for bf16: `nvgpu.ldmatrix` for the loads and
+// `nvvm.mma.sync` for the product (`nvgpu.mma.sync` cannot deduce the PTX
+// type of bf16 operands, and the vector-to-gpu route rejects bf16).
+//
+// Fragments (PTX ISA, "Matrix Fragments for mma.m16n8k16"), with
+// g = lane / 4 and c = lane % 4:
+//   A 16×16: a0 = (g, 2c..2c+1), a1 = (g+8, 2c..), a2 = (g, 2c+8..),
+//            a3 = (g+8, 2c+8..)
+//   B 16×8:  b0 = (k 2c..2c+1, n g), b1 = (k 2c+8.., n g)
+//   C 16×8:  c0,c1 = (g, 2c..2c+1), c2,c3 = (g+8, 2c..2c+1)
+// so the accumulators of two neighbouring n-tiles are, rounded, the A
+// fragment of one k16 step (acc → A reuse, as in flash attention).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MUONSSM_PASSES_GPUMMA_H
+#define MUONSSM_PASSES_GPUMMA_H
+
+#include "passes/GPUEmitter.h"
+
+namespace mlir::muonssm::gpu_codegen {
+
+class WarpMma {
+public:
+  /// `element` is bf16 or f16; `lane` the lane id (index).
+  WarpMma(KernelBuilder &e, FloatType element, Value lane);
+
+  /// An operand fragment: 4 registers for A, 2 for B, typed as nvvm.mma.sync
+  /// takes them (i32 for bf16, vector<2xf16> for f16).
+  using Frag = SmallVector<Value, 4>;
+
+  /// A fragment of the 16×16 block at (m0, k0) of a row-major tile
+  /// (memref<rows x cols x element, workgroup>, k contiguous).
+  Frag loadA(Value tile, Value m0, Value k0);
+  /// A fragment of the 16×16 block at (m0, k0) of Aᵀ, where the tile holds
+  /// A transposed ([k][m], m contiguous).
+  Frag loadATransposed(Value tile, Value k0, Value m0);
+  /// B fragments of the n-tiles n0 and n0 + 8 at k0, from a tile holding B
+  /// transposed ([n][k], k contiguous: B = Xᵀ for a row-major X).
+  std::pair<Frag, Frag> loadBFromRows(Value tile, Value n0, Value k0);
+  /// B fragments of the n-tiles n0 and n0 + 8 at k0, from a tile holding B
+  /// as is ([k][n], n contiguous).
+  std::pair<Frag, Frag> loadB(Value tile, Value k0, Value n0);
+
+  /// acc (vector<4xf32>) + a·b.
+  Value mma(Value acc, const Frag &a, const Frag &b);
+  /// The A fragment of one k16 step made of two accumulator n-tiles.
+  Frag accumulatorsToA(Value low, Value high);
+  /// Two f32 rounded and packed as one register of the element type.
+  Value pack(Value x0, Value x1);
+  /// vector<2 x element> of two f32, for stores to a tile.
+  Value pair(Value x0, Value x1);
+
+  /// Row of accumulator register r within its 16×8 tile: g + 8·(r / 2).
+  Value accRow(int64_t r) {
+    return r < 2 ? g : e.iadd(g, e.idx(8));
+  }
+  /// Column of accumulator register r within its tile: 2c + r % 2.
+  Value accCol(int64_t r) { return r % 2 ? e.iadd(c2, e.idx(1)) : c2; }
+
+  KernelBuilder &e;
+  FloatType element;
+  Value lane, g, c2; // lane, lane / 4, 2·(lane % 4)
+
+private:
+  Frag unpack(Value vectorOfPairs, int64_t count);
+  Value ldmatrix(Value tile, Value row, Value col, int64_t tiles,
+                 bool transpose);
+};
+
+} // namespace mlir::muonssm::gpu_codegen
+
+#endif // MUONSSM_PASSES_GPUMMA_H
