@@ -1,30 +1,36 @@
 //===- ChunkedScanToGPU.cpp - the tensor-core chunked scan kernel ---------===//
 //
 // A chunked scan (docs/chunking.md §2) with decay none or scalar, with or
-// without the delta rule, as one kernel with the state on chip
-// (docs/gpu.md §3). One block of four warps per (sequence, value head,
-// tile of BV value columns) walks the sequence in chunks of 64 tokens; the
-// f32 state S (K×BV) stays in registers, in the accumulator layout of the
-// product that updates it, with a bf16/f16 copy in shared memory as the
-// operand of the next chunk's products. Per chunk, with Λ_t = exp(G_t) the
-// cumulated decay, b_t = η·β_t and w_t = τ·gain_t·β_t:
+// without the delta rule and momentum, as one kernel with the states on chip
+// (docs/gpu.md §3). One block of eight warps per (sequence, value head, tile
+// of BV value columns) walks the sequence in chunks of 64 tokens. The f32
+// state S (K×BV) and momentum M stay in registers, in the accumulator layout
+// of the products that update them, with bf16/f16 copies in shared memory as
+// operands of the next chunk's products. The next chunk's q, k and v arrive
+// by cp.async into a second buffer while a chunk computes.
 //
-//   A  = K Kᵀ,  Pq = Q Kᵀ                          (tensor cores)
-//   L  = strict_lower(b_t·A_ts·Λ_t/Λ_s)             (f32, shared)
-//   P  = lower(scale·Pq_ts·Λ_t/Λ_s)                  (registers → A operand)
-//   O  = scale·Λ ⊙ (Q S),  R = K S                   (tensor cores)
-//   W' = w ⊙ V − (b Λ) ⊙ R                           (shared)
-//   T  = (I + L)⁻¹                                   (f32 block inversion)
-//   U  = T W'                                        (tensor cores)
-//   O += P U;  S = Λ_n S + Kᵀ((Λ_n/Λ) ⊙ U)           (tensor cores)
+// Per chunk, with Λ_t = exp(G_t) the cumulated decay, D_ts = Λ_t/Λ_s,
+// b_t = η·β_t and w_t = τ·gain_t·β_t (no momentum):
 //
-// U is the delta rule's effective update (u_t = w_t v_t − b_t r_t): the
-// UT representation of flash-linear-attention's chunk kernels, fused so
-// that nothing but the inputs and o crosses HBM. Without the delta rule
-// T = I and U = w ⊙ V.
+//   Pq = Q Kᵀ, A = K Kᵀ                      (tensor cores)
+//   P  = lower(scale·Pq ⊙ D),  L = strict_lower(b·A ⊙ D)
+//   T  = (I + L)⁻¹             (f32 blocks)  ‖  W' = w ⊙ V − (bΛ) ⊙ (K S)
+//   U  = T W'                                 (the delta rule's updates)
+//   o  = scale·Λ ⊙ (Q S) + P U
+//   S  = Λ_n S + Kᵀ (D_n ⊙ U)
 //
-// Every product is mma.sync m16n8k16 (GPUMma.h); warp w owns rows
-// 16w..16w+15 of every 64-row product and the state m-tiles w, w+4, ….
+// This is the UT form of flash-linear-attention's chunk kernels, fused so
+// that only q, k, v, the gates and o cross HBM. With momentum the same
+// chunk carries the second state through the weights Ω_ts = Σ_{r=s..t}
+// γ^{r−s} D_tr (docs/chunking.md §2.1–2.3):
+//
+//   RHS = −b ⊙ (Λ ⊙ K S + (Φ − γ^{t+1}) ⊙ K M + L^E (w ⊙ V)),  C = T RHS
+//   o   = scale·(Λ ⊙ Q S + Φ ⊙ Q M + (Pq ⊙ Ω)(w ⊙ V) + (Pq ⊙ D) C)
+//   S   = Λ_n S + Φ_n M + Kᵀ (Ω_n ⊙ w ⊙ V + D_n ⊙ C),  M = γ^n M + Kᵀ (γ^{n−s} w ⊙ V)
+//
+// Products are mma.sync m16n8k16 (GPUMma.h). Warp w = 4·cs + rb owns token
+// rows 16·rb.. of every 64-row product and half cs of the value columns;
+// in the triangular solve warps 0-3 work while warps 4-7 form W' (or RHS).
 //
 //===----------------------------------------------------------------------===//
 
@@ -32,6 +38,7 @@
 #include "passes/GPUMma.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 
 using namespace mlir;
 using namespace mlir::muonssm;
@@ -39,56 +46,93 @@ using namespace mlir::muonssm::gpu_codegen;
 
 namespace {
 
-constexpr int64_t kChunk = 64; // tokens per chunk: 4 warps × 16 rows
-constexpr int64_t kWarps = 4;
+constexpr int64_t kChunk = 64; // tokens per chunk: 4 row blocks of 16
+constexpr int64_t kWarps = 8;
 constexpr int64_t kThreads = 32 * kWarps;
+// The largest dynamic shared memory of a block on sm_90 (227 KiB).
+constexpr int64_t kMaxShared = 227 * 1024;
 
-/// Static shape of one kernel.
+/// Static shape and shared-memory layout of one kernel.
 struct ChunkedConfig {
-  int64_t K, Kp;  // key dim, padded to a multiple of 16
-  int64_t V, BV;  // value dim, columns per block (multiple of 16)
-  int64_t stateSlots; // state m-tiles per warp
+  int64_t K, Kp;      // key dim, padded to a multiple of 16
+  int64_t V, BV;      // value dim, columns per block (a multiple of 16)
+  int64_t pairs;      // 16-column pairs of n-tiles in BV
+  int64_t pairSlots;  // pairs per warp (half of them, rounded up)
+  int64_t stateSlots; // state m-tiles per warp row block
   FloatType element;  // bf16 or f16 (q, k, v, o)
-
-  // Shared memory: offsets in bytes.
+  bool momentum, delta, decay, doubleBuffer;
   int64_t pitchK, pitchV; // row pitches in elements (+8: no ldmatrix conflicts)
-  int64_t offK, offQ, offS, offV, offW, offT, offL, offG, offB, offWf,
-      offZero, bytes;
+
+  // Byte offsets. Q, K, V come twice (buffer 1 at +bufferBytes) when double
+  // buffered; the rest once.
+  int64_t offQ, offK, offV, bufferBytes;
+  int64_t offS, offM, offW, offY, offZ, offT, offP, offPO, offLE, offL, offOm;
+  int64_t offG, offA, offB, offWf, offGam, offZero, bytes;
 };
 
-/// The value tile: at most 64 columns (the registers of S, O and U grow with
-/// it), a multiple of 16, and as even a split of V as possible; K = 256
-/// halves it again so that S stays at 64 registers per lane.
-ChunkedConfig chooseConfig(int64_t K, int64_t V, FloatType element) {
+/// Registers bound the value tile: S (and M) take stateSlots·BV/8 floats
+/// per lane each, kept ≤ 64 (and BV ≤ 64); within that, the tiles split V
+/// as evenly as multiples of 16 allow.
+ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
+                           FloatType element) {
   ChunkedConfig c;
   c.K = K;
   c.Kp = (K + 15) / 16 * 16;
-  int64_t cap = c.Kp > 128 ? 32 : 64;
+  c.V = V;
+  c.element = element;
+  c.momentum = op.hasMomentum();
+  c.delta = op.hasDeltaRule();
+  c.decay = op.getDecay() == DecayKind::Scalar;
+  c.stateSlots = (c.Kp / 16 + 3) / 4;
+  int64_t cap = 64;
+  while (cap > 16 && c.stateSlots * (cap / 8) * (c.momentum ? 2 : 1) > 64)
+    cap -= 16;
   int64_t tiles = (V + cap - 1) / cap;
   c.BV = ((V + tiles - 1) / tiles + 15) / 16 * 16;
-  c.V = V;
-  c.stateSlots = (c.Kp / 16 + kWarps - 1) / kWarps;
-  c.element = element;
+  c.pairs = c.BV / 16;
+  c.pairSlots = (c.pairs + 1) / 2;
   c.pitchK = c.Kp + 8;
   c.pitchV = c.BV + 8;
-  int64_t off = 0;
-  auto take = [&](int64_t bytes) {
-    int64_t at = off;
-    off += (bytes + 15) / 16 * 16;
-    return at;
+
+  auto layout = [&](bool twice) {
+    int64_t off = 0;
+    auto take = [&](int64_t bytes) {
+      int64_t at = off;
+      off += (bytes + 127) / 128 * 128;
+      return at;
+    };
+    int64_t qkBytes = kChunk * c.pitchK * 2, vBytes = kChunk * c.pitchV * 2;
+    c.offQ = take(qkBytes);
+    c.offK = take(qkBytes);
+    c.offV = take(vBytes);
+    c.bufferBytes = off;
+    if (twice)
+      off *= 2;
+    int64_t tileV = kChunk * c.pitchV * 2, tileC = kChunk * (kChunk + 8) * 2;
+    int64_t f32C = kChunk * (kChunk + 4) * 4;
+    c.offS = take(c.Kp * c.pitchV * 2);
+    c.offM = c.momentum ? take(c.Kp * c.pitchV * 2) : -1;
+    c.offW = take(tileV);
+    c.offY = take(tileV);
+    c.offZ = c.momentum ? take(tileV) : -1;
+    c.offT = c.delta ? take(tileC) : -1;
+    c.offP = take(tileC);
+    c.offPO = c.momentum ? take(tileC) : -1;
+    c.offLE = c.momentum && c.delta ? take(tileC) : -1;
+    c.offL = c.delta ? take(f32C) : -1;
+    c.offOm = c.momentum ? take(f32C) : -1;
+    c.offG = take(kChunk * 4);
+    c.offA = take(kChunk * 4);
+    c.offB = take(kChunk * 4);
+    c.offWf = take(kChunk * 4);
+    c.offGam = take((kChunk + 1) * 4);
+    c.offZero = take(4);
+    c.bytes = off;
   };
-  c.offK = take(kChunk * c.pitchK * 2);
-  c.offQ = take(kChunk * c.pitchK * 2);
-  c.offS = take(c.Kp * c.pitchV * 2);
-  c.offV = take(kChunk * c.pitchV * 2);
-  c.offW = take(kChunk * c.pitchV * 2);
-  c.offT = take(kChunk * (kChunk + 8) * 2);
-  c.offL = take(kChunk * (kChunk + 4) * 4);
-  c.offG = take(kChunk * 4);
-  c.offB = take(kChunk * 4);
-  c.offWf = take(kChunk * 4);
-  c.offZero = take(4);
-  c.bytes = off;
+  layout(/*twice=*/true);
+  c.doubleBuffer = c.bytes <= kMaxShared;
+  if (!c.doubleBuffer)
+    layout(/*twice=*/false);
   return c;
 }
 
@@ -109,9 +153,11 @@ private:
 /// pitch 68), in place, and its rounded copy in `sT` (docs/gpu.md §3.2).
 /// Diagonal 16×16 blocks by forward substitution, one column per lane; the
 /// 32×32 blocks [[A, 0], [B, C]]⁻¹ = [[A⁻¹, 0], [−C⁻¹BA⁻¹, C⁻¹]] by 16×16
-/// products in f32, one block per warp. Every warp must call it.
+/// products in f32, one block per warp. Warps 0-3 call it; `barrier`
+/// synchronises exactly those.
 static void solveUnitLower(KernelBuilder &e, WarpMma &mma, Value sL, Value sT,
-                           Value warp, Value lane) {
+                           Value warp, Value lane,
+                           function_ref<void()> barrier) {
   ImplicitLocOpBuilder &b = e.b;
   Value zero = e.cst(0.0);
   auto syncWarp = [&] {
@@ -148,7 +194,7 @@ static void solveUnitLower(KernelBuilder &e, WarpMma &mma, Value sL, Value sT,
         storeBoth(x[r], e.iadd(base, e.idx(r)), e.iadd(base, j), true);
     });
   }
-  e.barrier();
+  barrier();
 
   // 16×16 block products: lane l owns row l/2, columns 8·(l%2) .. +8.
   Value row = e.idiv(lane, e.idx(2));
@@ -195,7 +241,7 @@ static void solveUnitLower(KernelBuilder &e, WarpMma &mma, Value sL, Value sT,
     if (warpLocal)
       syncWarp();
     else
-      e.barrier();
+      barrier();
     for (const Job &job : jobs)
       e.when(e.ieq(warp, e.idx(job.warp)), [&] {
         Value r = e.iadd(e.idx(16 * job.dr), row);
@@ -218,14 +264,14 @@ static void solveUnitLower(KernelBuilder &e, WarpMma &mma, Value sL, Value sT,
   phase({{0, {{1, 1, 1, 0}}, true, 1, 0, true},
          {1, {{3, 3, 3, 2}}, true, 3, 2, true}},
         /*warpLocal=*/true);
-  e.barrier();
+  barrier();
   // X = B A⁻¹, then −C⁻¹ X.
   phase({{0, {{2, 0, 0, 0}, {2, 1, 1, 0}}, false, 2, 0, false},
          {1, {{2, 1, 1, 1}}, false, 2, 1, false},
          {2, {{3, 0, 0, 0}, {3, 1, 1, 0}}, false, 3, 0, false},
          {3, {{3, 1, 1, 1}}, false, 3, 1, false}},
         /*warpLocal=*/false);
-  e.barrier();
+  barrier();
   phase({{0, {{2, 2, 2, 0}}, true, 2, 0, true},
          {1, {{2, 2, 2, 1}}, true, 2, 1, true},
          {2, {{3, 2, 2, 0}, {3, 3, 3, 0}}, true, 3, 0, true},
@@ -246,65 +292,116 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
   };
   Value q = arg("q"), k = arg("k"), v = arg("v"), g = arg("g"),
         beta = arg("beta"), gain = arg("gain"), cu = arg("cu_seqlens"),
-        s0 = arg("initial_state"), o = arg("o"),
-        finalState = arg("final_state");
+        s0 = arg("initial_state"), m0in = arg("initial_momentum"),
+        o = arg("o"), finalState = arg("final_state"),
+        finalMomentum = arg("final_momentum");
   Value T = e.toIndex(arg("T")), H = e.toIndex(arg("H")),
         HV = e.toIndex(arg("HV"));
   const int64_t K = c.K, Kp = c.Kp, V = c.V, BV = c.BV;
   Value Kc = e.idx(K), Vc = e.idx(V);
-  const bool delta = op.hasDeltaRule();
-  const bool decay = op.getDecay() == DecayKind::Scalar;
+  const bool delta = c.delta, decay = c.decay, momentum = c.momentum;
   const double eta = delta ? op.getDeltaRule()->convertToDouble() : 0.0;
   const double tau = op.getTau().convertToDouble();
   const double scale = op.getScale().convertToDouble();
+  const double gamma = momentum ? op.getMomentum()->convertToDouble() : 0.0;
   FloatType et = c.element;
+  Type f32 = b.getF32Type();
 
-  // Shared memory: typed views of the dynamic shared buffer.
+  // ---- Shared memory: typed views of the dynamic shared buffer.
   auto addressSpace =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-  auto rawType = MemRefType::get({c.bytes}, b.getI8Type(), AffineMap(),
-                                 addressSpace);
+  auto rawType =
+      MemRefType::get({c.bytes}, b.getI8Type(), AffineMap(), addressSpace);
   auto globalType =
       MemRefType::get({0}, b.getI8Type(), AffineMap(), addressSpace);
   Value raw = memref::GetGlobalOp::create(b, globalType, "muonssm_smem");
   raw = memref::ReinterpretCastOp::create(b, rawType, raw, 0,
                                           ArrayRef<int64_t>{c.bytes},
                                           ArrayRef<int64_t>{1});
-  // Views at a byte shift: inside the chunk loop the shift is a value
-  // loaded from shared memory (always 0). LLVM cannot hoist that load over
-  // the loop's barriers, so every tile address is recomputed per chunk as
-  // one lane base plus constants that ptxas folds into the ldmatrix/ld
-  // immediates. With a constant shift, LICM hoists each of the ~250
-  // distinct fragment addresses out of the loop into its own 64-bit
-  // register, and the kernel spills.
   auto view = [&](Value shift, int64_t offset, ArrayRef<int64_t> shape,
-                  Type element) {
+                  Type element) -> Value {
+    if (offset < 0)
+      return {};
     auto type = MemRefType::get(shape, element, AffineMap(), addressSpace);
-    return memref::ViewOp::create(b, type, raw,
-                                  e.iadd(shift, e.idx(offset)), ValueRange{})
+    return memref::ViewOp::create(b, type, raw, e.iadd(shift, e.idx(offset)),
+                                  ValueRange{})
         .getResult();
   };
-  Value sK, sQ, sS, sV, sW, sT, sL, sG, sB, sWf;
-  auto bindTiles = [&](Value shift) {
-    sK = view(shift, c.offK, {kChunk, c.pitchK}, et);
-    sQ = view(shift, c.offQ, {kChunk, c.pitchK}, et);
-    sS = view(shift, c.offS, {Kp, c.pitchV}, et);
-    sV = view(shift, c.offV, {kChunk, c.pitchV}, et);
-    sW = view(shift, c.offW, {kChunk, c.pitchV}, et);
-    sT = view(shift, c.offT, {kChunk, kChunk + 8}, et);
-    sL = view(shift, c.offL, {kChunk, kChunk + 4}, b.getF32Type());
-    sG = view(shift, c.offG, {kChunk}, b.getF32Type());
-    sB = view(shift, c.offB, {kChunk}, b.getF32Type());
-    sWf = view(shift, c.offWf, {kChunk}, b.getF32Type());
+  // Inside the chunk loop every view sits at a loop-variant byte shift: the
+  // buffer parity for Q, K, V, and for the others a value loaded from shared
+  // memory (always 0). LLVM cannot hoist that load over the loop's barriers,
+  // so each tile address is one lane base plus constants that ptxas folds
+  // into the ldmatrix/ld immediates. With a constant shift, LICM hoists each
+  // of the hundreds of distinct fragment addresses out of the loop into its
+  // own register, and the kernel spills.
+  Value sQ, sK, sV, sS, sM, sW, sY, sZ, sT, sP, sPO, sLE, sL, sOm, sG, sA,
+      sB, sWf, sGam;
+  const int64_t pK = c.pitchK, pV = c.pitchV;
+  auto bindBuffers = [&](Value shift) {
+    sQ = view(shift, c.offQ, {kChunk, pK}, et);
+    sK = view(shift, c.offK, {kChunk, pK}, et);
+    sV = view(shift, c.offV, {kChunk, pV}, et);
   };
+  auto bindTiles = [&](Value shift) {
+    sS = view(shift, c.offS, {Kp, pV}, et);
+    sM = view(shift, c.offM, {Kp, pV}, et);
+    sW = view(shift, c.offW, {kChunk, pV}, et);
+    sY = view(shift, c.offY, {kChunk, pV}, et);
+    sZ = view(shift, c.offZ, {kChunk, pV}, et);
+    sT = view(shift, c.offT, {kChunk, kChunk + 8}, et);
+    sP = view(shift, c.offP, {kChunk, kChunk + 8}, et);
+    sPO = view(shift, c.offPO, {kChunk, kChunk + 8}, et);
+    sLE = view(shift, c.offLE, {kChunk, kChunk + 8}, et);
+    sL = view(shift, c.offL, {kChunk, kChunk + 4}, f32);
+    sOm = view(shift, c.offOm, {kChunk, kChunk + 4}, f32);
+    sG = view(shift, c.offG, {kChunk}, f32);
+    sA = view(shift, c.offA, {kChunk}, f32);
+    sB = view(shift, c.offB, {kChunk}, f32);
+    sWf = view(shift, c.offWf, {kChunk}, f32);
+    sGam = view(shift, c.offGam, {kChunk + 1}, f32);
+  };
+  bindBuffers(e.idx(0));
   bindTiles(e.idx(0));
   Value sZero = view(e.idx(0), c.offZero, {1}, b.getI32Type());
 
-  Value tid = e.threadId();
-  Value warp = e.idiv(tid, e.idx(32));
-  Value lane = e.irem(tid, e.idx(32));
-  WarpMma mma(e, et, lane);
-  Value m0 = e.imul(warp, e.idx(16)); // this warp's 16 rows of a chunk
+  // ---- Who am I. bindLane derives every per-lane value from a thread id:
+  // inside the chunk loop from tid + (a loop-variant zero), so that LLVM
+  // recomputes them in the loop instead of hoisting hundreds of per-lane
+  // constants (predicates, offsets) into registers for the whole loop.
+  const int64_t PS = c.pairSlots, mTiles = Kp / 16;
+  Value tid, warp, lane, rb, cs, m0, rowLo, rowHi;
+  WarpMma mma(e, et, e.threadId());
+  SmallVector<Value> pairN0, pairValid, slotRow, slotValid;
+  auto bindLane = [&](Value threadId) {
+    tid = threadId;
+    warp = e.idiv(tid, e.idx(32));
+    lane = e.irem(tid, e.idx(32));
+    rb = e.irem(warp, e.idx(4)); // row block: tokens 16·rb ..
+    cs = e.idiv(warp, e.idx(4)); // column half
+    mma.setLane(lane);
+    m0 = e.imul(rb, e.idx(16));
+    rowLo = e.iadd(m0, mma.g);
+    rowHi = e.iadd(rowLo, e.idx(8));
+    // Column pairs: pair slot j of this warp is pair cs·pairSlots + j
+    // (clamped: a slot past the last pair computes on the last one and
+    // stores nothing). State m-tiles: rb + 4·slot, likewise.
+    pairN0.clear();
+    pairValid.clear();
+    for (int64_t j = 0; j < PS; ++j) {
+      Value pj = e.iadd(e.imul(cs, e.idx(PS)), e.idx(j));
+      pairValid.push_back(e.ult(pj, e.idx(c.pairs)));
+      pairN0.push_back(e.imul(e.imin(pj, e.idx(c.pairs - 1)), e.idx(16)));
+    }
+    slotRow.clear();
+    slotValid.clear();
+    for (int64_t s = 0; s < c.stateSlots; ++s) {
+      Value mt = e.iadd(rb, e.idx(4 * s));
+      slotValid.push_back(e.ult(mt, e.idx(mTiles)));
+      slotRow.push_back(e.imul(e.imin(mt, e.idx(mTiles - 1)), e.idx(16)));
+    }
+  };
+  bindLane(e.threadId());
+  auto rowOf = [&](int64_t r) { return r < 2 ? rowLo : rowHi; };
 
   Value vt = e.blockId(gpu::Dimension::x);
   Value h = e.blockId(gpu::Dimension::y);
@@ -323,453 +420,655 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
     first = e.imin(lo, T);
     last = e.imin(e.imax(hi, first), T);
   }
+  Value length = e.isub(last, first);
+  Value chunks = arith::CeilDivUIOp::create(b, length, e.idx(kChunk));
 
-  Value zeroF = e.cst(0.0);
+  Value zeroF = e.cst(0.0), oneF = e.cst(1.0);
   auto zeroAcc = [&] { return e.vcst(0.0, 4); };
-  auto eq = [&](Value x, int64_t y) { return e.ieq(x, e.idx(y)); };
-  auto le = [&](int64_t x, Value y) {
-    return arith::CmpIOp::create(b, arith::CmpIPredicate::ule, e.idx(x), y);
+  auto ldF = [&](Value tile, ValueRange at) -> Value {
+    return memref::LoadOp::create(b, tile, at);
+  };
+  auto stF = [&](Value x, Value tile, ValueRange at) {
+    memref::StoreOp::create(b, x, tile, at);
+  };
+  auto ule = [&](Value x, Value y) {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::ule, x, y);
   };
 
-  // T's upper blocks stay zero: clear it once.
-  e.loop(tid, e.idx(kChunk * (kChunk + 8) / 8), e.idx(kThreads), {},
-         [&](Value x, ValueRange) -> SmallVector<Value> {
-           Value zero8 = arith::ConstantOp::create(
-               b, DenseElementsAttr::get(VectorType::get({8}, et),
-                                         b.getFloatAttr(et, 0.0)));
-           Value flat = e.imul(x, e.idx(8));
-           e.vstore(zero8, sT,
-                    {e.idiv(flat, e.idx(kChunk + 8)),
-                     e.irem(flat, e.idx(kChunk + 8))});
-           return {};
-         });
+  SmallVector<Value> allN0;
+  for (int64_t j = 0; j < c.pairs; ++j)
+    allN0.push_back(e.idx(16 * j));
+  // Column (within the tile) of accumulator register r of n-tile half hf of
+  // a pair at n0.
+  auto accColumn = [&](Value n0, int64_t hf, int64_t r) {
+    return e.iadd(n0, e.iadd(e.idx(8 * hf), mma.accCol(r)));
+  };
 
-  // State slots of this warp: m-tile warp + 4·slot (clamped; a slot past the
-  // last m-tile computes on the last one and stores nothing).
-  const int64_t mTiles = Kp / 16, nTilesV = BV / 8;
-  SmallVector<Value> slotTile, slotValid;
-  for (int64_t s = 0; s < c.stateSlots; ++s) {
-    Value mt = e.iadd(warp, e.idx(kWarps * s));
-    slotValid.push_back(e.ult(mt, e.idx(mTiles)));
-    slotTile.push_back(e.imin(mt, e.idx(mTiles - 1)));
-  }
+  // acc += A·B over kSteps k16 steps for rows m0: A row-major in aTile
+  // ([m][k]), B from bTile stored [k][n], for the pairs at n0s (two
+  // accumulators each). causal: only k-steps ks ≤ rb (A lower triangular).
+  auto product = [&](SmallVector<Value> acc, Value aTile, int64_t kSteps,
+                     Value bTile, ArrayRef<Value> n0s, bool causal,
+                     ArrayRef<WarpMma::Frag> aFrags = {}) {
+    for (int64_t ks = 0; ks < kSteps; ++ks) {
+      auto step = [&]() -> SmallVector<Value> {
+        SmallVector<Value> out(acc);
+        Value k0 = e.idx(16 * ks);
+        WarpMma::Frag a =
+            aFrags.empty() ? mma.loadA(aTile, m0, k0) : aFrags[ks];
+        for (auto [j, n0] : llvm::enumerate(n0s)) {
+          auto [b0, b1] = mma.loadB(bTile, k0, n0);
+          out[2 * j] = mma.mma(out[2 * j], a, b0);
+          out[2 * j + 1] = mma.mma(out[2 * j + 1], a, b1);
+        }
+        return out;
+      };
+      if (causal)
+        acc = e.ifElse(ule(e.idx(ks), rb), step,
+                       [&]() -> SmallVector<Value> { return acc; });
+      else
+        acc = step();
+    }
+    return acc;
+  };
+  auto zeros = [&](size_t count) {
+    SmallVector<Value> acc;
+    for (size_t i = 0; i < count; ++i)
+      acc.push_back(zeroAcc());
+    return acc;
+  };
+  // Stores, for every pair at n0s (when valid), both n-tiles and both row
+  // halves: fn(accumulator index, row half, t, column) gives the two f32
+  // values at columns col, col + 1 of row t, rounded into the tile.
+  auto storeRows =
+      [&](ArrayRef<Value> n0s, ArrayRef<Value> valid, Value tile,
+          function_ref<std::pair<Value, Value>(int64_t, int64_t, Value, Value)>
+              fn) {
+        for (auto [j, n0] : llvm::enumerate(n0s)) {
+          auto body = [&] {
+            for (int64_t hf = 0; hf < 2; ++hf)
+              for (int64_t half = 0; half < 2; ++half) {
+                Value t = rowOf(2 * half), col = accColumn(n0, hf, 0);
+                auto [x0, x1] = fn(2 * j + hf, half, t, col);
+                e.vstore(mma.pair(x0, x1), tile, {t, col});
+              }
+          };
+          if (!valid.empty())
+            e.when(valid[j], body);
+          else
+            body();
+        }
+      };
+  // Two neighbouring 16-bit elements of a tile as f32.
+  auto vPair = [&](Value tile, Value t, Value col) {
+    Value two = arith::ExtFOp::create(b, VectorType::get({2}, f32),
+                                      e.vload(tile, {t, col}, 2));
+    return std::make_pair(e.element(two, 0), e.element(two, 1));
+  };
+
+  // ---- γ^k for k = 0..64 (momentum), once.
+  if (momentum)
+    e.when(e.ult(tid, e.idx(kChunk + 1)), [&] {
+      Value kf = arith::UIToFPOp::create(b, f32, e.toI32(tid));
+      Value pw = e.exp(e.mul(kf, e.cst(gamma > 0 ? std::log(gamma) : -1e30)));
+      stF(e.select(e.ieq(tid, e.idx(0)), oneF, pw), sGam, {tid});
+    });
+
+  // ---- Initial states into the accumulators (f32) and their copies.
   auto stateIndex = [&](Value i, Value j) {
     return e.iadd(
         e.imul(e.iadd(e.imul(e.iadd(e.imul(n, HV), h), Kc), i), Vc), j);
   };
-
-  // Initial state into the accumulators (f32).
-  SmallVector<Value> S; // [slot][n-tile] vector<4xf32>
-  for (int64_t s = 0; s < c.stateSlots; ++s)
-    for (int64_t nt = 0; nt < nTilesV; ++nt) {
-      if (!s0) {
-        S.push_back(zeroAcc());
-        continue;
-      }
-      SmallVector<Value> values;
-      for (int64_t r = 0; r < 4; ++r) {
-        Value i = e.iadd(e.imul(slotTile[s], e.idx(16)), mma.accRow(r));
-        Value j = e.iadd(cb, e.iadd(e.idx(8 * nt), mma.accCol(r)));
-        Value ok = e.iand(e.ult(i, Kc), e.ult(j, Vc));
-        Value x = e.load(s0, stateIndex(e.imin(i, e.idx(K - 1)),
-                                        e.imin(j, e.idx(V - 1))));
-        values.push_back(e.select(ok, x, zeroF));
-      }
-      S.push_back(e.fromElements(values));
-    }
-  // The state's shared copy (the B operand of Q S and K S).
-  auto storeStateCopy = [&](ArrayRef<Value> state) {
+  auto loadState = [&](Value buffer) {
+    SmallVector<Value> acc;
     for (int64_t s = 0; s < c.stateSlots; ++s)
-      e.when(slotValid[s], [&] {
-        for (int64_t nt = 0; nt < nTilesV; ++nt)
-          for (int64_t half = 0; half < 2; ++half) {
-            Value acc = state[s * nTilesV + nt];
-            Value i = e.iadd(e.imul(slotTile[s], e.idx(16)),
-                             mma.accRow(2 * half));
-            Value j = e.iadd(e.idx(8 * nt), mma.accCol(0));
-            e.vstore(mma.pair(e.element(acc, 2 * half),
-                              e.element(acc, 2 * half + 1)),
-                     sS, {i, j});
+      for (int64_t j = 0; j < PS; ++j)
+        for (int64_t hf = 0; hf < 2; ++hf) {
+          if (!buffer) {
+            acc.push_back(zeroAcc());
+            continue;
           }
-      });
+          SmallVector<Value> values;
+          for (int64_t r = 0; r < 4; ++r) {
+            Value i = e.iadd(slotRow[s], mma.accRow(r));
+            Value jj = e.iadd(cb, accColumn(pairN0[j], hf, r));
+            Value ok = e.iand(e.ult(i, Kc), e.ult(jj, Vc));
+            Value x = e.load(buffer, stateIndex(e.imin(i, e.idx(K - 1)),
+                                                e.imin(jj, e.idx(V - 1))));
+            values.push_back(e.select(ok, x, zeroF));
+          }
+          acc.push_back(e.fromElements(values));
+        }
+    return acc;
   };
-  storeStateCopy(S);
+  const int64_t stateRegs = c.stateSlots * PS * 2;
+  auto storeStateCopy = [&](ArrayRef<Value> acc, Value tile) {
+    for (int64_t s = 0; s < c.stateSlots; ++s)
+      for (int64_t j = 0; j < PS; ++j)
+        e.when(e.iand(slotValid[s], pairValid[j]), [&] {
+          for (int64_t hf = 0; hf < 2; ++hf)
+            for (int64_t half = 0; half < 2; ++half) {
+              Value x = acc[(s * PS + j) * 2 + hf];
+              e.vstore(mma.pair(e.element(x, 2 * half),
+                                e.element(x, 2 * half + 1)),
+                       tile,
+                       {e.iadd(slotRow[s], mma.accRow(2 * half)),
+                        accColumn(pairN0[j], hf, 0)});
+            }
+        });
+  };
+  SmallVector<Value> S = loadState(s0);
+  SmallVector<Value> M = momentum ? loadState(m0in) : SmallVector<Value>();
+  storeStateCopy(S, sS);
+  if (momentum)
+    storeStateCopy(M, sM);
 
-  // Vector widths of the global loads (16 B when rows allow it).
+  // ---- Loads of a chunk: q, k and the v tile by cp.async (zero-filled
+  // past the sequence and the tile), the gates into registers.
   auto widthFor = [](int64_t d) -> int64_t {
-    return d % 8 == 0 ? 8 : d % 4 == 0 ? 4 : d % 2 == 0 ? 2 : 1;
+    // cp.async moves 4, 8 or 16 bytes.
+    return d % 8 == 0 ? 8 : d % 4 == 0 ? 4 : 2;
   };
   const int64_t wK = widthFor(K), wV = widthFor(V);
+  auto chunkStart = [&](Value chunk) {
+    return e.iadd(first, e.imul(chunk, e.idx(kChunk)));
+  };
+  auto tokenRow = [&](Value start, Value len, Value t) {
+    // global token row of local row t (clamped to the chunk)
+    return e.iadd(e.imul(bIdx, T),
+                  e.iadd(start, e.imin(t, e.isub(len, e.idx(1)))));
+  };
+  auto issueLoads = [&](Value chunk, Value shift) {
+    Value start = chunkStart(chunk);
+    Value len = e.imin(e.isub(last, start), e.idx(kChunk));
+    Value tQ = view(shift, c.offQ, {kChunk, pK}, et);
+    Value tK = view(shift, c.offK, {kChunk, pK}, et);
+    Value tV = view(shift, c.offV, {kChunk, pV}, et);
+    SmallVector<Value> tokens;
+    auto copyRows = [&](Value tile, Value buffer, int64_t width, int64_t cols,
+                        function_ref<Value(Value)> rowBase, Value colLimit) {
+      int64_t perRow = cols / width;
+      Value lastCol = e.isub(colLimit, e.idx(width));
+      for (int64_t x0 = 0; x0 < kChunk * perRow; x0 += kThreads) {
+        Value x = e.iadd(tid, e.idx(x0));
+        auto body = [&] {
+          Value t = e.idiv(x, e.idx(perRow));
+          Value col = e.imul(e.irem(x, e.idx(perRow)), e.idx(width));
+          Value ok = e.iand(e.ult(t, len), e.ult(col, colLimit));
+          Value src = e.iadd(rowBase(t), e.imin(col, lastCol));
+          // src-size 0 fills the destination with zeros.
+          Value count = e.select(ok, e.idx(width), e.idx(0));
+          nvgpu::DeviceAsyncCopyOp::create(
+              b, nvgpu::DeviceAsyncTokenType::get(ctx), tile,
+              ValueRange{t, col}, buffer, ValueRange{src},
+              b.getIndexAttr(width), count,
+              width * 2 == 16 ? b.getUnitAttr() : UnitAttr());
+        };
+        if (x0 + kThreads <= kChunk * perRow)
+          body();
+        else
+          e.when(e.ult(x, e.idx(kChunk * perRow)), body);
+      }
+    };
+    auto qkRow = [&](Value t) {
+      return e.imul(e.iadd(e.imul(tokenRow(start, len, t), H), kh), Kc);
+    };
+    copyRows(tQ, q, wK, Kp, qkRow, Kc);
+    copyRows(tK, k, wK, Kp, qkRow, Kc);
+    copyRows(
+        tV, v, wV, BV,
+        [&](Value t) {
+          return e.iadd(
+              e.imul(e.iadd(e.imul(tokenRow(start, len, t), HV), h), Vc), cb);
+        },
+        e.isub(Vc, cb));
+    nvgpu::DeviceAsyncCreateGroupOp::create(
+        b, nvgpu::DeviceAsyncTokenType::get(ctx), ValueRange{});
+  };
+  // Gates of a chunk, in the threads that store them: warp 0 lane l holds
+  // g of tokens 2l and 2l+1 (for the prefix sum); thread t < 64 holds β_t
+  // and gain_t.
+  auto loadGates = [&](Value chunk) -> SmallVector<Value> {
+    Value start = chunkStart(chunk);
+    Value len = e.imin(e.isub(last, start), e.idx(kChunk));
+    Value safe = e.imax(len, e.idx(1)); // a chunk past the end reads in range
+    auto gate = [&](Value buffer, Value t, Value fallback) -> Value {
+      Value ok = e.iand(e.ult(t, len), e.ult(start, last));
+      Value x = buffer ? e.load(buffer, e.iadd(e.imul(tokenRow(start, safe, t),
+                                                      HV),
+                                               h))
+                       : fallback;
+      return e.select(ok, x, zeroF);
+    };
+    Value t0 = e.imul(lane, e.idx(2));
+    Value tt = e.imin(tid, e.idx(kChunk - 1));
+    return {decay ? gate(g, t0, zeroF) : zeroF,
+            decay ? gate(g, e.iadd(t0, e.idx(1)), zeroF) : zeroF,
+            gate(beta, tt, oneF), gain ? gate(gain, tt, oneF) : oneF};
+  };
 
   e.when(e.ieq(tid, e.idx(0)), [&] {
-    memref::StoreOp::create(b, arith::ConstantIntOp::create(b, 0, 32), sZero,
-                            ValueRange{e.idx(0)});
+    stF(arith::ConstantIntOp::create(b, 0, 32), sZero, {e.idx(0)});
   });
-  e.barrier(); // T cleared, the state copy and the zero shift stored
+  if (c.doubleBuffer)
+    e.when(e.ult(e.idx(0), chunks), [&] { issueLoads(e.idx(0), e.idx(0)); });
+  SmallVector<Value> gates0 = loadGates(e.idx(0));
+  e.barrier(); // γ powers, state copies and the zero shift stored
 
-  Value length = e.isub(last, first);
-  Value chunks = arith::CeilDivUIOp::create(b, length, e.idx(kChunk));
-
+  // ---- The chunks.
+  SmallVector<Value> carried(S);
+  carried.append(M);
+  carried.append(gates0);
   SmallVector<Value> end = e.loop(
-      e.idx(0), chunks, e.idx(1), S,
-      [&](Value chunk, ValueRange carried) -> SmallVector<Value> {
-        SmallVector<Value> S(carried.begin(), carried.end());
-        bindTiles(arith::IndexCastUIOp::create(
-            b, b.getIndexType(),
-            memref::LoadOp::create(b, sZero, ValueRange{e.idx(0)})));
-        Value start = e.iadd(first, e.imul(chunk, e.idx(kChunk)));
+      e.idx(0), chunks, e.idx(1), carried,
+      [&](Value chunk, ValueRange in) -> SmallVector<Value> {
+        SmallVector<Value> all(in.begin(), in.end());
+        ArrayRef<Value> inputs(all);
+        SmallVector<Value> S(inputs.take_front(stateRegs));
+        SmallVector<Value> M;
+        if (momentum)
+          M.assign(inputs.slice(stateRegs, stateRegs).begin(),
+                   inputs.slice(stateRegs, stateRegs).end());
+        SmallVector<Value> gates(inputs.take_back(4));
+        Value parity = c.doubleBuffer ? e.irem(chunk, e.idx(2)) : e.idx(0);
+        Value zeroShift = arith::IndexCastUIOp::create(
+            b, b.getIndexType(), ldF(sZero, {e.idx(0)}));
+        bindBuffers(e.iadd(zeroShift, e.imul(parity, e.idx(c.bufferBytes))));
+        bindTiles(zeroShift);
+        bindLane(e.iadd(e.threadId(), zeroShift));
+        Value start = chunkStart(chunk);
         Value len = e.imin(e.isub(last, start), e.idx(kChunk));
-        Value lastRow = e.isub(len, e.idx(1));
-        auto token = [&](Value t) { // global token row of local t (clamped)
-          return e.iadd(e.imul(bIdx, T), e.iadd(start, e.imin(t, lastRow)));
-        };
+        Value lastRow = e.isub(len, e.idx(1)); // the chunk's last token
 
-        // ---- Load Q, K (64 × Kp) and the V tile (64 × BV), zero-padded.
-        // rowBase(t): the global index of column 0 of local row t; columns
-        // ≥ colLimit are padding (zero), and the clamped column keeps the
-        // unused load of a padding vector inside the row.
-        auto loadRows = [&](Value tile, Value buffer, int64_t width,
-                            int64_t cols, function_ref<Value(Value)> rowBase,
-                            Value colLimit) {
-          int64_t perRow = cols / width;
-          int64_t total = kChunk * perRow;
-          Value zeros = arith::ConstantOp::create(
-              b, DenseElementsAttr::get(VectorType::get({width}, et),
-                                        b.getFloatAttr(et, 0.0)));
-          Value lastCol = e.isub(colLimit, e.idx(width));
-          e.loop(tid, e.idx(total), e.idx(kThreads), {},
-                 [&](Value x, ValueRange) -> SmallVector<Value> {
-                   Value t = e.idiv(x, e.idx(perRow));
-                   Value col = e.imul(e.irem(x, e.idx(perRow)), e.idx(width));
-                   Value ok = e.iand(e.ult(t, len), e.ult(col, colLimit));
-                   Value value = e.vload(
-                       buffer, {e.iadd(rowBase(t), e.imin(col, lastCol))},
-                       width);
-                   value = e.select(ok, value, zeros);
-                   e.vstore(value, tile, {t, col});
-                   return {};
-                 });
-        };
-        auto qkRow = [&](Value t) {
-          return e.imul(e.iadd(e.imul(token(t), H), kh), Kc);
-        };
-        loadRows(sQ, q, wK, Kp, qkRow, Kc);
-        loadRows(sK, k, wK, Kp, qkRow, Kc);
-        // The last tile may hang over V (V − cb is a multiple of wV).
-        loadRows(
-            sV, v, wV, BV,
-            [&](Value t) {
-              return e.iadd(e.imul(e.iadd(e.imul(token(t), HV), h), Vc), cb);
-            },
-            e.isub(Vc, cb));
-
-        // ---- Gates: G (cumulated log decay), b = η·β, w = τ·gain·β.
+        // -- 1. This chunk's tiles have landed; gates into shared memory.
+        if (!c.doubleBuffer)
+          issueLoads(chunk, e.idx(0)); // one buffer: load, then wait
+        // Wait until no copy group is pending (the op wants a group token:
+        // an empty group of its own serves).
+        Value token = nvgpu::DeviceAsyncCreateGroupOp::create(
+            b, nvgpu::DeviceAsyncTokenType::get(ctx), ValueRange{});
+        nvgpu::DeviceAsyncWaitOp::create(b, token, b.getI32IntegerAttr(0));
         e.when(e.ult(tid, e.idx(kChunk)), [&] {
-          Value t = tid;
-          Value ok = e.ult(t, len);
-          Value head = e.iadd(e.imul(token(t), HV), h);
-          Value betaT = beta ? e.load(beta, head) : e.cst(1.0);
-          Value gainT = gain ? e.load(gain, head) : e.cst(1.0);
-          Value bT = e.mul(e.cst(eta), betaT);
-          Value wT = e.mul(e.cst(tau), e.mul(gainT, betaT));
-          memref::StoreOp::create(b, e.select(ok, bT, zeroF), sB,
-                                  ValueRange{t});
-          memref::StoreOp::create(b, e.select(ok, wT, zeroF), sWf,
-                                  ValueRange{t});
+          stF(e.mul(e.cst(eta), gates[2]), sB, {tid});
+          stF(e.mul(e.cst(tau), e.mul(gates[3], gates[2])), sWf, {tid});
         });
         if (decay)
-          e.when(eq(warp, 0), [&] {
-            // Lane l holds tokens 2l, 2l+1; an inclusive scan over lanes.
-            Value t0 = e.imul(lane, e.idx(2)), t1 = e.iadd(t0, e.idx(1));
-            auto gate = [&](Value t) {
-              Value x = e.load(g, e.iadd(e.imul(token(t), HV), h));
-              return e.select(e.ult(t, len), x, zeroF);
-            };
-            Value g0 = gate(t0), g1 = gate(t1);
-            Value sum = e.add(g0, g1);
+          e.when(e.ieq(warp, e.idx(0)), [&] {
+            Value sum = e.add(gates[0], gates[1]);
             Value inclusive = e.warpInclusiveScan(sum, lane);
             Value before = e.sub(inclusive, sum);
-            memref::StoreOp::create(b, e.add(before, g0), sG, ValueRange{t0});
-            memref::StoreOp::create(b, inclusive, sG, ValueRange{t1});
+            Value t0 = e.imul(lane, e.idx(2));
+            Value t1 = e.iadd(t0, e.idx(1));
+            stF(e.add(before, gates[0]), sG, {t0});
+            stF(inclusive, sG, {t1});
+            stF(e.exp(gates[0]), sA, {t0});
+            stF(e.exp(gates[1]), sA, {t1});
           });
         e.barrier();
 
-        // Per-lane rows of the accumulators: t = m0 + g (+8).
-        Value rowLo = e.iadd(m0, mma.g), rowHi = e.iadd(rowLo, e.idx(8));
-        auto gAt = [&](Value t) -> Value {
-          return decay ? memref::LoadOp::create(b, sG, ValueRange{t})
-                             .getResult()
-                       : zeroF;
-        };
-        Value gLo = gAt(rowLo), gHi = gAt(rowHi);
-        Value gEnd = decay ? gAt(e.idx(kChunk - 1)) : zeroF;
-        Value lamLo = decay ? e.exp(gLo) : e.cst(1.0);
-        Value lamHi = decay ? e.exp(gHi) : e.cst(1.0);
-        Value lamEnd = decay ? e.exp(gEnd) : e.cst(1.0);
-        auto rowOf = [&](int64_t r) { return r < 2 ? rowLo : rowHi; };
+        // -- 2. The next chunk's loads, in flight while this one computes.
+        Value next = e.iadd(chunk, e.idx(1));
+        if (c.doubleBuffer)
+          e.when(e.ult(next, chunks), [&] {
+            issueLoads(next, e.imul(e.isub(e.idx(1), parity),
+                                    e.idx(c.bufferBytes)));
+          });
+        SmallVector<Value> nextGates = loadGates(next);
+
+        // Per-row quantities of this lane's rows t and the last token e.
+        auto gAt = [&](Value t) { return decay ? ldF(sG, {t}) : zeroF; };
+        Value gLo = gAt(rowLo), gHi = gAt(rowHi), gEnd = gAt(lastRow);
         auto gRow = [&](int64_t r) { return r < 2 ? gLo : gHi; };
+        Value lamLo = decay ? e.exp(gLo) : oneF;
+        Value lamHi = decay ? e.exp(gHi) : oneF;
         auto lamRow = [&](int64_t r) { return r < 2 ? lamLo : lamHi; };
+        Value lamEnd = decay ? e.exp(gEnd) : oneF;
+        Value bLo = ldF(sB, {rowLo}), bHi = ldF(sB, {rowHi});
+        Value wLo = ldF(sWf, {rowLo}), wHi = ldF(sWf, {rowHi});
+        auto bRow = [&](int64_t r) { return r < 2 ? bLo : bHi; };
+        auto wRow = [&](int64_t r) { return r < 2 ? wLo : wHi; };
 
-        // Causality per accumulator element: column s = 8·nt + c2 + r%2
-        // against row t, as t − c2 against constants (no per-element
-        // column registers).
-        Value dLo = e.isub(rowLo, mma.c2), dHi = e.isub(rowHi, mma.c2);
-        auto colLess = [&](int64_t nt, int64_t r, bool orEqual) {
-          // s < t ⇔ 8nt + r%2 < t − c2 (signed: t − c2 may be negative)
-          Value d = r < 2 ? dLo : dHi;
-          return arith::CmpIOp::create(
-              b, orEqual ? arith::CmpIPredicate::sge
-                         : arith::CmpIPredicate::sgt,
-              d, e.idx(8 * nt + r % 2));
-        };
-        Value bLo = memref::LoadOp::create(b, sB, ValueRange{rowLo});
-        Value bHi = memref::LoadOp::create(b, sB, ValueRange{rowHi});
-
-        // ---- A = K Kᵀ, Pq = Q Kᵀ per n-tile pair np ≤ warp (causal), each
-        // turned at once into L (f32, shared) and the A fragment of P for
-        // k-step np (registers): only 16 accumulators live at a time.
-        SmallVector<WarpMma::Frag> P;
-        for (int64_t np = 0; np < 4; ++np) {
-          SmallVector<Value> frag = e.ifElse(
-              le(np, warp),
-              [&]() -> SmallVector<Value> {
-                Value a[2] = {zeroAcc(), zeroAcc()};
-                Value pq[2] = {zeroAcc(), zeroAcc()};
-                for (int64_t ks = 0; ks < Kp / 16; ++ks) {
-                  Value k0 = e.idx(16 * ks);
-                  WarpMma::Frag fq = mma.loadA(sQ, m0, k0);
-                  auto [b0, b1] = mma.loadBFromRows(sK, e.idx(16 * np), k0);
-                  pq[0] = mma.mma(pq[0], fq, b0);
-                  pq[1] = mma.mma(pq[1], fq, b1);
-                  if (delta) {
-                    WarpMma::Frag fk = mma.loadA(sK, m0, k0);
-                    a[0] = mma.mma(a[0], fk, b0);
-                    a[1] = mma.mma(a[1], fk, b1);
-                  }
-                }
-                SmallVector<Value> weighted;
-                for (int64_t half = 0; half < 2; ++half) {
-                  int64_t nt = 2 * np + half;
-                  SmallVector<Value> lValues, pValues;
-                  for (int64_t r = 0; r < 4; ++r) {
-                    Value w = e.cst(1.0);
-                    if (decay) {
-                      Value sIndex = e.iadd(mma.c2, e.idx(8 * nt + r % 2));
-                      Value gs = memref::LoadOp::create(b, sG, ValueRange{sIndex});
-                      w = e.exp(e.sub(gRow(r), gs));
-                    }
-                    pValues.push_back(e.select(
-                        colLess(nt, r, /*orEqual=*/true),
-                        e.mul(e.mul(e.cst(scale), e.element(pq[half], r)), w),
-                        zeroF));
-                    if (delta)
-                      lValues.push_back(e.select(
-                          colLess(nt, r, /*orEqual=*/false),
-                          e.mul(e.mul(r < 2 ? bLo : bHi,
-                                      e.element(a[half], r)),
-                                w),
-                          zeroF));
-                  }
-                  if (delta)
-                    for (int64_t hr = 0; hr < 2; ++hr)
-                      e.vstore(e.fromElements({lValues[2 * hr],
-                                               lValues[2 * hr + 1]}),
-                               sL,
-                               {rowOf(2 * hr),
-                                e.iadd(e.idx(8 * nt), mma.c2)});
-                  weighted.push_back(e.fromElements(pValues));
-                }
-                WarpMma::Frag f = mma.accumulatorsToA(weighted[0], weighted[1]);
-                return SmallVector<Value>(f.begin(), f.end());
-              },
-              [&]() -> SmallVector<Value> {
-                WarpMma::Frag f = mma.accumulatorsToA(zeroAcc(), zeroAcc());
-                return SmallVector<Value>(f.begin(), f.end());
-              });
-          P.push_back(WarpMma::Frag(frag.begin(), frag.end()));
+        // -- Ω_ts = a_t·Ω_{t−1,s} + γ^{t−s} (Ω_ss = 1): one column s per
+        // thread of warps 0-1 (momentum).
+        if (momentum) {
+          e.when(e.ult(tid, e.idx(kChunk)), [&] {
+            Value s = tid;
+            Value om = zeroF;
+            for (int64_t t = 0; t < kChunk; ++t) {
+              Value tc = e.idx(t);
+              Value on = ule(s, tc);
+              Value gp = ldF(sGam, {e.select(on, e.isub(tc, s), e.idx(0))});
+              Value a = decay ? ldF(sA, {tc}) : oneF;
+              om = e.select(on, e.fma(a, om, gp), zeroF);
+              stF(om, sOm, {tc, s});
+            }
+          });
+          e.barrier();
+        }
+        Value phiLo, phiHi, phiEnd;
+        auto phiRow = [&](int64_t r) { return r < 2 ? phiLo : phiHi; };
+        if (momentum) {
+          phiLo = e.mul(e.cst(gamma), ldF(sOm, {rowLo, e.idx(0)}));
+          phiHi = e.mul(e.cst(gamma), ldF(sOm, {rowHi, e.idx(0)}));
+          phiEnd = e.mul(e.cst(gamma), ldF(sOm, {lastRow, e.idx(0)}));
         }
 
-        // Products with the state's shared copy: X·S for a 64-row tile X.
-        auto timesState = [&](Value tile) {
-          SmallVector<Value> acc(nTilesV, Value());
-          for (int64_t nt = 0; nt < nTilesV; ++nt)
-            acc[nt] = zeroAcc();
-          for (int64_t ks = 0; ks < Kp / 16; ++ks) {
-            Value k0 = e.idx(16 * ks);
-            WarpMma::Frag a = mma.loadA(tile, m0, k0);
-            for (int64_t np = 0; np < nTilesV / 2; ++np) {
-              auto [b0, b1] = mma.loadB(sS, k0, e.idx(16 * np));
-              acc[2 * np] = mma.mma(acc[2 * np], a, b0);
-              acc[2 * np + 1] = mma.mma(acc[2 * np + 1], a, b1);
-            }
-          }
-          return acc;
-        };
-        // Pairs of accumulator elements to a 64-row shared tile, times an
-        // optional per-row factor.
-        auto storePairs = [&](ArrayRef<Value> acc, Value tile, Value fLo,
-                              Value fHi) {
-          for (int64_t nt = 0; nt < nTilesV; ++nt)
-            for (int64_t half = 0; half < 2; ++half) {
-              Value f = half ? fHi : fLo;
-              Value x0 = e.element(acc[nt], 2 * half);
-              Value x1 = e.element(acc[nt], 2 * half + 1);
-              if (f) {
-                x0 = e.mul(f, x0);
-                x1 = e.mul(f, x1);
-              }
-              e.vstore(mma.pair(x0, x1), tile,
-                       {rowOf(2 * half), e.iadd(e.idx(8 * nt), mma.c2)});
-            }
-        };
-        // W' = w ⊙ V − (bΛ) ⊙ R for R = K S (or w ⊙ V alone).
-        Value wLo = memref::LoadOp::create(b, sWf, ValueRange{rowLo});
-        Value wHi = memref::LoadOp::create(b, sWf, ValueRange{rowHi});
-        auto inputTimesV = [&](ArrayRef<Value> R) {
-          SmallVector<Value> W(nTilesV);
-          for (int64_t nt = 0; nt < nTilesV; ++nt) {
-            SmallVector<Value> values;
-            for (int64_t half = 0; half < 2; ++half) {
-              Value vv = arith::ExtFOp::create(
-                  b, VectorType::get({2}, b.getF32Type()),
-                  e.vload(sV, {rowOf(2 * half), e.iadd(e.idx(8 * nt), mma.c2)},
-                          2));
-              Value wt = half ? wHi : wLo;
-              Value bl = e.mul(half ? bHi : bLo, lamRow(2 * half));
-              for (int64_t x = 0; x < 2; ++x) {
-                Value w = e.mul(wt, e.element(vv, x));
-                if (!R.empty())
-                  w = e.sub(w, e.mul(bl, e.element(R[nt], 2 * half + x)));
-                values.push_back(w);
+        // -- 3. Pq = Q Kᵀ and A = K Kᵀ on the pairs np ∈ {cs, cs + 2} with
+        // np ≤ rb (causal), weighted into the C×C operands:
+        //   sP  = scale·Pq ⊙ D (s ≤ t)          sL  = b·A ⊙ D (s < t, f32)
+        //   sPO = scale·Pq ⊙ Ω ⊙ w_s (s ≤ t)   sLE = A ⊙ (Ω − γ^{t−s}) ⊙ w_s
+        for (int64_t which = 0; which < 2; ++which) {
+          Value np = e.iadd(cs, e.idx(2 * which));
+          e.when(ule(np, rb), [&] {
+            Value n0 = e.imul(np, e.idx(16));
+            Value pq[2] = {zeroAcc(), zeroAcc()};
+            Value a[2] = {zeroAcc(), zeroAcc()};
+            for (int64_t ks = 0; ks < Kp / 16; ++ks) {
+              Value k0 = e.idx(16 * ks);
+              auto [b0, b1] = mma.loadBFromRows(sK, n0, k0);
+              WarpMma::Frag fq = mma.loadA(sQ, m0, k0);
+              pq[0] = mma.mma(pq[0], fq, b0);
+              pq[1] = mma.mma(pq[1], fq, b1);
+              if (delta) {
+                WarpMma::Frag fk = mma.loadA(sK, m0, k0);
+                a[0] = mma.mma(a[0], fk, b0);
+                a[1] = mma.mma(a[1], fk, b1);
               }
             }
-            W[nt] = e.fromElements(values);
-          }
-          return W;
-        };
-
-        SmallVector<Value> U;
-        if (delta) {
-          storePairs(inputTimesV(timesState(sK)), sW, Value(), Value());
-          e.barrier(); // L and W' complete
-
-          // ---- T = (I + L)⁻¹ in place, 16×16 blocks (docs/gpu.md §3.2).
-          solveUnitLower(e, mma, sL, sT, warp, lane);
-          e.barrier(); // T complete
-
-          // ---- U = T W' (T lower triangular: k-steps ≤ warp).
-          U.assign(nTilesV, Value());
-          for (int64_t nt = 0; nt < nTilesV; ++nt)
-            U[nt] = zeroAcc();
-          for (int64_t ks = 0; ks < 4; ++ks) {
-            U = e.ifElse(
-                le(ks, warp),
-                [&]() -> SmallVector<Value> {
-                  SmallVector<Value> acc(U);
-                  WarpMma::Frag a = mma.loadA(sT, m0, e.idx(16 * ks));
-                  for (int64_t np = 0; np < nTilesV / 2; ++np) {
-                    auto [b0, b1] =
-                        mma.loadB(sW, e.idx(16 * ks), e.idx(16 * np));
-                    acc[2 * np] = mma.mma(acc[2 * np], a, b0);
-                    acc[2 * np + 1] = mma.mma(acc[2 * np + 1], a, b1);
-                  }
-                  return acc;
-                },
-                [&]() -> SmallVector<Value> { return U; });
-          }
-        } else {
-          U = inputTimesV({});
+            // Causality as (t − c2 − n0) against constants: no registers
+            // per element column.
+            Value dd[2] = {e.isub(e.isub(rowLo, mma.c2), n0),
+                           e.isub(e.isub(rowHi, mma.c2), n0)};
+            for (int64_t hf = 0; hf < 2; ++hf) {
+              SmallVector<Value> pD, pO, lF, lE;
+              for (int64_t r = 0; r < 4; ++r) {
+                Value s = accColumn(n0, hf, r);
+                Value t = rowOf(r);
+                Value offset = e.idx(8 * hf + r % 2);
+                Value onOrBelow = arith::CmpIOp::create(
+                    b, arith::CmpIPredicate::sge, dd[r / 2], offset);
+                Value below = arith::CmpIOp::create(
+                    b, arith::CmpIPredicate::sgt, dd[r / 2], offset);
+                Value dw =
+                    decay ? e.exp(e.sub(gRow(r), ldF(sG, {s}))) : oneF;
+                Value qk = e.mul(e.cst(scale), e.element(pq[hf], r));
+                pD.push_back(e.select(onOrBelow, e.mul(qk, dw), zeroF));
+                Value om, gp, ws;
+                if (momentum) {
+                  om = ldF(sOm, {t, s});
+                  gp = ldF(sGam, {e.select(below, e.isub(t, s), e.idx(0))});
+                  ws = ldF(sWf, {s});
+                  pO.push_back(
+                      e.select(onOrBelow, e.mul(qk, e.mul(om, ws)), zeroF));
+                }
+                if (delta) {
+                  Value kk = e.element(a[hf], r);
+                  lF.push_back(
+                      e.select(below, e.mul(e.mul(bRow(r), kk), dw), zeroF));
+                  if (momentum)
+                    lE.push_back(e.select(
+                        below, e.mul(kk, e.mul(e.sub(om, gp), ws)), zeroF));
+                }
+              }
+              for (int64_t half = 0; half < 2; ++half) {
+                Value t = rowOf(2 * half);
+                Value col = accColumn(n0, hf, 0);
+                int64_t r0 = 2 * half, r1 = 2 * half + 1;
+                e.vstore(mma.pair(pD[r0], pD[r1]), sP, {t, col});
+                if (momentum)
+                  e.vstore(mma.pair(pO[r0], pO[r1]), sPO, {t, col});
+                if (delta) {
+                  e.vstore(e.fromElements({lF[r0], lF[r1]}), sL, {t, col});
+                  if (momentum)
+                    e.vstore(mma.pair(lE[r0], lE[r1]), sLE, {t, col});
+                }
+              }
+            }
+          });
         }
-        e.barrier(); // every read of V, W' and T is done
-
-        // ---- U and (Λ_n/Λ_t)·U into shared memory.
-        storePairs(U, sW, Value(), Value());
-        Value uLo = decay ? e.exp(e.sub(gEnd, gLo)) : Value();
-        Value uHi = decay ? e.exp(e.sub(gEnd, gHi)) : Value();
-        storePairs(U, sV, uLo, uHi);
         e.barrier();
 
-        // ---- O = scale·Λ ⊙ (Q S) + P U, then o.
-        SmallVector<Value> O = timesState(sQ);
-        for (int64_t nt = 0; nt < nTilesV; ++nt) {
-          SmallVector<Value> values;
-          for (int64_t r = 0; r < 4; ++r)
-            values.push_back(e.mul(e.mul(e.cst(scale), lamRow(r)),
-                                   e.element(O[nt], r)));
-          O[nt] = e.fromElements(values);
+        // -- 4. The corrections' right-hand side ‖ T = (I + L)⁻¹.
+        // Warps 4-7 (row block rb, every column pair) form
+        //   W'  = w ⊙ V − (bΛ) ⊙ (K S)                         (no momentum)
+        //   RHS = −b ⊙ (Λ ⊙ K S + (Φ − γ^{t+1}) ⊙ K M + L^E V)  (momentum)
+        // into sW while warps 0-3 invert I + L (their own barrier 1).
+        if (delta) {
+          e.when(e.ult(warp, e.idx(4)), [&] {
+            solveUnitLower(e, mma, sL, sT, warp, lane, [&] {
+              NVVM::BarrierOp::create(
+                  b, Type(), arith::ConstantIntOp::create(b, 1, 32),
+                  arith::ConstantIntOp::create(b, 128, 32),
+                  NVVM::BarrierReductionAttr(), Value());
+            });
+          });
+          e.when(ule(e.idx(4), warp), [&] {
+            // One accumulator set at a time: R = Λ ⊙ K S (+ (Φ − γ^{t+1}) ⊙
+            // K M, then + L^E V accumulated onto it).
+            SmallVector<Value> R =
+                product(zeros(2 * c.pairs), sK, Kp / 16, sS, allN0, false);
+            auto scaleRows = [&](ArrayRef<Value> acc, Value lo, Value hi) {
+              SmallVector<Value> out;
+              for (Value x : acc)
+                out.push_back(e.mul(x, e.fromElements({lo, lo, hi, hi})));
+              return out;
+            };
+            R = scaleRows(R, lamLo, lamHi);
+            if (momentum) {
+              SmallVector<Value> X2 =
+                  product(zeros(2 * c.pairs), sK, Kp / 16, sM, allN0, false);
+              Value fLo = e.sub(phiLo, ldF(sGam, {e.iadd(rowLo, e.idx(1))}));
+              Value fHi = e.sub(phiHi, ldF(sGam, {e.iadd(rowHi, e.idx(1))}));
+              X2 = scaleRows(X2, fLo, fHi);
+              for (size_t x = 0; x < R.size(); ++x)
+                R[x] = e.add(R[x], X2[x]);
+              R = product(R, sLE, 4, sV, allN0, true);
+            }
+            storeRows(allN0, {}, sW,
+                      [&](int64_t idx, int64_t half, Value t, Value col) {
+                        int64_t r0 = 2 * half;
+                        Value nb = e.sub(zeroF, bRow(r0));
+                        Value x0 = e.element(R[idx], r0);
+                        Value x1 = e.element(R[idx], r0 + 1);
+                        if (momentum) // RHS = −b ⊙ R
+                          return std::make_pair(e.mul(nb, x0), e.mul(nb, x1));
+                        // W' = w ⊙ V − b ⊙ R
+                        auto [v0, v1] = vPair(sV, t, col);
+                        return std::make_pair(
+                            e.fma(nb, x0, e.mul(wRow(r0), v0)),
+                            e.fma(nb, x1, e.mul(wRow(r0), v1)));
+                      });
+          });
+          e.barrier(); // T and sW complete
         }
-        for (int64_t ks = 0; ks < 4; ++ks) {
-          O = e.ifElse(
-              le(ks, warp),
-              [&]() -> SmallVector<Value> {
-                SmallVector<Value> acc(O);
-                for (int64_t np = 0; np < nTilesV / 2; ++np) {
-                  auto [b0, b1] =
-                      mma.loadB(sW, e.idx(16 * ks), e.idx(16 * np));
-                  acc[2 * np] = mma.mma(acc[2 * np], P[ks], b0);
-                  acc[2 * np + 1] = mma.mma(acc[2 * np + 1], P[ks], b1);
-                }
-                return acc;
-              },
-              [&]() -> SmallVector<Value> { return O; });
-        }
-        for (int64_t nt = 0; nt < nTilesV; ++nt)
+
+        // -- 5. U = T W' (no momentum) or C = T RHS, rows rb, this warp's
+        // pairs; without the delta rule U = w ⊙ V and there is no C.
+        SmallVector<Value> U;
+        if (delta)
+          U = product(zeros(2 * PS), sT, 4, sW, pairN0, true);
+        else if (!momentum)
+          for (int64_t j = 0; j < PS; ++j)
+            for (int64_t hf = 0; hf < 2; ++hf) {
+              SmallVector<Value> values;
+              for (int64_t half = 0; half < 2; ++half) {
+                auto [v0, v1] = vPair(sV, rowOf(2 * half),
+                                      accColumn(pairN0[j], hf, 0));
+                values.push_back(e.mul(wRow(2 * half), v0));
+                values.push_back(e.mul(wRow(2 * half), v1));
+              }
+              U.push_back(e.fromElements(values));
+            }
+        if (delta)
+          e.barrier(); // every read of sW is done
+
+        // The operands of the state updates (and U, C for o), with the end
+        // weights of row e = len − 1: D_es = exp(G_e − G_s), Ω_es, γ^{e−s}.
+        auto endDecay = [&](int64_t r) {
+          return decay ? e.exp(e.sub(gEnd, gRow(r))) : oneF;
+        };
+        Value dEnd[2] = {endDecay(0), endDecay(2)};
+        if (!momentum) {
+          // sW = U, sY = D_e ⊙ U.
+          storeRows(pairN0, pairValid, sW,
+                    [&](int64_t idx, int64_t half, Value, Value) {
+                      return std::make_pair(e.element(U[idx], 2 * half),
+                                            e.element(U[idx], 2 * half + 1));
+                    });
+          storeRows(pairN0, pairValid, sY,
+                    [&](int64_t idx, int64_t half, Value, Value) {
+                      return std::make_pair(
+                          e.mul(dEnd[half], e.element(U[idx], 2 * half)),
+                          e.mul(dEnd[half], e.element(U[idx], 2 * half + 1)));
+                    });
+        } else {
+          Value omEnd[2], gpEnd[2];
           for (int64_t half = 0; half < 2; ++half) {
             Value t = rowOf(2 * half);
-            Value j = e.iadd(cb, e.iadd(e.idx(8 * nt), mma.c2));
-            Value x0 = e.element(O[nt], 2 * half);
-            Value x1 = e.element(O[nt], 2 * half + 1);
-            Value index = e.iadd(
-                e.imul(e.iadd(e.imul(token(t), HV), h), Vc), j);
-            Value rowOk = e.ult(t, len);
-            if (V % 2 == 0) {
-              e.when(e.iand(rowOk, e.ult(j, Vc)),
-                     [&] { e.vstore(mma.pair(x0, x1), o, {index}); });
-            } else {
-              e.when(e.iand(rowOk, e.ult(j, Vc)),
-                     [&] { e.store(x0, o, index); });
-              Value j1 = e.iadd(j, e.idx(1));
-              e.when(e.iand(rowOk, e.ult(j1, Vc)),
-                     [&] { e.store(x1, o, e.iadd(index, e.idx(1))); });
-            }
+            Value on = ule(t, lastRow);
+            omEnd[half] = e.select(on, ldF(sOm, {lastRow, t}), zeroF);
+            gpEnd[half] = e.select(
+                on, ldF(sGam, {e.select(on, e.isub(lastRow, t), e.idx(0))}),
+                zeroF);
           }
+          if (delta)
+            storeRows(pairN0, pairValid, sW,
+                      [&](int64_t idx, int64_t half, Value, Value) {
+                        return std::make_pair(
+                            e.element(U[idx], 2 * half),
+                            e.element(U[idx], 2 * half + 1));
+                      });
+          // sY = Ω_e ⊙ w ⊙ V + D_e ⊙ C, sZ = γ^{e−s} ⊙ w ⊙ V.
+          storeRows(pairN0, pairValid, sY,
+                    [&](int64_t idx, int64_t half, Value t, Value col) {
+                      auto [v0, v1] = vPair(sV, t, col);
+                      Value wv[2] = {e.mul(wRow(2 * half), v0),
+                                     e.mul(wRow(2 * half), v1)};
+                      Value out[2];
+                      for (int64_t x = 0; x < 2; ++x) {
+                        out[x] = e.mul(omEnd[half], wv[x]);
+                        if (delta)
+                          out[x] = e.fma(dEnd[half],
+                                         e.element(U[idx], 2 * half + x),
+                                         out[x]);
+                      }
+                      return std::make_pair(out[0], out[1]);
+                    });
+          storeRows(pairN0, pairValid, sZ,
+                    [&](int64_t idx, int64_t half, Value t, Value col) {
+                      auto [v0, v1] = vPair(sV, t, col);
+                      Value f = e.mul(gpEnd[half], wRow(2 * half));
+                      return std::make_pair(e.mul(f, v0), e.mul(f, v1));
+                    });
+        }
+        e.barrier();
 
-        // ---- S = Λ_n S + Kᵀ ((Λ_n/Λ) ⊙ U).
-        for (int64_t s = 0; s < c.stateSlots; ++s) {
-          Value mRow = e.imul(slotTile[s], e.idx(16));
-          for (int64_t nt = 0; nt < nTilesV; ++nt)
-            S[s * nTilesV + nt] =
-                e.mul(S[s * nTilesV + nt], e.splat(lamEnd, 4));
-          for (int64_t ks = 0; ks < 4; ++ks) {
-            WarpMma::Frag a = mma.loadATransposed(sK, e.idx(16 * ks), mRow);
-            for (int64_t np = 0; np < nTilesV / 2; ++np) {
-              auto [b0, b1] = mma.loadB(sV, e.idx(16 * ks), e.idx(16 * np));
-              Value &x0 = S[s * nTilesV + 2 * np];
-              Value &x1 = S[s * nTilesV + 2 * np + 1];
-              x0 = mma.mma(x0, a, b0);
-              x1 = mma.mma(x1, a, b1);
+        // -- 6. o = scale·(Λ ⊙ Q S [+ Φ ⊙ Q M]) + P U [+ PΩ V + PD C].
+        SmallVector<Value> O =
+            product(zeros(2 * PS), sQ, Kp / 16, sS, pairN0, false);
+        SmallVector<Value> OM;
+        if (momentum)
+          OM = product(zeros(2 * PS), sQ, Kp / 16, sM, pairN0, false);
+        for (size_t idx = 0; idx < O.size(); ++idx) {
+          SmallVector<Value> values;
+          for (int64_t r = 0; r < 4; ++r) {
+            Value x = e.mul(e.mul(e.cst(scale), lamRow(r)),
+                            e.element(O[idx], r));
+            if (momentum)
+              x = e.fma(e.mul(e.cst(scale), phiRow(r)),
+                        e.element(OM[idx], r), x);
+            values.push_back(x);
+          }
+          O[idx] = e.fromElements(values);
+        }
+        if (!momentum || delta)
+          O = product(O, sP, 4, sW, pairN0, true);
+        if (momentum)
+          O = product(O, sPO, 4, sV, pairN0, true);
+        for (int64_t j = 0; j < PS; ++j)
+          for (int64_t hf = 0; hf < 2; ++hf)
+            for (int64_t half = 0; half < 2; ++half) {
+              Value t = rowOf(2 * half);
+              Value jj = e.iadd(cb, accColumn(pairN0[j], hf, 0));
+              Value x0 = e.element(O[2 * j + hf], 2 * half);
+              Value x1 = e.element(O[2 * j + hf], 2 * half + 1);
+              Value index = e.iadd(
+                  e.imul(e.iadd(e.imul(tokenRow(start, len, t), HV), h), Vc),
+                  jj);
+              Value ok = e.iand(pairValid[j], e.ult(t, len));
+              if (V % 2 == 0) {
+                e.when(e.iand(ok, e.ult(jj, Vc)),
+                       [&] { e.vstore(mma.pair(x0, x1), o, {index}); });
+              } else {
+                e.when(e.iand(ok, e.ult(jj, Vc)),
+                       [&] { e.store(x0, o, index); });
+                e.when(e.iand(ok, e.ult(e.iadd(jj, e.idx(1)), Vc)), [&] {
+                  e.store(x1, o, e.iadd(index, e.idx(1)));
+                });
+              }
             }
+
+        // -- 7. S = Λ_e S [+ Φ_e M] + Kᵀ sY;  M = γ^len M + Kᵀ sZ.
+        Value gammaLen;
+        if (momentum)
+          gammaLen = ldF(sGam, {len});
+        for (int64_t s = 0; s < c.stateSlots; ++s) {
+          SmallVector<WarpMma::Frag> kT;
+          for (int64_t ks = 0; ks < 4; ++ks)
+            kT.push_back(mma.loadATransposed(sK, e.idx(16 * ks), slotRow[s]));
+          SmallVector<Value> sAcc, mAcc;
+          for (int64_t x = 0; x < 2 * PS; ++x) {
+            Value sv = e.mul(S[s * 2 * PS + x], e.splat(lamEnd, 4));
+            if (momentum) {
+              Value mv = M[s * 2 * PS + x];
+              sv = e.fma(e.splat(phiEnd, 4), mv, sv);
+              mAcc.push_back(e.mul(e.splat(gammaLen, 4), mv));
+            }
+            sAcc.push_back(sv);
+          }
+          sAcc = product(sAcc, Value(), 4, sY, pairN0, false, kT);
+          if (momentum)
+            mAcc = product(mAcc, Value(), 4, sZ, pairN0, false, kT);
+          for (int64_t x = 0; x < 2 * PS; ++x) {
+            S[s * 2 * PS + x] = sAcc[x];
+            if (momentum)
+              M[s * 2 * PS + x] = mAcc[x];
           }
         }
-        e.barrier(); // every warp is done reading the state's copy
-        storeStateCopy(S);
-        e.barrier(); // the next chunk overwrites Q, K, V
-        return S;
+        e.barrier(); // every read of the state copies, K, V, sY, sZ done
+        storeStateCopy(S, sS);
+        if (momentum)
+          storeStateCopy(M, sM);
+
+        SmallVector<Value> yield(S);
+        yield.append(M);
+        yield.append(nextGates);
+        return yield;
       });
 
-  // Final state.
-  if (finalState)
+  bindLane(e.threadId()); // the loop's lane values do not reach here
+
+  // ---- Final states.
+  auto storeFinal = [&](ArrayRef<Value> acc, Value buffer) {
     for (int64_t s = 0; s < c.stateSlots; ++s)
-      for (int64_t nt = 0; nt < nTilesV; ++nt)
-        for (int64_t r = 0; r < 4; ++r) {
-          Value i = e.iadd(e.imul(slotTile[s], e.idx(16)), mma.accRow(r));
-          Value j = e.iadd(cb, e.iadd(e.idx(8 * nt), mma.accCol(r)));
-          Value ok = e.iand(slotValid[s], e.iand(e.ult(i, Kc), e.ult(j, Vc)));
-          e.when(ok, [&] {
-            e.store(e.element(end[s * nTilesV + nt], r), finalState,
-                    stateIndex(i, j));
-          });
-        }
+      for (int64_t j = 0; j < PS; ++j)
+        for (int64_t hf = 0; hf < 2; ++hf)
+          for (int64_t r = 0; r < 4; ++r) {
+            Value i = e.iadd(slotRow[s], mma.accRow(r));
+            Value jj = e.iadd(cb, accColumn(pairN0[j], hf, r));
+            Value ok = e.iand(e.iand(slotValid[s], pairValid[j]),
+                              e.iand(e.ult(i, Kc), e.ult(jj, Vc)));
+            e.when(ok, [&] {
+              e.store(e.element(acc[(s * PS + j) * 2 + hf], r), buffer,
+                      stateIndex(i, jj));
+            });
+          }
+  };
+  if (finalState)
+    storeFinal(ArrayRef<Value>(end).take_front(stateRegs), finalState);
+  if (finalMomentum)
+    storeFinal(ArrayRef<Value>(end).slice(stateRegs, stateRegs),
+               finalMomentum);
   gpu::ReturnOp::create(b);
 }
 
@@ -780,8 +1079,6 @@ std::string gpu_codegen::whyNotTensorCoreChunked(ScanOp op) {
     return "its decay is not none or scalar";
   if (op.getInput() != InputKind::Update)
     return "its input is the error";
-  if (op.hasMomentum())
-    return "it has momentum";
   if (op.getNewtonSchulz())
     return "it has Newton-Schulz inside";
   if (op.getBeta() && op.hasChannelBeta())
@@ -809,7 +1106,7 @@ LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op,
   int64_t K = op.getQ().getType().getDimSize(3);
   int64_t V = op.getV().getType().getDimSize(3);
   auto element = cast<FloatType>(op.getV().getType().getElementType());
-  ChunkedConfig config = chooseConfig(K, V, element);
+  ChunkedConfig config = chooseConfig(op, K, V, element);
 
   // The dynamic shared buffer every chunked kernel views (a public global:
   // a private one or gpu.dynamic_shared_memory becomes a 1-byte static
@@ -837,9 +1134,11 @@ LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op,
   optional("gain", op.getGain());
   optional("cu_seqlens", op.getCuSeqlens());
   optional("initial_state", op.getInitialState());
+  optional("initial_momentum", op.getInitialMomentum());
   size_t numInputs = buffers.size();
   optional("o", op.getO());
   optional("final_state", op.getFinalState());
+  optional("final_momentum", op.getFinalMomentum());
 
   LaunchBuilder launch(op, kernels, name);
   for (auto [argName, value] : buffers)

@@ -18,7 +18,12 @@ using namespace mlir;
 using namespace mlir::muonssm::gpu_codegen;
 
 WarpMma::WarpMma(KernelBuilder &e, FloatType element, Value lane)
-    : e(e), element(element), lane(lane) {
+    : e(e), element(element) {
+  setLane(lane);
+}
+
+void WarpMma::setLane(Value laneId) {
+  lane = laneId;
   g = e.idiv(lane, e.idx(4));
   c2 = e.imul(e.irem(lane, e.idx(4)), e.idx(2));
 }

@@ -28,6 +28,8 @@ class WarpMma {
 public:
   /// `element` is bf16 or f16; `lane` the lane id (index).
   WarpMma(KernelBuilder &e, FloatType element, Value lane);
+  /// Rebinds the lane (and g, c2 derived from it).
+  void setLane(Value lane);
 
   /// An operand fragment: 4 registers for A, 2 for B, typed as nvvm.mma.sync
   /// takes them (i32 for bf16, vector<2xf16> for f16).

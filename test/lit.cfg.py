@@ -2,6 +2,7 @@
 # the pipelines, the tools and the examples.
 import os
 import shutil
+import subprocess
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -27,6 +28,27 @@ config.substitutions.append(("%python", "python3"))
 
 if config.cuda_bin_dir and os.path.exists(os.path.join(config.cuda_bin_dir, "ptxas")):
     config.available_features.add("ptxas")
-if shutil.which("cuobjdump") or (config.cuda_bin_dir and os.path.exists(
-        os.path.join(config.cuda_bin_dir, "cuobjdump"))):
+# cuobjdump reads SASS: from the CUDA toolkit, $PATH, or PyPI's
+# nvidia-cuda-cuobjdump (the build machines' toolkit lacks it).
+def find_cuobjdump():
+    candidates = [shutil.which("cuobjdump")]
+    if config.cuda_bin_dir:
+        candidates.append(os.path.join(config.cuda_bin_dir, "cuobjdump"))
+    # The namespace package of the PyPI CUDA wheels, as the python3 on $PATH
+    # sees it (lit itself may run under another interpreter).
+    try:
+        roots = subprocess.run(
+            ["python3", "-c",
+             "import nvidia, os; print(os.pathsep.join(nvidia.__path__))"],
+            capture_output=True, text=True, timeout=20).stdout.split(os.pathsep)
+    except (OSError, subprocess.SubprocessError):
+        roots = []
+    for root in roots:
+        for sub in ["cu13/bin", "cuda_cuobjdump/bin"]:
+            candidates.append(os.path.join(root.strip(), sub, "cuobjdump"))
+    return next((c for c in candidates if c and os.path.exists(c)), None)
+
+cuobjdump = find_cuobjdump()
+if cuobjdump:
     config.available_features.add("cuobjdump")
+    config.substitutions.append(("%cuobjdump", cuobjdump))

@@ -58,3 +58,56 @@ func.func @mamba(%c: tensor<1x9x1x16xf32>, %bm: tensor<1x9x1x16xf32>,
       -> o tensor<1x9x1x32xf32> final_state tensor<1x1x16x32xf32> final_momentum tensor<1x1x16x32xf32>
   return %o, %s, %m : tensor<1x9x1x32xf32>, tensor<1x1x16x32xf32>, tensor<1x1x16x32xf32>
 }
+
+// -----
+
+// A chunked bf16 scan with decay scalar, the delta rule and momentum takes
+// the tensor-core kernel: eight warps, the dynamic shared buffer viewed as
+// tiles, q/k/v by cp.async, bf16 products as ldmatrix + nvvm.mma.sync, the
+// triangular solve of warps 0-3 on named barrier 1; the launch records its
+// shared bytes and that its products round to bf16.
+
+// CHECK-LABEL: func.func @chunked
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0
+// CHECK-SAME:      dynamic_shared_memory_size
+// CHECK-SAME:      {muonssm.products = bf16}
+// CHECK:       memref.global "public" @muonssm_smem : memref<0xi8, #gpu.address_space<workgroup>>
+// CHECK:       gpu.func @muonssm_k0
+// CHECK-SAME:    known_block_size = array<i32: 256, 1, 1>
+// CHECK:         memref.view
+// CHECK:         nvgpu.device_async_copy
+// CHECK:         scf.for
+// CHECK:           nvgpu.device_async_wait
+// CHECK:           nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false}
+// CHECK:           nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<bf16>
+// CHECK:           nvvm.barrier id = {{.*}} number_of_threads = {{.*}}
+// CHECK:           nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true}
+func.func @chunked(%q: tensor<2x130x2x64xbf16>, %k: tensor<2x130x2x64xbf16>,
+    %v: tensor<2x130x4x64xbf16>, %g: tensor<2x130x4xf32>, %b: tensor<2x130x4xf32>)
+    -> tensor<2x130x4x64xbf16> {
+  %o = muonssm.scan q(%q : tensor<2x130x2x64xbf16>) k(%k : tensor<2x130x2x64xbf16>)
+      v(%v : tensor<2x130x4x64xbf16>) g(%g : tensor<2x130x4xf32>) beta(%b : tensor<2x130x4xf32>)
+      decay = scalar, input = update, delta_rule = 1.0, momentum = 0.9,
+      schedule = <chunked, 64>, tau = 1.0, scale = 0.125
+      -> o tensor<2x130x4x64xbf16>
+  return %o : tensor<2x130x4x64xbf16>
+}
+
+// -----
+
+// f32 inputs keep the register-resident recurrent kernel (its arithmetic is
+// f32 throughout) even when chunked.
+
+// CHECK-LABEL: func.func @chunked_f32
+// CHECK:       gpu.func @muonssm_k0
+// CHECK-SAME:    known_block_size = array<i32: 128, 1, 1>
+// CHECK-NOT:     nvvm.mma.sync
+// CHECK:         gpu.return
+func.func @chunked_f32(%q: tensor<1x70x1x32xf32>, %k: tensor<1x70x1x32xf32>,
+    %v: tensor<1x70x1x32xf32>, %g: tensor<1x70x1xf32>) -> tensor<1x70x1x32xf32> {
+  %o = muonssm.scan q(%q : tensor<1x70x1x32xf32>) k(%k : tensor<1x70x1x32xf32>)
+      v(%v : tensor<1x70x1x32xf32>) g(%g : tensor<1x70x1xf32>)
+      decay = scalar, input = update, schedule = <chunked, 64>, tau = 1.0, scale = 1.0
+      -> o tensor<1x70x1x32xf32>
+  return %o : tensor<1x70x1x32xf32>
+}

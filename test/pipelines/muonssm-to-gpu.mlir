@@ -2,23 +2,36 @@
 // RUN: muonssm-opt %s -muonssm-to-gpu | muonssm-translate --emit-ptx | FileCheck %s --check-prefix=PTX
 // RUN: muonssm-opt %s -muonssm-to-gpu | muonssm-translate --emit-ptx -o %t.ptx
 // RUN: %if ptxas %{ %cuda_bin/ptxas -arch=sm_90a %t.ptx -o %t.cubin %}
+// RUN: %if ptxas && cuobjdump %{ %cuobjdump -sass %t.cubin | FileCheck %s --check-prefix=SASS %}
 
-// muonssm-to-gpu: NS of the rank-1 update becomes a gain kernel, the scan a
-// register-resident kernel; the host function keeps buffers and launches
-// (results as out-parameters), the kernels are PTX in a gpu.binary.
+// muonssm-to-gpu: NS of the rank-1 update becomes a gain kernel, the
+// chunked scan (bf16, momentum, delta rule) the tensor-core kernel; the host
+// function keeps buffers and launches (results as out-parameters), the
+// kernels are PTX in a gpu.binary.
 
 // CHECK-LABEL: func.func @main(
 // CHECK-SAME:    %arg5: memref<2x64x4x32xbf16> {muonssm.name = "o"}
 // CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0
 // CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k1
+// CHECK-SAME:      threads in (%{{.*}}, %{{.*}}, %{{.*}}) dynamic_shared_memory_size
+// CHECK-SAME:      muonssm.products = bf16
 // CHECK-NOT:     muonssm.scan
 // CHECK:       gpu.binary @muonssm_kernels  [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">
 
+// The gain kernel reduces with butterfly shuffles; the scan's products are
+// bf16 mma.sync with ldmatrix operands, its q/k/v tiles arrive by cp.async,
+// and the triangular solve synchronises its four warps on barrier 1.
 // PTX: .target sm_90a
-// PTX: .visible .entry muonssm_k0(
-// PTX: .visible .entry muonssm_k1(
-// PTX: ex2.approx
-// PTX: shfl.sync.bfly.b32
+// PTX-DAG: .visible .entry muonssm_k0(
+// PTX-DAG: .visible .entry muonssm_k1(
+// PTX-DAG: shfl.sync.bfly.b32
+// PTX-DAG: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// PTX-DAG: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
+// PTX-DAG: ldmatrix.sync.aligned.m8n8.x4.shared.b16
+// PTX-DAG: cp.async.cg.shared.global
+// PTX-DAG: bar.sync {{[[:space:]]*}}1, 128;
+
+// SASS: HMMA.16816.F32.BF16
 func.func @main(%q: tensor<2x64x4x32xbf16> {muonssm.name = "q"}, %k: tensor<2x64x4x32xbf16> {muonssm.name = "k"},
                 %v: tensor<2x64x4x32xbf16> {muonssm.name = "v"}, %g: tensor<2x64x4xf32> {muonssm.name = "g"},
                 %b: tensor<2x64x4xf32> {muonssm.name = "beta"})
