@@ -72,9 +72,21 @@ struct ChunkedConfig {
 
 /// Registers bound the value tile: S (and M) take stateSlots·BV/8 floats
 /// per lane each, kept ≤ 64 (and BV ≤ 64); within that, the tiles split V
-/// as evenly as multiples of 16 allow.
+/// as evenly as multiples of 16 allow. Shared memory bounds it too: q/k/v
+/// are double buffered when that fits, and where even one buffer does not
+/// (momentum at K = 256: 245.5 KiB at BV = 64), the value tile narrows.
+static ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
+                                  FloatType element, int64_t cap);
 ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
                            FloatType element) {
+  ChunkedConfig c = chooseConfig(op, K, V, element, /*cap=*/64);
+  while (c.bytes > kMaxShared && c.BV > 16)
+    c = chooseConfig(op, K, V, element, c.BV - 16);
+  return c;
+}
+
+static ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
+                                  FloatType element, int64_t cap) {
   ChunkedConfig c;
   c.K = K;
   c.Kp = (K + 15) / 16 * 16;
@@ -84,7 +96,6 @@ ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
   c.delta = op.hasDeltaRule();
   c.decay = op.getDecay() == DecayKind::Scalar;
   c.stateSlots = (c.Kp / 16 + 3) / 4;
-  int64_t cap = 64;
   while (cap > 16 && c.stateSlots * (cap / 8) * (c.momentum ? 2 : 1) > 64)
     cap -= 16;
   int64_t tiles = (V + cap - 1) / cap;
@@ -631,12 +642,16 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
   auto loadGates = [&](Value chunk) -> SmallVector<Value> {
     Value start = chunkStart(chunk);
     Value len = e.imin(e.isub(last, start), e.idx(kChunk));
-    Value safe = e.imax(len, e.idx(1)); // a chunk past the end reads in range
+    // The chunk past the end (prefetched by the last chunk) still loads,
+    // so its rows are clamped to the batch row's last token: T·(b+1) − 1
+    // (past the end of the buffer for the last sequence otherwise).
+    Value safe = e.imax(len, e.idx(1));
+    Value rowEnd = e.isub(e.imul(e.iadd(bIdx, e.idx(1)), e.imax(T, e.idx(1))),
+                          e.idx(1));
     auto gate = [&](Value buffer, Value t, Value fallback) -> Value {
       Value ok = e.iand(e.ult(t, len), e.ult(start, last));
-      Value x = buffer ? e.load(buffer, e.iadd(e.imul(tokenRow(start, safe, t),
-                                                      HV),
-                                               h))
+      Value row = e.imin(tokenRow(start, safe, t), rowEnd);
+      Value x = buffer ? e.load(buffer, e.iadd(e.imul(row, HV), h))
                        : fallback;
       return e.select(ok, x, zeroF);
     };
@@ -1107,21 +1122,12 @@ LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op,
   int64_t V = op.getV().getType().getDimSize(3);
   auto element = cast<FloatType>(op.getV().getType().getElementType());
   ChunkedConfig config = chooseConfig(op, K, V, element);
+  if (config.bytes > kMaxShared)
+    return op.emitOpError() << "the tensor-core chunked kernel needs "
+                            << config.bytes << " bytes of shared memory, "
+                            << "above the " << kMaxShared << " of sm_90";
 
-  // The dynamic shared buffer every chunked kernel views (a public global:
-  // a private one or gpu.dynamic_shared_memory becomes a 1-byte static
-  // array, GPU-CODEGEN.md).
-  MLIRContext *ctx = op.getContext();
-  if (!SymbolTable::lookupSymbolIn(kernels, "muonssm_smem")) {
-    OpBuilder gb(kernels.getBodyRegion());
-    gb.setInsertionPointToStart(&kernels.getBodyRegion().front());
-    auto type = MemRefType::get(
-        {0}, gb.getI8Type(), AffineMap(),
-        gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup));
-    memref::GlobalOp::create(gb, op.getLoc(), "muonssm_smem",
-                             gb.getStringAttr("public"), type, Attribute(),
-                             /*constant=*/false, gb.getI64IntegerAttr(16));
-  }
+  ensureSharedBuffer(kernels, op.getLoc());
 
   SmallVector<std::pair<std::string, Value>> buffers = {
       {"q", op.getQ()}, {"k", op.getK()}, {"v", op.getV()}};

@@ -100,15 +100,21 @@ public:
   }
 
   /// Converts a float to `to` (extension, or rounding to nearest even).
+  /// (Scalars or vectors: `to` is then the vector type.)
   Value convert(Value x, Type to) {
     Type from = x.getType();
     if (from == to)
       return x;
-    if (from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth())
+    unsigned fromBits = getElementTypeOrSelf(from).getIntOrFloatBitWidth();
+    unsigned toBits = getElementTypeOrSelf(to).getIntOrFloatBitWidth();
+    if (fromBits < toBits)
       return arith::ExtFOp::create(b, to, x);
-    if (from.getIntOrFloatBitWidth() > to.getIntOrFloatBitWidth())
+    if (fromBits > toBits)
       return arith::TruncFOp::create(b, to, x);
-    return convert(convert(x, acc), to);
+    Type wide = acc;
+    if (auto vec = dyn_cast<VectorType>(from))
+      wide = VectorType::get(vec.getShape(), acc);
+    return convert(convert(x, wide), to);
   }
   /// buffer[i] in the accumulation type.
   Value load(Value buffer, Value i) {

@@ -80,6 +80,18 @@ std::string whyNotTensorCoreChunked(ScanOp op);
 LogicalResult lowerChunkedScan(ScanOp op, gpu::GPUModuleOp kernels,
                                StringRef name);
 
+/// Why a scan with NS of the momentum has no fused kernel, or "".
+std::string whyNotMomentumNS(ScanOp op);
+
+/// A scan with Newton–Schulz of the whole momentum (the seed's Muon Gated
+/// DeltaNet), token by token with S, M and the Gram matrices on chip
+/// (MomentumNSScanToGPU.cpp).
+LogicalResult lowerMomentumNSScan(ScanOp op, gpu::GPUModuleOp kernels,
+                                  StringRef name);
+
+/// The public `muonssm_smem` global (dynamic shared memory) of the module.
+void ensureSharedBuffer(gpu::GPUModuleOp kernels, Location loc);
+
 /// muonssm.rank1_gain, one warp per (b, t, h) (LowerToGPU.cpp).
 LogicalResult lowerRank1Gain(Rank1GainOp op, gpu::GPUModuleOp kernels,
                              StringRef name);

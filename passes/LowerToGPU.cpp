@@ -255,6 +255,23 @@ LogicalResult gpu_codegen::lowerRank1Gain(Rank1GainOp op,
   return success();
 }
 
+void gpu_codegen::ensureSharedBuffer(gpu::GPUModuleOp kernels,
+                                     Location loc) {
+  // A public global: a private one or gpu.dynamic_shared_memory becomes a
+  // 1-byte static array (GPU-CODEGEN.md), a public one `.extern .shared`.
+  if (SymbolTable::lookupSymbolIn(kernels, "muonssm_smem"))
+    return;
+  OpBuilder gb(kernels.getBodyRegion());
+  gb.setInsertionPointToStart(&kernels.getBodyRegion().front());
+  auto type = MemRefType::get(
+      {0}, gb.getI8Type(), AffineMap(),
+      gpu::AddressSpaceAttr::get(gb.getContext(),
+                                 gpu::AddressSpace::Workgroup));
+  memref::GlobalOp::create(gb, loc, "muonssm_smem", gb.getStringAttr("public"),
+                           type, Attribute(), /*constant=*/false,
+                           gb.getI64IntegerAttr(16));
+}
+
 Value gpu_codegen::kernelArg(gpu::GPUFuncOp func, const KernelSpec &spec,
                              StringRef name) {
   for (auto [i, arg] : llvm::enumerate(spec.args))
@@ -325,20 +342,27 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
       LogicalResult ok =
           llvm::TypeSwitch<Operation *, LogicalResult>(op)
               .Case<ScanOp>([&](ScanOp scan) -> LogicalResult {
-                if (scan.getNewtonSchulz())
-                  return scan.emitError()
-                         << "the GPU lowering has no kernel for Newton-Schulz "
-                            "inside a scan yet: NS of a rank-1 update needs "
-                            "muonssm-simplify-newton-schulz first; NS of the "
-                            "momentum (the seed's form) is not supported on "
-                            "the GPU yet";
                 if (scan.getV().getType().getElementType().isF64())
                   return scan.emitError()
                          << "the GPU kernels compute in f32; f64 inputs run "
                             "on the CPU (--target cpu)";
+                if (scan.getNewtonSchulz() &&
+                    scan.getNsTarget() == NSTarget::Momentum)
+                  return lowerMomentumNSScan(scan, kernels, name);
+                if (scan.getNewtonSchulz())
+                  return scan.emitError()
+                         << "the GPU lowering needs Newton-Schulz of a rank-1 "
+                            "update as a gain: run "
+                            "muonssm-simplify-newton-schulz first (the "
+                            "muonssm-to-gpu pipeline does)";
                 // Tensor cores where the chunked kernel covers the scan;
-                // every other scan runs token by token.
-                if (whyNotTensorCoreChunked(scan).empty())
+                // every other scan runs token by token, and so do short
+                // static sequences (decode, speculative decoding), where
+                // the state's load and store are the whole cost.
+                int64_t tokens = scan.getV().getType().getDimSize(1);
+                bool shortSequence = !ShapedType::isDynamic(tokens) &&
+                                     tokens < 16 && !scan.getCuSeqlens();
+                if (whyNotTensorCoreChunked(scan).empty() && !shortSequence)
                   return lowerChunkedScan(scan, kernels, name);
                 return lowerRecurrentScan(scan, kernels, name);
               })

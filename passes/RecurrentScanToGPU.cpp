@@ -137,20 +137,69 @@ public:
     Value tile = func.getWorkgroupAttributions().front();
     Value colBase = e.imul(e.blockId(gpu::Dimension::x), e.idx(C));
     Value localColumn = e.idiv(tid, e.idx(TPC));
+    // Every global access of the staging is issued before any is waited
+    // for (the loops are unrolled: K·C/threads accesses per thread), 16
+    // bytes at a time where V allows it.
+    int64_t staticV = op.getV().getType().getDimSize(3);
+    const int64_t width =
+        !ShapedType::isDynamic(staticV) && staticV % 4 == 0 && C % 4 == 0 ? 4
+                                                                          : 1;
+    const int64_t perRow = C / width, total = K * perRow;
+    struct Slot {
+      Value row, col, global, valid;
+      Value inRange; // null when every thread's slot exists
+    };
+    auto slots = [&] {
+      SmallVector<Slot> out;
+      for (int64_t x0 = 0; x0 < total; x0 += tiling.threads) {
+        Value x = e.iadd(tid, e.idx(x0));
+        Value inRange = x0 + tiling.threads <= total ? Value()
+                                                     : e.ult(x, e.idx(total));
+        Value xs = inRange ? e.imin(x, e.idx(total - 1)) : x;
+        Value row = e.idiv(xs, e.idx(perRow));
+        Value col = e.imul(e.irem(xs, e.idx(perRow)), e.idx(width));
+        Value global = e.iadd(colBase, col);
+        Value valid = e.ult(global, V);
+        if (inRange)
+          valid = e.iand(valid, inRange);
+        out.push_back({row, col, global, valid, inRange});
+      }
+      return out;
+    };
+    auto tileAt = [&](Value row, Value col, int64_t d) {
+      return ValueRange{e.iadd(e.iadd(e.imul(row, e.idx(pitch)), col),
+                               e.idx(d))};
+    };
     auto stageIn = [&](Value buffer) {
-      e.loop(tid, e.idx(K * C), e.idx(tiling.threads), {},
-             [&](Value x, ValueRange) -> SmallVector<Value> {
-               Value row = e.idiv(x, e.idx(C)), col = e.irem(x, e.idx(C));
-               Value global = e.iadd(colBase, col);
-               Value cj = e.imin(global, e.isub(V, e.idx(1)));
-               Value value = e.select(e.ult(global, V),
-                                      e.load(buffer, stateIndex(row, cj)),
-                                      e.cst(0.0));
-               memref::StoreOp::create(
-                   b, value, tile,
-                   ValueRange{e.iadd(e.imul(row, e.idx(pitch)), col)});
-               return {};
-             });
+      SmallVector<Slot> all = slots();
+      SmallVector<Value> loaded;
+      for (const Slot &sl : all) {
+        Value cj = e.imin(sl.global, e.isub(V, e.idx(width)));
+        Value index = stateIndex(sl.row, cj);
+        Value value;
+        if (width == 1)
+          value = e.select(sl.valid, e.load(buffer, index), e.cst(0.0));
+        else
+          value = e.select(sl.valid,
+                           e.convert(e.vload(buffer, {index}, width),
+                                     VectorType::get({width}, e.acc)),
+                           e.vcst(0.0, width));
+        loaded.push_back(value);
+      }
+      // Threads past the last slot were clamped onto it: they must not
+      // store (columns past V do store their zeros).
+      for (auto [sl, value] : llvm::zip(all, loaded)) {
+        auto store = [&, value = value, sl = &sl] {
+          for (int64_t d = 0; d < width; ++d)
+            memref::StoreOp::create(b,
+                                    width == 1 ? value : e.element(value, d),
+                                    tile, tileAt(sl->row, sl->col, d));
+        };
+        if (sl.inRange)
+          e.when(sl.inRange, store);
+        else
+          store();
+      }
       gpu::BarrierOp::create(b);
       SmallVector<Value> values;
       for (int64_t r = 0; r < R; ++r)
@@ -173,18 +222,22 @@ public:
           store();
       }
       gpu::BarrierOp::create(b);
-      e.loop(tid, e.idx(K * C), e.idx(tiling.threads), {},
-             [&](Value x, ValueRange) -> SmallVector<Value> {
-               Value row = e.idiv(x, e.idx(C)), col = e.irem(x, e.idx(C));
-               Value global = e.iadd(colBase, col);
-               e.when(e.ult(global, V), [&] {
-                 e.store(memref::LoadOp::create(
-                             b, tile,
-                             ValueRange{e.iadd(e.imul(row, e.idx(pitch)), col)}),
-                         buffer, stateIndex(row, global));
-               });
-               return {};
-             });
+      Type element = cast<MemRefType>(buffer.getType()).getElementType();
+      for (const Slot &sl : slots()) {
+        SmallVector<Value> values;
+        for (int64_t d = 0; d < width; ++d)
+          values.push_back(
+              memref::LoadOp::create(b, tile, tileAt(sl.row, sl.col, d)));
+        e.when(sl.valid, [&] {
+          Value index = stateIndex(sl.row, sl.global);
+          if (width == 1)
+            e.store(values[0], buffer, index);
+          else
+            e.vstore(e.convert(e.fromElements(values),
+                               VectorType::get({width}, element)),
+                     buffer, {index});
+        });
+      }
       gpu::BarrierOp::create(b);
     };
     Value S = s0 ? stageIn(s0) : e.vcst(0.0, R);

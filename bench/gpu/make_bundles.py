@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Compiles the GPU numerics and benchmark models into kernel bundles.
 
-Usage: bench/gpu/make_bundles.py BUILD_DIR OUT_DIR [numerics|bench|all]
+Usage: bench/gpu/make_bundles.py BUILD_DIR OUT_DIR [numerics|bench|all] [NAME_REGEX]
 Runs here (MLIR): muonssm-opt --muonssm-to-gpu, muonssm-translate --emit-bundle.
 """
 import os
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +36,8 @@ def main():
         todo.update({"num_" + k: v for k, v in models.numerics_models().items()})
     if which in ("bench", "all"):
         todo.update({"bench_" + k: v for k, v in models.bench_models().items()})
+    if len(sys.argv) > 4:
+        todo = {k: v for k, v in todo.items() if re.search(sys.argv[4], k)}
     os.makedirs(out_dir, exist_ok=True)
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda kv: build(build_dir, out_dir, *kv), todo.items()))

@@ -73,6 +73,8 @@ func.func @main({params})
 CUBIC_UPDATE = "newton_schulz = <cubic, max, eps = 1.0e-06, steps = 1> on update with tau inside, "
 QUINTIC_UPDATE = "newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1> on update with tau inside, "
 QUINTIC_AFTER = "newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1> on update with tau after, "
+QUINTIC_MOMENTUM = "newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1> on momentum with tau inside, "
+CUBIC_MOMENTUM_AFTER = "newton_schulz = <cubic, max, eps = 1.0e-06, steps = 1> on momentum with tau after, "
 
 
 def numerics_models():
@@ -114,6 +116,31 @@ def numerics_models():
         models[f"tc_{tag}_K128_V128_T200_f16"] = scan(
             "tensor cores: " + tag, 2, 200, 2, 4, 128, 128, "f16", decay=decay,
             attrs=attrs, states=True)
+    # The seed's Muon Gated DeltaNet: NS of the whole momentum every token
+    # (the fused recurrent kernel); both polynomials, the error input, a
+    # diagonal decay, varlen with states.
+    for K, V in [(42, 84), (56, 112), (16, 32), (64, 64)]:
+        for T in [1, 65, 300]:
+            for dt in ["bf16", "f32"]:
+                models[f"seedns_K{K}_V{V}_T{T}_{dt}"] = scan(
+                    "NS of the momentum (seed)", 2, T, 2, 4, K, V, dt,
+                    attrs="delta_rule = 1.0, " + QUINTIC_MOMENTUM, momentum=0.9,
+                    states=True)
+    for dt in ["bf16", "f32"]:
+        models[f"seedns_cubic_T130_{dt}"] = scan(
+            "NS of the momentum, cubic, tau after", 2, 130, 2, 2, 42, 84, dt,
+            attrs="delta_rule = 1.0, " + CUBIC_MOMENTUM_AFTER, momentum=0.99, tau=0.6,
+            states=True)
+        models[f"seedns_error_T130_{dt}"] = scan(
+            "NS of the momentum, error input", 2, 130, 2, 2, 42, 84, dt,
+            input_kind="error", attrs=QUINTIC_MOMENTUM, momentum=0.9)
+        models[f"seedns_diag_T130_{dt}"] = scan(
+            "NS of the momentum, diagonal decay", 2, 130, 2, 2, 32, 64, dt,
+            decay="diagonal", attrs=QUINTIC_MOMENTUM, momentum=0.9, states=True)
+        models[f"seedns_varlen_T300_{dt}"] = scan(
+            "NS of the momentum, varlen", 1, 300, 2, 2, 42, 84, dt,
+            attrs="delta_rule = 1.0, " + QUINTIC_MOMENTUM, momentum=0.9, varlen=3,
+            states=True)
     # Mamba / LongHorn (issue 7): language and HAR configurations, odd sizes.
     for dt in ["bf16", "f32"]:
         for kind, attrs in [("muon_mamba", QUINTIC_UPDATE), ("mamba", ""),
@@ -146,6 +173,15 @@ def bench_models():
                                               attrs="delta_rule = 1.0, ", states=True)
     models["gdn_seed_code_B8_T4096"] = scan("GDN H9 K56 V112", 8, 4096, 9, 9, 56, 112,
                                             attrs="delta_rule = 1.0, ", states=True)
+    models["seedns_readme_B8_T4096"] = scan(
+        "seed Muon GDN (NS of the momentum) H12 K42 V84", 8, 4096, 12, 12, 42, 84,
+        attrs="delta_rule = 1.0, " + QUINTIC_MOMENTUM, momentum=0.9)
+    models["seedns_code_B8_T4096"] = scan(
+        "seed Muon GDN (NS of the momentum) H9 K56 V112", 8, 4096, 9, 9, 56, 112,
+        attrs="delta_rule = 1.0, " + QUINTIC_MOMENTUM, momentum=0.9)
+    models["paper_seed_readme_B8_T4096"] = scan(
+        "paper-form Muon GDN H12 K42 V84", 8, 4096, 12, 12, 42, 84,
+        attrs="delta_rule = 1.0, " + CUBIC_UPDATE, momentum=0.9, scale=1.0)
     models["decode_gdn_B64"] = scan("decode GDN", 64, 1, 16, 16, 128, 128,
                                     attrs="delta_rule = 1.0, ", states=True)
     models["decode_gdn_momentum_B64"] = scan("decode GDN + momentum", 64, 1, 16, 16, 128, 128,

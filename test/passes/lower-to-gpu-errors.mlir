@@ -32,3 +32,29 @@ func.func @head_dim(%q: tensor<1x5x1x512xbf16>, %k: tensor<1x5x1x512xbf16>,
       tau = 1.0, scale = 1.0 -> o tensor<1x5x1x16xbf16>
   return %o : tensor<1x5x1x16xbf16>
 }
+
+// -----
+
+// The momentum NS kernel keeps the Gram polynomial of one step.
+func.func @momentum_ns_steps(%q: tensor<1x5x1x16xf32>, %k: tensor<1x5x1x16xf32>,
+    %v: tensor<1x5x1x16xf32>) -> tensor<1x5x1x16xf32> {
+  // expected-error @+1 {{the GPU kernel for Newton-Schulz of the momentum does not cover this scan: it runs more than one Newton-Schulz step}}
+  %o = muonssm.scan q(%q : tensor<1x5x1x16xf32>) k(%k : tensor<1x5x1x16xf32>)
+      v(%v : tensor<1x5x1x16xf32>) decay = none, input = update, momentum = 0.9,
+      newton_schulz = <quintic, add, eps = 1.0e-07, steps = 2> on momentum with tau inside,
+      tau = 1.0, scale = 1.0 -> o tensor<1x5x1x16xf32>
+  return %o : tensor<1x5x1x16xf32>
+}
+
+// -----
+
+// Newton-Schulz of an update must have become a gain first.
+func.func @update_ns(%q: tensor<1x5x1x16xf32>, %k: tensor<1x5x1x16xf32>,
+    %v: tensor<1x5x1x16xf32>) -> tensor<1x5x1x16xf32> {
+  // expected-error @+1 {{the GPU lowering needs Newton-Schulz of a rank-1 update as a gain: run muonssm-simplify-newton-schulz first}}
+  %o = muonssm.scan q(%q : tensor<1x5x1x16xf32>) k(%k : tensor<1x5x1x16xf32>)
+      v(%v : tensor<1x5x1x16xf32>) decay = none, input = update,
+      newton_schulz = <cubic, max, eps = 1.0e-06, steps = 1> on update with tau inside,
+      tau = 1.0, scale = 1.0 -> o tensor<1x5x1x16xf32>
+  return %o : tensor<1x5x1x16xf32>
+}

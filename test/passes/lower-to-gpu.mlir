@@ -111,3 +111,76 @@ func.func @chunked_f32(%q: tensor<1x70x1x32xf32>, %k: tensor<1x70x1x32xf32>,
       -> o tensor<1x70x1x32xf32>
   return %o : tensor<1x70x1x32xf32>
 }
+
+// -----
+
+// Momentum at K = V = 256 does not fit in 227 KiB of shared memory with a
+// 64-column value tile (245.5 KiB even single-buffered): the tile narrows to
+// 48 columns, six blocks along V.
+
+// CHECK-LABEL: func.func @chunked_momentum_k256
+// CHECK:         %[[SIX:.*]] = arith.constant 6 : index
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0 blocks in (%[[SIX]],
+// CHECK-SAME:      dynamic_shared_memory_size
+// CHECK:       gpu.func @muonssm_k0
+// CHECK:         nvvm.mma.sync
+func.func @chunked_momentum_k256(%q: tensor<1x64x1x256xbf16>, %k: tensor<1x64x1x256xbf16>,
+    %v: tensor<1x64x1x256xbf16>, %g: tensor<1x64x1xf32>, %b: tensor<1x64x1xf32>)
+    -> tensor<1x64x1x256xbf16> {
+  %o = muonssm.scan q(%q : tensor<1x64x1x256xbf16>) k(%k : tensor<1x64x1x256xbf16>)
+      v(%v : tensor<1x64x1x256xbf16>) g(%g : tensor<1x64x1xf32>) beta(%b : tensor<1x64x1xf32>)
+      decay = scalar, input = update, delta_rule = 1.0, momentum = 0.9,
+      schedule = <chunked, 64>, tau = 1.0, scale = 0.0625
+      -> o tensor<1x64x1x256xbf16>
+  return %o : tensor<1x64x1x256xbf16>
+}
+
+// -----
+
+// A static sequence shorter than 16 tokens (decode, speculative decoding)
+// takes the recurrent kernel even when chunked: a 64-token chunk would be
+// mostly padding.
+
+// CHECK-LABEL: func.func @short_sequence
+// CHECK:       gpu.func @muonssm_k0
+// CHECK-SAME:    known_block_size = array<i32: 128, 1, 1>
+// CHECK-NOT:     nvvm.mma.sync
+// CHECK:         gpu.return
+func.func @short_sequence(%q: tensor<4x1x2x64xbf16>, %k: tensor<4x1x2x64xbf16>,
+    %v: tensor<4x1x2x64xbf16>, %g: tensor<4x1x2xf32>, %b: tensor<4x1x2xf32>)
+    -> tensor<4x1x2x64xbf16> {
+  %o = muonssm.scan q(%q : tensor<4x1x2x64xbf16>) k(%k : tensor<4x1x2x64xbf16>)
+      v(%v : tensor<4x1x2x64xbf16>) g(%g : tensor<4x1x2xf32>) beta(%b : tensor<4x1x2xf32>)
+      decay = scalar, input = update, delta_rule = 1.0,
+      schedule = <chunked, 64>, tau = 1.0, scale = 0.125
+      -> o tensor<4x1x2x64xbf16>
+  return %o : tensor<4x1x2x64xbf16>
+}
+
+// -----
+
+// Newton-Schulz of the whole momentum (the seed's form) has no chunked
+// form: the fused recurrent kernel keeps S in registers and M, the Gram
+// matrices and the NS result in shared memory, one block of 256 threads per
+// (sequence, head).
+
+// CHECK-LABEL: func.func @momentum_ns
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0
+// CHECK-SAME:      threads in (%c256,
+// CHECK-SAME:      dynamic_shared_memory_size
+// CHECK:       gpu.func @muonssm_k0
+// CHECK-SAME:    known_block_size = array<i32: 256, 1, 1>
+// CHECK:         scf.for
+// CHECK:           gpu.barrier
+// CHECK:         gpu.return
+func.func @momentum_ns(%q: tensor<2x130x2x42xbf16>, %k: tensor<2x130x2x42xbf16>,
+    %v: tensor<2x130x2x84xbf16>, %g: tensor<2x130x2xf32>, %b: tensor<2x130x2xf32>)
+    -> tensor<2x130x2x84xbf16> {
+  %o = muonssm.scan q(%q : tensor<2x130x2x42xbf16>) k(%k : tensor<2x130x2x42xbf16>)
+      v(%v : tensor<2x130x2x84xbf16>) g(%g : tensor<2x130x2xf32>) beta(%b : tensor<2x130x2xf32>)
+      decay = scalar, input = error, momentum = 0.9,
+      newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1> on momentum with tau inside,
+      tau = 1.0, scale = 0.1543033499620919
+      -> o tensor<2x130x2x84xbf16>
+  return %o : tensor<2x130x2x84xbf16>
+}
