@@ -52,3 +52,14 @@ cuobjdump = find_cuobjdump()
 if cuobjdump:
     config.available_features.add("cuobjdump")
     config.substitutions.append(("%cuobjdump", cuobjdump))
+
+# A usable GPU: muonssm-rt-info (the runtime, no MLIR) finds a driver and a
+# device. Tests that need one REQUIRE cuda-device; the rest check the
+# error muonssm gives without one.
+rt_info = os.path.join(config.muonssm_tools_dir, "muonssm-rt-info")
+try:
+    if os.path.exists(rt_info) and subprocess.run(
+            [rt_info], capture_output=True, timeout=60).returncode == 0:
+        config.available_features.add("cuda-device")
+except (OSError, subprocess.SubprocessError):
+    pass

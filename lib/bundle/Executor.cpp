@@ -80,7 +80,7 @@ public:
     if (!prepareInputs() || !bindShapes())
       return 1;
     if (!options.quiet) {
-      out << "muonssm-bundle-run: " << dir << " @" << plan.entry << "\n";
+      out << options.tool << ": " << dir << " @" << plan.entry << "\n";
       for (const TensorSpec &a : plan.args)
         out << "  input  " << std::left << std::setw(18) << a.name << " "
             << std::setw(5) << a.dtype << " "
@@ -207,7 +207,7 @@ public:
 
 private:
   int fail(const std::string &message) {
-    err << "muonssm-bundle-run: error: " << message << "\n";
+    err << options.tool << ": error: " << message << "\n";
     return 1;
   }
 

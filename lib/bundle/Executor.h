@@ -25,6 +25,7 @@ struct ExecuteOptions {
   int device = 0;
   double timeoutSeconds = 120.0; ///< bound on every wait for the GPU
   bool quiet = false;    ///< only the check and bench lines
+  std::string tool = "muonssm-bundle-run"; ///< prefix of its messages
 };
 
 /// Runs the bundle in `dir`; prints to `out`, errors to `err`. Returns the

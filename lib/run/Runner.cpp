@@ -61,21 +61,26 @@ double meanAbs(const npy::Array &a) {
 
 } // namespace
 
+std::string run::checkOptions(const RunOptions &options) {
+  if (options.target != "cpu" && options.target != "cuda")
+    return "unknown --target '" + options.target + "' (expected cpu or cuda)";
+  if (options.chunkSize < 0 || options.chunkSize > 1024 ||
+      (options.chunkSize & (options.chunkSize - 1)) != 0)
+    return "--chunk-size must be 0 (token by token) or a power of two up to "
+           "1024, got " +
+           std::to_string(options.chunkSize);
+  return "";
+}
+
 int run::runModel(const RunOptions &options) {
   // Results (stdout) and diagnostics (stderr) interleave in the order they
   // happen.
   llvm::outs().SetUnbuffered();
-  if (options.target != "cpu" && options.target != "cuda")
-    return fail("unknown --target '" + options.target +
-                "' (expected cpu or cuda)");
-  if (options.chunkSize < 0 || options.chunkSize > 1024 ||
-      (options.chunkSize & (options.chunkSize - 1)) != 0)
-    return fail("--chunk-size must be 0 (token by token) or a power of two "
-                "up to 1024, got " +
-                std::to_string(options.chunkSize));
+  if (std::string error = checkOptions(options); !error.empty())
+    return fail(error);
   if (options.target == "cuda")
-    return fail("--target cuda: this build has no CUDA runtime yet; use "
-                "--target cpu");
+    return fail("--target cuda runs through the runtime: the muonssm-run "
+                "tool does that (tools/muonssm-run/RunCuda.cpp)");
 
   DialectRegistry registry;
   registerAllDialects(registry);

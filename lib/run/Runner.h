@@ -24,6 +24,10 @@ struct RunOptions {
 /// normwise relative error ‖out − ref‖/‖ref‖ may not exceed it.
 double checkTolerance(const std::string &dtypeName);
 
+/// What is wrong with the options (an unknown target, a chunk size that is
+/// not 0 or a power of two up to 1024), or "".
+std::string checkOptions(const RunOptions &options);
+
 /// Runs the model; returns the process exit code (0 ok, 1 error or check
 /// above tolerance). Diagnostics go to stderr, results to stdout.
 int runModel(const RunOptions &options);

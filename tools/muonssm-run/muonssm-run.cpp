@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "RunCuda.h"
 #include "lib/run/Runner.h"
 
 #include "llvm/Support/CommandLine.h"
@@ -47,7 +48,8 @@ int main(int argc, char **argv) {
                "every scan token by token"),
       cl::value_desc("C"), cl::cat(category));
   cl::opt<std::string> target("target", cl::init("cpu"),
-                              cl::desc("cpu (default) or cuda"),
+                              cl::desc("cpu (default), or cuda: the muonssm-to-gpu kernels "
+                                       "through the runtime"),
                               cl::cat(category));
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
@@ -65,5 +67,7 @@ int main(int argc, char **argv) {
   options.bench = bench;
   options.target = target;
   options.chunkSize = chunkSize;
+  if (options.target == "cuda")
+    return mlir::muonssm::run::runModelOnCuda(options);
   return mlir::muonssm::run::runModel(options);
 }
