@@ -51,6 +51,11 @@ constexpr int64_t kWarps = 8;
 constexpr int64_t kThreads = 32 * kWarps;
 // The largest dynamic shared memory of a block on sm_90 (227 KiB).
 constexpr int64_t kMaxShared = 227 * 1024;
+// The tile-width choice counts waves on an H100 SXM (132 SMs; the PCIe
+// part's 114 only shifts where a wider tile starts to pay) and tries value
+// tiles up to 128 columns.
+constexpr int64_t kSMs = 132;
+constexpr int64_t kMaxTile = 128;
 
 /// Static shape and shared-memory layout of one kernel.
 struct ChunkedConfig {
@@ -82,6 +87,31 @@ ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
   ChunkedConfig c = chooseConfig(op, K, V, element, /*cap=*/64);
   while (c.bytes > kMaxShared && c.BV > 16)
     c = chooseConfig(op, K, V, element, c.BV - 16);
+  // With the number of (sequence, head) pairs known, count waves: a block
+  // takes a whole SM (230-255 registers × 256 threads), and a chunk costs
+  // about (64 + BV) column-units (the C×C products and the solve do not
+  // depend on BV). One wider tile in one wave beats two narrow ones in two
+  // (the seed's 96 or 72 pairs, or 128 pairs of K = V = 128 at B = 8).
+  auto vType = op.getV().getType();
+  int64_t sequences = op.getCuSeqlens()
+                          ? op.getCuSeqlens().getType().getDimSize(0) - 1
+                          : vType.getDimSize(0);
+  int64_t heads = vType.getDimSize(2);
+  if (ShapedType::isDynamic(sequences) || ShapedType::isDynamic(heads) ||
+      K > 128)
+    return c;
+  auto cost = [&](const ChunkedConfig &x) {
+    int64_t tiles = (V + x.BV - 1) / x.BV;
+    int64_t waves = (sequences * heads * tiles + kSMs - 1) / kSMs;
+    return waves * (64 + x.BV) * (x.doubleBuffer ? 4 : 5);
+  };
+  for (int64_t cap = 80; cap <= kMaxTile; cap += 16) {
+    ChunkedConfig wide = chooseConfig(op, K, V, element, cap);
+    if (wide.BV > c.BV && wide.bytes <= kMaxShared &&
+        wide.stateSlots * (wide.BV / 8) * (wide.momentum ? 2 : 1) <= 64 &&
+        cost(wide) < cost(c))
+      c = wide;
+  }
   return c;
 }
 
@@ -96,7 +126,10 @@ static ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
   c.delta = op.hasDeltaRule();
   c.decay = op.getDecay() == DecayKind::Scalar;
   c.stateSlots = (c.Kp / 16 + 3) / 4;
-  while (cap > 16 && c.stateSlots * (cap / 8) * (c.momentum ? 2 : 1) > 64)
+  // (cap ≤ 64 keeps S and M within 64 floats per lane; wider caps are
+  // only asked for by the wave count above, which checks that itself.)
+  while (cap <= 64 && cap > 16 &&
+         c.stateSlots * (cap / 8) * (c.momentum ? 2 : 1) > 64)
     cap -= 16;
   int64_t tiles = (V + cap - 1) / cap;
   c.BV = ((V + tiles - 1) / tiles + 15) / 16 * 16;

@@ -37,13 +37,16 @@ struct Tiling {
   int64_t columnsPerBlock;
 };
 
-Tiling chooseTiling(int64_t keyDim) {
+Tiling chooseTiling(int64_t keyDim, bool shortSequence) {
   // About 8 rows per lane (4 for small K): enough work per lane, few
   // shuffle steps, and enough columns per block that a (sequence, head)
   // spreads over blocks; small K (Mamba's d_state 16) gets more lanes per
-  // column so that more warps hide the per-token load latency.
+  // column so that more warps hide the per-token load latency. A short
+  // sequence (decode) is the state's load and store: 32 rows per lane give
+  // blocks of 32 columns (K = 128), 128 contiguous bytes per state row
+  // instead of 32, which is what DRAM bursts want.
   Tiling t;
-  int64_t rows = keyDim <= 32 ? 4 : 8;
+  int64_t rows = keyDim <= 32 ? 4 : shortSequence ? 32 : 8;
   int64_t lanes = 1;
   while (lanes < 32 && lanes * rows < keyDim)
     lanes *= 2;
@@ -406,7 +409,10 @@ LogicalResult gpu_codegen::lowerRecurrentScan(ScanOp op,
     return op.emitError()
            << "the GPU kernels support key dimensions K up to 256, got "
            << qType;
-  Tiling tiling = chooseTiling(K);
+  int64_t tokens = op.getV().getType().getDimSize(1);
+  bool shortSequence = !ShapedType::isDynamic(tokens) && tokens < 16 &&
+                       !op.getCuSeqlens();
+  Tiling tiling = chooseTiling(K, shortSequence);
 
   // Arguments: present operands and results as flat buffers, then sizes.
   SmallVector<std::pair<std::string, Value>> buffers = {

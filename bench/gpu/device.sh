@@ -32,6 +32,6 @@ fi
 
 if [ "${SKIP_FLA:-0}" != 1 ] && ls .whl/*.whl >/dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl 2>&1 | tail -2
-  PYTHONPATH=/tmp/site timeout 300 python3 bench/gpu/fla_bench.py "${REPS:-20}" > "$OUT/fla.txt" 2>&1
+  PYTHONPATH=/tmp/site timeout 500 python3 bench/gpu/fla_bench.py "${REPS:-20}" > "$OUT/fla.txt" 2>&1
 fi
 echo done

@@ -10,12 +10,13 @@ import statistics
 import subprocess
 import sys
 
-CASES = []
+# fused_recurrent_gated_delta_rule at these sizes faults (illegal address)
+# in fla-core 0.6.0 on torch 2.11 (bench/results/gpu-h100.md), so only its
+# decode step is timed.
+CASES = [("fused_recurrent", 64, 1, 16, 128, 128, True)]  # decode
 for B, T, H, K, V in [(16, 2048, 16, 128, 128), (8, 4096, 16, 128, 128), (4, 8192, 16, 128, 128),
                       (8, 4096, 12, 42, 84), (8, 4096, 9, 56, 112)]:
-    for kernel in ["chunk", "fused_recurrent"]:
-        CASES.append((kernel, B, T, H, K, V, False))
-CASES.append(("fused_recurrent", 64, 1, 16, 128, 128, True))  # decode
+    CASES.append(("chunk", B, T, H, K, V, False))
 
 
 def measure(kernel, B, T, H, K, V, decode, reps):
@@ -72,7 +73,7 @@ if __name__ == "__main__":
     for kernel, B, T, H, K, V, decode in CASES:
         r = subprocess.run([sys.executable, __file__, "case", kernel, str(B), str(T), str(H),
                             str(K), str(V), "1" if decode else "0", reps],
-                           capture_output=True, text=True, timeout=240)
+                           capture_output=True, text=True, timeout=120)
         out = r.stdout.strip() or f"fla {kernel} B{B}_T{T}_H{H}_K{K}_V{V}: FAILED " + \
             (r.stderr.strip().splitlines() or ["?"])[-1][:200]
         print(out, flush=True)

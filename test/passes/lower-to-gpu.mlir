@@ -13,7 +13,7 @@
 // CHECK-SAME:    muonssm.reference = "func.func @gated_deltanet
 // CHECK:         %[[Q:.*]] = bufferization.to_buffer %arg0 read_only
 // CHECK:         memref.collapse_shape %[[Q]] {{\[}}[0, 1, 2, 3]]
-// CHECK:         %[[O:.*]] = memref.alloc() : memref<2x8x4x64xbf16>
+// CHECK:         %[[O:.*]] = memref.alloc() : memref<2x24x4x64xbf16>
 // CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0 blocks in
 // CHECK-SAME:      args(%{{[^ ]+}} : memref<?xbf16>, %{{[^ ]+}} : memref<?xbf16>, %{{[^ ]+}} : memref<?xbf16>, %{{[^ ]+}} : memref<?xf32>, %{{[^ ]+}} : memref<?xf32>, %{{[^ ]+}} : memref<?xbf16>, %{{[^ ]+}} : i32, %{{[^ ]+}} : i32, %{{[^ ]+}} : i32, %{{[^ ]+}} : i32)
 // CHECK:         bufferization.to_tensor %[[O]] restrict writable
@@ -26,14 +26,14 @@
 // CHECK:             vector.reduction <add>
 // CHECK:             scf.if
 // CHECK:               memref.store %{{.*}}, %arg5
-func.func @gated_deltanet(%q: tensor<2x8x4x64xbf16>, %k: tensor<2x8x4x64xbf16>,
-    %v: tensor<2x8x4x64xbf16>, %g: tensor<2x8x4xf32>, %b: tensor<2x8x4xf32>)
-    -> tensor<2x8x4x64xbf16> {
-  %o = muonssm.scan q(%q : tensor<2x8x4x64xbf16>) k(%k : tensor<2x8x4x64xbf16>)
-      v(%v : tensor<2x8x4x64xbf16>) g(%g : tensor<2x8x4xf32>) beta(%b : tensor<2x8x4xf32>)
+func.func @gated_deltanet(%q: tensor<2x24x4x64xbf16>, %k: tensor<2x24x4x64xbf16>,
+    %v: tensor<2x24x4x64xbf16>, %g: tensor<2x24x4xf32>, %b: tensor<2x24x4xf32>)
+    -> tensor<2x24x4x64xbf16> {
+  %o = muonssm.scan q(%q : tensor<2x24x4x64xbf16>) k(%k : tensor<2x24x4x64xbf16>)
+      v(%v : tensor<2x24x4x64xbf16>) g(%g : tensor<2x24x4xf32>) beta(%b : tensor<2x24x4xf32>)
       decay = scalar, input = update, delta_rule = 1.0, tau = 1.0, scale = 0.125
-      -> o tensor<2x8x4x64xbf16>
-  return %o : tensor<2x8x4x64xbf16>
+      -> o tensor<2x24x4x64xbf16>
+  return %o : tensor<2x24x4x64xbf16>
 }
 
 // -----
