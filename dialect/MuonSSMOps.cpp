@@ -269,7 +269,9 @@ LogicalResult ScanOp::verify() {
                            << cuType;
   }
 
-  // States.
+  // States. With state pools, sequences select slots; the states have P
+  // slots instead of N sequences.
+  Dim stateRows = n;
   FloatType acc = getAccumulationType();
   auto checkState = [&](Value value, StringRef what) -> LogicalResult {
     if (!value)
@@ -279,8 +281,26 @@ LogicalResult ScanOp::verify() {
       return emitOpError() << what << " must have the accumulation element "
                            << "type " << acc << " (f64 for f64 inputs, else "
                            << "f32), got " << type.getElementType();
-    return checkShape(op, what, type, {n, hv, kd, vd});
+    return checkShape(op, what, type, {stateRows, hv, kd, vd});
   };
+  if (Value slots = getStateIndices()) {
+    auto slotType = cast<RankedTensorType>(slots.getType());
+    if (slotType.getRank() != 1)
+      return emitOpError() << "state_indices must be a rank-1 tensor of one "
+                              "slot per sequence, got "
+                           << slotType;
+    if (failed(checkShape(op, "operand 'state_indices'", slotType, {n})))
+      return failure();
+    if (!getInitialState())
+      return emitOpError() << "state_indices selects slots of a state pool: "
+                              "it needs initial_state (the pool)";
+    if (hasMomentum() && getFinalMomentum() && !getInitialMomentum())
+      return emitOpError() << "state_indices with final_momentum needs "
+                              "initial_momentum (the momentum pool)";
+    auto pool = cast<RankedTensorType>(getInitialState().getType());
+    stateRows = Dim{"P", pool.getRank() == 4 ? pool.getDimSize(0)
+                                             : ShapedType::kDynamic};
+  }
   if (getInitialMomentum() && !hasMomentum())
     return emitOpError() << "initial_momentum needs momentum = γ";
   if (getFinalMomentum() && !hasMomentum())

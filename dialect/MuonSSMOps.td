@@ -33,6 +33,13 @@ def MuonSSM_ScanOp : MuonSSM_Op<"scan", [Pure, AttrSizedOperandSegments,
     o_t   = scale · H_tᵀ q_t
     ```
 
+    With `state_indices` (one slot per sequence, distinct), the states are
+    pools [P, HV, K, V] (decode servers): sequence n starts from slot
+    `state_indices[n]` of `initial_state` (and `initial_momentum`), and
+    `final_state` (`final_momentum`) is the pool with those slots replaced
+    by the sequences' final states, every other slot unchanged. The GPU
+    lowering updates the pool in place.
+
     Example (the seed's Muon Gated DeltaNet):
 
     ```mlir
@@ -59,6 +66,7 @@ def MuonSSM_ScanOp : MuonSSM_Op<"scan", [Pure, AttrSizedOperandSegments,
       Optional<MuonSSM_IndexTensor>:$cu_seqlens,
       Optional<MuonSSM_FloatTensor>:$initial_state,
       Optional<MuonSSM_FloatTensor>:$initial_momentum,
+      Optional<MuonSSM_IndexTensor>:$state_indices,
       MuonSSM_DecayKindAttr:$decay,
       MuonSSM_InputKindAttr:$input,
       OptionalAttr<F64Attr>:$delta_rule,
@@ -86,6 +94,7 @@ def MuonSSM_ScanOp : MuonSSM_Op<"scan", [Pure, AttrSizedOperandSegments,
     (`cu_seqlens` `(` $cu_seqlens^ `:` type($cu_seqlens) `)`)?
     (`initial_state` `(` $initial_state^ `:` type($initial_state) `)`)?
     (`initial_momentum` `(` $initial_momentum^ `:` type($initial_momentum) `)`)?
+    (`state_indices` `(` $state_indices^ `:` type($state_indices) `)`)?
     `decay` `=` `` $decay `,` `input` `=` `` $input `,`
     (`delta_rule` `=` $delta_rule^ `,`)?
     (`momentum` `=` $momentum^ `,`)?

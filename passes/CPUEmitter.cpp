@@ -192,12 +192,25 @@ ScanFrame cpu::setUpScan(ScanOp op, ScanOp::Adaptor adaptor, Emitter &e) {
 
   f.oBuf = allocResult(e, op.getO().getType(),
                        {f.batch, f.seqLen, f.valueHeads, f.valueDim});
-  if (op.getFinalState())
-    f.sBuf = allocResult(e, op.getFinalState().getType(),
-                         {f.sequences, f.valueHeads, f.keyDim, f.valueDim});
-  if (op.getFinalMomentum())
-    f.mBuf = allocResult(e, op.getFinalMomentum().getType(),
-                         {f.sequences, f.valueHeads, f.keyDim, f.valueDim});
+  // With state pools the final states are the pools [P, …], every slot
+  // but the selected ones unchanged: they start as copies (zeros for a
+  // momentum without a pool).
+  f.slots = toBuffer(b, adaptor.getStateIndices());
+  Value stateRows = f.slots ? e.dim(f.s0, 0) : f.sequences;
+  auto allocState = [&](Value result, Value pool) -> Value {
+    if (!result)
+      return Value();
+    Value buffer = allocResult(e, result.getType(),
+                               {stateRows, f.valueHeads, f.keyDim, f.valueDim});
+    if (f.slots && pool)
+      memref::CopyOp::create(b, pool, buffer);
+    else if (f.slots)
+      e.fill(buffer, {stateRows, f.valueHeads, f.keyDim, f.valueDim},
+             e.cst(0.0));
+    return buffer;
+  };
+  f.sBuf = allocState(op.getFinalState(), f.s0);
+  f.mBuf = allocState(op.getFinalMomentum(), f.m0);
   f.state = e.scratch({f.keyDim, f.valueDim});
   if (op.hasMomentum())
     f.momentum = e.scratch({f.keyDim, f.valueDim});
@@ -225,6 +238,16 @@ void cpu::emitSequencesAndHeads(
     });
   };
   e.loop(f.sequences, [&](Value n) {
+    // The state slot of sequence n: n, or its pool slot. Slots are
+    // validated by the caller (distinct, in range); clamping keeps a bad
+    // one inside the pool.
+    Value slot = n;
+    if (f.slots) {
+      Value raw = arith::IndexCastOp::create(
+          b, b.getIndexType(), memref::LoadOp::create(b, f.slots, ValueRange{n}));
+      slot = e.imin(e.imax(raw, e.idx(0)),
+                    e.isub(e.dim(f.s0, 0), e.idx(1)));
+    }
     Value bIdx = n, first = e.idx(0), last = f.seqLen;
     if (f.cu) {
       // Offsets are validated by the caller; clamping keeps a bad one from
@@ -241,14 +264,14 @@ void cpu::emitSequencesAndHeads(
     }
     e.loop(f.valueHeads, [&](Value h) {
       Value kh = e.idiv(h, f.group);
-      load(f.state, f.s0, n, h);
+      load(f.state, f.s0, slot, h);
       if (f.momentum)
-        load(f.momentum, f.m0, n, h);
+        load(f.momentum, f.m0, slot, h);
       body(bIdx, first, last, h, kh);
       if (f.sBuf)
-        store(f.state, f.sBuf, n, h);
+        store(f.state, f.sBuf, slot, h);
       if (f.mBuf)
-        store(f.momentum, f.mBuf, n, h);
+        store(f.momentum, f.mBuf, slot, h);
     });
   });
 }

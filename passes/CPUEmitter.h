@@ -173,6 +173,7 @@ Value allocResult(Emitter &e, Type tensorType, ArrayRef<Value> sizes);
 /// K×V scratch state (and momentum) of the (sequence, head) being scanned.
 struct ScanFrame {
   Value q, k, v, g, dt, a, beta, gain, cu, s0, m0;
+  Value slots; ///< state_indices (state pools), or null
   Value batch, seqLen, valueHeads, valueDim, keyHeads, keyDim, group,
       sequences;
   Value oBuf, sBuf, mBuf;

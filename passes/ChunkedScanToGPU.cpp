@@ -1123,6 +1123,9 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
 std::string gpu_codegen::whyNotTensorCoreChunked(ScanOp op) {
   if (!op.isChunked())
     return "it is not scheduled as chunked";
+  if (op.getStateIndices())
+    return "it updates state pools (decode): the recurrent kernel does that "
+           "in place";
   if (op.getDecay() != DecayKind::None && op.getDecay() != DecayKind::Scalar)
     return "its decay is not none or scalar";
   if (op.getInput() != InputKind::Update)

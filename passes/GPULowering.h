@@ -26,6 +26,11 @@ public:
   /// buffer named `name`. Results need `sizes`: every dimension as index.
   void addBuffer(StringRef name, Value tensor, bool isResult,
                  ArrayRef<Value> sizes = {});
+  /// The result `result` of `op` computed in place in the buffer of the
+  /// operand `operand` (a state pool): the kernel writes into the operand's
+  /// buffer, which bufferization then hands on as the result (copying the
+  /// operand first only where it is still needed).
+  void addInPlaceBuffer(StringRef name, Value operand, Value result);
   /// Dimension `dim` of a tensor operand, passed as an i32 named `name`.
   void addSize(StringRef name, Value tensor, int64_t dim);
   size_t numBuffers() const { return buffers.size(); }

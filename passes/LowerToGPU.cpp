@@ -86,6 +86,23 @@ void LaunchBuilder::addBuffer(StringRef argName, Value tensor, bool isResult,
   buffers.push_back(buffer);
 }
 
+void LaunchBuilder::addInPlaceBuffer(StringRef argName, Value operand,
+                                     Value result) {
+  auto type = cast<RankedTensorType>(operand.getType());
+  auto memrefType = MemRefType::get(type.getShape(), type.getElementType());
+  // Not read_only: one-shot bufferization sees the write and keeps the
+  // operand's value intact for any other reader.
+  Value memref = bufferization::ToBufferOp::create(b, memrefType, operand);
+  auto resultType = cast<RankedTensorType>(result.getType());
+  auto resultMemref =
+      MemRefType::get(resultType.getShape(), resultType.getElementType());
+  Value alloc = memref;
+  if (resultMemref != memrefType)
+    alloc = memref::CastOp::create(b, resultMemref, memref);
+  buffers.push_back({argName.str(), result, /*isResult=*/true,
+                     flatten(b, memref), alloc});
+}
+
 void LaunchBuilder::addSize(StringRef argName, Value tensor, int64_t d) {
   Value size = arith::IndexCastUIOp::create(b, b.getI32Type(), dim(tensor, d));
   sizes.push_back({argName.str(), size});

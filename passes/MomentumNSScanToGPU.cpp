@@ -91,6 +91,9 @@ std::string gpu_codegen::whyNotMomentumNS(ScanOp op) {
   auto ns = op.getNewtonSchulz();
   if (!ns || op.getNsTarget() != NSTarget::Momentum)
     return "it has no Newton-Schulz of the momentum";
+  if (op.getStateIndices())
+    return "its states are pools selected by state_indices (not implemented "
+           "in this kernel)";
   if (ns->getSteps() != 1)
     return "it runs more than one Newton-Schulz step (the GPU kernel keeps "
            "the Gram polynomial of one step)";

@@ -80,6 +80,7 @@ public:
           o = arg("o"), sT = arg("final_state"), mT = arg("final_momentum");
     Value T = e.toIndex(arg("T")), H = e.toIndex(arg("H")),
           HV = e.toIndex(arg("HV")), V = e.toIndex(arg("V"));
+    Value stateSlots = arg("state_indices");
     Value Kc = e.idx(K);
     const int64_t R = tiling.rowsPerLane, TPC = tiling.lanesPerColumn;
     bool momentum = op.hasMomentum();
@@ -128,10 +129,24 @@ public:
       last = e.imin(e.imax(hi, first), T);
     }
 
-    // State (and momentum) rows of this lane: [n, h, i, j].
+    // The state slot of sequence n: n, or its slot of the pools. A slot
+    // outside [0, P) (the callers validate them) is read clamped and never
+    // written, so it cannot touch another sequence's state.
+    Value slot = n, slotValid;
+    if (stateSlots) {
+      Value raw = arith::IndexCastOp::create(b, b.getIndexType(),
+                                             e.loadRaw(stateSlots, n));
+      Value P = e.toIndex(arg("P"));
+      slotValid = e.iand(arith::CmpIOp::create(b, arith::CmpIPredicate::sge,
+                                               raw, e.idx(0)),
+                         arith::CmpIOp::create(b, arith::CmpIPredicate::slt,
+                                               raw, P));
+      slot = e.select(slotValid, raw, e.idx(0));
+    }
+    // State (and momentum) rows of this lane: [slot, h, i, j].
     auto stateIndex = [&](Value i, Value col) {
       return e.iadd(
-          e.imul(e.iadd(e.imul(e.iadd(e.imul(n, HV), h), Kc), i), V), col);
+          e.imul(e.iadd(e.imul(e.iadd(e.imul(slot, HV), h), Kc), i), V), col);
     };
     // States move through a shared tile (K rows × the block's columns, one
     // float of padding per row) so that global reads and writes are
@@ -231,7 +246,8 @@ public:
         for (int64_t d = 0; d < width; ++d)
           values.push_back(
               memref::LoadOp::create(b, tile, tileAt(sl.row, sl.col, d)));
-        e.when(sl.valid, [&] {
+        Value write = slotValid ? e.iand(sl.valid, slotValid) : sl.valid;
+        e.when(write, [&] {
           Value index = stateIndex(sl.row, sl.global);
           if (width == 1)
             e.store(values[0], buffer, index);
@@ -429,15 +445,29 @@ LogicalResult gpu_codegen::lowerRecurrentScan(ScanOp op,
   optional("cu_seqlens", op.getCuSeqlens());
   optional("initial_state", op.getInitialState());
   optional("initial_momentum", op.getInitialMomentum());
+  optional("state_indices", op.getStateIndices());
   size_t numInputs = buffers.size();
   optional("o", op.getO());
-  optional("final_state", op.getFinalState());
-  optional("final_momentum", op.getFinalMomentum());
+  // State pools are updated in place (decode): the final states are the
+  // pools' own buffers, and only the selected slots are written.
+  bool pools = static_cast<bool>(op.getStateIndices());
+  if (!pools) {
+    optional("final_state", op.getFinalState());
+    optional("final_momentum", op.getFinalMomentum());
+  }
 
   LaunchBuilder launch(op, kernels, name);
   for (auto [argName, value] : buffers)
     launch.addBuffer(argName, value, /*isResult=*/launch.numBuffers() >= numInputs);
+  if (pools && op.getFinalState())
+    launch.addInPlaceBuffer("final_state", op.getInitialState(),
+                            op.getFinalState());
+  if (pools && op.getFinalMomentum())
+    launch.addInPlaceBuffer("final_momentum", op.getInitialMomentum(),
+                            op.getFinalMomentum());
   Value v = op.getV();
+  if (pools)
+    launch.addSize("P", op.getInitialState(), 0);
   launch.addSize("T", v, 1);
   launch.addSize("H", op.getQ(), 2);
   launch.addSize("HV", v, 2);

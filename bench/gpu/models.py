@@ -11,13 +11,15 @@ def _t(dims, elt):
 
 def scan(name, B, T, H, HV, K, V, dtype="bf16", decay="scalar", attrs="",
          input_kind="update", channel_beta=False, varlen=0, states=False,
-         momentum=None, tau=1.0, scale=None, gate_dtype="f32"):
-    """One scan. `varlen` = number of packed sequences (B must be 1)."""
+         momentum=None, tau=1.0, scale=None, gate_dtype="f32", pool=0):
+    """One scan. `varlen` = number of packed sequences (B must be 1);
+    `pool` = P > 0: the states are pools of P slots selected by
+    state_indices and updated in place (decode)."""
     if scale is None:
         scale = 1.0 / K ** 0.5 if decay in ("none", "scalar", "diagonal") else 1.0
     qk, vt = _t([B, T, H, K], dtype), _t([B, T, HV, V], dtype)
     N = varlen if varlen else B
-    st = _t([N, HV, K, V], "f32")
+    st = _t([pool if pool else N, HV, K, V], "f32")
     args = [("q", qk), ("k", qk), ("v", vt)]
     ops = f"q(%q : {qk}) k(%k : {qk}) v(%v : {vt})"
 
@@ -44,6 +46,8 @@ def scan(name, B, T, H, HV, K, V, dtype="bf16", decay="scalar", attrs="",
         operand("s0", "initial_state", st)
         if momentum is not None:
             operand("m0", "initial_momentum", st)
+    if pool:
+        operand("slots", "state_indices", _t([N], "i32"))
     results = [("o", vt)]
     rtypes = f"o {vt}"
     if states:
@@ -141,6 +145,25 @@ def numerics_models():
             "NS of the momentum, varlen", 1, 300, 2, 2, 42, 84, dt,
             attrs="delta_rule = 1.0, " + QUINTIC_MOMENTUM, momentum=0.9, varlen=3,
             states=True)
+    # State pools (decode servers): N sequences pick distinct slots of P,
+    # updated in place; T = 1 and a short speculative T = 4, GQA, momentum,
+    # the error input, varlen.
+    for K, V in [(128, 128), (64, 64), (42, 84), (256, 256)]:
+        for dt in ["bf16", "f32"]:
+            for T in [1, 4]:
+                models[f"pool_K{K}_V{V}_T{T}_{dt}"] = scan(
+                    "state pool, gated deltanet", 5, T, 2, 4, K, V, dt,
+                    attrs="delta_rule = 1.0, ", states=True, pool=12)
+            models[f"pool_momentum_K{K}_V{V}_{dt}"] = scan(
+                "state pool, momentum", 5, 1, 2, 4, K, V, dt,
+                attrs="delta_rule = 1.0, ", states=True, momentum=0.9, pool=7)
+    for dt in ["bf16", "f32"]:
+        models[f"pool_error_{dt}"] = scan(
+            "state pool, error input", 3, 2, 2, 2, 64, 64, dt,
+            input_kind="error", states=True, momentum=0.9, pool=3)
+        models[f"pool_varlen_{dt}"] = scan(
+            "state pool, varlen", 1, 9, 2, 2, 64, 64, dt,
+            attrs="delta_rule = 1.0, ", varlen=3, states=True, pool=10)
     # Mamba / LongHorn (issue 7): language and HAR configurations, odd sizes.
     for dt in ["bf16", "f32"]:
         for kind, attrs in [("muon_mamba", QUINTIC_UPDATE), ("mamba", ""),
@@ -186,6 +209,9 @@ def bench_models():
                                     attrs="delta_rule = 1.0, ", states=True)
     models["decode_gdn_momentum_B64"] = scan("decode GDN + momentum", 64, 1, 16, 16, 128, 128,
                                              attrs="delta_rule = 1.0, ", states=True, momentum=0.9)
+    models["decode_pool_gdn_B64"] = scan("decode GDN, state pool of 256 in place", 64, 1, 16, 16,
+                                         128, 128, attrs="delta_rule = 1.0, ", states=True,
+                                         pool=256)
     for kind, attrs in [("muon_mamba", QUINTIC_UPDATE), ("mamba", ""),
                         ("muon_longhorn", QUINTIC_AFTER), ("longhorn", "")]:
         decay = "mamba" if "mamba" in kind else "longhorn"

@@ -110,6 +110,8 @@ public:
 
     // Device buffers: arguments (copied in), results and temporaries.
     for (auto &[name, v] : values) {
+      if (!aliasOf(name).empty())
+        continue; // the argument's buffer, updated in place
       size_t bytes = v.host.data.size();
       rt::StatusOr<rt::DeviceBuffer> buffer =
           rt::DeviceBuffer::allocate(*device, std::max<size_t>(bytes, 16));
@@ -182,8 +184,10 @@ public:
       return fail(s.message());
     for (const TensorSpec &r : plan.results) {
       Value &v = values[r.name];
-      if (rt::Status s = v.device.copyToHostAsync(
-              v.host.data.data(), v.host.data.size(), *stream);
+      rt::DeviceBuffer &from =
+          r.aliasOf.empty() ? v.device : values[r.aliasOf].device;
+      if (rt::Status s = from.copyToHostAsync(v.host.data.data(),
+                                              v.host.data.size(), *stream);
           !s.ok())
         return fail(s.message());
     }
@@ -209,6 +213,14 @@ private:
   int fail(const std::string &message) {
     err << options.tool << ": error: " << message << "\n";
     return 1;
+  }
+
+  /// The argument a result aliases (computed in place), or "".
+  std::string aliasOf(const std::string &name) const {
+    for (const TensorSpec &r : plan.results)
+      if (r.name == name)
+        return r.aliasOf;
+    return "";
   }
 
   bool isArgument(const std::string &name) const {
@@ -282,11 +294,33 @@ private:
           return fail("cannot draw cu_seqlens '" + a.name +
                       "' at random: give " + a.name + ".npy") == 0;
         values[a.name].host = data::randomOffsets(dtype, shape[0], total, normal);
+      } else if (a.role == data::Role::Slots) {
+        int64_t pool = poolSlots(a.name);
+        if (pool < 0 || shape.size() != 1 || shape[0] > pool)
+          return fail("cannot draw state_indices '" + a.name +
+                      "' at random (it needs a pool of at least as many "
+                      "slots as sequences): give " +
+                      a.name + ".npy") == 0;
+        values[a.name].host = data::randomSlots(dtype, shape[0], pool, normal);
       } else {
         values[a.name].host = data::randomArray(a.role, dtype, shape, normal);
       }
     }
     return true;
+  }
+
+  /// P, the pool's slots, of the scan whose state_indices is `name`.
+  int64_t poolSlots(const std::string &name) {
+    for (const ReferenceOp &op : plan.reference) {
+      auto slots = op.operands.find("state_indices");
+      auto pool = op.operands.find("initial_state");
+      if (slots == op.operands.end() || slots->second != name ||
+          pool == op.operands.end())
+        continue;
+      auto it = sizes.find(pool->second + "_d0");
+      return it == sizes.end() ? -1 : it->second;
+    }
+    return -1;
   }
 
   /// T of the scan whose cu_seqlens is `name`.
@@ -326,14 +360,20 @@ private:
         s.beta = shapeOf("beta"), s.gain = shapeOf("gain");
         s.initialState = shapeOf("initial_state");
         s.initialMomentum = shapeOf("initial_momentum");
-        std::vector<int64_t> cu;
-        auto c = op.operands.find("cu_seqlens");
-        if (c != op.operands.end() && values.count(c->second)) {
+        // Integer operands: their values, checked with the shapes.
+        for (auto [key, slot] :
+             std::vector<std::pair<const char *, const std::vector<int64_t> **>>{
+                 {"cu_seqlens", &s.cuSeqlens},
+                 {"state_indices", &s.stateIndices}}) {
+          auto c = op.operands.find(key);
+          if (c == op.operands.end() || !values.count(c->second))
+            continue;
           const npy::Array &array = values[c->second].host;
+          std::vector<int64_t> &ints = integers[c->second];
+          ints.clear();
           for (size_t i = 0; i < array.numElements(); ++i)
-            cu.push_back(static_cast<int64_t>(array.getAsDouble(i)));
-          s.cuSeqlens = &cu;
-          cuSeqlens[c->second] = cu;
+            ints.push_back(static_cast<int64_t>(array.getAsDouble(i)));
+          *slot = &ints;
         }
         problem = reference::checkScan(op.scan, s);
         if (!problem.empty())
@@ -433,7 +473,7 @@ private:
         t.data()[i] = array.getAsDouble(i);
       f64[a.name] = std::move(t);
     }
-    std::string problem = evaluateReference(plan, f64, cuSeqlens);
+    std::string problem = evaluateReference(plan, f64, integers);
     if (!problem.empty())
       return fail("reference: " + problem);
     out << "check against the float64 oracle (normwise relative error "
@@ -473,7 +513,7 @@ private:
   Plan plan;
   std::map<std::string, Value> values;
   std::map<std::string, bool> fromFile;
-  std::map<std::string, std::vector<int64_t>> cuSeqlens;
+  std::map<std::string, std::vector<int64_t>> integers; ///< cu_seqlens, state_indices values
   rt::Sizes sizes;
 };
 

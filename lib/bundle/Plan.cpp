@@ -2,6 +2,8 @@
 
 #include "lib/bundle/Plan.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 using json = nlohmann::json;
@@ -36,6 +38,8 @@ json tensorJson(const TensorSpec &t, bool withRole) {
   }
   if (withRole)
     j["role"] = data::roleKey(t.role);
+  if (!t.aliasOf.empty())
+    j["alias_of"] = t.aliasOf;
   return j;
 }
 
@@ -134,6 +138,9 @@ public:
         return fail(path + ".role", "unknown role");
       t.role = *role;
     }
+    if (j.contains("alias_of") &&
+        !string(j, "alias_of", path, t.aliasOf))
+      return false;
     return true;
   }
   bool ns(const json &j, const std::string &path, reference::NSConfig &out) {
@@ -286,6 +293,20 @@ bool bundle::planFromJson(const std::string &text, Plan &plan,
       out.push_back(t);
     }
   }
+  for (size_t i = 0; i < plan.results.size(); ++i) {
+    const TensorSpec &t = plan.results[i];
+    if (t.aliasOf.empty())
+      continue;
+    auto arg = std::find_if(plan.args.begin(), plan.args.end(),
+                            [&](const TensorSpec &a) {
+                              return a.name == t.aliasOf;
+                            });
+    if (arg == plan.args.end() || arg->dtype != t.dtype ||
+        arg->shape != t.shape)
+      return r.fail("entry.results[" + std::to_string(i) + "].alias_of",
+                    "'" + t.aliasOf +
+                        "' is not an argument of the result's type and shape");
+  }
   if (!entry.contains("launches") || !entry["launches"].is_array())
     return r.fail("entry.launches", "expected an array");
   for (size_t i = 0; i < entry["launches"].size(); ++i) {
@@ -388,7 +409,7 @@ const reference::Tensor *find(std::map<std::string, reference::Tensor> &values,
 
 std::string bundle::evaluateReference(
     const Plan &plan, std::map<std::string, reference::Tensor> &values,
-    const std::map<std::string, std::vector<int64_t>> &cuSeqlens) {
+    const std::map<std::string, std::vector<int64_t>> &integers) {
   for (const ReferenceOp &op : plan.reference) {
     auto define = [&](const char *key, reference::Tensor t) {
       auto it = op.results.find(key);
@@ -405,12 +426,17 @@ std::string bundle::evaluateReference(
                {"gain", &in.gain}, {"initial_state", &in.initialState},
                {"initial_momentum", &in.initialMomentum}})
         *slot = find(values, op.operands, key);
-      auto cu = op.operands.find("cu_seqlens");
-      if (cu != op.operands.end()) {
-        auto it = cuSeqlens.find(cu->second);
-        if (it == cuSeqlens.end())
-          return "cu_seqlens '" + cu->second + "' has no values";
-        in.cuSeqlens = &it->second;
+      for (auto [key, slot] :
+           std::vector<std::pair<const char *, const std::vector<int64_t> **>>{
+               {"cu_seqlens", &in.cuSeqlens},
+               {"state_indices", &in.stateIndices}}) {
+        auto name = op.operands.find(key);
+        if (name == op.operands.end())
+          continue;
+        auto it = integers.find(name->second);
+        if (it == integers.end())
+          return std::string(key) + " '" + name->second + "' has no values";
+        *slot = &it->second;
       }
       std::string problem = reference::checkScan(op.scan, in);
       if (!problem.empty())
@@ -466,6 +492,10 @@ bundle::inferShapes(const Plan &plan,
       if (!q || !v || q->size() != 4 || v->size() != 4)
         return "scan operands q and v must have rank 4";
       int64_t n = cu ? (*cu)[0] - 1 : (*v)[0];
+      // State pools: the final states are the pools [P, …].
+      const auto *pool = shapeOf(op, "initial_state");
+      if (op.operands.count("state_indices") && pool && !pool->empty())
+        n = (*pool)[0];
       define("o", *v);
       define("final_state", {n, (*v)[2], (*q)[3], (*v)[3]});
       define("final_momentum", {n, (*v)[2], (*q)[3], (*v)[3]});

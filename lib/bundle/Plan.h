@@ -33,6 +33,9 @@ struct TensorSpec {
   std::string dtype;
   std::vector<std::string> shape;
   data::Role role = data::Role::Normal; ///< arguments: their random domain
+  /// Results computed in place in an argument's buffer (state pools): the
+  /// argument's name. The executor hands that buffer out as the result.
+  std::string aliasOf;
 };
 
 /// One argument of a launch: a buffer (an argument, result or temporary,
@@ -80,12 +83,13 @@ bool planFromJson(const std::string &manifestText, Plan &plan,
 size_t dtypeBytes(const std::string &dtype);
 
 /// Float64 results of the reference ops for float64 `values` of the
-/// arguments (by name); fills every value the ops define. Returns "" or an
-/// error (shapes that do not fit).
+/// arguments (by name); fills every value the ops define. `integers` holds
+/// the values of the integer arguments (cu_seqlens, state_indices) by name.
+/// Returns "" or an error (shapes that do not fit).
 std::string evaluateReference(
     const Plan &plan,
     std::map<std::string, reference::Tensor> &values,
-    const std::map<std::string, std::vector<int64_t>> &cuSeqlens);
+    const std::map<std::string, std::vector<int64_t>> &integers);
 
 /// Result shapes from argument shapes by the reference ops' rules (for
 /// dynamic sizes): "" or an error.

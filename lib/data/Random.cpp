@@ -24,6 +24,8 @@ const char *data::roleName(Role role) {
     return "-exp(normal/2)";
   case Role::Offsets:
     return "sequence offsets";
+  case Role::Slots:
+    return "distinct pool slots";
   }
   return "?";
 }
@@ -32,7 +34,7 @@ static const std::pair<Role, const char *> kRoleKeys[] = {
     {Role::Normal, "normal"},       {Role::UnitVector, "unit"},
     {Role::LogDecay, "logdecay"},   {Role::Softplus, "softplus"},
     {Role::Sigmoid, "sigmoid"},     {Role::NegativeExp, "negexp"},
-    {Role::Offsets, "offsets"}};
+    {Role::Offsets, "offsets"},     {Role::Slots, "slots"}};
 
 const char *data::roleKey(Role role) {
   for (auto &[r, key] : kRoleKeys)
@@ -82,6 +84,7 @@ npy::Array data::randomArray(Role role, npy::DType dtype,
     case Role::Normal:
     case Role::UnitVector:
     case Role::Offsets: // drawn by randomOffsets
+    case Role::Slots:   // drawn by randomSlots
       x = z;
       break;
     case Role::LogDecay:
@@ -115,6 +118,21 @@ npy::Array data::randomArray(Role role, npy::DType dtype,
 }
 
 /// Random cu_seqlens: N + 1 sorted offsets from 0 to T.
+npy::Array data::randomSlots(npy::DType dtype, int64_t count, int64_t pool,
+                             Normal &normal) {
+  // A partial Fisher–Yates shuffle of 0 .. pool − 1.
+  std::vector<int64_t> slots(static_cast<size_t>(pool));
+  for (int64_t i = 0; i < pool; ++i)
+    slots[i] = i;
+  npy::Array array = npy::Array::zeros(dtype, {count});
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t j = i + static_cast<int64_t>(normal.below(pool - i));
+    std::swap(slots[i], slots[j]);
+    array.setFromDouble(i, static_cast<double>(slots[i]));
+  }
+  return array;
+}
+
 npy::Array data::randomOffsets(npy::DType dtype, int64_t count,
                                int64_t total,
                          Normal &normal) {

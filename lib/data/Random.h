@@ -28,6 +28,7 @@ enum class Role {
   Sigmoid,     ///< β, LongHorn's dt: sigmoid of a normal, in (0, 1)
   NegativeExp, ///< Mamba's A: −exp(normal/2) < 0
   Offsets,     ///< cu_seqlens: 0 = c_0 ≤ c_1 ≤ … ≤ c_N = T
+  Slots,       ///< state_indices: N distinct slots of a pool of P
 };
 
 const char *roleName(Role role);
@@ -61,6 +62,11 @@ npy::Array randomArray(Role role, npy::DType dtype,
 /// Random cu_seqlens: `count` sorted offsets from 0 to `total`.
 npy::Array randomOffsets(npy::DType dtype, int64_t count, int64_t total,
                          Normal &normal);
+
+/// Random state_indices: `count` distinct slots in [0, pool), in random
+/// order. Requires count ≤ pool.
+npy::Array randomSlots(npy::DType dtype, int64_t count, int64_t pool,
+                       Normal &normal);
 
 /// Normwise relative error ‖out − ref‖/‖ref‖ and max abs error of `out`
 /// against float64 values.

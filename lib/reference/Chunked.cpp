@@ -272,6 +272,10 @@ ScanOutputs chunkedScan(const ScanConfig &config, const ScanInputs &in,
                         int64_t chunk) {
   assert(chunk >= 1 && chunkable(config, in).empty() &&
          checkScan(config, in).empty());
+  if (in.stateIndices)
+    return withStatePools(in, [&](const ScanInputs &each) {
+      return chunkedScan(config, each, chunk);
+    });
   int64_t B = in.q->dim(0), T = in.q->dim(1), H = in.q->dim(2),
           K = in.q->dim(3);
   int64_t HV = in.v->dim(2), V = in.v->dim(3), group = HV / H;

@@ -302,14 +302,81 @@ std::string checkScan(const ScanConfig &config, const ScanShapes &in) {
                " at index " + std::to_string(i);
     n = static_cast<int64_t>(cu.size()) - 1;
   }
-  if (!(err = expectShape("initial_state", in.initialState, {n, hv, k, v},
-                          "[N, HV, K, V]"))
+  // With state pools the states have P slots, of which the sequences
+  // select N distinct ones.
+  int64_t rows = n;
+  const char *rowsName = "[N, HV, K, V]";
+  if (in.stateIndices) {
+    const std::vector<int64_t> &slots = *in.stateIndices;
+    if (!in.initialState || in.initialState->size() != 4)
+      return "state_indices selects slots of initial_state, which must be a "
+             "pool [P, HV, K, V]";
+    rows = (*in.initialState)[0];
+    rowsName = "[P, HV, K, V]";
+    if (static_cast<int64_t>(slots.size()) != n)
+      return "state_indices must hold one slot per sequence (N = " +
+             std::to_string(n) + "), got " + std::to_string(slots.size());
+    std::vector<bool> taken(static_cast<size_t>(std::max<int64_t>(rows, 0)));
+    for (size_t i = 0; i < slots.size(); ++i) {
+      if (slots[i] < 0 || slots[i] >= rows)
+        return "state_indices[" + std::to_string(i) + "] = " +
+               std::to_string(slots[i]) + " is not a slot of the pool [0, " +
+               std::to_string(rows) + ")";
+      if (taken[slots[i]])
+        return "state_indices[" + std::to_string(i) + "] = " +
+               std::to_string(slots[i]) +
+               " repeats a slot: two sequences cannot update one state";
+      taken[slots[i]] = true;
+    }
+  }
+  if (!(err = expectShape("initial_state", in.initialState, {rows, hv, k, v},
+                          rowsName))
            .empty())
     return err;
   if (in.initialMomentum && !config.momentum)
     return "initial_momentum needs momentum";
-  return expectShape("initial_momentum", in.initialMomentum, {n, hv, k, v},
-                     "[N, HV, K, V]");
+  return expectShape("initial_momentum", in.initialMomentum, {rows, hv, k, v},
+                     rowsName);
+}
+
+ScanOutputs withStatePools(
+    const ScanInputs &in,
+    const std::function<ScanOutputs(const ScanInputs &)> &run) {
+  const std::vector<int64_t> &slots = *in.stateIndices;
+  int64_t N = static_cast<int64_t>(slots.size());
+  const Shape &pool = in.initialState->shape();
+  int64_t per = pool[1] * pool[2] * pool[3]; // one slot's elements
+  auto gather = [&](const Tensor &from) {
+    Tensor out({N, pool[1], pool[2], pool[3]});
+    for (int64_t n = 0; n < N; ++n)
+      std::copy_n(from.data().begin() + slots[n] * per, per,
+                  out.data().begin() + n * per);
+    return out;
+  };
+  auto scatter = [&](const Tensor &into, const Tensor &states) {
+    Tensor out = into;
+    for (int64_t n = 0; n < N; ++n)
+      std::copy_n(states.data().begin() + n * per, per,
+                  out.data().begin() + slots[n] * per);
+    return out;
+  };
+  Tensor s0 = gather(*in.initialState);
+  Tensor m0 = in.initialMomentum ? gather(*in.initialMomentum) : Tensor();
+  ScanInputs perSequence = in;
+  perSequence.stateIndices = nullptr;
+  perSequence.initialState = &s0;
+  perSequence.initialMomentum = in.initialMomentum ? &m0 : nullptr;
+  ScanOutputs out = run(perSequence);
+  out.finalState = scatter(*in.initialState, out.finalState);
+  if (!out.finalMomentum.shape().empty()) {
+    // Without a momentum pool every slot's momentum is zero but the
+    // selected ones.
+    Tensor zeros(pool);
+    out.finalMomentum = scatter(in.initialMomentum ? *in.initialMomentum
+                                                   : zeros,
+                                out.finalMomentum);
+  }
+  return out;
 }
 
 std::string checkScan(const ScanConfig &config, const ScanInputs &in) {
@@ -321,6 +388,7 @@ std::string checkScan(const ScanConfig &config, const ScanInputs &in) {
   shapes.cuSeqlens = in.cuSeqlens;
   shapes.initialState = shape(in.initialState);
   shapes.initialMomentum = shape(in.initialMomentum);
+  shapes.stateIndices = in.stateIndices;
   return checkScan(config, shapes);
 }
 
@@ -443,6 +511,9 @@ public:
 
 ScanOutputs scan(const ScanConfig &config, const ScanInputs &in) {
   assert(checkScan(config, in).empty());
+  if (in.stateIndices)
+    return withStatePools(
+        in, [&](const ScanInputs &each) { return scan(config, each); });
   int64_t B = in.q->dim(0), T = in.q->dim(1), H = in.q->dim(2),
           K = in.q->dim(3);
   int64_t HV = in.v->dim(2), V = in.v->dim(3);

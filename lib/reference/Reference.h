@@ -18,6 +18,7 @@
 #define MUONSSM_LIB_REFERENCE_REFERENCE_H
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -130,11 +131,15 @@ struct ScanInputs {
   const Tensor *gain = nullptr;
   const std::vector<int64_t> *cuSeqlens = nullptr;
   const Tensor *initialState = nullptr, *initialMomentum = nullptr;
+  /// State pools: sequence n starts from slot stateIndices[n] of the pools
+  /// initialState / initialMomentum [P,HV,K,V]; the final states are the
+  /// pools with those slots replaced (N distinct slots in [0, P)).
+  const std::vector<int64_t> *stateIndices = nullptr;
 };
 
 struct ScanOutputs {
   Tensor o;             ///< [B,T,HV,V]
-  Tensor finalState;    ///< [N,HV,K,V]
+  Tensor finalState;    ///< [N,HV,K,V] ([P,HV,K,V] with state pools)
   Tensor finalMomentum; ///< [N,HV,K,V] (empty without momentum)
 };
 
@@ -146,6 +151,7 @@ struct ScanShapes {
   const Shape *gain = nullptr;
   const std::vector<int64_t> *cuSeqlens = nullptr;
   const Shape *initialState = nullptr, *initialMomentum = nullptr;
+  const std::vector<int64_t> *stateIndices = nullptr; ///< values
 };
 
 /// Checks operand shapes (and cu_seqlens values) against the rules of
@@ -155,6 +161,13 @@ std::string checkScan(const ScanConfig &config, const ScanInputs &inputs);
 
 /// The per-token recurrence. Requires checkScan(config, inputs).empty().
 ScanOutputs scan(const ScanConfig &config, const ScanInputs &inputs);
+
+/// State pools: gathers the selected slots of inputs.stateIndices into
+/// per-sequence initial states, runs `run` on inputs without pools, and
+/// scatters its final states into copies of the pools.
+ScanOutputs withStatePools(
+    const ScanInputs &inputs,
+    const std::function<ScanOutputs(const ScanInputs &)> &run);
 
 //===----------------------------------------------------------------------===//
 // Newton–Schulz of a rank-1 update as a per-token gain (muonssm.rank1_gain)

@@ -155,6 +155,21 @@ private:
         return op.emitError() << "cu_seqlens has no values to evaluate with";
       }
     }
+    std::vector<int64_t> stateIndices;
+    if (Value indices = op.getStateIndices()) {
+      const Slot &slot = slots[indices];
+      if (slot.value) {
+        for (double x : slot.value->data())
+          stateIndices.push_back(static_cast<int64_t>(x));
+      } else if (compute) {
+        return op.emitError() << "state_indices has no values to evaluate with";
+      } else {
+        // Shapes only: any N distinct slots stand for the values.
+        for (int64_t i = 0; i < slot.shape[0]; ++i)
+          stateIndices.push_back(i);
+      }
+      shapes.stateIndices = &stateIndices;
+    }
     std::string problem = reference::checkScan(config, shapes);
     if (!problem.empty())
       return op.emitError() << "the inputs do not fit this scan: " << problem;
@@ -162,6 +177,8 @@ private:
     const Shape &q = *shapes.q, &v = *shapes.v;
     int64_t n = op.getCuSeqlens() ? slots[op.getCuSeqlens()].shape[0] - 1
                                   : q[0];
+    if (op.getStateIndices()) // the pool's P slots
+      n = slots[op.getInitialState()].shape[0];
     Shape oShape = {v[0], v[1], v[2], v[3]};
     Shape stateShape = {n, v[2], q[3], v[3]};
     tokens = std::max(tokens, q[0] * q[1]);
@@ -185,6 +202,7 @@ private:
       in.gain = valueOf(op.getGain());
       in.initialState = valueOf(op.getInitialState());
       in.initialMomentum = valueOf(op.getInitialMomentum());
+      in.stateIndices = shapes.stateIndices;
       out = reference::scan(config, in);
     }
     auto define = [&](Value result, Shape shape, reference::Tensor &value) {

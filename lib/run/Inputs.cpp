@@ -48,6 +48,8 @@ Role run::roleOf(BlockArgument argument) {
                                                  : Role::Sigmoid;
     if (v == scan.getCuSeqlens())
       return Role::Offsets;
+    if (v == scan.getStateIndices())
+      return Role::Slots;
     if (v == scan.getGain())
       return Role::Sigmoid;
   }
@@ -119,15 +121,18 @@ void resolveSizes(func::FuncOp entry, std::vector<Shape> &shapes) {
   };
   for (int round = 0; round < 3; ++round) {
     entry.walk([&](ScanOp op) {
-      // Each operand's dimensions, by name.
+      // Each operand's dimensions, by name (state pools have P slots).
+      const char *rows = op.getStateIndices() ? "P" : "N";
       std::vector<std::pair<Value, std::vector<const char *>>> layout = {
           {op.getQ(), {"B", "T", "H", "K"}},
           {op.getK(), {"B", "T", "H", "K"}},
           {op.getV(), {"B", "T", "HV", "V"}},
           {op.getDt(), {"B", "T", "HV", "V"}},
           {op.getA(), {"HV", "K", "V"}},
-          {op.getInitialState(), {"N", "HV", "K", "V"}},
-          {op.getInitialMomentum(), {"N", "HV", "K", "V"}}};
+          {op.getInitialState(), {rows, "HV", "K", "V"}},
+          {op.getInitialMomentum(), {rows, "HV", "K", "V"}}};
+      if (op.getStateIndices())
+        layout.push_back({op.getStateIndices(), {"N"}});
       if (op.getG())
         layout.push_back({op.getG(), op.getDecay() == DecayKind::Scalar
                                          ? std::vector<const char *>{"B", "T",
@@ -249,6 +254,25 @@ FailureOr<std::vector<Input>> run::prepareInputs(func::FuncOp entry,
                << "cannot draw cu_seqlens '" << input.name
                << "' at random: give " << input.name << ".npy";
       input.data = ::muonssm::data::randomOffsets(dtype, shapes[i][0], total, normal);
+      continue;
+    }
+    if (input.role == Role::Slots) {
+      // Distinct slots of the pool (initial_state) of the scan it feeds.
+      int64_t pool = -1;
+      for (OpOperand &use : entry.getArgument(i).getUses())
+        if (auto scan = dyn_cast<ScanOp>(use.getOwner()))
+          if (auto arg = dyn_cast_or_null<BlockArgument>(scan.getInitialState()))
+            pool = arg.getOwner() == &entry.getBody().front()
+                       ? shapes[arg.getArgNumber()][0]
+                       : -1;
+      if (pool < 0 || shapes[i].size() != 1 || shapes[i][0] > pool)
+        return emitError(entry.getLoc())
+               << "cannot draw state_indices '" << input.name
+               << "' at random (it needs a pool of at least as many slots as "
+                  "sequences): give "
+               << input.name << ".npy";
+      input.data =
+          ::muonssm::data::randomSlots(dtype, shapes[i][0], pool, normal);
       continue;
     }
     input.data = ::muonssm::data::randomArray(input.role, dtype, shapes[i], normal);

@@ -81,7 +81,7 @@ FailureOr<std::string> translate::assemble(Location loc, StringRef ptx,
       llvm::sys::fs::createTemporaryFile("muonssm", "cubin", cubinPath) ||
       llvm::sys::fs::createTemporaryFile("muonssm", "log", logPath))
     return emitError(loc) << "cannot create temporary files for ptxas";
-  auto cleanup = llvm::make_scope_exit([&] {
+  llvm::scope_exit cleanup([&] {
     llvm::sys::fs::remove(ptxPath);
     llvm::sys::fs::remove(cubinPath);
     llvm::sys::fs::remove(logPath);
@@ -281,6 +281,7 @@ LogicalResult readReference(func::FuncOp reference, bundle::Plan &plan) {
       operand("cu_seqlens", scan.getCuSeqlens());
       operand("initial_state", scan.getInitialState());
       operand("initial_momentum", scan.getInitialMomentum());
+      operand("state_indices", scan.getStateIndices());
       result("o", scan.getO());
       result("final_state", scan.getFinalState());
       result("final_momentum", scan.getFinalMomentum());
@@ -488,6 +489,40 @@ LogicalResult translate::emitBundle(ModuleOp module, StringRef entry,
   });
   if (walked.wasInterrupted())
     return failure();
+
+  // Every other host op must be one the bundle expresses: views and sizes
+  // (read through above), allocations of temporaries, and copies of an
+  // argument into a result after the last launch, which make the result an
+  // alias of the argument's buffer (kernels that update state pools in
+  // place). Anything else would be silently dropped, so it is an error.
+  Operation *lastLaunch = nullptr;
+  host.walk([&](gpu::LaunchFuncOp launch) { lastLaunch = launch; });
+  for (Operation &op : host.getBody().front()) {
+    if (isa<gpu::LaunchFuncOp, func::ReturnOp, memref::AllocOp,
+            memref::DeallocOp, memref::CastOp, memref::CollapseShapeOp,
+            memref::ExpandShapeOp, memref::DimOp>(op) ||
+        op.getDialect() == module->getContext()->getLoadedDialect("arith"))
+      continue;
+    auto copy = dyn_cast<memref::CopyOp>(op);
+    if (!copy)
+      return op.emitError() << "muonssm-translate: the host op '"
+                            << op.getName() << "' has no form in a bundle";
+    auto source = dyn_cast<BlockArgument>(copy.getSource());
+    auto target = dyn_cast<BlockArgument>(copy.getTarget());
+    if (!source || !target || source.getArgNumber() >= inputs ||
+        target.getArgNumber() < inputs ||
+        (lastLaunch && copy->isBeforeInBlock(lastLaunch)) ||
+        copy.getSource().getType() != copy.getTarget().getType())
+      return op.emitError() << "muonssm-translate: a bundle copies only an "
+                               "argument into a result of its type, after "
+                               "the last launch (a state pool updated in "
+                               "place)";
+    bundle::TensorSpec &result = plan.results[target.getArgNumber() - inputs];
+    if (!result.aliasOf.empty())
+      return op.emitError() << "muonssm-translate: result '" << result.name
+                            << "' is copied into twice";
+    result.aliasOf = reader.argNames[source.getArgNumber()];
+  }
   plan.temporaries = reader.temporaries;
   if (failed(readReference(reference, plan)))
     return failure();

@@ -415,7 +415,7 @@ func.func @final_momentum_without_momentum(%q: tensor<2x8x4x16xf32>, %k: tensor<
 // newton_schulz, its target and its τ placement come together (generic form)
 func.func @ns_without_target(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32> {
   // expected-error @+1 {{newton_schulz, ns_target and tau_placement come together: all three or none}}
-  %o = "muonssm.scan"(%q, %k, %v) <{decay = #muonssm<decay none>, input = #muonssm<input update>, newton_schulz = #muonssm.ns<quintic, add, eps = 1.0e-07, steps = 1>, operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0>, resultSegmentSizes = array<i32: 1, 0, 0>, scale = 1.0 : f64, tau = 1.0 : f64}> : (tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32>
+  %o = "muonssm.scan"(%q, %k, %v) <{decay = #muonssm<decay none>, input = #muonssm<input update>, newton_schulz = #muonssm.ns<quintic, add, eps = 1.0e-07, steps = 1>, operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0>, resultSegmentSizes = array<i32: 1, 0, 0>, scale = 1.0 : f64, tau = 1.0 : f64}> : (tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32>
   return %o : tensor<2x8x4x16xf32>
 }
 
@@ -560,4 +560,48 @@ func.func @gain_gqa(%k: tensor<2x8x4x16xf32>, %v: tensor<2x8x6x16xf32>) -> tenso
   %g = muonssm.rank1_gain k(%k : tensor<2x8x4x16xf32>) v(%v : tensor<2x8x6x16xf32>)
       newton_schulz = <cubic, max, eps = 1.0e-06, steps = 1>, tau_in = 1.0, tau_out = 1.0 -> tensor<2x8x6xf32>
   return %g : tensor<2x8x6xf32>
+}
+
+// -----
+
+// state_indices selects slots of a pool: it needs the pool
+func.func @state_indices_without_pool(%q: tensor<2x1x4x16xf32>, %k: tensor<2x1x4x16xf32>, %v: tensor<2x1x4x16xf32>, %i: tensor<2xi32>) -> tensor<2x1x4x16xf32> {
+  // expected-error @+1 {{state_indices selects slots of a state pool: it needs initial_state (the pool)}}
+  %o = muonssm.scan q(%q : tensor<2x1x4x16xf32>) k(%k : tensor<2x1x4x16xf32>) v(%v : tensor<2x1x4x16xf32>) state_indices(%i : tensor<2xi32>)
+      decay = none, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x1x4x16xf32>
+  return %o : tensor<2x1x4x16xf32>
+}
+
+// -----
+
+// one slot per sequence
+func.func @state_indices_count(%q: tensor<2x1x4x16xf32>, %k: tensor<2x1x4x16xf32>, %v: tensor<2x1x4x16xf32>, %s0: tensor<8x4x16x16xf32>, %i: tensor<3xi32>) -> tensor<2x1x4x16xf32> {
+  // expected-error @+1 {{operand 'state_indices' must have shape [N] = [2], got 'tensor<3xi32>'}}
+  %o = muonssm.scan q(%q : tensor<2x1x4x16xf32>) k(%k : tensor<2x1x4x16xf32>) v(%v : tensor<2x1x4x16xf32>) initial_state(%s0 : tensor<8x4x16x16xf32>) state_indices(%i : tensor<3xi32>)
+      decay = none, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x1x4x16xf32>
+  return %o : tensor<2x1x4x16xf32>
+}
+
+// -----
+
+// the final state of a pool is the pool
+func.func @state_pool_result(%q: tensor<2x1x4x16xf32>, %k: tensor<2x1x4x16xf32>, %v: tensor<2x1x4x16xf32>, %s0: tensor<8x4x16x16xf32>, %i: tensor<2xi32>) -> tensor<2x4x16x16xf32> {
+  // expected-error @+1 {{result 'final_state' must have shape [P, HV, K, V] = [8, 4, 16, 16], got 'tensor<2x4x16x16xf32>'}}
+  %o, %s = muonssm.scan q(%q : tensor<2x1x4x16xf32>) k(%k : tensor<2x1x4x16xf32>) v(%v : tensor<2x1x4x16xf32>) initial_state(%s0 : tensor<8x4x16x16xf32>) state_indices(%i : tensor<2xi32>)
+      decay = none, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x1x4x16xf32> final_state tensor<2x4x16x16xf32>
+  return %s : tensor<2x4x16x16xf32>
+}
+
+// -----
+
+// a momentum pool is needed to return one
+func.func @state_pool_momentum(%q: tensor<2x1x4x16xf32>, %k: tensor<2x1x4x16xf32>, %v: tensor<2x1x4x16xf32>, %s0: tensor<8x4x16x16xf32>, %i: tensor<2xi32>) -> tensor<8x4x16x16xf32> {
+  // expected-error @+1 {{state_indices with final_momentum needs initial_momentum (the momentum pool)}}
+  %o, %m = muonssm.scan q(%q : tensor<2x1x4x16xf32>) k(%k : tensor<2x1x4x16xf32>) v(%v : tensor<2x1x4x16xf32>) initial_state(%s0 : tensor<8x4x16x16xf32>) state_indices(%i : tensor<2xi32>)
+      decay = none, input = update, momentum = 0.5, tau = 1.0, scale = 1.0
+      -> o tensor<2x1x4x16xf32> final_momentum tensor<8x4x16x16xf32>
+  return %m : tensor<8x4x16x16xf32>
 }

@@ -105,6 +105,25 @@ func.func @varlen(%q: tensor<1x20x2x8xf32>, %k: tensor<1x20x2x8xf32>,
 
 // -----
 
+// A state pool of 16 slots: three sequences pick theirs with state_indices.
+// CHECK-LABEL: func.func @state_pool
+// CHECK: initial_state(%{{.*}} : tensor<16x2x8x8xf32>) initial_momentum(%{{.*}} : tensor<16x2x8x8xf32>) state_indices(%{{.*}} : tensor<3xi32>)
+// CHECK-SAME: -> o tensor<3x1x2x8xf32> final_state tensor<16x2x8x8xf32> final_momentum tensor<16x2x8x8xf32>
+func.func @state_pool(%q: tensor<3x1x2x8xf32>, %k: tensor<3x1x2x8xf32>,
+    %v: tensor<3x1x2x8xf32>, %s0: tensor<16x2x8x8xf32>, %m0: tensor<16x2x8x8xf32>,
+    %slots: tensor<3xi32>)
+    -> (tensor<3x1x2x8xf32>, tensor<16x2x8x8xf32>, tensor<16x2x8x8xf32>) {
+  %o, %s, %m = muonssm.scan q(%q : tensor<3x1x2x8xf32>) k(%k : tensor<3x1x2x8xf32>)
+      v(%v : tensor<3x1x2x8xf32>) initial_state(%s0 : tensor<16x2x8x8xf32>)
+      initial_momentum(%m0 : tensor<16x2x8x8xf32>) state_indices(%slots : tensor<3xi32>)
+      decay = none, input = update, momentum = 0.5, tau = 1.0, scale = 1.0
+      -> o tensor<3x1x2x8xf32> final_state tensor<16x2x8x8xf32>
+         final_momentum tensor<16x2x8x8xf32>
+  return %o, %s, %m : tensor<3x1x2x8xf32>, tensor<16x2x8x8xf32>, tensor<16x2x8x8xf32>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @newton_schulz
 // CHECK: muonssm.newton_schulz %{{.*}} <quintic, add, eps = 1.0e-07, steps = 1> : tensor<3x4x5xf32>
 // CHECK: muonssm.newton_schulz %{{.*}} <cubic, max, eps = 1.234e-05, steps = 4> : tensor<?x6xbf16>
