@@ -85,6 +85,11 @@ std::string whyNotTensorCoreChunked(ScanOp op);
 LogicalResult lowerChunkedScan(ScanOp op, gpu::GPUModuleOp kernels,
                                StringRef name);
 
+/// A static sequence shorter than 16 tokens without cu_seqlens (decode,
+/// speculative decoding): its cost is the state's load and store, so it
+/// runs token by token with a tiling for that.
+bool isShortSequence(ScanOp op);
+
 /// Why a scan with NS of the momentum has no fused kernel, or "".
 std::string whyNotMomentumNS(ScanOp op);
 

@@ -272,6 +272,11 @@ LogicalResult gpu_codegen::lowerRank1Gain(Rank1GainOp op,
   return success();
 }
 
+bool gpu_codegen::isShortSequence(ScanOp op) {
+  int64_t tokens = op.getV().getType().getDimSize(1);
+  return !ShapedType::isDynamic(tokens) && tokens < 16 && !op.getCuSeqlens();
+}
+
 void gpu_codegen::ensureSharedBuffer(gpu::GPUModuleOp kernels,
                                      Location loc) {
   // A public global: a private one or gpu.dynamic_shared_memory becomes a
@@ -376,10 +381,8 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
                 // every other scan runs token by token, and so do short
                 // static sequences (decode, speculative decoding), where
                 // the state's load and store are the whole cost.
-                int64_t tokens = scan.getV().getType().getDimSize(1);
-                bool shortSequence = !ShapedType::isDynamic(tokens) &&
-                                     tokens < 16 && !scan.getCuSeqlens();
-                if (whyNotTensorCoreChunked(scan).empty() && !shortSequence)
+                if (whyNotTensorCoreChunked(scan).empty() &&
+                    !isShortSequence(scan))
                   return lowerChunkedScan(scan, kernels, name);
                 return lowerRecurrentScan(scan, kernels, name);
               })

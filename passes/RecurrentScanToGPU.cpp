@@ -163,12 +163,12 @@ public:
         !ShapedType::isDynamic(staticV) && staticV % 4 == 0 && C % 4 == 0 ? 4
                                                                           : 1;
     const int64_t perRow = C / width, total = K * perRow;
-    struct Slot {
+    struct Piece { // one staged element (or 4) of the K × C tile
       Value row, col, global, valid;
       Value inRange; // null when every thread's slot exists
     };
-    auto slots = [&] {
-      SmallVector<Slot> out;
+    auto pieces = [&] {
+      SmallVector<Piece> out;
       for (int64_t x0 = 0; x0 < total; x0 += tiling.threads) {
         Value x = e.iadd(tid, e.idx(x0));
         Value inRange = x0 + tiling.threads <= total ? Value()
@@ -189,9 +189,9 @@ public:
                                e.idx(d))};
     };
     auto stageIn = [&](Value buffer) {
-      SmallVector<Slot> all = slots();
+      SmallVector<Piece> all = pieces();
       SmallVector<Value> loaded;
-      for (const Slot &sl : all) {
+      for (const Piece &sl : all) {
         Value cj = e.imin(sl.global, e.isub(V, e.idx(width)));
         Value index = stateIndex(sl.row, cj);
         Value value;
@@ -241,7 +241,7 @@ public:
       }
       gpu::BarrierOp::create(b);
       Type element = cast<MemRefType>(buffer.getType()).getElementType();
-      for (const Slot &sl : slots()) {
+      for (const Piece &sl : pieces()) {
         SmallVector<Value> values;
         for (int64_t d = 0; d < width; ++d)
           values.push_back(
@@ -425,10 +425,7 @@ LogicalResult gpu_codegen::lowerRecurrentScan(ScanOp op,
     return op.emitError()
            << "the GPU kernels support key dimensions K up to 256, got "
            << qType;
-  int64_t tokens = op.getV().getType().getDimSize(1);
-  bool shortSequence = !ShapedType::isDynamic(tokens) && tokens < 16 &&
-                       !op.getCuSeqlens();
-  Tiling tiling = chooseTiling(K, shortSequence);
+  Tiling tiling = chooseTiling(K, isShortSequence(op));
 
   // Arguments: present operands and results as flat buffers, then sizes.
   SmallVector<std::pair<std::string, Value>> buffers = {
