@@ -91,9 +91,6 @@ std::string gpu_codegen::whyNotMomentumNS(ScanOp op) {
   auto ns = op.getNewtonSchulz();
   if (!ns || op.getNsTarget() != NSTarget::Momentum)
     return "it has no Newton-Schulz of the momentum";
-  if (op.getStateIndices())
-    return "its states are pools selected by state_indices (not implemented "
-           "in this kernel)";
   if (ns->getSteps() != 1)
     return "it runs more than one Newton-Schulz step (the GPU kernel keeps "
            "the Gram polynomial of one step)";
@@ -141,16 +138,29 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
   optional("cu_seqlens", op.getCuSeqlens());
   optional("initial_state", op.getInitialState());
   optional("initial_momentum", op.getInitialMomentum());
+  optional("state_indices", op.getStateIndices());
   size_t numInputs = buffers.size();
   optional("o", op.getO());
-  optional("final_state", op.getFinalState());
-  optional("final_momentum", op.getFinalMomentum());
+  // State pools are updated in place, as by the recurrent kernel.
+  bool pools = static_cast<bool>(op.getStateIndices());
+  if (!pools) {
+    optional("final_state", op.getFinalState());
+    optional("final_momentum", op.getFinalMomentum());
+  }
 
   LaunchBuilder launch(op, kernels, name);
   for (auto [argName, value] : buffers)
     launch.addBuffer(argName, value,
                      /*isResult=*/launch.numBuffers() >= numInputs);
+  if (pools && op.getFinalState())
+    launch.addInPlaceBuffer("final_state", op.getInitialState(),
+                            op.getFinalState());
+  if (pools && op.getFinalMomentum())
+    launch.addInPlaceBuffer("final_momentum", op.getInitialMomentum(),
+                            op.getFinalMomentum());
   Value vTensor = op.getV();
+  if (pools)
+    launch.addSize("P", op.getInitialState(), 0);
   launch.addSize("T", vTensor, 1);
   launch.addSize("H", op.getQ(), 2);
   launch.addSize("HV", vTensor, 2);
@@ -245,9 +255,21 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
     first = e.imin(lo, T);
     last = e.imin(e.imax(hi, first), T);
   }
+  // The state slot of sequence n (a pool's slot with state_indices; one
+  // outside [0, P) is read clamped and never written).
+  Value slot = n, slotValid;
+  if (Value stateSlots = arg("state_indices")) {
+    Value raw = arith::IndexCastOp::create(b, b.getIndexType(),
+                                           e.loadRaw(stateSlots, n));
+    Value P = e.toIndex(arg("P"));
+    slotValid = e.iand(
+        arith::CmpIOp::create(b, arith::CmpIPredicate::sge, raw, e.idx(0)),
+        arith::CmpIOp::create(b, arith::CmpIPredicate::slt, raw, P));
+    slot = e.select(slotValid, raw, e.idx(0));
+  }
   auto stateIndex = [&](Value i, Value j) {
     return e.iadd(
-        e.imul(e.iadd(e.imul(e.iadd(e.imul(n, HV), h), Kc), i), Vc), j);
+        e.imul(e.iadd(e.imul(e.iadd(e.imul(slot, HV), h), Kc), i), Vc), j);
   };
   // Strided loops of every thread over [0, count).
   auto forEach = [&](int64_t count, function_ref<void(Value)> body) {
@@ -607,8 +629,9 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
 
   // ---- Final states (M from shared memory after the last token).
   e.barrier();
+  Value writer = slotValid ? e.iand(owner, slotValid) : owner;
   if (sT)
-    e.when(owner, [&] {
+    e.when(writer, [&] {
       for (int64_t r = 0; r < 4; ++r)
         for (int64_t x = 0; x < CGT; ++x)
           for (int64_t dj = 0; dj < 4; ++dj) {
@@ -622,7 +645,11 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
   if (mT)
     forEach(K * V, [&](Value x) {
       Value i = e.idiv(x, Vc), j = e.irem(x, Vc);
-      e.store(ld(sM, {i, j}), mT, stateIndex(i, j));
+      auto store = [&] { e.store(ld(sM, {i, j}), mT, stateIndex(i, j)); };
+      if (slotValid)
+        e.when(slotValid, store);
+      else
+        store();
     });
   gpu::ReturnOp::create(b);
 

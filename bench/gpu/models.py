@@ -158,6 +158,11 @@ def numerics_models():
                 "state pool, momentum", 5, 1, 2, 4, K, V, dt,
                 attrs="delta_rule = 1.0, ", states=True, momentum=0.9, pool=7)
     for dt in ["bf16", "f32"]:
+        for T in [1, 3]:
+            models[f"pool_seedns_T{T}_{dt}"] = scan(
+                "state pool, NS of the momentum (seed)", 4, T, 2, 4, 42, 84, dt,
+                attrs="delta_rule = 1.0, " + QUINTIC_MOMENTUM, momentum=0.9,
+                states=True, pool=9)
         models[f"pool_error_{dt}"] = scan(
             "state pool, error input", 3, 2, 2, 2, 64, 64, dt,
             input_kind="error", states=True, momentum=0.9, pool=3)
