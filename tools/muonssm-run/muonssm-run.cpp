@@ -11,6 +11,7 @@
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/raw_ostream.h"
 
 namespace cl = llvm::cl;
 
@@ -67,7 +68,15 @@ int main(int argc, char **argv) {
   options.bench = bench;
   options.target = target;
   options.chunkSize = chunkSize;
-  if (options.target == "cuda")
+  if (options.target == "cuda") {
+#ifdef MUONSSM_HAVE_CUDA_RUNTIME
     return mlir::muonssm::run::runModelOnCuda(options);
+#else
+    llvm::errs() << "muonssm-run: error: --target cuda: this build has no "
+                    "CUDA runtime (configured without the CUDA toolkit's "
+                    "cuda.h); use --target cpu\n";
+    return 1;
+#endif
+  }
   return mlir::muonssm::run::runModel(options);
 }
