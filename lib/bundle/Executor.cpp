@@ -133,7 +133,8 @@ public:
       std::vector<rt::KernelArg> args;
       for (const LaunchArg &a : l.args) {
         if (!a.buffer.empty()) {
-          auto it = values.find(a.buffer);
+          std::string alias = aliasOf(a.buffer); // in place: the argument
+          auto it = values.find(alias.empty() ? a.buffer : alias);
           if (it == values.end())
             return fail("launch of " + l.kernel + ": unknown buffer '" +
                         a.buffer + "'");
