@@ -68,6 +68,7 @@ struct Variant {
   bool channelBeta = false;
   bool momentum = false;
   bool varlen = false;
+  bool pool = false; ///< states in pools of N + 3 slots (state_indices)
   /// The schedule muonssm-to-cpu gives it: "chunked" or "recurrent" (NS of
   /// the momentum or of a state-dependent update), "" (unscheduled: an
   /// elementwise decay with a state-dependent input).
@@ -119,7 +120,14 @@ std::vector<Variant> variants() {
           "update", true);
       add("channel_beta", "momentum = 0.3, ", "update", true, true);
       add("delta_varlen", "delta_rule = 1.0, ", "update", false, false, true);
+      add("seed_pool",
+          "momentum = 0.9, newton_schulz = <quintic, add, eps = 1.0e-07, "
+          "steps = 1> on momentum with tau inside, ",
+          "error", true);
+      all.back().pool = true;
     }
+    add("momentum_pool", "momentum = 0.8, ", "update", true);
+    all.back().pool = true;
   }
   return all;
 }
@@ -139,7 +147,7 @@ std::string scanModule(const Variant &v, const std::string &type, int64_t T) {
     return s + e + ">";
   };
   std::string qk = t({B, T, H, K}, type), vt = t({B, T, HV, V}, type),
-              st = t({N, HV, K, V}, acc);
+              st = t({v.pool ? N + 3 : N, HV, K, V}, acc);
   std::vector<std::pair<std::string, std::string>> args = {
       {"q", qk}, {"k", qk}, {"v", vt}};
   std::string operands = "q(%q : " + qk + ") k(%k : " + qk + ") v(%v : " +
@@ -167,6 +175,8 @@ std::string scanModule(const Variant &v, const std::string &type, int64_t T) {
   operand("s0", "initial_state", st);
   if (v.momentum)
     operand("m0", "initial_momentum", st);
+  if (v.pool)
+    operand("slots", "state_indices", t({N}, "i32"));
 
   std::ostringstream os;
   os << "func.func @main(";
@@ -253,7 +263,8 @@ void checkAgainstOracle(run::JitFunction &jit, ModuleOp staticModule,
   std::vector<run::ArgumentValue> perturbed = exact;
   uint64_t state = 0x2545F4914F6CDD1Dull ^ seed;
   for (size_t a = 0; a < perturbed.size(); ++a) {
-    if ((*inputs)[a].role == run::Role::Offsets)
+    if ((*inputs)[a].role == run::Role::Offsets ||
+        (*inputs)[a].role == run::Role::Slots)
       continue;
     for (double &x : perturbed[a].value->data()) {
       state ^= state << 13, state ^= state >> 7, state ^= state << 17;
