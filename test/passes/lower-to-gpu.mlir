@@ -184,3 +184,35 @@ func.func @momentum_ns(%q: tensor<2x130x2x42xbf16>, %k: tensor<2x130x2x42xbf16>,
       -> o tensor<2x130x2x84xbf16>
   return %o : tensor<2x130x2x84xbf16>
 }
+
+// -----
+
+// With the batch static, the value-tile width counts waves of one block per
+// SM: 8 × 16 (sequence, head) pairs take one 128-column tile each (128
+// blocks, one wave) rather than two 64-column tiles (256 blocks, two waves);
+// 4 × 16 pairs keep two tiles (128 blocks are one wave either way).
+
+// CHECK-LABEL: func.func @wave_wide
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0 blocks in (%c1{{(_[0-9]+)?}},
+// CHECK-LABEL: func.func @wave_narrow
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k1 blocks in (%c2{{(_[0-9]+)?}},
+func.func @wave_wide(%q: tensor<8x64x16x128xbf16>, %k: tensor<8x64x16x128xbf16>,
+    %v: tensor<8x64x16x128xbf16>, %g: tensor<8x64x16xf32>, %b: tensor<8x64x16xf32>)
+    -> tensor<8x64x16x128xbf16> {
+  %o = muonssm.scan q(%q : tensor<8x64x16x128xbf16>) k(%k : tensor<8x64x16x128xbf16>)
+      v(%v : tensor<8x64x16x128xbf16>) g(%g : tensor<8x64x16xf32>) beta(%b : tensor<8x64x16xf32>)
+      decay = scalar, input = update, delta_rule = 1.0,
+      schedule = <chunked, 64>, tau = 1.0, scale = 0.088
+      -> o tensor<8x64x16x128xbf16>
+  return %o : tensor<8x64x16x128xbf16>
+}
+func.func @wave_narrow(%q: tensor<4x64x16x128xbf16>, %k: tensor<4x64x16x128xbf16>,
+    %v: tensor<4x64x16x128xbf16>, %g: tensor<4x64x16xf32>, %b: tensor<4x64x16xf32>)
+    -> tensor<4x64x16x128xbf16> {
+  %o = muonssm.scan q(%q : tensor<4x64x16x128xbf16>) k(%k : tensor<4x64x16x128xbf16>)
+      v(%v : tensor<4x64x16x128xbf16>) g(%g : tensor<4x64x16xf32>) beta(%b : tensor<4x64x16xf32>)
+      decay = scalar, input = update, delta_rule = 1.0,
+      schedule = <chunked, 64>, tau = 1.0, scale = 0.088
+      -> o tensor<4x64x16x128xbf16>
+  return %o : tensor<4x64x16x128xbf16>
+}
