@@ -5,6 +5,7 @@
 #include "lib/bundle/Plan.h"
 #include "lib/data/Random.h"
 #include "lib/npy/Npy.h"
+#include "lib/reference/Reference.h"
 #include "runtime/Runtime.h"
 
 #include <algorithm>
@@ -23,14 +24,7 @@ using namespace muonssm::bundle;
 
 namespace {
 
-std::string shapeString(const std::vector<int64_t> &shape) {
-  std::ostringstream os;
-  os << "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    os << (i ? ", " : "") << shape[i];
-  os << "]";
-  return os.str();
-}
+using reference::shapeString;
 
 bool fileExists(const std::string &path) {
   struct stat st;

@@ -197,7 +197,6 @@ double rank1Gain(const NSConfig &config, double sigma) {
 // The generic scan
 //===----------------------------------------------------------------------===//
 
-namespace {
 std::string shapeString(const std::vector<int64_t> &shape) {
   std::ostringstream os;
   os << "[";
@@ -206,6 +205,8 @@ std::string shapeString(const std::vector<int64_t> &shape) {
   os << "]";
   return os.str();
 }
+
+namespace {
 
 using Shape = std::vector<int64_t>;
 std::string expectShape(const char *name, const Shape *t, const Shape &shape,

@@ -27,6 +27,9 @@
 namespace muonssm::reference {
 
 /// A dense float64 tensor in row-major (C) order.
+/// "[2, 3, 4]": a shape as the project's messages print it.
+std::string shapeString(const std::vector<int64_t> &shape);
+
 class Tensor {
 public:
   Tensor() = default;

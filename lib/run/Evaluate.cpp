@@ -65,14 +65,7 @@ reference::ScanConfig run::toReference(ScanOp op) {
 
 namespace {
 
-std::string shapeString(const Shape &shape) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << "[";
-  llvm::interleaveComma(shape, os);
-  os << "]";
-  return s;
-}
+using reference::shapeString;
 
 /// One SSA value during the walk: its shape and, where known, its values.
 struct Slot {

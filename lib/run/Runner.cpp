@@ -37,14 +37,7 @@ double run::checkTolerance(const std::string &dtype) {
 
 namespace {
 
-std::string shapeString(const std::vector<int64_t> &shape) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << "[";
-  llvm::interleaveComma(shape, os);
-  os << "]";
-  return s;
-}
+using ::muonssm::reference::shapeString;
 
 int fail(const llvm::Twine &message) {
   llvm::errs() << "muonssm-run: error: " << message << "\n";
