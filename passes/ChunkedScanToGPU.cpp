@@ -1165,31 +1165,9 @@ LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op,
 
   ensureSharedBuffer(kernels, op.getLoc());
 
-  SmallVector<std::pair<std::string, Value>> buffers = {
-      {"q", op.getQ()}, {"k", op.getK()}, {"v", op.getV()}};
-  auto optional = [&](StringRef argName, Value value) {
-    if (value)
-      buffers.push_back({argName.str(), value});
-  };
-  optional("g", op.getG());
-  optional("beta", op.getBeta());
-  optional("gain", op.getGain());
-  optional("cu_seqlens", op.getCuSeqlens());
-  optional("initial_state", op.getInitialState());
-  optional("initial_momentum", op.getInitialMomentum());
-  size_t numInputs = buffers.size();
-  optional("o", op.getO());
-  optional("final_state", op.getFinalState());
-  optional("final_momentum", op.getFinalMomentum());
-
   LaunchBuilder launch(op, kernels, name);
-  for (auto [argName, value] : buffers)
-    launch.addBuffer(argName, value,
-                     /*isResult=*/launch.numBuffers() >= numInputs);
+  launch.addScanOperands(op);
   Value v = op.getV();
-  launch.addSize("T", v, 1);
-  launch.addSize("H", op.getQ(), 2);
-  launch.addSize("HV", v, 2);
   gpu::GPUFuncOp func = launch.createKernel(kThreads, config.bytes);
   ChunkedKernel(op, config).emit(func, launch.argNames());
 

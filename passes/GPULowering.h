@@ -31,6 +31,12 @@ public:
   /// buffer, which bufferization then hands on as the result (copying the
   /// operand first only where it is still needed).
   void addInPlaceBuffer(StringRef name, Value operand, Value result);
+  /// Every operand a scan kernel reads and every result it writes, named
+  /// as the operands are (q, k, v, g, dt, a, beta, gain, cu_seqlens,
+  /// initial_state, initial_momentum, state_indices; o, final_state,
+  /// final_momentum), the final states of pools in place; then the sizes
+  /// P (pools only), T, H and HV.
+  void addScanOperands(ScanOp op);
   /// Dimension `dim` of a tensor operand, passed as an i32 named `name`.
   void addSize(StringRef name, Value tensor, int64_t dim);
   size_t numBuffers() const { return buffers.size(); }

@@ -103,6 +103,54 @@ void LaunchBuilder::addInPlaceBuffer(StringRef argName, Value operand,
                      flatten(b, memref), alloc});
 }
 
+void LaunchBuilder::addScanOperands(ScanOp op) {
+  for (auto [argName, value] :
+       SmallVector<std::pair<StringRef, Value>>{
+           {"q", op.getQ()},
+           {"k", op.getK()},
+           {"v", op.getV()},
+           {"g", op.getG()},
+           {"dt", op.getDt()},
+           {"a", op.getA()},
+           {"beta", op.getBeta()},
+           {"gain", op.getGain()},
+           {"cu_seqlens", op.getCuSeqlens()},
+           {"initial_state", op.getInitialState()},
+           {"initial_momentum", op.getInitialMomentum()},
+           {"state_indices", op.getStateIndices()}})
+    if (value)
+      addBuffer(argName, value, /*isResult=*/false);
+  // Result sizes (for dynamic dimensions): o is v's shape, a final state
+  // [N, HV, K, V] with N sequences (cu_seqlens: its size − 1).
+  Value v = op.getV();
+  addBuffer("o", op.getO(), /*isResult=*/true,
+            {dim(v, 0), dim(v, 1), dim(v, 2), dim(v, 3)});
+  Value sequences = op.getCuSeqlens() ? sub(dim(op.getCuSeqlens(), 0), 1)
+                                      : dim(v, 0);
+  SmallVector<Value> stateSizes = {sequences, dim(v, 2), dim(op.getQ(), 3),
+                                   dim(v, 3)};
+  // State pools are updated in place (decode): the final states are the
+  // pools' own buffers, and only the selected slots are written.
+  bool pools = static_cast<bool>(op.getStateIndices());
+  for (auto [argName, result, pool] :
+       SmallVector<std::tuple<StringRef, Value, Value>>{
+           {"final_state", op.getFinalState(), op.getInitialState()},
+           {"final_momentum", op.getFinalMomentum(),
+            op.getInitialMomentum()}}) {
+    if (!result)
+      continue;
+    if (pools)
+      addInPlaceBuffer(argName, pool, result);
+    else
+      addBuffer(argName, result, /*isResult=*/true, stateSizes);
+  }
+  if (pools)
+    addSize("P", op.getInitialState(), 0);
+  addSize("T", op.getV(), 1);
+  addSize("H", op.getQ(), 2);
+  addSize("HV", op.getV(), 2);
+}
+
 void LaunchBuilder::addSize(StringRef argName, Value tensor, int64_t d) {
   Value size = arith::IndexCastUIOp::create(b, b.getI32Type(), dim(tensor, d));
   sizes.push_back({argName.str(), size});

@@ -126,44 +126,9 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
   // The dynamic shared buffer (LowerToGPU.cpp creates it once per module).
   ensureSharedBuffer(kernels, op.getLoc());
 
-  SmallVector<std::pair<std::string, Value>> buffers = {
-      {"q", op.getQ()}, {"k", op.getK()}, {"v", op.getV()}};
-  auto optional = [&](StringRef argName, Value value) {
-    if (value)
-      buffers.push_back({argName.str(), value});
-  };
-  optional("g", op.getG());
-  optional("beta", op.getBeta());
-  optional("gain", op.getGain());
-  optional("cu_seqlens", op.getCuSeqlens());
-  optional("initial_state", op.getInitialState());
-  optional("initial_momentum", op.getInitialMomentum());
-  optional("state_indices", op.getStateIndices());
-  size_t numInputs = buffers.size();
-  optional("o", op.getO());
-  // State pools are updated in place, as by the recurrent kernel.
-  bool pools = static_cast<bool>(op.getStateIndices());
-  if (!pools) {
-    optional("final_state", op.getFinalState());
-    optional("final_momentum", op.getFinalMomentum());
-  }
-
   LaunchBuilder launch(op, kernels, name);
-  for (auto [argName, value] : buffers)
-    launch.addBuffer(argName, value,
-                     /*isResult=*/launch.numBuffers() >= numInputs);
-  if (pools && op.getFinalState())
-    launch.addInPlaceBuffer("final_state", op.getInitialState(),
-                            op.getFinalState());
-  if (pools && op.getFinalMomentum())
-    launch.addInPlaceBuffer("final_momentum", op.getInitialMomentum(),
-                            op.getFinalMomentum());
+  launch.addScanOperands(op);
   Value vTensor = op.getV();
-  if (pools)
-    launch.addSize("P", op.getInitialState(), 0);
-  launch.addSize("T", vTensor, 1);
-  launch.addSize("H", op.getQ(), 2);
-  launch.addSize("HV", vTensor, 2);
   gpu::GPUFuncOp func = launch.createKernel(kThreads, c.floats * 4);
   SmallVector<std::string> names = launch.argNames();
 

@@ -428,46 +428,10 @@ LogicalResult gpu_codegen::lowerRecurrentScan(ScanOp op,
   Tiling tiling = chooseTiling(K, isShortSequence(op));
 
   // Arguments: present operands and results as flat buffers, then sizes.
-  SmallVector<std::pair<std::string, Value>> buffers = {
-      {"q", op.getQ()}, {"k", op.getK()}, {"v", op.getV()}};
-  auto optional = [&](StringRef name, Value value) {
-    if (value)
-      buffers.push_back({name.str(), value});
-  };
-  optional("g", op.getG());
-  optional("dt", op.getDt());
-  optional("a", op.getA());
-  optional("beta", op.getBeta());
-  optional("gain", op.getGain());
-  optional("cu_seqlens", op.getCuSeqlens());
-  optional("initial_state", op.getInitialState());
-  optional("initial_momentum", op.getInitialMomentum());
-  optional("state_indices", op.getStateIndices());
-  size_t numInputs = buffers.size();
-  optional("o", op.getO());
-  // State pools are updated in place (decode): the final states are the
-  // pools' own buffers, and only the selected slots are written.
-  bool pools = static_cast<bool>(op.getStateIndices());
-  if (!pools) {
-    optional("final_state", op.getFinalState());
-    optional("final_momentum", op.getFinalMomentum());
-  }
-
+  // Arguments: present operands and results as flat buffers, then sizes.
   LaunchBuilder launch(op, kernels, name);
-  for (auto [argName, value] : buffers)
-    launch.addBuffer(argName, value, /*isResult=*/launch.numBuffers() >= numInputs);
-  if (pools && op.getFinalState())
-    launch.addInPlaceBuffer("final_state", op.getInitialState(),
-                            op.getFinalState());
-  if (pools && op.getFinalMomentum())
-    launch.addInPlaceBuffer("final_momentum", op.getInitialMomentum(),
-                            op.getFinalMomentum());
+  launch.addScanOperands(op);
   Value v = op.getV();
-  if (pools)
-    launch.addSize("P", op.getInitialState(), 0);
-  launch.addSize("T", v, 1);
-  launch.addSize("H", op.getQ(), 2);
-  launch.addSize("HV", v, 2);
   launch.addSize("V", v, 3);
   gpu::GPUFuncOp func = launch.createKernel(tiling.threads, /*sharedBytes=*/0);
   // The state tile: K rows of the block's columns plus one float of padding.

@@ -216,3 +216,24 @@ func.func @wave_narrow(%q: tensor<4x64x16x128xbf16>, %k: tensor<4x64x16x128xbf16
       -> o tensor<4x64x16x128xbf16>
   return %o : tensor<4x64x16x128xbf16>
 }
+
+// -----
+
+// Dynamic sizes: the results are allocated with the operands' sizes (o as
+// v, the final state with N = B sequences).
+
+// CHECK-LABEL: func.func @dynamic
+// CHECK:         %[[B:.*]] = tensor.dim %arg2, %c0
+// CHECK:         %[[T:.*]] = tensor.dim %arg2, %c1
+// CHECK:         memref.alloc(%[[B]], %[[T]]) : memref<?x?x2x16xf32>
+// CHECK:         memref.alloc(%{{[^,)]+}}) : memref<?x2x16x16xf32>
+// CHECK:         gpu.launch_func
+func.func @dynamic(%q: tensor<?x?x2x16xf32>, %k: tensor<?x?x2x16xf32>,
+    %v: tensor<?x?x2x16xf32>, %s0: tensor<?x2x16x16xf32>)
+    -> (tensor<?x?x2x16xf32>, tensor<?x2x16x16xf32>) {
+  %o, %s = muonssm.scan q(%q : tensor<?x?x2x16xf32>) k(%k : tensor<?x?x2x16xf32>)
+      v(%v : tensor<?x?x2x16xf32>) initial_state(%s0 : tensor<?x2x16x16xf32>)
+      decay = none, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<?x?x2x16xf32> final_state tensor<?x2x16x16xf32>
+  return %o, %s : tensor<?x?x2x16xf32>, tensor<?x2x16x16xf32>
+}
