@@ -65,6 +65,35 @@ std::string run::checkOptions(const RunOptions &options) {
   return "";
 }
 
+void run::registerModelDialects(DialectRegistry &registry) {
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registry.insert<MuonSSMDialect>();
+}
+
+OwningOpRef<ModuleOp> run::parseModel(const RunOptions &options,
+                                      MLIRContext &context,
+                                      llvm::SourceMgr &sourceMgr,
+                                      func::FuncOp &entry) {
+  std::string openError;
+  auto buffer = openInputFile(options.file, &openError);
+  if (!buffer) {
+    fail("cannot read '" + options.file + "': " + openError);
+    return nullptr;
+  }
+  sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return nullptr; // the parser has reported where
+  entry = module->lookupSymbol<func::FuncOp>(options.entry);
+  if (!entry || entry.isExternal()) {
+    fail("'" + options.file + "' has no entry function @" + options.entry +
+         " (choose one with --entry NAME)");
+    return nullptr;
+  }
+  return module;
+}
+
 int run::runModel(const RunOptions &options) {
   // Results (stdout) and diagnostics (stderr) interleave in the order they
   // happen.
@@ -76,27 +105,17 @@ int run::runModel(const RunOptions &options) {
                 "tool does that (tools/muonssm-run/RunCuda.cpp)");
 
   DialectRegistry registry;
-  registerAllDialects(registry);
-  registerAllExtensions(registry);
-  registry.insert<MuonSSMDialect>();
+  registerModelDialects(registry);
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
 
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);
-  std::string openError;
-  auto buffer = openInputFile(options.file, &openError);
-  if (!buffer)
-    return fail("cannot read '" + options.file + "': " + openError);
-  sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  func::FuncOp entry;
+  OwningOpRef<ModuleOp> module =
+      parseModel(options, context, sourceMgr, entry);
   if (!module)
-    return 1; // the parser has reported where
-
-  auto entry = module->lookupSymbol<func::FuncOp>(options.entry);
-  if (!entry || entry.isExternal())
-    return fail("'" + options.file + "' has no entry function @" +
-                options.entry + " (choose one with --entry NAME)");
+    return 1;
 
   // Names must be unique: they are file names under --inputs and --dump.
   std::set<std::string> names;

@@ -3,8 +3,16 @@
 #ifndef MUONSSM_LIB_RUN_RUNNER_H
 #define MUONSSM_LIB_RUN_RUNNER_H
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
 #include <cstdint>
 #include <string>
+
+namespace llvm {
+class SourceMgr;
+} // namespace llvm
 
 namespace mlir::muonssm::run {
 
@@ -27,6 +35,18 @@ double checkTolerance(const std::string &dtypeName);
 /// What is wrong with the options (an unknown target, a chunk size that is
 /// not 0 or a power of two up to 1024), or "".
 std::string checkOptions(const RunOptions &options);
+
+/// Registers what a model may use: every upstream dialect and extension
+/// and the muonssm dialect.
+void registerModelDialects(DialectRegistry &registry);
+
+/// Parses options.file (diagnostics through `sourceMgr`, which must outlive
+/// the module) and finds its entry function options.entry. On failure it
+/// has printed where and why, and returns null.
+OwningOpRef<ModuleOp> parseModel(const RunOptions &options,
+                                 MLIRContext &context,
+                                 llvm::SourceMgr &sourceMgr,
+                                 func::FuncOp &entry);
 
 /// Runs the model; returns the process exit code (0 ok, 1 error or check
 /// above tolerance). Diagnostics go to stderr, results to stdout.

@@ -8,7 +8,6 @@
 
 #include "RunCuda.h"
 
-#include "dialect/MuonSSMDialect.h"
 #include "lib/bundle/Executor.h"
 #include "lib/pipeline/Pipelines.h"
 #include "lib/translate/Translate.h"
@@ -16,11 +15,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
-#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Support/FileUtilities.h"
 #include "mlir/Target/LLVM/NVVM/Target.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 
@@ -55,28 +50,20 @@ int run::runModelOnCuda(const RunOptions &options) {
   if (std::string error = checkOptions(options); !error.empty())
     return fail(error);
   DialectRegistry registry;
-  registerAllDialects(registry);
-  registerAllExtensions(registry);
+  registerModelDialects(registry);
+  // gpu-module-to-binary: the NVVM target and LLVM IR translations.
   NVVM::registerNVVMTargetInterfaceExternalModels(registry);
   registerAllToLLVMIRTranslations(registry);
-  registry.insert<MuonSSMDialect>();
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
 
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);
-  std::string openError;
-  auto buffer = openInputFile(options.file, &openError);
-  if (!buffer)
-    return fail("cannot read '" + options.file + "': " + openError);
-  sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  func::FuncOp entry;
+  OwningOpRef<ModuleOp> module =
+      parseModel(options, context, sourceMgr, entry);
   if (!module)
-    return 1; // the parser has reported where
-  auto entry = module->lookupSymbol<func::FuncOp>(options.entry);
-  if (!entry || entry.isExternal())
-    return fail("'" + options.file + "' has no entry function @" +
-                options.entry + " (choose one with --entry NAME)");
+    return 1;
 
   PassManager pm(&context);
   MuonSSMToGPUOptions pipeline;
