@@ -20,19 +20,21 @@
 using namespace mlir;
 using namespace mlir::muonssm;
 
-void mlir::muonssm::buildMuonSSMToCPUPipeline(
-    OpPassManager &pm, const MuonSSMToCPUOptions &options) {
+/// The scheduling passes both targets share: NS of a rank-1 update becomes
+/// a gain, linear scans get a chunked schedule (unless chunkSize is 0) and
+/// NS of the momentum a fused recurrent one.
+static void addSchedulingPasses(OpPassManager &pm, int64_t chunkSize) {
   pm.addNestedPass<func::FuncOp>(createSimplifyNewtonSchulz());
-  if (options.chunkSize != 0)
-    pm.addNestedPass<func::FuncOp>(createChunk(ChunkOptions{options.chunkSize}));
+  if (chunkSize != 0)
+    pm.addNestedPass<func::FuncOp>(createChunk(ChunkOptions{chunkSize}));
   pm.addNestedPass<func::FuncOp>(createFuseNewtonSchulz());
-  pm.addNestedPass<func::FuncOp>(createLowerToCPU());
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
+}
 
-  // Tensors → buffers. Function arguments and results get identity layouts
-  // and results become caller-allocated out-parameters, the calling
-  // convention muonssm-run uses.
+/// Tensors → buffers. Function arguments and results get identity layouts
+/// and results become caller-allocated out-parameters (the calling
+/// convention of muonssm-run and of bundles); the GPU's dynamic result
+/// allocations are hoisted too, since the runtime allocates them.
+static void addBufferization(OpPassManager &pm, bool hoistDynamicAllocs) {
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =
@@ -40,8 +42,18 @@ void mlir::muonssm::buildMuonSSMToCPUPipeline(
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   bufferization::BufferResultsToOutParamsPassOptions outParams;
   outParams.hoistStaticAllocs = true;
+  outParams.hoistDynamicAllocs = hoistDynamicAllocs;
   outParams.modifyPublicFunctions = true; // the entry point is public
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
+}
+
+void mlir::muonssm::buildMuonSSMToCPUPipeline(
+    OpPassManager &pm, const MuonSSMToCPUOptions &options) {
+  addSchedulingPasses(pm, options.chunkSize);
+  pm.addNestedPass<func::FuncOp>(createLowerToCPU());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  addBufferization(pm, /*hoistDynamicAllocs=*/false);
   bufferization::buildBufferDeallocationPipeline(pm);
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createLoopInvariantCodeMotionPass());
@@ -65,10 +77,7 @@ void mlir::muonssm::buildMuonSSMToCPUPipeline(
 
 void mlir::muonssm::buildMuonSSMToGPUPipeline(
     OpPassManager &pm, const MuonSSMToGPUOptions &options) {
-  pm.addNestedPass<func::FuncOp>(createSimplifyNewtonSchulz());
-  if (options.chunkSize != 0)
-    pm.addNestedPass<func::FuncOp>(createChunk(ChunkOptions{options.chunkSize}));
-  pm.addNestedPass<func::FuncOp>(createFuseNewtonSchulz());
+  addSchedulingPasses(pm, options.chunkSize);
   LowerToGPUOptions lower;
   lower.chip = options.chip;
   lower.features = options.features;
@@ -76,18 +85,10 @@ void mlir::muonssm::buildMuonSSMToGPUPipeline(
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 
-  // Host: tensors → buffers, results as out-parameters the caller (the
-  // runtime) allocates, no copies.
-  bufferization::OneShotBufferizePassOptions bufferize;
-  bufferize.bufferizeFunctionBoundaries = true;
-  bufferize.functionBoundaryTypeConversion =
-      bufferization::LayoutMapOption::IdentityLayoutMap;
-  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  bufferization::BufferResultsToOutParamsPassOptions outParams;
-  outParams.hoistStaticAllocs = true;
-  outParams.hoistDynamicAllocs = true;
-  outParams.modifyPublicFunctions = true;
-  pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
+  // Host: results as out-parameters the runtime allocates; the only copy
+  // left is a state pool's into its result, which bundles turn into an
+  // alias.
+  addBufferization(pm, /*hoistDynamicAllocs=*/true);
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 
