@@ -13,6 +13,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -77,10 +78,37 @@ public:
   Value sub(Value x, Value y) { return arith::SubFOp::create(b, x, y); }
   Value mul(Value x, Value y) { return arith::MulFOp::create(b, x, y); }
   Value div(Value x, Value y) { return arith::DivFOp::create(b, x, y); }
+  /// x / y to about 2 ulp (div.approx.f32; y must be a normal number):
+  /// a tenth of the IEEE division's instructions.
+  Value divFast(Value x, Value y) {
+    return arith::DivFOp::create(
+        b, x, y,
+        arith::FastMathFlagsAttr::get(b.getContext(),
+                                      arith::FastMathFlags::afn));
+  }
   Value fma(Value x, Value y, Value z) {
     return math::FmaOp::create(b, x, y, z);
   }
   Value exp(Value x) { return math::ExpOp::create(b, x); }
+  /// 2^x by one MUFU.EX2, subnormal results flushed to zero (a decay below
+  /// 2^-126 is 0 at f32 accuracy). math.exp2 goes through libdevice's
+  /// non-ftz ex2, which adds a subnormal range fix-up (3 instructions) per
+  /// call; math.exp already lowers to the ftz form.
+  Value exp2Fast(Value x) {
+    auto one = [&](Value scalar) -> Value {
+      return LLVM::CallIntrinsicOp::create(
+                 b, acc, b.getStringAttr("llvm.nvvm.ex2.approx.ftz.f32"),
+                 ValueRange{scalar})
+          .getResult(0);
+    };
+    auto vec = dyn_cast<VectorType>(x.getType());
+    if (!vec)
+      return one(x);
+    SmallVector<Value> parts;
+    for (int64_t i = 0; i < vec.getNumElements(); ++i)
+      parts.push_back(one(element(x, i)));
+    return fromElements(parts);
+  }
   Value sqrt(Value x) { return math::SqrtOp::create(b, x); }
   Value maxf(Value x, Value y) { return arith::MaximumFOp::create(b, x, y); }
   Value select(Value c, Value x, Value y) {
@@ -89,6 +117,14 @@ public:
   /// Σ of a vector's lanes.
   Value vsum(Value vec) {
     return vector::ReductionOp::create(b, vector::CombiningKind::ADD, vec);
+  }
+  /// Σ_i x_i·y_i of two vectors, as a chain of FMAs.
+  Value dot(Value x, Value y) {
+    int64_t n = cast<VectorType>(x.getType()).getNumElements();
+    Value sum = mul(element(x, 0), element(y, 0));
+    for (int64_t i = 1; i < n; ++i)
+      sum = fma(element(x, i), element(y, i), sum);
+    return sum;
   }
   Value element(Value vec, int64_t i) {
     return vector::ExtractOp::create(b, vec, ArrayRef<int64_t>{i});

@@ -278,19 +278,30 @@ LogicalResult gpu_codegen::lowerRank1Gain(Rank1GainOp op,
         beta && cast<RankedTensorType>(op.getBeta().getType()).getRank() == 4;
     if (beta && !channelBeta)
       betaHead = e.load(beta, p);
-    Value ww = e.loop(lane, V, e.idx(32), {zero},
-                      [&](Value j, ValueRange acc) -> SmallVector<Value> {
-                        Value w = e.load(vBuf, e.iadd(vBase, j));
-                        if (dt) {
-                          Value d = e.load(dt, e.iadd(vBase, j));
-                          w = e.mul(e.div(d, e.fma(d, kk, e.cst(1.0))), w);
-                        } else if (betaHead) {
-                          w = e.mul(betaHead, w);
-                        } else if (beta) {
-                          w = e.mul(e.load(beta, e.iadd(vBase, j)), w);
-                        }
-                        return {e.fma(w, w, acc[0])};
-                      })[0];
+    // Four loads in flight per lane and array (V is Mamba's d_inner: the
+    // loop is the kernel).
+    const int64_t unroll = 4;
+    Value ww = e.loop(
+        lane, V, e.idx(32 * unroll), {zero},
+        [&](Value j0, ValueRange acc) -> SmallVector<Value> {
+          Value sum = acc[0];
+          for (int64_t u = 0; u < unroll; ++u) {
+            Value j = e.iadd(j0, e.idx(32 * u));
+            Value valid = e.ult(j, V);
+            Value at = e.iadd(vBase, e.imin(j, e.isub(V, e.idx(1))));
+            Value w = e.load(vBuf, at);
+            if (dt) {
+              Value d = e.load(dt, at);
+              w = e.mul(e.divFast(d, e.fma(d, kk, e.cst(1.0))), w);
+            } else if (betaHead) {
+              w = e.mul(betaHead, w);
+            } else if (beta) {
+              w = e.mul(e.load(beta, at), w);
+            }
+            sum = e.fma(w, e.select(valid, w, zero), sum);
+          }
+          return {sum};
+        })[0];
     ww = e.groupSum(ww, 32);
     double tauIn = op.getTauIn().convertToDouble();
     double tauOut = op.getTauOut().convertToDouble();

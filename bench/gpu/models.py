@@ -178,6 +178,14 @@ def numerics_models():
             for T in [1, 7, 2049]:
                 models[f"{kind}_T{T}_{dt}"] = scan(kind, 2, T, 1, 1, 16, 96, dt, decay=decay,
                                                    attrs=attrs, momentum=mom, states=True)
+            # Staged chunks of 32 tokens: a lone partial chunk, V not a
+            # multiple of the block's 32 columns, two heads; varlen.
+            models[f"{kind}_odd_{dt}"] = scan(kind + " T45 H2 V40", 2, 45, 2, 2, 16, 40, dt,
+                                              decay=decay, attrs=attrs, momentum=mom,
+                                              states=True)
+            models[f"{kind}_varlen_{dt}"] = scan(kind + " varlen K64 V24", 1, 100, 1, 1, 64, 24,
+                                                 dt, decay=decay, attrs=attrs, momentum=mom,
+                                                 states=True, varlen=3)
             models[f"{kind}_language_{dt}"] = scan(kind + " language config", 8, 4096, 1, 1, 16,
                                                    1536, dt, decay=decay, attrs=attrs,
                                                    momentum=mom)
