@@ -23,7 +23,7 @@
 // CHECK:           scf.for {{.*}} iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, f32, f32, f32, f32)
 // CHECK:             math.exp
 // CHECK:             gpu.shuffle  xor
-// CHECK:             vector.reduction <add>
+// CHECK:             math.fma
 // CHECK:             scf.if
 // CHECK:               memref.store %{{.*}}, %arg5
 func.func @gated_deltanet(%q: tensor<2x24x4x64xbf16>, %k: tensor<2x24x4x64xbf16>,
@@ -38,15 +38,17 @@ func.func @gated_deltanet(%q: tensor<2x24x4x64xbf16>, %k: tensor<2x24x4x64xbf16>
 
 // -----
 
-// Mamba's decay with momentum: exp(Δ_j·A[h,i,j]) per row, a second register
-// vector for the momentum (K = 16: four rows per lane), the next token's
-// inputs carried in the loop; the final states are stored per row.
+// Mamba's decay with momentum: 2^(Δ_j·A[h,i,j]·log₂e) per row by the ftz
+// ex2 intrinsic, a second register vector for the momentum (K = 16: four
+// rows per lane), the next token's inputs carried in the loop (9 tokens:
+// a short sequence, not staged); the final states are stored per row.
 
 // CHECK-LABEL: func.func @mamba
 // CHECK:       gpu.func @muonssm_k0
 // CHECK:         scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, f32, f32, f32, f32)
 // CHECK:           arith.mulf %{{.*}}, %{{.*}} : vector<4xf32>
-// CHECK-NEXT:      math.exp %{{.*}} : vector<4xf32>
+// CHECK:           llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f32"
+// CHECK:           math.fma %{{.*}} : vector<4xf32>
 func.func @mamba(%c: tensor<1x9x1x16xf32>, %bm: tensor<1x9x1x16xf32>,
     %u: tensor<1x9x1x32xf32>, %d: tensor<1x9x1x32xf32>, %a: tensor<1x16x32xf32>,
     %gain: tensor<1x9x1xf32>)
@@ -57,6 +59,39 @@ func.func @mamba(%c: tensor<1x9x1x16xf32>, %bm: tensor<1x9x1x16xf32>,
       decay = mamba, input = update, momentum = 0.9, tau = 1.0, scale = 1.0
       -> o tensor<1x9x1x32xf32> final_state tensor<1x1x16x32xf32> final_momentum tensor<1x1x16x32xf32>
   return %o, %s, %m : tensor<1x9x1x32xf32>, tensor<1x1x16x32xf32>, tensor<1x1x16x32xf32>
+}
+
+// -----
+
+// A selective scan of 16 tokens or more stages its inputs: q/k rows and the
+// v/Δ columns of 32 tokens (β is Δ: staged once) in a second shared buffer
+// (two chunks: 2·32·(2·16 + 2·32) floats), stored before the chunk loop and,
+// for the next chunk, after each chunk's arithmetic, one barrier each; full
+// chunks unrolled from shared memory, the last one in a loop.
+
+// CHECK-LABEL: func.func @staged
+// CHECK:       gpu.func @muonssm_k0
+// CHECK-SAME:    workgroup(%{{[^ ]+}} : memref<528xf32, #gpu.address_space<workgroup>>, %[[STAGE:[^ ]+]] : memref<6144xf32, #gpu.address_space<workgroup>>)
+// CHECK:         memref.store %{{.*}}, %[[STAGE]]
+// CHECK:         gpu.barrier
+// CHECK:         scf.for {{.*}} -> (vector<4xf32>) {
+// CHECK:           memref.load %arg2
+// CHECK:           scf.if %{{.*}} -> (vector<4xf32>) {
+// CHECK:             vector.load %[[STAGE]]
+// CHECK:             llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f32"
+// CHECK:           } else {
+// CHECK:             scf.for
+// CHECK:           memref.store %{{.*}}, %[[STAGE]]
+// CHECK:           gpu.barrier
+func.func @staged(%c: tensor<1x40x1x16xbf16>, %bm: tensor<1x40x1x16xbf16>,
+    %u: tensor<1x40x1x32xbf16>, %d: tensor<1x40x1x32xf32>, %a: tensor<1x16x32xf32>)
+    -> tensor<1x40x1x32xbf16> {
+  %o = muonssm.scan q(%c : tensor<1x40x1x16xbf16>) k(%bm : tensor<1x40x1x16xbf16>)
+      v(%u : tensor<1x40x1x32xbf16>) dt(%d : tensor<1x40x1x32xf32>) A(%a : tensor<1x16x32xf32>)
+      beta(%d : tensor<1x40x1x32xf32>)
+      decay = mamba, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<1x40x1x32xbf16>
+  return %o : tensor<1x40x1x32xbf16>
 }
 
 // -----
