@@ -212,6 +212,14 @@ LogicalResult ScanOp::verify() {
                               "cannot have both";
   }
 
+  if (Value skip = getSkip())
+    if (failed(checkShape(op, "operand 'skip' (D)", skip.getType(), {hv, vd})))
+      return failure();
+  if (Value gate = getGate())
+    if (failed(checkShape(op, "operand 'gate' (z)", gate.getType(),
+                          {b, t, hv, vd})))
+      return failure();
+
   // Attributes.
   if (getInput() == InputKind::Error && hasDeltaRule())
     return emitOpError()

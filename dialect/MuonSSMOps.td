@@ -63,6 +63,8 @@ def MuonSSM_ScanOp : MuonSSM_Op<"scan", [Pure, AttrSizedOperandSegments,
       Optional<MuonSSM_FloatTensor>:$a,
       Optional<MuonSSM_FloatTensor>:$beta,
       Optional<MuonSSM_FloatTensor>:$gain,
+      Optional<MuonSSM_FloatTensor>:$skip,
+      Optional<MuonSSM_FloatTensor>:$gate,
       Optional<MuonSSM_IndexTensor>:$cu_seqlens,
       Optional<MuonSSM_FloatTensor>:$initial_state,
       Optional<MuonSSM_FloatTensor>:$initial_momentum,
@@ -91,6 +93,8 @@ def MuonSSM_ScanOp : MuonSSM_Op<"scan", [Pure, AttrSizedOperandSegments,
     (`A` `(` $a^ `:` type($a) `)`)?
     (`beta` `(` $beta^ `:` type($beta) `)`)?
     (`gain` `(` $gain^ `:` type($gain) `)`)?
+    (`skip` `(` $skip^ `:` type($skip) `)`)?
+    (`gate` `(` $gate^ `:` type($gate) `)`)?
     (`cu_seqlens` `(` $cu_seqlens^ `:` type($cu_seqlens) `)`)?
     (`initial_state` `(` $initial_state^ `:` type($initial_state) `)`)?
     (`initial_momentum` `(` $initial_momentum^ `:` type($initial_momentum) `)`)?

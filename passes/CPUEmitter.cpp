@@ -177,6 +177,8 @@ ScanFrame cpu::setUpScan(ScanOp op, ScanOp::Adaptor adaptor, Emitter &e) {
   f.a = toBuffer(b, adaptor.getA());
   f.beta = toBuffer(b, adaptor.getBeta());
   f.gain = toBuffer(b, adaptor.getGain());
+  f.skip = toBuffer(b, adaptor.getSkip());
+  f.gate = toBuffer(b, adaptor.getGate());
   f.cu = toBuffer(b, adaptor.getCuSeqlens());
   f.s0 = toBuffer(b, adaptor.getInitialState());
   f.m0 = toBuffer(b, adaptor.getInitialMomentum());
@@ -274,6 +276,18 @@ void cpu::emitSequencesAndHeads(
         store(f.momentum, f.mBuf, slot, h);
     });
   });
+}
+
+void cpu::storeOutput(Emitter &e, const ScanFrame &f, Value y, Value b,
+                      Value t, Value h, Value j) {
+  if (f.skip)
+    y = e.fma(e.load(f.skip, {h, j}), e.load(f.v, {b, t, h, j}), y);
+  if (f.gate) {
+    Value z = e.load(f.gate, {b, t, h, j});
+    // silu(z) = z / (1 + e^{−z})
+    y = e.mul(y, e.div(z, e.add(e.cst(1.0), e.exp(e.sub(e.cst(0.0), z)))));
+  }
+  e.store(y, f.oBuf, {b, t, h, j});
 }
 
 SmallVector<Value> cpu::scanResults(ScanOp op, Emitter &e,

@@ -173,6 +173,7 @@ Value allocResult(Emitter &e, Type tensorType, ArrayRef<Value> sizes);
 /// K×V scratch state (and momentum) of the (sequence, head) being scanned.
 struct ScanFrame {
   Value q, k, v, g, dt, a, beta, gain, cu, s0, m0;
+  Value skip, gate; ///< Mamba's D and z, or null
   Value slots; ///< state_indices (state pools), or null
   Value batch, seqLen, valueHeads, valueDim, keyHeads, keyDim, group,
       sequences;
@@ -191,6 +192,12 @@ ScanFrame setUpScan(ScanOp op, ScanOp::Adaptor adaptor, Emitter &e);
 void emitSequencesAndHeads(
     Emitter &e, ScanFrame &f,
     function_ref<void(Value, Value, Value, Value, Value)> body);
+
+/// Stores output y = scale·Hᵀq of token t (batch row b, head h, column j)
+/// into o, through the skip and gate where the scan has them:
+/// o = (y + D[h,j]·v[b,t,h,j]) · silu(z[b,t,h,j]).
+void storeOutput(Emitter &e, const ScanFrame &f, Value y, Value b, Value t,
+                 Value h, Value j);
 
 /// The results as tensors, in the op's result order.
 SmallVector<Value> scanResults(ScanOp op, Emitter &e, const ScanFrame &f);

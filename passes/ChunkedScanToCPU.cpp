@@ -348,7 +348,7 @@ private:
       });
       Value tt = e.iadd(c0, t);
       e.loop(V, [&](Value j) {
-        e.store(e.mul(scale, e.load(row, {j})), f.oBuf, {bIdx, tt, h, j});
+        storeOutput(e, f, e.mul(scale, e.load(row, {j})), bIdx, tt, h, j);
       });
     });
 
@@ -459,7 +459,7 @@ private:
     e.loop(len, [&](Value t) {
       Value tt = e.iadd(c0, t);
       e.loop(V, [&](Value j) {
-        e.store(e.mul(scale, e.load(oc, {t, j})), f.oBuf, {bIdx, tt, h, j});
+        storeOutput(e, f, e.mul(scale, e.load(oc, {t, j})), bIdx, tt, h, j);
       });
     });
   }

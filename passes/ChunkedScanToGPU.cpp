@@ -1132,6 +1132,8 @@ std::string gpu_codegen::whyNotTensorCoreChunked(ScanOp op) {
     return "its input is the error";
   if (op.getNewtonSchulz())
     return "it has Newton-Schulz inside";
+  if (op.getSkip() || op.getGate())
+    return "it has Mamba's skip or gate (the recurrent kernel fuses them)";
   if (op.getBeta() && op.hasChannelBeta())
     return "its beta is per value channel";
   Type element = op.getV().getType().getElementType();

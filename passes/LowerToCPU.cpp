@@ -131,7 +131,7 @@ private:
     });
     Value scale = e.cst(op.getScale().convertToDouble());
     e.loop(valueDim, [&](Value j) {
-      e.store(e.mul(scale, e.load(oVec, {j})), oBuf, {bIdx, t, h, j});
+      storeOutput(e, f, e.mul(scale, e.load(oVec, {j})), bIdx, t, h, j);
     });
   }
 

@@ -114,6 +114,8 @@ void LaunchBuilder::addScanOperands(ScanOp op) {
            {"a", op.getA()},
            {"beta", op.getBeta()},
            {"gain", op.getGain()},
+           {"skip", op.getSkip()},
+           {"gate", op.getGate()},
            {"cu_seqlens", op.getCuSeqlens()},
            {"initial_state", op.getInitialState()},
            {"initial_momentum", op.getInitialMomentum()},

@@ -97,6 +97,8 @@ std::string gpu_codegen::whyNotMomentumNS(ScanOp op) {
   if (op.getDecay() != DecayKind::None && op.getDecay() != DecayKind::Scalar &&
       op.getDecay() != DecayKind::Diagonal)
     return "its decay is Mamba's or LongHorn's";
+  if (op.getSkip() || op.getGate())
+    return "it has Mamba's skip or gate";
   auto qType = op.getQ().getType();
   auto vType = op.getV().getType();
   if (qType.isDynamicDim(3) || vType.isDynamicDim(3))

@@ -97,6 +97,8 @@ struct StagedArrays {
       scalars.push_back("beta");
     if (op.getGain())
       scalars.push_back("gain");
+    if (op.getGate())
+      columns.push_back("gate");
   }
   /// Floats of one chunk buffer.
   int64_t floats(int64_t tokens, int64_t K, int64_t columns_) const {
@@ -142,7 +144,8 @@ public:
     };
     Value q = arg("q"), k = arg("k"), v = arg("v"), g = arg("g"),
           dt = arg("dt"), a = arg("a"), beta = arg("beta"),
-          gain = arg("gain"), cu = arg("cu_seqlens"),
+          gain = arg("gain"), skip = arg("skip"), gate = arg("gate"),
+          cu = arg("cu_seqlens"),
           s0 = arg("initial_state"), m0 = arg("initial_momentum"),
           o = arg("o"), sT = arg("final_state"), mT = arg("final_momentum");
     Value T = e.toIndex(arg("T")), H = e.toIndex(arg("H")),
@@ -334,6 +337,9 @@ public:
     double gamma = momentum ? op.getMomentum()->convertToDouble() : 0.0;
     bool readOut = op.hasDeltaRule() || op.getInput() == InputKind::Error;
 
+    // D_j of the skip connection, per column.
+    Value skipJ = skip ? e.load(skip, e.iadd(e.imul(h, V), j)) : Value();
+
     // Mamba's A rows do not change with the token (scaled by log₂e: the
     // decay is a power of 2).
     Value Arows;
@@ -345,9 +351,14 @@ public:
                               }),
                     e.vcst(llvm::numbers::log2e, R));
 
+    // silu(z) = z / (1 + e^{−z}) (the denominator is ≥ 1).
+    auto silu = [&](Value z) {
+      return e.divFast(z, e.add(e.cst(1.0), e.exp(e.sub(e.cst(0.0), z))));
+    };
+
     // A token's inputs, in this order: k and q (R rows each), v_j, the
     // decay input (0, g, g's R rows, or dt_j), β (per head or channel; 1
-    // without), the gain (1 without).
+    // without), the gain (1 without), z_j (with a gate).
     Value lastRow = e.isub(e.imax(T, e.idx(1)), e.idx(1));
     Value lastToken = e.isub(e.imax(last, e.iadd(first, e.idx(1))), e.idx(1));
     auto loadToken = [&](Value t) -> SmallVector<Value> {
@@ -384,6 +395,8 @@ public:
       else
         in.push_back(e.cst(1.0));
       in.push_back(gain ? e.load(gain, headIndex) : e.cst(1.0));
+      if (gate)
+        in.push_back(e.load(gate, vIndex));
       return in;
     };
 
@@ -459,6 +472,11 @@ public:
       }
 
       Value out = e.mul(e.cst(scale), e.groupSum(e.dot(qv, S), TPC));
+      // Mamba's epilogue: (y + D_j v_j) · silu(z_j).
+      if (skipJ)
+        out = e.fma(skipJ, vj, out);
+      if (gate)
+        out = e.mul(out, tiling.stagedTokens ? in[6] : silu(in[6]));
       e.when(e.iand(columnValid, e.ieq(lane, e.idx(0))),
              [&] { e.store(out, o, vIndex); });
       SmallVector<Value> next{S};
@@ -558,7 +576,9 @@ public:
           for (int64_t x0 = 0; x0 < count; x0 += threads) {
             Value x = e.iadd(tid, e.idx(x0));
             Value at = e.iadd(base, e.iadd(e.idx(a.offset), x));
-            Value value = values[p++];
+            // The gate is staged as silu(z): once per element and block
+            // rather than once per token and lane (two MUFU operations).
+            Value value = a.name == "gate" ? silu(values[p++]) : values[p++];
             auto store = [&] {
               memref::StoreOp::create(b, value, stage, ValueRange{at});
             };
@@ -569,7 +589,8 @@ public:
           }
         }
       };
-      // Token i of the chunk in the buffer at `base`, as loadToken gives it.
+      // Token i of the chunk in the buffer at `base`, as loadToken gives it
+      // (but silu(z) for z).
       bool vectorRows = allRowsValid && (R == 2 || R == 4 || R == 8);
       auto readToken = [&](Value base, Value i) {
         llvm::StringMap<Value> got;
@@ -594,6 +615,8 @@ public:
                      : arrays.betaIsDt ? got["dt"]
                                        : e.cst(1.0));
         in.push_back(got.count("gain") ? got["gain"] : e.cst(1.0));
+        if (gate)
+          in.push_back(got["gate"]);
         return in;
       };
 

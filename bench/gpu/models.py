@@ -11,10 +11,11 @@ def _t(dims, elt):
 
 def scan(name, B, T, H, HV, K, V, dtype="bf16", decay="scalar", attrs="",
          input_kind="update", channel_beta=False, varlen=0, states=False,
-         momentum=None, tau=1.0, scale=None, gate_dtype="f32", pool=0):
+         momentum=None, tau=1.0, scale=None, gate_dtype="f32", pool=0, skip_gate=False):
     """One scan. `varlen` = number of packed sequences (B must be 1);
     `pool` = P > 0: the states are pools of P slots selected by
-    state_indices and updated in place (decode)."""
+    state_indices and updated in place (decode); `skip_gate`: Mamba's D
+    skip and SiLU(z) gate (z in the input type)."""
     if scale is None:
         scale = 1.0 / K ** 0.5 if decay in ("none", "scalar", "diagonal") else 1.0
     qk, vt = _t([B, T, H, K], dtype), _t([B, T, HV, V], dtype)
@@ -40,6 +41,9 @@ def scan(name, B, T, H, HV, K, V, dtype="bf16", decay="scalar", attrs="",
         operand("dt", "dt", _t([B, T, HV, V], gate_dtype))
     if decay in ("none", "scalar", "diagonal"):
         operand("beta", "beta", _t([B, T, HV, V] if channel_beta else [B, T, HV], gate_dtype))
+    if skip_gate:
+        operand("D", "skip", _t([HV, V], "f32"))
+        operand("z", "gate", vt)
     if varlen:
         operand("cu", "cu_seqlens", _t([varlen + 1], "i32"))
     if states:
@@ -186,6 +190,20 @@ def numerics_models():
             models[f"{kind}_varlen_{dt}"] = scan(kind + " varlen K64 V24", 1, 100, 1, 1, 64, 24,
                                                  dt, decay=decay, attrs=attrs, momentum=mom,
                                                  states=True, varlen=3)
+            # γ = 0 (momentum present, no memory) and the paper's cubic NS.
+            if kind == "muon_mamba":
+                models[f"muon_mamba_gamma0_{dt}"] = scan(
+                    "Muon Mamba, gamma 0", 2, 45, 1, 1, 16, 40, dt, decay=decay, attrs=attrs,
+                    momentum=0.0, states=True)
+                models[f"muon_mamba_cubic_{dt}"] = scan(
+                    "Muon Mamba, cubic NS", 2, 45, 1, 1, 16, 40, dt, decay=decay,
+                    attrs=CUBIC_UPDATE, momentum=0.9, states=True)
+            # Mamba's epilogue fused: D skip and SiLU(z) gate, staged and
+            # short (decode) sequences.
+            for T in [1, 45]:
+                models[f"{kind}_skipgate_T{T}_{dt}"] = scan(
+                    kind + " with D skip and z gate", 2, T, 2, 2, 16, 40, dt, decay=decay,
+                    attrs=attrs, momentum=mom, states=True, skip_gate=True)
             models[f"{kind}_language_{dt}"] = scan(kind + " language config", 8, 4096, 1, 1, 16,
                                                    1536, dt, decay=decay, attrs=attrs,
                                                    momentum=mom)
@@ -231,6 +249,9 @@ def bench_models():
         mom = 0.9 if kind.startswith("muon") else None
         models[f"{kind}_language"] = scan(kind, 8, 4096, 1, 1, 16, 1536, "bf16", decay=decay,
                                           attrs=attrs, momentum=mom)
+        models[f"{kind}_language_skipgate"] = scan(kind + " with D skip and z gate", 8, 4096, 1,
+                                                   1, 16, 1536, "bf16", decay=decay, attrs=attrs,
+                                                   momentum=mom, skip_gate=True)
         models[f"{kind}_har"] = scan(kind, 32, 512, 1, 1, 64, 256, "f32", decay=decay,
                                      attrs=attrs, momentum=(0.99 if mom else None),
                                      tau=(0.6 if kind == "muon_longhorn" else 1.0))

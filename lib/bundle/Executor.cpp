@@ -353,6 +353,7 @@ private:
         s.q = shapeOf("q"), s.k = shapeOf("k"), s.v = shapeOf("v"),
         s.g = shapeOf("g"), s.dt = shapeOf("dt"), s.a = shapeOf("A"),
         s.beta = shapeOf("beta"), s.gain = shapeOf("gain");
+        s.skip = shapeOf("D"), s.gate = shapeOf("z");
         s.initialState = shapeOf("initial_state");
         s.initialMomentum = shapeOf("initial_momentum");
         // Integer operands: their values, checked with the shapes.

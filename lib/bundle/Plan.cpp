@@ -423,7 +423,8 @@ std::string bundle::evaluateReference(
            std::vector<std::pair<const char *, const reference::Tensor **>>{
                {"q", &in.q}, {"k", &in.k}, {"v", &in.v}, {"g", &in.g},
                {"dt", &in.dt}, {"A", &in.a}, {"beta", &in.beta},
-               {"gain", &in.gain}, {"initial_state", &in.initialState},
+               {"gain", &in.gain}, {"D", &in.skip}, {"z", &in.gate},
+               {"initial_state", &in.initialState},
                {"initial_momentum", &in.initialMomentum}})
         *slot = find(values, op.operands, key);
       for (auto [key, slot] :

@@ -363,6 +363,7 @@ ScanOutputs chunkedScan(const ScanConfig &config, const ScanInputs &in,
       }
     }
   }
+  applySkipGate(in, out.o);
   return out;
 }
 

@@ -277,6 +277,11 @@ std::string checkScan(const ScanConfig &config, const ScanShapes &in) {
   }
   if (!(err = expectShape("gain", in.gain, {b, t, hv}, "[B, T, HV]")).empty())
     return err;
+  if (!(err = expectShape("skip", in.skip, {hv, v}, "[HV, V]")).empty())
+    return err;
+  if (!(err = expectShape("gate", in.gate, {b, t, hv, v}, "[B, T, HV, V]"))
+           .empty())
+    return err;
   if (in.gain && config.ns && config.nsTarget == NSTarget::Update)
     return "a gain operand replaces NS on the update; it cannot have both";
   if (config.input == Input::Error && config.deltaRule)
@@ -386,6 +391,7 @@ std::string checkScan(const ScanConfig &config, const ScanInputs &in) {
   shapes.q = shape(in.q), shapes.k = shape(in.k), shapes.v = shape(in.v);
   shapes.g = shape(in.g), shapes.dt = shape(in.dt), shapes.a = shape(in.a);
   shapes.beta = shape(in.beta), shapes.gain = shape(in.gain);
+  shapes.skip = shape(in.skip), shapes.gate = shape(in.gate);
   shapes.cuSeqlens = in.cuSeqlens;
   shapes.initialState = shape(in.initialState);
   shapes.initialMomentum = shape(in.initialMomentum);
@@ -510,6 +516,24 @@ public:
 };
 } // namespace
 
+void applySkipGate(const ScanInputs &in, Tensor &o) {
+  if (!in.skip && !in.gate)
+    return;
+  int64_t B = o.dim(0), T = o.dim(1), HV = o.dim(2), V = o.dim(3);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t h = 0; h < HV; ++h)
+        for (int64_t j = 0; j < V; ++j) {
+          double &y = o({b, t, h, j});
+          if (in.skip)
+            y += (*in.skip)({h, j}) * (*in.v)({b, t, h, j});
+          if (in.gate) {
+            double z = (*in.gate)({b, t, h, j});
+            y *= z / (1.0 + std::exp(-z));
+          }
+        }
+}
+
 ScanOutputs scan(const ScanConfig &config, const ScanInputs &in) {
   assert(checkScan(config, in).empty());
   if (in.stateIndices)
@@ -551,6 +575,7 @@ ScanOutputs scan(const ScanConfig &config, const ScanInputs &in) {
         }
     }
   }
+  applySkipGate(in, out.o);
   return out;
 }
 

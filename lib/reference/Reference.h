@@ -132,6 +132,9 @@ struct ScanInputs {
   const Tensor *q = nullptr, *k = nullptr, *v = nullptr;
   const Tensor *g = nullptr, *dt = nullptr, *a = nullptr, *beta = nullptr;
   const Tensor *gain = nullptr;
+  /// Mamba's epilogue: o = (scale·Hᵀq + D ⊙ v) ⊙ silu(z), skip D [HV,V] and
+  /// gate z [B,T,HV,V] (each optional).
+  const Tensor *skip = nullptr, *gate = nullptr;
   const std::vector<int64_t> *cuSeqlens = nullptr;
   const Tensor *initialState = nullptr, *initialMomentum = nullptr;
   /// State pools: sequence n starts from slot stateIndices[n] of the pools
@@ -152,6 +155,7 @@ struct ScanShapes {
   const Shape *q = nullptr, *k = nullptr, *v = nullptr;
   const Shape *g = nullptr, *dt = nullptr, *a = nullptr, *beta = nullptr;
   const Shape *gain = nullptr;
+  const Shape *skip = nullptr, *gate = nullptr;
   const std::vector<int64_t> *cuSeqlens = nullptr;
   const Shape *initialState = nullptr, *initialMomentum = nullptr;
   const std::vector<int64_t> *stateIndices = nullptr; ///< values
@@ -164,6 +168,10 @@ std::string checkScan(const ScanConfig &config, const ScanInputs &inputs);
 
 /// The per-token recurrence. Requires checkScan(config, inputs).empty().
 ScanOutputs scan(const ScanConfig &config, const ScanInputs &inputs);
+
+/// o ← (o + D ⊙ v) ⊙ silu(z) with the skip and gate of `inputs`, where
+/// present: the epilogue of scan and chunkedScan.
+void applySkipGate(const ScanInputs &inputs, Tensor &o);
 
 /// State pools: gathers the selected slots of inputs.stateIndices into
 /// per-sequence initial states, runs `run` on inputs without pools, and

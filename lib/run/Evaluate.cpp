@@ -135,6 +135,7 @@ private:
     shapes.dt = shapeOf(op.getDt()), shapes.a = shapeOf(op.getA()),
     shapes.beta = shapeOf(op.getBeta());
     shapes.gain = shapeOf(op.getGain());
+    shapes.skip = shapeOf(op.getSkip()), shapes.gate = shapeOf(op.getGate());
     shapes.initialState = shapeOf(op.getInitialState());
     shapes.initialMomentum = shapeOf(op.getInitialMomentum());
     std::vector<int64_t> cu;
@@ -193,6 +194,7 @@ private:
       in.dt = valueOf(op.getDt()), in.a = valueOf(op.getA()),
       in.beta = valueOf(op.getBeta()), in.cuSeqlens = shapes.cuSeqlens;
       in.gain = valueOf(op.getGain());
+      in.skip = valueOf(op.getSkip()), in.gate = valueOf(op.getGate());
       in.initialState = valueOf(op.getInitialState());
       in.initialMomentum = valueOf(op.getInitialMomentum());
       in.stateIndices = shapes.stateIndices;

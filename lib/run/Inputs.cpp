@@ -129,6 +129,8 @@ void resolveSizes(func::FuncOp entry, std::vector<Shape> &shapes) {
           {op.getV(), {"B", "T", "HV", "V"}},
           {op.getDt(), {"B", "T", "HV", "V"}},
           {op.getA(), {"HV", "K", "V"}},
+          {op.getSkip(), {"HV", "V"}},
+          {op.getGate(), {"B", "T", "HV", "V"}},
           {op.getInitialState(), {rows, "HV", "K", "V"}},
           {op.getInitialMomentum(), {rows, "HV", "K", "V"}}};
       if (op.getStateIndices())

@@ -278,6 +278,8 @@ LogicalResult readReference(func::FuncOp reference, bundle::Plan &plan) {
       operand("A", scan.getA());
       operand("beta", scan.getBeta());
       operand("gain", scan.getGain());
+      operand("D", scan.getSkip());
+      operand("z", scan.getGate());
       operand("cu_seqlens", scan.getCuSeqlens());
       operand("initial_state", scan.getInitialState());
       operand("initial_momentum", scan.getInitialMomentum());

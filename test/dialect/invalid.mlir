@@ -415,7 +415,7 @@ func.func @final_momentum_without_momentum(%q: tensor<2x8x4x16xf32>, %k: tensor<
 // newton_schulz, its target and its τ placement come together (generic form)
 func.func @ns_without_target(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32> {
   // expected-error @+1 {{newton_schulz, ns_target and tau_placement come together: all three or none}}
-  %o = "muonssm.scan"(%q, %k, %v) <{decay = #muonssm<decay none>, input = #muonssm<input update>, newton_schulz = #muonssm.ns<quintic, add, eps = 1.0e-07, steps = 1>, operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0>, resultSegmentSizes = array<i32: 1, 0, 0>, scale = 1.0 : f64, tau = 1.0 : f64}> : (tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32>
+  %o = "muonssm.scan"(%q, %k, %v) <{decay = #muonssm<decay none>, input = #muonssm<input update>, newton_schulz = #muonssm.ns<quintic, add, eps = 1.0e-07, steps = 1>, operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0>, resultSegmentSizes = array<i32: 1, 0, 0>, scale = 1.0 : f64, tau = 1.0 : f64}> : (tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>) -> tensor<2x8x4x16xf32>
   return %o : tensor<2x8x4x16xf32>
 }
 
@@ -465,6 +465,28 @@ func.func @unknown_decay(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v:
       decay = exponential, input = update, tau = 1.0, scale = 1.0
       -> o tensor<2x8x4x16xf32>
   return %o : tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// Mamba's skip D is [HV, V]
+func.func @skip_shape(%q: tensor<2x8x1x16xf32>, %v: tensor<2x8x1x32xf32>, %d: tensor<1x16xf32>) -> tensor<2x8x1x32xf32> {
+  // expected-error @+1 {{operand 'skip' (D) must have shape [HV, V] = [1, 32], got 'tensor<1x16xf32>'}}
+  %o = muonssm.scan q(%q : tensor<2x8x1x16xf32>) k(%q : tensor<2x8x1x16xf32>) v(%v : tensor<2x8x1x32xf32>) skip(%d : tensor<1x16xf32>)
+      decay = none, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x1x32xf32>
+  return %o : tensor<2x8x1x32xf32>
+}
+
+// -----
+
+// Mamba's gate z is [B, T, HV, V]
+func.func @gate_shape(%q: tensor<2x8x1x16xf32>, %v: tensor<2x8x1x32xf32>, %z: tensor<2x7x1x32xf32>) -> tensor<2x8x1x32xf32> {
+  // expected-error @+1 {{operand 'gate' (z) must have shape [B, T, HV, V] = [2, 8, 1, 32], got 'tensor<2x7x1x32xf32>'}}
+  %o = muonssm.scan q(%q : tensor<2x8x1x16xf32>) k(%q : tensor<2x8x1x16xf32>) v(%v : tensor<2x8x1x32xf32>) gate(%z : tensor<2x7x1x32xf32>)
+      decay = none, input = update, tau = 1.0, scale = 1.0
+      -> o tensor<2x8x1x32xf32>
+  return %o : tensor<2x8x1x32xf32>
 }
 
 // -----

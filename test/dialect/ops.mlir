@@ -136,6 +136,20 @@ func.func @newton_schulz(%x: tensor<3x4x5xf32>, %y: tensor<?x6xbf16>)
 
 // -----
 
+// CHECK-LABEL: func.func @skip_and_gate
+// CHECK: muonssm.scan {{.*}} skip(%{{.*}} : tensor<1x32xf32>) gate(%{{.*}} : tensor<2x8x1x32xbf16>) decay = mamba
+func.func @skip_and_gate(%c: tensor<2x8x1x16xbf16>, %u: tensor<2x8x1x32xbf16>,
+    %dt: tensor<2x8x1x32xf32>, %a: tensor<1x16x32xf32>, %d: tensor<1x32xf32>,
+    %z: tensor<2x8x1x32xbf16>) -> tensor<2x8x1x32xbf16> {
+  %o = muonssm.scan q(%c : tensor<2x8x1x16xbf16>) k(%c : tensor<2x8x1x16xbf16>)
+      v(%u : tensor<2x8x1x32xbf16>) dt(%dt : tensor<2x8x1x32xf32>) A(%a : tensor<1x16x32xf32>)
+      skip(%d : tensor<1x32xf32>) gate(%z : tensor<2x8x1x32xbf16>)
+      decay = mamba, input = update, tau = 1.0, scale = 1.0 -> o tensor<2x8x1x32xbf16>
+  return %o : tensor<2x8x1x32xbf16>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @gain_and_schedules
 // CHECK: %[[G:.*]] = muonssm.rank1_gain k(%{{.*}} : tensor<1x8x2x16xf32>) v(%{{.*}} : tensor<1x8x2x16xf32>) dt(%{{.*}} : tensor<1x8x2x16xf32>) newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>, tau_in = 1.000000e+00, tau_out = 6.000000e-01 -> tensor<1x8x2xf32>
 // CHECK: gain(%[[G]] : tensor<1x8x2xf32>) decay = longhorn, input = update, momentum = 9.000000e-01, schedule = <chunked, 32>, tau

@@ -706,6 +706,39 @@ TEST(ReferenceProperties, ErrorInputIsTheDeltaRule) {
   EXPECT_LE(maxAbsDiff(a.finalState, b.finalState), 1e-13);
 }
 
+TEST(ReferenceProperties, SkipAndGateAreMambasEpilogue) {
+  // o = (scale·Hᵀq + D ⊙ v) ⊙ silu(z), element by element, on top of the
+  // scan without them; and wrong shapes are rejected.
+  std::mt19937_64 rng(8);
+  ScanConfig config;
+  config.decay = Decay::Scalar;
+  config.momentum = 0.5;
+  RandomScan r(config, 2, 6, 1, 2, 3, 4, false, rng);
+  ScanInputs in = r.inputs(config);
+  ScanOutputs plain = scan(config, in);
+  Tensor d = randn({2, 4}, rng), z = randn({2, 6, 2, 4}, rng);
+  in.skip = &d;
+  in.gate = &z;
+  ASSERT_EQ(checkScan(config, in), "");
+  ScanOutputs fused = scan(config, in);
+  double worst = 0.0;
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t t = 0; t < 6; ++t)
+      for (int64_t h = 0; h < 2; ++h)
+        for (int64_t j = 0; j < 4; ++j) {
+          double zz = z({b, t, h, j});
+          double want = (plain.o({b, t, h, j}) + d({h, j}) * (*in.v)({b, t, h, j})) *
+                        zz / (1.0 + std::exp(-zz));
+          worst = std::max(worst, std::abs(fused.o({b, t, h, j}) - want));
+        }
+  EXPECT_LE(worst, 1e-14);
+  EXPECT_LE(maxAbsDiff(fused.finalState, plain.finalState), 0.0);
+  Tensor badD({4, 2});
+  in.skip = &badD;
+  EXPECT_NE(checkScan(config, in).find("'skip' must have shape"),
+            std::string::npos);
+}
+
 TEST(ReferenceProperties, ChecksRejectBadShapes) {
   std::mt19937_64 rng(7);
   ScanConfig config;
