@@ -58,3 +58,18 @@ func.func @update_ns(%q: tensor<1x5x1x16xf32>, %k: tensor<1x5x1x16xf32>,
       tau = 1.0, scale = 1.0 -> o tensor<1x5x1x16xf32>
   return %o : tensor<1x5x1x16xf32>
 }
+
+// -----
+
+// The NS-of-the-momentum kernel has no skip/gate epilogue (only the
+// recurrent kernel fuses Mamba's).
+func.func @momentum_ns_with_gate(%q: tensor<1x8x1x16xf32>, %v: tensor<1x8x1x16xf32>,
+    %z: tensor<1x8x1x16xf32>) -> tensor<1x8x1x16xf32> {
+  // expected-error @+1 {{the GPU kernel for Newton-Schulz of the momentum does not cover this scan: it has Mamba's skip or gate}}
+  %o = muonssm.scan q(%q : tensor<1x8x1x16xf32>) k(%q : tensor<1x8x1x16xf32>)
+      v(%v : tensor<1x8x1x16xf32>) gate(%z : tensor<1x8x1x16xf32>)
+      decay = none, input = update, momentum = 0.9,
+      newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1> on momentum with tau inside,
+      tau = 1.0, scale = 1.0 -> o tensor<1x8x1x16xf32>
+  return %o : tensor<1x8x1x16xf32>
+}
