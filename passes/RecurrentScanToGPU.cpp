@@ -8,14 +8,17 @@
 //   u_j = Σ_i S[i][j] k_i and o_j = Σ_i S[i][j] q_i
 // are lane sums plus xor shuffles within the TPC lanes; the token loop has
 // no shared memory and no barrier. Each token reads k, q (broadcast to all
-// columns), v_j, the gates, one token ahead, and writes o_j. Initial and
+// columns), v_j, the gates, one token ahead, and writes o_j; selective
+// scans (Mamba, LongHorn) instead stage 32-token chunks of those inputs in
+// shared memory, a chunk ahead, with one barrier per chunk. Initial and
 // final states pass through a shared tile so that their global accesses are
 // coalesced (that is most of a decode step).
 //
 // It covers every linear scan: decays none/scalar/diagonal/mamba/longhorn,
-// the delta rule, the error input, momentum, a per-token gain, GQA, varlen,
-// initial and final states. NS is not part of it (simplify-newton-schulz
-// makes NS of an update a gain; NS of the momentum has its own kernel).
+// the delta rule, the error input, momentum, a per-token gain, Mamba's skip
+// and gate, GQA, varlen, initial and final states. NS is not part of it
+// (simplify-newton-schulz makes NS of an update a gain; NS of the momentum
+// has its own kernel).
 //
 //===----------------------------------------------------------------------===//
 
