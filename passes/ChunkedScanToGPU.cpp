@@ -328,12 +328,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
   ImplicitLocOpBuilder b(op.getLoc(), ctx);
   b.setInsertionPointToStart(&func.getBody().front());
   KernelBuilder e(b, b.getF32Type());
-  auto arg = [&](StringRef name) -> Value {
-    for (auto [i, n] : llvm::enumerate(names))
-      if (n == name)
-        return func.getArgument(i);
-    return {};
-  };
+  auto arg = [&](StringRef n) { return kernelArg(func, names, n); };
   Value q = arg("q"), k = arg("k"), v = arg("v"), g = arg("g"),
         beta = arg("beta"), gain = arg("gain"), cu = arg("cu_seqlens"),
         s0 = arg("initial_state"), m0in = arg("initial_momentum"),
@@ -454,16 +449,8 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
   Value kh = e.idiv(h, e.idiv(HV, H));
 
   // The sequence's tokens [first, last) of batch row bIdx.
-  Value bIdx = n, first = e.idx(0), last = T;
-  if (cu) {
-    Type index = b.getIndexType();
-    Value lo = arith::IndexCastOp::create(b, index, e.loadRaw(cu, n));
-    Value hi = arith::IndexCastOp::create(b, index,
-                                          e.loadRaw(cu, e.iadd(n, e.idx(1))));
-    bIdx = e.idx(0);
-    first = e.imin(lo, T);
-    last = e.imin(e.imax(hi, first), T);
-  }
+  KernelBuilder::Sequence sequence = e.sequence(cu, n, T);
+  Value bIdx = sequence.row, first = sequence.first, last = sequence.last;
   Value length = e.isub(last, first);
   Value chunks = arith::CeilDivUIOp::create(b, length, e.idx(kChunk));
 

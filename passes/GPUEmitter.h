@@ -24,17 +24,6 @@
 
 namespace mlir::muonssm::gpu_codegen {
 
-/// A kernel being built: its function, its arguments by name, and how the
-/// host launches it.
-struct KernelSpec {
-  std::string name;
-  /// Argument names and types in order: flat buffers (memref<?xT>) first,
-  /// then i32 sizes.
-  SmallVector<std::pair<std::string, Type>> args;
-  int64_t blockThreads = 128;
-  int64_t sharedBytes = 0;
-};
-
 class KernelBuilder {
 public:
   KernelBuilder(ImplicitLocOpBuilder &b, FloatType acc) : b(b), acc(acc) {}
@@ -214,6 +203,40 @@ public:
     return x;
   }
 
+  /// Sequence n's tokens [first, last) of batch row `row`: row n, all of
+  /// [0, T); with cu_seqlens row 0 and [cu[n], cu[n + 1]) clamped to [0, T].
+  struct Sequence {
+    Value row, first, last;
+  };
+  Sequence sequence(Value cuSeqlens, Value n, Value T) {
+    if (!cuSeqlens)
+      return {n, idx(0), T};
+    Type index = b.getIndexType();
+    Value lo = arith::IndexCastOp::create(b, index, loadRaw(cuSeqlens, n));
+    Value hi = arith::IndexCastOp::create(
+        b, index, loadRaw(cuSeqlens, iadd(n, idx(1))));
+    Value first = imin(lo, T);
+    return {idx(0), first, imin(imax(hi, first), T)};
+  }
+
+  /// The state slot of sequence n: n, or slot stateIndices[n] of pools of P
+  /// slots. `valid` (null without pools) is false for a slot outside
+  /// [0, P) (the callers validate them): it is read clamped to slot 0 and
+  /// must never be written, so it cannot touch another sequence's state.
+  struct StateSlot {
+    Value slot, valid;
+  };
+  StateSlot stateSlot(Value stateIndices, Value n, Value P) {
+    if (!stateIndices)
+      return {n, Value()};
+    Value raw = arith::IndexCastOp::create(b, b.getIndexType(),
+                                           loadRaw(stateIndices, n));
+    Value valid =
+        iand(arith::CmpIOp::create(b, arith::CmpIPredicate::sge, raw, idx(0)),
+             arith::CmpIOp::create(b, arith::CmpIPredicate::slt, raw, P));
+    return {select(valid, raw, idx(0)), valid};
+  }
+
   /// if (condition) then() else otherwise, both yielding values of the same
   /// types.
   SmallVector<Value> ifElse(Value condition,
@@ -282,8 +305,10 @@ public:
   }
 };
 
-/// The i32 value of a named kernel argument.
-Value kernelArg(gpu::GPUFuncOp func, const KernelSpec &spec, StringRef name);
+/// The kernel argument named `name`, given the argument names in order
+/// (LaunchBuilder::argNames); null when the kernel has no such argument.
+Value kernelArg(gpu::GPUFuncOp func, ArrayRef<std::string> names,
+                StringRef name);
 
 } // namespace mlir::muonssm::gpu_codegen
 

@@ -245,12 +245,7 @@ LogicalResult gpu_codegen::lowerRank1Gain(Rank1GainOp op,
     ImplicitLocOpBuilder b(op.getLoc(), func.getContext());
     b.setInsertionPointToStart(&func.getBody().front());
     KernelBuilder e(b, b.getF32Type());
-    auto arg = [&](StringRef n) -> Value {
-      for (auto [i, name] : llvm::enumerate(names))
-        if (name == n)
-          return func.getArgument(i);
-      return {};
-    };
+    auto arg = [&](StringRef n) { return kernelArg(func, names, n); };
     Value kBuf = arg("k"), vBuf = arg("v"), beta = arg("beta"),
           dt = arg("dt"), out = arg("gain");
     Value B = e.toIndex(arg("B")), T = e.toIndex(arg("T")),
@@ -355,10 +350,10 @@ void gpu_codegen::ensureSharedBuffer(gpu::GPUModuleOp kernels,
                            gb.getI64IntegerAttr(16));
 }
 
-Value gpu_codegen::kernelArg(gpu::GPUFuncOp func, const KernelSpec &spec,
+Value gpu_codegen::kernelArg(gpu::GPUFuncOp func, ArrayRef<std::string> names,
                              StringRef name) {
-  for (auto [i, arg] : llvm::enumerate(spec.args))
-    if (arg.first == name)
+  for (auto [i, argName] : llvm::enumerate(names))
+    if (argName == name)
       return func.getArgument(i);
   return {};
 }

@@ -138,12 +138,7 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
   ImplicitLocOpBuilder b(op.getLoc(), ctx);
   b.setInsertionPointToStart(&func.getBody().front());
   KernelBuilder e(b, b.getF32Type());
-  auto arg = [&](StringRef n) -> Value {
-    for (auto [i, argName] : llvm::enumerate(names))
-      if (argName == n)
-        return func.getArgument(i);
-    return {};
-  };
+  auto arg = [&](StringRef n) { return kernelArg(func, names, n); };
   Value q = arg("q"), k = arg("k"), v = arg("v"), g = arg("g"),
         beta = arg("beta"), gain = arg("gain"), cu = arg("cu_seqlens"),
         s0 = arg("initial_state"), m0 = arg("initial_momentum"), o = arg("o"),
@@ -212,28 +207,14 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
   Value h = e.blockId(gpu::Dimension::x);
   Value n = e.blockId(gpu::Dimension::y);
   Value kh = e.idiv(h, e.idiv(HV, H));
-  Value bIdx = n, first = e.idx(0), last = T;
-  if (cu) {
-    Type index = b.getIndexType();
-    Value lo = arith::IndexCastOp::create(b, index, e.loadRaw(cu, n));
-    Value hi = arith::IndexCastOp::create(b, index,
-                                          e.loadRaw(cu, e.iadd(n, e.idx(1))));
-    bIdx = e.idx(0);
-    first = e.imin(lo, T);
-    last = e.imin(e.imax(hi, first), T);
-  }
+  KernelBuilder::Sequence sequence = e.sequence(cu, n, T);
+  Value bIdx = sequence.row, first = sequence.first, last = sequence.last;
   // The state slot of sequence n (a pool's slot with state_indices; one
   // outside [0, P) is read clamped and never written).
-  Value slot = n, slotValid;
-  if (Value stateSlots = arg("state_indices")) {
-    Value raw = arith::IndexCastOp::create(b, b.getIndexType(),
-                                           e.loadRaw(stateSlots, n));
-    Value P = e.toIndex(arg("P"));
-    slotValid = e.iand(
-        arith::CmpIOp::create(b, arith::CmpIPredicate::sge, raw, e.idx(0)),
-        arith::CmpIOp::create(b, arith::CmpIPredicate::slt, raw, P));
-    slot = e.select(slotValid, raw, e.idx(0));
-  }
+  Value stateSlots = arg("state_indices");
+  KernelBuilder::StateSlot stateSlot =
+      e.stateSlot(stateSlots, n, stateSlots ? e.toIndex(arg("P")) : Value());
+  Value slot = stateSlot.slot, slotValid = stateSlot.valid;
   auto stateIndex = [&](Value i, Value j) {
     return e.iadd(
         e.imul(e.iadd(e.imul(e.iadd(e.imul(slot, HV), h), Kc), i), Vc), j);

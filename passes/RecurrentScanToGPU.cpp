@@ -139,12 +139,7 @@ public:
     ImplicitLocOpBuilder b(op.getLoc(), func.getContext());
     b.setInsertionPointToStart(&func.getBody().front());
     KernelBuilder e(b, b.getF32Type());
-    auto arg = [&](StringRef name) -> Value {
-      for (auto [i, n] : llvm::enumerate(names))
-        if (n == name)
-          return func.getArgument(i);
-      return {};
-    };
+    auto arg = [&](StringRef n) { return kernelArg(func, names, n); };
     Value q = arg("q"), k = arg("k"), v = arg("v"), g = arg("g"),
           dt = arg("dt"), a = arg("a"), beta = arg("beta"),
           gain = arg("gain"), skip = arg("skip"), gate = arg("gate"),
@@ -190,32 +185,13 @@ public:
       return e.fromElements(values);
     };
 
-    // The sequence's tokens [first, last) of batch row bIdx.
-    Value bIdx = n, first = e.idx(0), last = T;
-    if (cu) {
-      Type index = b.getIndexType();
-      Value lo = arith::IndexCastOp::create(b, index, e.loadRaw(cu, n));
-      Value hi = arith::IndexCastOp::create(b, index,
-                                            e.loadRaw(cu, e.iadd(n, e.idx(1))));
-      bIdx = e.idx(0);
-      first = e.imin(lo, T);
-      last = e.imin(e.imax(hi, first), T);
-    }
-
-    // The state slot of sequence n: n, or its slot of the pools. A slot
-    // outside [0, P) (the callers validate them) is read clamped and never
-    // written, so it cannot touch another sequence's state.
-    Value slot = n, slotValid;
-    if (stateSlots) {
-      Value raw = arith::IndexCastOp::create(b, b.getIndexType(),
-                                             e.loadRaw(stateSlots, n));
-      Value P = e.toIndex(arg("P"));
-      slotValid = e.iand(arith::CmpIOp::create(b, arith::CmpIPredicate::sge,
-                                               raw, e.idx(0)),
-                         arith::CmpIOp::create(b, arith::CmpIPredicate::slt,
-                                               raw, P));
-      slot = e.select(slotValid, raw, e.idx(0));
-    }
+    // The sequence's tokens [first, last) of batch row bIdx, and its state
+    // slot (of the pools, with state_indices).
+    KernelBuilder::Sequence sequence = e.sequence(cu, n, T);
+    Value bIdx = sequence.row, first = sequence.first, last = sequence.last;
+    KernelBuilder::StateSlot stateSlot =
+        e.stateSlot(stateSlots, n, stateSlots ? e.toIndex(arg("P")) : Value());
+    Value slot = stateSlot.slot, slotValid = stateSlot.valid;
     // State (and momentum) rows of this lane: [slot, h, i, j].
     auto stateIndex = [&](Value i, Value col) {
       return e.iadd(
