@@ -409,6 +409,69 @@ LogicalResult Rank1GainOp::verify() {
   return checkShape(op, "result", gainType, {b, t, hv});
 }
 
+LogicalResult ChunkNewtonSchulzOp::verify() {
+  Operation *op = getOperation();
+  auto kType = getK().getType();
+  auto vType = getV().getType();
+  if (kType.getRank() != 4 || vType.getRank() != 4)
+    return emitOpError() << "k and v must have rank 4 ([B, T, H, K] and "
+                            "[B, T, HV, V]), got "
+                         << kType << " and " << vType;
+  if (kType.getElementType() != vType.getElementType())
+    return emitOpError() << "k and v must share one element type, got "
+                         << kType.getElementType() << " and "
+                         << vType.getElementType();
+  Dim b{"B", kType.getDimSize(0)}, t{"T", kType.getDimSize(1)},
+      h{"H", kType.getDimSize(2)}, kd{"K", kType.getDimSize(3)},
+      hv{"HV", vType.getDimSize(2)}, vd{"V", vType.getDimSize(3)};
+  if (!mergeDim(b, vType.getDimSize(0)) || !mergeDim(t, vType.getDimSize(1)))
+    return emitOpError() << "v must have the batch and time sizes of k: k is "
+                         << kType << ", v is " << vType;
+  if (!ShapedType::isDynamic(h.size) && !ShapedType::isDynamic(hv.size) &&
+      hv.size % h.size != 0)
+    return emitOpError() << "the number of value heads HV = " << hv.size
+                         << " must be a multiple of the number of key heads "
+                            "H = "
+                         << h.size << " (GQA)";
+  if (Value beta = getBeta()) {
+    auto betaType = cast<RankedTensorType>(beta.getType());
+    if (failed(betaType.getRank() == 3
+                   ? checkShape(op, "operand 'beta' (per head)", betaType,
+                                {b, t, hv})
+                   : checkShape(op, "operand 'beta' (per value channel)",
+                                betaType, {b, t, hv, vd})))
+      return failure();
+  }
+  if (Value cu = getCuSeqlens()) {
+    auto cuType = cast<RankedTensorType>(cu.getType());
+    if (cuType.getRank() != 1)
+      return emitOpError() << "cu_seqlens must be a rank-1 tensor of N + 1 "
+                              "offsets, got "
+                           << cuType;
+    if (!ShapedType::isDynamic(b.size) && b.size != 1)
+      return emitOpError() << "cu_seqlens packs all sequences into B = 1, got "
+                              "B = "
+                           << b.size;
+  }
+  for (auto [name, value] : {std::pair<StringRef, double>{
+                                 "tau_in", getTauIn().convertToDouble()},
+                             {"tau_out", getTauOut().convertToDouble()}})
+    if (!(value > 0.0) || !std::isfinite(value))
+      return emitOpError() << name << " must be a finite number > 0, got "
+                           << value;
+  // Signed: I64Attr reads back unsigned. The bound keeps the C×C scratch
+  // of the lowerings small (1024² accumulators).
+  int64_t chunk = static_cast<int64_t>(getChunkSize());
+  if (chunk < 1 || chunk > 1024)
+    return emitOpError() << "chunk_size must lie in [1, 1024], got " << chunk;
+  auto keysType = getKeys().getType();
+  if (keysType.getElementType() != kType.getElementType())
+    return emitOpError() << "result must have the element type of k, "
+                         << kType.getElementType() << ", got "
+                         << keysType.getElementType();
+  return checkShape(op, "result (effective keys)", keysType, {b, t, hv, kd});
+}
+
 LogicalResult NewtonSchulzOp::verify() {
   auto type = getInput().getType();
   if (type.getRank() < 2)

@@ -168,6 +168,52 @@ def MuonSSM_Rank1GainOp : MuonSSM_Op<"rank1_gain", [Pure,
   let hasVerifier = 1;
 }
 
+def MuonSSM_ChunkNewtonSchulzOp : MuonSSM_Op<"chunk_newton_schulz",
+    [Pure, AttrSizedOperandSegments]> {
+  let summary = "per-chunk Newton–Schulz of a rank-C update, as effective keys";
+  let description = [{
+    A named approximation of NS on a rank-1 update, not the seed's model
+    (docs/chunking.md §3.2). For each sequence (batch row, or cu_seqlens
+    range), value head h (key head ⌊h/(HV/H)⌋) and chunk c of `chunk_size`
+    (1 to 1024) tokens counted from the sequence's start (the last may be
+    shorter), NS is applied once to the chunk's summed update
+    `U_c = τ_in·Σ_{t∈c} k_t w_tᵀ` (`w = β⊙v`), through C×C Gram matrices:
+    `τ_out·NS(U_c) = K_cᵀ Z W_c` with `Z` from the Gram iteration. The
+    result attributes it to the chunk's tokens as effective keys
+    `k̃_t = Σ_{i∈c} Z_{it} k_i` ([B, T, HV, K], the element type of `k`),
+    so that `Σ_{t∈c} k̃_t w_tᵀ = τ_out·NS(U_c)`; a scan without NS on
+    (k̃, v, β) then carries the chunk's orthogonalised update. With
+    `chunk_size = 1` this is exactly the per-token rank-1 NS.
+
+    ```mlir
+    %kt = muonssm.chunk_newton_schulz k(%k : tensor<1x64x2x16xf32>)
+        v(%v : tensor<1x64x2x16xf32>) beta(%b : tensor<1x64x2xf32>)
+        newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>,
+        tau_in = 1.000000e+00, tau_out = 1.000000e+00, chunk_size = 16
+        -> tensor<1x64x2x16xf32>
+    ```
+  }];
+  let arguments = (ins
+      MuonSSM_FloatTensor:$k,
+      MuonSSM_FloatTensor:$v,
+      Optional<MuonSSM_FloatTensor>:$beta,
+      Optional<MuonSSM_IndexTensor>:$cu_seqlens,
+      MuonSSM_NewtonSchulzAttr:$newton_schulz,
+      F64Attr:$tau_in,
+      F64Attr:$tau_out,
+      I64Attr:$chunk_size);
+  let results = (outs MuonSSM_FloatTensor:$keys);
+  let assemblyFormat = [{
+    `k` `(` $k `:` type($k) `)` `v` `(` $v `:` type($v) `)`
+    (`beta` `(` $beta^ `:` type($beta) `)`)?
+    (`cu_seqlens` `(` $cu_seqlens^ `:` type($cu_seqlens) `)`)?
+    `newton_schulz` `=` $newton_schulz `,` `tau_in` `=` $tau_in `,`
+    `tau_out` `=` $tau_out `,` `chunk_size` `=` $chunk_size attr-dict
+    `->` type($keys)
+  }];
+  let hasVerifier = 1;
+}
+
 def MuonSSM_NewtonSchulzOp : MuonSSM_Op<"newton_schulz",
     [Pure, AllTypesMatch<["input", "result"]>]> {
   let summary = "Newton–Schulz orthogonalisation of the trailing two dimensions";

@@ -194,6 +194,71 @@ double rank1Gain(const NSConfig &config, double sigma) {
 }
 
 //===----------------------------------------------------------------------===//
+// Per-chunk Newton–Schulz (docs/chunking.md §3.2)
+//===----------------------------------------------------------------------===//
+
+Tensor chunkNewtonSchulzKeys(const ChunkNSConfig &config, const Tensor &k,
+                             const Tensor &v, const Tensor *beta,
+                             const std::vector<int64_t> *cuSeqlens) {
+  assert(config.chunk >= 1 && config.ns.steps >= 1);
+  int64_t B = v.dim(0), T = v.dim(1), HV = v.dim(2), V = v.dim(3);
+  int64_t H = k.dim(2), K = k.dim(3), group = HV / H;
+  auto [a, bCoef, c] = coefficients(config.ns.polynomial);
+  Tensor keys({B, T, HV, K});
+
+  // One chunk [first, first + n) of batch row b, value head h.
+  auto chunk = [&](int64_t b, int64_t h, int64_t first, int64_t n) {
+    int64_t kh = h / group;
+    Tensor kc({n, K}), wc({n, V});
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t d = 0; d < K; ++d)
+        kc({i, d}) = k({b, first + i, kh, d});
+      for (int64_t j = 0; j < V; ++j) {
+        double coef = !beta                ? 1.0
+                      : beta->rank() == 3 ? (*beta)({b, first + i, h})
+                                          : (*beta)({b, first + i, h, j});
+        wc({i, j}) = coef * v({b, first + i, h, j});
+      }
+    }
+    Tensor gk = matmul(kc, transpose(kc)), gv = matmul(wc, transpose(wc));
+    // ‖U‖_F² = τ_in²·Σ_ij (G_k)_ij (G_v)_ij for U = τ_in·K_cᵀ W_c.
+    double sq = 0.0;
+    for (size_t i = 0; i < gk.size(); ++i)
+      sq += gk.data()[i] * gv.data()[i];
+    double norm = config.tauIn * std::sqrt(std::max(sq, 0.0));
+    Tensor z = identity(n, config.tauIn / normalizer(config.ns, norm));
+    // X = K_cᵀ Z W_c gives X(XᵀX) = K_cᵀ (M Z) W_c with M = Z G_v Zᵀ G_k, so
+    // X ← aX + bX(XᵀX) + cX(XᵀX)² is Z ← (aI + bM + cM²) Z.
+    for (int64_t step = 0; step < config.ns.steps; ++step) {
+      Tensor m = matmul(matmul(matmul(z, gv), transpose(z)), gk);
+      Tensor poly = axpby(1.0, identity(n, a), bCoef, m);
+      if (c != 0.0)
+        poly = axpby(1.0, poly, c, matmul(m, m));
+      z = matmul(poly, z);
+    }
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t d = 0; d < K; ++d) {
+        double sum = 0.0;
+        for (int64_t i = 0; i < n; ++i)
+          sum += z({i, t}) * kc({i, d});
+        keys({b, first + t, h, d}) = config.tauOut * sum;
+      }
+  };
+  auto sequence = [&](int64_t b, int64_t first, int64_t last) {
+    for (int64_t h = 0; h < HV; ++h)
+      for (int64_t start = first; start < last; start += config.chunk)
+        chunk(b, h, start, std::min(config.chunk, last - start));
+  };
+  if (cuSeqlens)
+    for (size_t n = 0; n + 1 < cuSeqlens->size(); ++n)
+      sequence(0, (*cuSeqlens)[n], (*cuSeqlens)[n + 1]);
+  else
+    for (int64_t b = 0; b < B; ++b)
+      sequence(b, 0, T);
+  return keys;
+}
+
+//===----------------------------------------------------------------------===//
 // The generic scan
 //===----------------------------------------------------------------------===//
 

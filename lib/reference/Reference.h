@@ -195,6 +195,24 @@ Tensor rank1GainTensor(const Rank1GainConfig &config, const Tensor &k,
                        const Tensor &v, const Tensor *beta, const Tensor *dt);
 
 //===----------------------------------------------------------------------===//
+// Per-chunk Newton–Schulz of a rank-C update (muonssm.chunk_newton_schulz)
+//===----------------------------------------------------------------------===//
+
+/// A named approximation of NS on rank-1 updates (docs/chunking.md §3.2):
+/// per sequence, value head and chunk c of `chunk` tokens from the
+/// sequence's start, τ_out·NS(τ_in·Σ_{t∈c} k_t w_tᵀ) = K_cᵀ Z W_c (w = β⊙v)
+/// through the C×C Grams G_k = K_c K_cᵀ and G_v = W_c W_cᵀ, attributed to
+/// the tokens as effective keys k̃_t = Σ_{i∈c} Z_it k_i ([B, T, HV, K]).
+struct ChunkNSConfig {
+  NSConfig ns;
+  double tauIn = 1.0, tauOut = 1.0;
+  int64_t chunk = 64;
+};
+Tensor chunkNewtonSchulzKeys(const ChunkNSConfig &config, const Tensor &k,
+                             const Tensor &v, const Tensor *beta,
+                             const std::vector<int64_t> *cuSeqlens);
+
+//===----------------------------------------------------------------------===//
 // The chunked scan (docs/chunking.md)
 //===----------------------------------------------------------------------===//
 

@@ -627,3 +627,69 @@ func.func @state_pool_momentum(%q: tensor<2x1x4x16xf32>, %k: tensor<2x1x4x16xf32
       -> o tensor<2x1x4x16xf32> final_momentum tensor<8x4x16x16xf32>
   return %m : tensor<8x4x16x16xf32>
 }
+
+// -----
+
+// chunk_newton_schulz: the effective keys are [B, T, HV, K]
+func.func @chunk_ns_result_shape(%k: tensor<1x8x1x16xf32>, %v: tensor<1x8x2x4xf32>) -> tensor<1x8x1x16xf32> {
+  // expected-error @+1 {{result (effective keys) must have shape [B, T, HV, K] = [1, 8, 2, 16], got 'tensor<1x8x1x16xf32>'}}
+  %kt = muonssm.chunk_newton_schulz k(%k : tensor<1x8x1x16xf32>) v(%v : tensor<1x8x2x4xf32>)
+      newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>, tau_in = 1.0, tau_out = 1.0,
+      chunk_size = 4 -> tensor<1x8x1x16xf32>
+  return %kt : tensor<1x8x1x16xf32>
+}
+
+// -----
+
+// chunk_newton_schulz: the keys keep the element type of k
+func.func @chunk_ns_result_type(%k: tensor<1x8x1x16xbf16>, %v: tensor<1x8x1x4xbf16>) -> tensor<1x8x1x16xf32> {
+  // expected-error @+1 {{result must have the element type of k, 'bf16', got 'f32'}}
+  %kt = muonssm.chunk_newton_schulz k(%k : tensor<1x8x1x16xbf16>) v(%v : tensor<1x8x1x4xbf16>)
+      newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>, tau_in = 1.0, tau_out = 1.0,
+      chunk_size = 4 -> tensor<1x8x1x16xf32>
+  return %kt : tensor<1x8x1x16xf32>
+}
+
+// -----
+
+// chunk_newton_schulz: 1 to 1024 tokens per chunk
+func.func @chunk_ns_chunk_size(%k: tensor<1x8x1x16xf32>, %v: tensor<1x8x1x4xf32>) -> tensor<1x8x1x16xf32> {
+  // expected-error @+1 {{chunk_size must lie in [1, 1024], got 0}}
+  %kt = muonssm.chunk_newton_schulz k(%k : tensor<1x8x1x16xf32>) v(%v : tensor<1x8x1x4xf32>)
+      newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>, tau_in = 1.0, tau_out = 1.0,
+      chunk_size = 0 -> tensor<1x8x1x16xf32>
+  return %kt : tensor<1x8x1x16xf32>
+}
+
+// -----
+
+// chunk_newton_schulz: τ > 0
+func.func @chunk_ns_tau(%k: tensor<1x8x1x16xf32>, %v: tensor<1x8x1x4xf32>) -> tensor<1x8x1x16xf32> {
+  // expected-error @+1 {{tau_in must be a finite number > 0, got -1}}
+  %kt = muonssm.chunk_newton_schulz k(%k : tensor<1x8x1x16xf32>) v(%v : tensor<1x8x1x4xf32>)
+      newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>, tau_in = -1.0, tau_out = 1.0,
+      chunk_size = 4 -> tensor<1x8x1x16xf32>
+  return %kt : tensor<1x8x1x16xf32>
+}
+
+// -----
+
+// chunk_newton_schulz: cu_seqlens packs sequences into B = 1
+func.func @chunk_ns_varlen_batch(%k: tensor<2x8x1x16xf32>, %v: tensor<2x8x1x4xf32>, %cu: tensor<3xi32>) -> tensor<2x8x1x16xf32> {
+  // expected-error @+1 {{cu_seqlens packs all sequences into B = 1, got B = 2}}
+  %kt = muonssm.chunk_newton_schulz k(%k : tensor<2x8x1x16xf32>) v(%v : tensor<2x8x1x4xf32>)
+      cu_seqlens(%cu : tensor<3xi32>)
+      newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>, tau_in = 1.0, tau_out = 1.0,
+      chunk_size = 4 -> tensor<2x8x1x16xf32>
+  return %kt : tensor<2x8x1x16xf32>
+}
+
+// -----
+
+func.func @chunk_ns_negative_chunk(%k: tensor<1x8x1x16xf32>, %v: tensor<1x8x1x4xf32>) -> tensor<1x8x1x16xf32> {
+  // expected-error @+1 {{chunk_size must lie in [1, 1024], got -4}}
+  %kt = muonssm.chunk_newton_schulz k(%k : tensor<1x8x1x16xf32>) v(%v : tensor<1x8x1x4xf32>)
+      newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>, tau_in = 1.0, tau_out = 1.0,
+      chunk_size = -4 -> tensor<1x8x1x16xf32>
+  return %kt : tensor<1x8x1x16xf32>
+}

@@ -169,3 +169,16 @@ func.func @gain_and_schedules(%q: tensor<1x8x2x16xf32>, %k: tensor<1x8x2x16xf32>
       tau = 1.0, scale = 1.0 -> o tensor<1x8x2x16xf32>
   return %o, %o2 : tensor<1x8x2x16xf32>, tensor<1x8x2x16xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func.func @chunk_newton_schulz
+// CHECK: muonssm.chunk_newton_schulz k(%{{.*}} : tensor<1x40x1x16xbf16>) v(%{{.*}} : tensor<1x40x2x8xbf16>) beta(%{{.*}} : tensor<1x40x2x8xbf16>) cu_seqlens(%{{.*}} : tensor<3xi64>) newton_schulz = <cubic, max, eps = 1.0e-06, steps = 2>, tau_in = 1.000000e+00, tau_out = 6.000000e-01, chunk_size = 32 -> tensor<1x40x2x16xbf16>
+func.func @chunk_newton_schulz(%k: tensor<1x40x1x16xbf16>, %v: tensor<1x40x2x8xbf16>,
+    %b: tensor<1x40x2x8xbf16>, %cu: tensor<3xi64>) -> tensor<1x40x2x16xbf16> {
+  %kt = muonssm.chunk_newton_schulz k(%k : tensor<1x40x1x16xbf16>) v(%v : tensor<1x40x2x8xbf16>)
+      beta(%b : tensor<1x40x2x8xbf16>) cu_seqlens(%cu : tensor<3xi64>)
+      newton_schulz = <cubic, max, eps = 1.0e-06, steps = 2>,
+      tau_in = 1.0, tau_out = 0.6, chunk_size = 32 -> tensor<1x40x2x16xbf16>
+  return %kt : tensor<1x40x2x16xbf16>
+}

@@ -19,7 +19,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <map>
 #include <random>
+#include <tuple>
 
 using namespace muonssm::reference;
 
@@ -275,6 +278,138 @@ TEST(Rank1Gain, GainTimesUpdateIsNewtonSchulzOfTheUpdate) {
                                            ref.finalMomentum),
                         1e-11);
             }
+}
+
+// Per-chunk NS (docs/chunking.md §3.2): the C×C Gram iteration gives
+// exactly NS of the chunk's summed update, K_cᵀ Z W_c, for both polynomials,
+// both eps modes, 1–3 steps, rank C < min(K, V) and C > min(K, V), per-head
+// and per-channel β, τ inside and after, and updates below ε. Both sides
+// are float64 products of ≤ 16×16 matrices: 1e-10 is far above their
+// rounding and far below a wrong iteration (which is off at O(1)).
+TEST(ChunkNewtonSchulz, GramIterationIsNewtonSchulzOfTheChunkUpdate) {
+  std::mt19937_64 rng(17);
+  int checked = 0;
+  for (NSConfig ns : {NSConfig::seed(), NSConfig::paper()})
+    for (EpsMode mode : {EpsMode::Add, EpsMode::Max})
+      for (int64_t steps : {1, 2, 3})
+        for (auto [C, K, V] : {std::tuple<int64_t, int64_t, int64_t>{1, 6, 4},
+                               {3, 8, 5}, {7, 5, 12}, {16, 6, 9}})
+          for (bool channelBeta : {false, true})
+            for (double size : {1.0, 1e-9}) {
+              ns.epsMode = mode;
+              ns.steps = steps;
+              ChunkNSConfig config{ns, 0.7, 1.3, C};
+              Tensor k = randn({1, C, 1, K}, rng);
+              Tensor v = randn({1, C, 1, V}, rng, size);
+              Tensor beta = mapped(
+                  randn(channelBeta ? std::vector<int64_t>{1, C, 1, V}
+                                    : std::vector<int64_t>{1, C, 1},
+                        rng),
+                  sigmoid);
+              Tensor keys = chunkNewtonSchulzKeys(config, k, v, &beta, nullptr);
+              // U = τ_in Σ_t k_t w_tᵀ and Σ_t k̃_t w_tᵀ, as K×V matrices.
+              Tensor u({K, V}), got({K, V});
+              for (int64_t t = 0; t < C; ++t)
+                for (int64_t i = 0; i < K; ++i)
+                  for (int64_t j = 0; j < V; ++j) {
+                    double w = (channelBeta ? beta({0, t, 0, j})
+                                            : beta({0, t, 0})) *
+                               v({0, t, 0, j});
+                    u({i, j}) += config.tauIn * k({0, t, 0, i}) * w;
+                    got({i, j}) += keys({0, t, 0, i}) * w;
+                  }
+              Tensor want = newtonSchulz(u, ns);
+              for (double &x : want.data())
+                x *= config.tauOut;
+              EXPECT_LE(relativeDifference(got, want), 1e-10)
+                  << "C " << C << " K " << K << " V " << V << " steps "
+                  << steps << " size " << size;
+              ++checked;
+            }
+  EXPECT_EQ(checked, 2 * 2 * 3 * 4 * 2 * 2);
+}
+
+// With one token per chunk the approximation is the model: a scan on
+// (k̃, v, β) without NS equals the per-token scan with NS on the update,
+// through momentum, every decay that leaves k alone, varlen and an initial
+// state. The error is reported for larger chunks, where the model differs.
+TEST(ChunkNewtonSchulz, OneTokenChunksAreThePerTokenModel) {
+  std::mt19937_64 rng(19);
+  std::map<int64_t, double> worst;
+  for (Decay decay :
+       {Decay::None, Decay::Scalar, Decay::Diagonal, Decay::Mamba})
+    for (NSConfig ns : {NSConfig::seed(), NSConfig::paper()})
+      for (TauPlacement place : {TauPlacement::Inside, TauPlacement::After})
+        for (bool varlen : {false, true}) {
+          ScanConfig withNS;
+          withNS.decay = decay;
+          withNS.momentum = 0.9;
+          withNS.ns = ns;
+          withNS.tauPlacement = place;
+          withNS.tau = 0.6;
+          Case c{"per-chunk", withNS, decay == Decay::Mamba, false};
+          const int64_t B = varlen ? 1 : 2, T = 37, HV = 4, K = 5, V = 3;
+          Data d = makeData(c, B, T, varlen ? 3 : 2, rng);
+          d.q = unitRows(randn({B, T, HV, K}, rng)); // H = HV
+          d.k = unitRows(randn({B, T, HV, K}, rng));
+          d.cu = {0, 11, 12, 37};
+          ScanInputs in = d.inputs(c, varlen);
+          ASSERT_EQ(checkScan(withNS, in), "");
+          ScanOutputs ref = scan(withNS, in);
+
+          ScanConfig plain = withNS;
+          plain.ns.reset();
+          plain.tau = 1.0;
+          for (int64_t chunk : {1, 4, 16}) {
+            ChunkNSConfig config{ns,
+                                 place == TauPlacement::Inside ? 0.6 : 1.0,
+                                 place == TauPlacement::After ? 0.6 : 1.0,
+                                 chunk};
+            Tensor keys = chunkNewtonSchulzKeys(
+                config, d.k, d.v, &d.beta, varlen ? &d.cu : nullptr);
+            ScanInputs approx = in;
+            approx.k = &keys;
+            ScanOutputs got = scan(plain, approx);
+            double err = std::max(relativeDifference(got.o, ref.o),
+                                  relativeDifference(got.finalMomentum,
+                                                     ref.finalMomentum));
+            if (chunk == 1)
+              EXPECT_LE(err, 1e-11);
+            else
+              worst[chunk] = std::max(worst[chunk], err);
+          }
+        }
+  for (auto [chunk, err] : worst)
+    std::printf("per-chunk NS, chunk %lld: worst relative error vs the "
+                "per-token model %.3e\n",
+                static_cast<long long>(chunk), err);
+}
+
+// Chunks restart at every sequence of a varlen batch: the keys of a packed
+// batch are those of each sequence computed alone.
+TEST(ChunkNewtonSchulz, ChunksRestartAtSequenceStarts) {
+  std::mt19937_64 rng(23);
+  const int64_t K = 4, V = 6;
+  std::vector<int64_t> cu = {0, 5, 6, 23};
+  Tensor k = randn({1, 23, 1, K}, rng), v = randn({1, 23, 2, V}, rng);
+  ChunkNSConfig config{NSConfig::seed(), 1.0, 1.0, 4};
+  Tensor packed = chunkNewtonSchulzKeys(config, k, v, nullptr, &cu);
+  for (size_t n = 0; n + 1 < cu.size(); ++n) {
+    int64_t len = cu[n + 1] - cu[n];
+    Tensor ks({1, len, 1, K}), vs({1, len, 2, V});
+    for (int64_t t = 0; t < len; ++t) {
+      for (int64_t i = 0; i < K; ++i)
+        ks({0, t, 0, i}) = k({0, cu[n] + t, 0, i});
+      for (int64_t h = 0; h < 2; ++h)
+        for (int64_t j = 0; j < V; ++j)
+          vs({0, t, h, j}) = v({0, cu[n] + t, h, j});
+    }
+    Tensor alone = chunkNewtonSchulzKeys(config, ks, vs, nullptr, nullptr);
+    for (int64_t t = 0; t < len; ++t)
+      for (int64_t h = 0; h < 2; ++h)
+        for (int64_t i = 0; i < K; ++i)
+          EXPECT_EQ(packed({0, cu[n] + t, h, i}), alone({0, t, h, i}));
+  }
 }
 
 } // namespace
