@@ -18,11 +18,10 @@ NSBuffers cpu::allocateNS(Emitter &e, Value x, Value rows, Value cols) {
   return buf;
 }
 
-namespace {
-/// P = aI + bG + cG² for a side×side Gram matrix G, row by row:
+/// P = aI + bG + cG² for a side×side matrix G, row by row:
 /// P[i,:] = a e_i + b G[i,:] + c Σ_m G[i,m] G[m,:].
-void emitPolynomial(Emitter &e, NewtonSchulzAttr config, Value gram,
-                    Value poly, Value side) {
+void cpu::emitNSPolynomial(Emitter &e, NewtonSchulzAttr config, Value gram,
+                           Value poly, Value side) {
   NSCoefficients coef = getNSCoefficients(config.getPolynomial());
   Value a = e.cst(coef.a), bCoef = e.cst(coef.b), c = e.cst(coef.c);
   e.loop(side, [&](Value i) {
@@ -41,8 +40,6 @@ void emitPolynomial(Emitter &e, NewtonSchulzAttr config, Value gram,
     });
   });
 }
-
-} // namespace
 
 /// NS(X) in place on the R×C buffer `buf.x`: normalise once, then `steps`
 /// times X ← p(XXᵀ)X when R ≤ C, or the equal X ← X p(XᵀX) when R > C, so the
@@ -84,7 +81,7 @@ void cpu::emitNewtonSchulz(Emitter &e, NewtonSchulzAttr config,
           e.store(dot, gram, {i, l});
         });
       });
-      emitPolynomial(e, config, gram, poly, side);
+      emitNSPolynomial(e, config, gram, poly, side);
       e.fill(y, {rows, cols}, zero);
       e.loop(rows, [&](Value i) {
         e.loop(rows, [&](Value l) {
@@ -109,7 +106,7 @@ void cpu::emitNewtonSchulz(Emitter &e, NewtonSchulzAttr config,
           });
         });
       });
-      emitPolynomial(e, config, gram, poly, side);
+      emitNSPolynomial(e, config, gram, poly, side);
       e.fill(y, {rows, cols}, zero);
       e.loop(rows, [&](Value i) {
         e.loop(cols, [&](Value l) {

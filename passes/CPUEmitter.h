@@ -153,6 +153,11 @@ struct NSBuffers {
 
 NSBuffers allocateNS(Emitter &e, Value x, Value rows, Value cols);
 
+/// poly[:n,:n] = aI + bG + cG² with the coefficients of `config`'s
+/// polynomial, for the n×n matrix G in `gram` (any square matrix).
+void emitNSPolynomial(Emitter &e, NewtonSchulzAttr config, Value gram,
+                      Value poly, Value n);
+
 /// NS(X) in place on the R×C buffer `buf.x` (docs/dialect.md §3).
 void emitNewtonSchulz(Emitter &e, NewtonSchulzAttr config,
                       const NSBuffers &buf);

@@ -392,6 +392,156 @@ struct Rank1GainToLoops : OpConversionPattern<Rank1GainOp> {
   }
 };
 
+/// Effective keys of the per-chunk NS approximation (docs/chunking.md §3.2):
+/// per sequence, value head and chunk of n ≤ C tokens, the n×n Grams
+/// G_k = K_c K_cᵀ and G_v = W_c W_cᵀ, Z₀ = τ_in/(‖U‖ ⊕ ε)·I, `steps` times
+/// Z ← p(M) Z with M = Z G_v Zᵀ G_k, and k̃_t = τ_out Σ_i Z_it k_i.
+struct ChunkNewtonSchulzToLoops : OpConversionPattern<ChunkNewtonSchulzOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ChunkNewtonSchulzOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    auto type = op.getKeys().getType();
+    FloatType acc = type.getElementType().isF64()
+                        ? FloatType(b.getF64Type())
+                        : FloatType(b.getF32Type());
+    Emitter e(b, acc);
+    NewtonSchulzAttr config = op.getNewtonSchulz();
+    Value k = toBuffer(b, adaptor.getK()), v = toBuffer(b, adaptor.getV());
+    Value beta = toBuffer(b, adaptor.getBeta());
+    Value cu = toBuffer(b, adaptor.getCuSeqlens());
+    bool channelBeta =
+        beta && cast<MemRefType>(beta.getType()).getRank() == 4;
+    Value batch = e.dim(v, 0), seqLen = e.dim(v, 1), heads = e.dim(v, 2),
+          valueDim = e.dim(v, 3), keyDim = e.dim(k, 3);
+    Value group = e.idiv(heads, e.dim(k, 2));
+    Value out = allocResult(e, type, {batch, seqLen, heads, keyDim});
+    Value zero = e.cst(0.0);
+    if (cu) // tokens outside every sequence keep zero keys
+      e.loop(batch, [&](Value bi) {
+        e.loop(seqLen, [&](Value t) {
+          e.loop(heads, [&](Value h) {
+            e.loop(keyDim, [&](Value d) { e.store(zero, out, {bi, t, h, d}); });
+          });
+        });
+      });
+
+    Value chunk = e.idx(op.getChunkSize());
+    Value gk = e.scratch({chunk, chunk}), gv = e.scratch({chunk, chunk});
+    Value z = e.scratch({chunk, chunk}), m = e.scratch({chunk, chunk});
+    Value tmp = e.scratch({chunk, chunk}), poly = e.scratch({chunk, chunk});
+    Value tauIn = e.cst(op.getTauIn().convertToDouble());
+    Value tauOut = e.cst(op.getTauOut().convertToDouble());
+    Value eps = e.cst(config.getEpsValue());
+
+    // dst[:n,:n] = x · (transposeY ? yᵀ : y)
+    auto matmul = [&](Value x, Value y, Value dst, Value n, bool transposeY) {
+      e.loop(n, [&](Value i) {
+        e.loop(n, [&](Value j) {
+          e.store(e.sum(n,
+                        [&](Value l) {
+                          return e.mul(e.load(x, {i, l}),
+                                       transposeY ? e.load(y, {j, l})
+                                                  : e.load(y, {l, j}));
+                        }),
+                  dst, {i, j});
+        });
+      });
+    };
+    auto copy = [&](Value from, Value to, Value n) {
+      e.loop(n, [&](Value i) {
+        e.loop(n, [&](Value j) { e.store(e.load(from, {i, j}), to, {i, j}); });
+      });
+    };
+
+    // One chunk [c0, c0 + n) of batch row bi, value head h.
+    auto emitChunk = [&](Value bi, Value h, Value c0, Value n) {
+      Value kh = e.idiv(h, group);
+      auto key = [&](Value i, Value d) {
+        return e.load(k, {bi, e.iadd(c0, i), kh, d});
+      };
+      auto w = [&](Value i, Value j) {
+        Value t = e.iadd(c0, i);
+        Value x = e.load(v, {bi, t, h, j});
+        if (!beta)
+          return x;
+        return e.mul(channelBeta ? e.load(beta, {bi, t, h, j})
+                                 : e.load(beta, {bi, t, h}),
+                     x);
+      };
+      e.loop(n, [&](Value i) {
+        e.loop(n, [&](Value j) {
+          e.store(e.sum(keyDim,
+                        [&](Value d) { return e.mul(key(i, d), key(j, d)); }),
+                  gk, {i, j});
+          e.store(e.sum(valueDim,
+                        [&](Value c) { return e.mul(w(i, c), w(j, c)); }),
+                  gv, {i, j});
+        });
+      });
+      // ‖U‖_F² = τ_in²·Σ_ij (G_k)_ij (G_v)_ij; rounding may push it below 0.
+      Value sq = e.sum(n, [&](Value i) {
+        return e.sum(n, [&](Value j) {
+          return e.mul(e.load(gk, {i, j}), e.load(gv, {i, j}));
+        });
+      });
+      Value norm = e.mul(tauIn, e.sqrt(e.maxf(sq, zero)));
+      Value denom = config.getEpsMode() == EpsMode::Add ? e.add(norm, eps)
+                                                        : e.maxf(norm, eps);
+      Value z0 = e.div(tauIn, denom);
+      e.loop(n, [&](Value i) {
+        e.loop(n, [&](Value j) {
+          e.store(arith::SelectOp::create(b, e.ieq(i, j), z0, zero), z, {i, j});
+        });
+      });
+      for (int64_t step = 0; step < config.getSteps(); ++step) {
+        matmul(z, gv, tmp, n, /*transposeY=*/false); // Z G_v
+        matmul(tmp, z, m, n, /*transposeY=*/true);   // Z G_v Zᵀ
+        matmul(m, gk, tmp, n, /*transposeY=*/false); // M = Z G_v Zᵀ G_k
+        emitNSPolynomial(e, config, tmp, poly, n);
+        matmul(poly, z, m, n, /*transposeY=*/false); // p(M) Z
+        copy(m, z, n);
+      }
+      e.loop(n, [&](Value t) {
+        e.loop(keyDim, [&](Value d) {
+          Value sum = e.sum(
+              n, [&](Value i) { return e.mul(e.load(z, {i, t}), key(i, d)); });
+          e.store(e.mul(tauOut, sum), out, {bi, e.iadd(c0, t), h, d});
+        });
+      });
+    };
+
+    auto emitSequence = [&](Value bi, Value first, Value last) {
+      e.loop(heads, [&](Value h) {
+        e.loop(first, last, chunk, [&](Value c0) {
+          emitChunk(bi, h, c0, e.imin(chunk, e.isub(last, c0)));
+        });
+      });
+    };
+    if (cu) {
+      // Offsets are validated by the caller; clamping keeps a bad one from
+      // reading outside the buffers.
+      Type index = b.getIndexType();
+      e.loop(e.isub(e.dim(cu, 0), e.idx(1)), [&](Value n) {
+        Value lo = arith::IndexCastOp::create(
+            b, index, memref::LoadOp::create(b, cu, ValueRange{n}));
+        Value hi = arith::IndexCastOp::create(
+            b, index,
+            memref::LoadOp::create(b, cu, ValueRange{e.iadd(n, e.idx(1))}));
+        Value first = e.imin(e.imax(lo, e.idx(0)), seqLen);
+        emitSequence(e.idx(0), first, e.imin(e.imax(hi, first), seqLen));
+      });
+    } else {
+      e.loop(batch, [&](Value bi) { emitSequence(bi, e.idx(0), seqLen); });
+    }
+    rewriter.replaceOp(op, bufferization::ToTensorOp::create(
+                               b, type, out, /*restrict=*/true,
+                               /*writable=*/true));
+    return success();
+  }
+};
+
 struct LowerToCPUPass : muonssm::impl::LowerToCPUBase<LowerToCPUPass> {
   void runOnOperation() override {
     ConversionTarget target(getContext());
@@ -425,6 +575,6 @@ struct LowerToCPUPass : muonssm::impl::LowerToCPUBase<LowerToCPUPass> {
 } // namespace
 
 void mlir::muonssm::populateLowerToCPUPatterns(RewritePatternSet &patterns) {
-  patterns.add<ScanToLoops, NewtonSchulzToLoops, Rank1GainToLoops>(
-      patterns.getContext());
+  patterns.add<ScanToLoops, NewtonSchulzToLoops, Rank1GainToLoops,
+               ChunkNewtonSchulzToLoops>(patterns.getContext());
 }

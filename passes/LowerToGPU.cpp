@@ -371,7 +371,7 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
     ModuleOp module = getOperation();
     SmallVector<Operation *> ops;
     module.walk([&](Operation *op) {
-      if (isa<ScanOp, Rank1GainOp, NewtonSchulzOp>(op))
+      if (isa<ScanOp, Rank1GainOp, NewtonSchulzOp, ChunkNewtonSchulzOp>(op))
         ops.push_back(op);
     });
     if (ops.empty())
@@ -449,6 +449,13 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
                             "on the CPU (--target cpu)";
                 return lowerRank1Gain(gain, kernels, name);
               })
+              .Case<ChunkNewtonSchulzOp>(
+                  [&](ChunkNewtonSchulzOp chunk) -> LogicalResult {
+                    return chunk.emitError()
+                           << "the per-chunk Newton-Schulz approximation "
+                              "runs on the CPU only (--target cpu); the GPU "
+                              "lowering has no kernel for it";
+                  })
               .Default([&](Operation *other) -> LogicalResult {
                 return other->emitError()
                        << "the GPU lowering has no kernel for '"

@@ -91,7 +91,34 @@ def FuseNewtonSchulz : Pass<"muonssm-fuse-newton-schulz", "func::FuncOp"> {
     chip on a GPU, in one scratch buffer per (sequence, head) on the CPU) and
     the Newton–Schulz Gram products run per token on the smaller side of
     the matrix; nothing but o_t is written per token (docs/chunking.md §3).
+
+    With `per-chunk=C` (C > 0) the pass also applies the named per-chunk
+    approximation (docs/chunking.md §3.2) to every scan with NS on a rank-1
+    update: NS runs once per chunk of C tokens on the chunk's summed update,
+    through C×C Grams, in a `muonssm.chunk_newton_schulz` op whose effective
+    keys replace `k`; the scan loses NS and `tau` and stays linear, so
+    muonssm-chunk chunks it. Run it before simplify-newton-schulz (the
+    pipelines' `ns-per-chunk` option does). This is not the per-token model
+    of the seed; a scan it cannot express (error input, delta rule, LongHorn,
+    H ≠ HV) is a located error.
+
+    ```mlir
+    // RUN: muonssm-opt %s --muonssm-fuse-newton-schulz=per-chunk=64
+    %o = muonssm.scan q(%q) k(%k) v(%v) beta(%b) decay = scalar, ...,
+        newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1> on update
+        with tau inside, tau = 1.0, scale = 1.0 -> o ...
+    // becomes
+    %kt = muonssm.chunk_newton_schulz k(%k) v(%v) beta(%b)
+        newton_schulz = <...>, tau_in = 1.0, tau_out = 1.0, chunk_size = 64
+    %o = muonssm.scan q(%q) k(%kt) v(%v) beta(%b) decay = scalar, ...,
+        tau = 1.0, scale = 1.0 -> o ...
+    ```
   }];
+  let options = [
+    Option<"perChunk", "per-chunk", "int64_t", /*default=*/"0",
+           "Approximate NS of rank-1 updates per chunk of this many tokens "
+           "(a power of two in [1, 1024]); 0 (default) keeps per-token NS">,
+  ];
 }
 
 def LowerToGPU : Pass<"muonssm-lower-to-gpu", "ModuleOp"> {

@@ -21,9 +21,14 @@ using namespace mlir;
 using namespace mlir::muonssm;
 
 /// The scheduling passes both targets share: NS of a rank-1 update becomes
-/// a gain, linear scans get a chunked schedule (unless chunkSize is 0) and
-/// NS of the momentum a fused recurrent one.
-static void addSchedulingPasses(OpPassManager &pm, int64_t chunkSize) {
+/// a gain (or, with nsPerChunk, the per-chunk approximation), linear scans
+/// get a chunked schedule (unless chunkSize is 0) and NS of the momentum a
+/// fused recurrent one.
+static void addSchedulingPasses(OpPassManager &pm, int64_t chunkSize,
+                                int64_t nsPerChunk = 0) {
+  if (nsPerChunk != 0)
+    pm.addNestedPass<func::FuncOp>(
+        createFuseNewtonSchulz(FuseNewtonSchulzOptions{nsPerChunk}));
   pm.addNestedPass<func::FuncOp>(createSimplifyNewtonSchulz());
   if (chunkSize != 0)
     pm.addNestedPass<func::FuncOp>(createChunk(ChunkOptions{chunkSize}));
@@ -49,7 +54,7 @@ static void addBufferization(OpPassManager &pm, bool hoistDynamicAllocs) {
 
 void mlir::muonssm::buildMuonSSMToCPUPipeline(
     OpPassManager &pm, const MuonSSMToCPUOptions &options) {
-  addSchedulingPasses(pm, options.chunkSize);
+  addSchedulingPasses(pm, options.chunkSize, options.nsPerChunk);
   pm.addNestedPass<func::FuncOp>(createLowerToCPU());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

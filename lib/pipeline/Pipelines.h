@@ -15,6 +15,12 @@ struct MuonSSMToCPUOptions : public PassPipelineOptions<MuonSSMToCPUOptions> {
       llvm::cl::desc("Tokens per chunk of chunked scans (a power of two); 0 "
                      "keeps every scan token by token"),
       llvm::cl::init(64)};
+  PassOptions::Option<int64_t> nsPerChunk{
+      *this, "ns-per-chunk",
+      llvm::cl::desc("Approximate Newton-Schulz of rank-1 updates once per "
+                     "chunk of this many tokens (docs/chunking.md §3.2; not "
+                     "the seed's per-token model); 0 (default) keeps it exact"),
+      llvm::cl::init(0)};
 };
 
 /// muonssm dialect → LLVM dialect for the host CPU: NS of rank-1 updates

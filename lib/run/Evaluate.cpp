@@ -1,6 +1,7 @@
 //===- Evaluate.cpp - float64 evaluation of an entry function -------------===//
 
 #include "lib/run/Evaluate.h"
+#include "lib/run/Inputs.h"
 
 #include "dialect/MuonSSMOps.h"
 
@@ -90,6 +91,8 @@ public:
               .Case<NewtonSchulzOp>(
                   [&](NewtonSchulzOp ns) { return visit(ns); })
               .Case<Rank1GainOp>([&](Rank1GainOp op) { return visit(op); })
+              .Case<ChunkNewtonSchulzOp>(
+                  [&](ChunkNewtonSchulzOp op) { return visit(op); })
               .Case<func::ReturnOp>([&](func::ReturnOp ret) {
                 for (Value v : ret.getOperands())
                   results.push_back(slots[v]);
@@ -243,6 +246,68 @@ private:
           op.getDt() ? &*slots[op.getDt()].value : nullptr);
     }
     slots[op.getGain()] = std::move(slot);
+    return success();
+  }
+
+  LogicalResult visit(ChunkNewtonSchulzOp op) {
+    const Shape &k = slots[op.getK()].shape, &v = slots[op.getV()].shape;
+    std::string problem;
+    if (k.size() != 4 || v.size() != 4 || k[0] != v[0] || k[1] != v[1] ||
+        k[2] <= 0 || v[2] % k[2] != 0)
+      problem = "k " + shapeString(k) + " and v " + shapeString(v) +
+                " do not fit [B, T, H, K] and [B, T, HV, V]";
+    Shape perHead = {v[0], v[1], v[2]};
+    Shape perChannel = {v[0], v[1], v[2], v[3]};
+    if (Value beta = op.getBeta(); beta && problem.empty() &&
+                                   slots[beta].shape != perHead &&
+                                   slots[beta].shape != perChannel)
+      problem = "beta of shape " + shapeString(slots[beta].shape) +
+                " fits neither [B, T, HV] nor [B, T, HV, V]";
+    std::vector<int64_t> cu;
+    if (Value cuValue = op.getCuSeqlens(); cuValue && problem.empty()) {
+      const Slot &slot = slots[cuValue];
+      if (slot.value)
+        for (double x : slot.value->data())
+          cu.push_back(static_cast<int64_t>(x));
+      else if (compute)
+        return op.emitError() << "cu_seqlens has no values to evaluate with";
+      for (size_t i = 0; i < cu.size(); ++i)
+        if (cu[i] < 0 || cu[i] > v[1] || (i > 0 && cu[i] < cu[i - 1]))
+          problem = "cu_seqlens must rise from 0 to at most T = " +
+                    std::to_string(v[1]);
+      if (v[0] != 1)
+        problem = "cu_seqlens packs all sequences into B = 1, got B = " +
+                  std::to_string(v[0]);
+    }
+    if (!problem.empty())
+      return op.emitError() << "the inputs do not fit this op: " << problem;
+    Shape keysShape = {v[0], v[1], v[2], k.size() == 4 ? k[3] : 0};
+    if (failed(checkType(op, op.getKeys().getType(), keysShape, "the result")))
+      return failure();
+    Slot slot{keysShape, std::nullopt};
+    if (compute) {
+      reference::ChunkNSConfig config{toReference(op.getNewtonSchulz()),
+                                      op.getTauIn().convertToDouble(),
+                                      op.getTauOut().convertToDouble(),
+                                      static_cast<int64_t>(op.getChunkSize())};
+      reference::Tensor keys = reference::chunkNewtonSchulzKeys(
+          config, *slots[op.getK()].value, *slots[op.getV()].value,
+          op.getBeta() ? &*slots[op.getBeta()].value : nullptr,
+          op.getCuSeqlens() ? &cu : nullptr);
+      // The op's result is rounded to its element type: the scan reads the
+      // keys as the IR stores them.
+      FailureOr<npy::DType> dtype =
+          dtypeOf(op.getKeys().getType().getElementType());
+      if (succeeded(dtype)) {
+        npy::Array rounded = npy::Array::zeros(*dtype, keysShape);
+        for (size_t i = 0; i < keys.size(); ++i) {
+          rounded.setFromDouble(i, keys.data()[i]);
+          keys.data()[i] = rounded.getAsDouble(i);
+        }
+      }
+      slot.value = std::move(keys);
+    }
+    slots[op.getKeys()] = std::move(slot);
     return success();
   }
 

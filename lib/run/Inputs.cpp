@@ -25,6 +25,19 @@ Role run::roleOf(BlockArgument argument) {
         return Role::Sigmoid;
       continue; // k and v: their scan decides
     }
+    if (auto chunk = dyn_cast<ChunkNewtonSchulzOp>(use.getOwner())) {
+      if (use.get() == chunk.getCuSeqlens())
+        return Role::Offsets;
+      // k: drawn as the keys of the scan that reads the effective keys.
+      if (use.get() == chunk.getK())
+        for (Operation *user : chunk.getKeys().getUsers())
+          if (auto scan = dyn_cast<ScanOp>(user))
+            return scan.getDecay() == DecayKind::Mamba ||
+                           scan.getDecay() == DecayKind::Longhorn
+                       ? Role::Normal
+                       : Role::UnitVector;
+      continue; // v and β: their scan decides
+    }
     auto scan = dyn_cast<ScanOp>(use.getOwner());
     if (!scan)
       continue;

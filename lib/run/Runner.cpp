@@ -8,12 +8,14 @@
 #include "lib/run/Evaluate.h"
 #include "lib/run/Inputs.h"
 #include "lib/run/Jit.h"
+#include "passes/Passes.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 
 #include "llvm/Support/FileSystem.h"
@@ -62,6 +64,14 @@ std::string run::checkOptions(const RunOptions &options) {
     return "--chunk-size must be 0 (token by token) or a power of two up to "
            "1024, got " +
            std::to_string(options.chunkSize);
+  if (options.nsPerChunk < 0 || options.nsPerChunk > 1024 ||
+      (options.nsPerChunk & (options.nsPerChunk - 1)) != 0)
+    return "--ns-per-chunk must be 0 (per-token Newton-Schulz) or a power of "
+           "two up to 1024, got " +
+           std::to_string(options.nsPerChunk);
+  if (options.nsPerChunk && options.target == "cuda")
+    return "--ns-per-chunk runs on the CPU only (the GPU lowering has no "
+           "kernel for the per-chunk approximation); use --target cpu";
   return "";
 }
 
@@ -117,6 +127,20 @@ int run::runModel(const RunOptions &options) {
   if (!module)
     return 1;
 
+  // The per-chunk NS approximation is a different model: rewrite it into
+  // the IR first, so that --check compares the compiled code with the
+  // float64 oracle of the same (approximated) model, and keep the original
+  // to report how far the approximation is from the per-token model.
+  OwningOpRef<ModuleOp> perToken;
+  if (options.nsPerChunk) {
+    perToken = module->clone();
+    PassManager pm(&context);
+    pm.addNestedPass<func::FuncOp>(createFuseNewtonSchulz(
+        FuseNewtonSchulzOptions{options.nsPerChunk}));
+    if (failed(pm.run(*module)))
+      return 1; // the pass has reported where
+  }
+
   // Names must be unique: they are file names under --inputs and --dump.
   std::set<std::string> names;
   for (unsigned i = 0; i < entry.getNumArguments(); ++i)
@@ -149,6 +173,10 @@ int run::runModel(const RunOptions &options) {
     llvm::outs() << ", linear scans in chunks of " << options.chunkSize;
   else
     llvm::outs() << ", every scan token by token";
+  if (options.nsPerChunk)
+    llvm::outs() << ", Newton-Schulz of rank-1 updates approximated per "
+                    "chunk of "
+                 << options.nsPerChunk << " tokens";
   llvm::outs() << "\n";
   for (const Input &in : *inputs)
     llvm::outs() << llvm::format("  input  %-18s %-5s ", in.name.c_str(),
@@ -256,6 +284,29 @@ int run::runModel(const RunOptions &options) {
         "  %-18s max abs err %.3e  rel err %.3e  tolerance %.1e (%s)  %s\n",
         resultName(entry, i).c_str(), c.maxAbs, c.relative, tolerance,
         dtype.c_str(), pass ? "ok" : "FAIL");
+  }
+  if (perToken) {
+    // Informational: the approximation's distance from the per-token model
+    // (no tolerance applies; docs/chunking.md §3.2 reports typical values).
+    auto original = perToken->lookupSymbol<func::FuncOp>(options.entry);
+    FailureOr<std::vector<reference::Tensor>> exact =
+        evaluate(original, toArgumentValues(*inputs, true));
+    if (failed(exact))
+      return 1;
+    llvm::outs() << "per-chunk Newton-Schulz vs the per-token model "
+                    "(float64, normwise relative difference):\n";
+    for (unsigned i = 0; i < outputs.size(); ++i) {
+      const std::vector<double> &approx = (*expected)[i].data(),
+                                &model = (*exact)[i].data();
+      double diff = 0.0, norm = 0.0;
+      for (size_t j = 0; j < model.size(); ++j) {
+        diff += (approx[j] - model[j]) * (approx[j] - model[j]);
+        norm += model[j] * model[j];
+      }
+      llvm::outs() << llvm::format(
+          "  %-18s rel diff %.3e\n", resultName(entry, i).c_str(),
+          norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff));
+    }
   }
   if (!ok) {
     llvm::errs() << "muonssm-run: error: results differ from the float64 "

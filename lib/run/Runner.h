@@ -25,6 +25,9 @@ struct RunOptions {
   bool check = false;       ///< compare with the float64 oracle
   unsigned bench = 0;       ///< timed runs after the first
   int64_t chunkSize = 64;   ///< chunk of chunked scans; 0: token by token
+  /// > 0: NS of rank-1 updates approximated once per chunk of this many
+  /// tokens (docs/chunking.md §3.2); 0: the exact per-token NS.
+  int64_t nsPerChunk = 0;
   std::string target = "cpu";
 };
 
@@ -32,8 +35,9 @@ struct RunOptions {
 /// normwise relative error ‖out − ref‖/‖ref‖ may not exceed it.
 double checkTolerance(const std::string &dtypeName);
 
-/// What is wrong with the options (an unknown target, a chunk size that is
-/// not 0 or a power of two up to 1024), or "".
+/// What is wrong with the options (an unknown target, a chunk size or
+/// per-chunk NS size that is not 0 or a power of two up to 1024, per-chunk
+/// NS on CUDA), or "".
 std::string checkOptions(const RunOptions &options);
 
 /// Registers what a model may use: every upstream dialect and extension

@@ -235,3 +235,32 @@ func.func @rank1_gain(%k: tensor<2x5x2x3xbf16>, %v: tensor<2x5x4x6xbf16>,
       tau_in = 1.0, tau_out = 0.5 -> tensor<2x5x4xf32>
   return %g : tensor<2x5x4xf32>
 }
+
+// -----
+
+// muonssm.chunk_newton_schulz: per sequence, value head and chunk, C×C
+// scratch Grams, the normalised start Z₀ = τ_in/(‖U‖ + ε)·I, one pass of the
+// Z iteration per NS step (here 2), then the effective keys stored in the
+// element type of k.
+
+// CHECK-LABEL: func.func @chunk_newton_schulz
+// CHECK:         %[[OUT:.*]] = memref.alloc() : memref<2x10x4x3xbf16>
+// CHECK-COUNT-6: memref.alloc(%{{.*}}, %{{.*}}) : memref<?x?xf32>
+// CHECK:         scf.for %[[B:.*]] =
+// CHECK:           scf.for %[[H:.*]] =
+// CHECK:             scf.for %[[C0:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK:               arith.minsi
+// CHECK:               math.sqrt
+// CHECK:               arith.addf
+// CHECK:               arith.select
+// CHECK-COUNT-2:       math.fma
+// CHECK:               arith.truncf %{{.*}} : f32 to bf16
+// CHECK:               memref.store %{{.*}}, %[[OUT]]
+// CHECK:         bufferization.to_tensor %[[OUT]]
+func.func @chunk_newton_schulz(%k: tensor<2x10x2x3xbf16>, %v: tensor<2x10x4x6xbf16>,
+    %b: tensor<2x10x4xbf16>) -> tensor<2x10x4x3xbf16> {
+  %kt = muonssm.chunk_newton_schulz k(%k : tensor<2x10x2x3xbf16>) v(%v : tensor<2x10x4x6xbf16>)
+      beta(%b : tensor<2x10x4xbf16>) newton_schulz = <quintic, add, eps = 1.0e-07, steps = 2>,
+      tau_in = 1.0, tau_out = 0.5, chunk_size = 4 -> tensor<2x10x4x3xbf16>
+  return %kt : tensor<2x10x4x3xbf16>
+}

@@ -73,3 +73,13 @@ func.func @momentum_ns_with_gate(%q: tensor<1x8x1x16xf32>, %v: tensor<1x8x1x16xf
       tau = 1.0, scale = 1.0 -> o tensor<1x8x1x16xf32>
   return %o : tensor<1x8x1x16xf32>
 }
+
+// -----
+
+func.func @chunk_newton_schulz(%k: tensor<1x8x1x16xf32>, %v: tensor<1x8x1x4xf32>) -> tensor<1x8x1x16xf32> {
+  // expected-error @+1 {{the per-chunk Newton-Schulz approximation runs on the CPU only (--target cpu); the GPU lowering has no kernel for it}}
+  %kt = muonssm.chunk_newton_schulz k(%k : tensor<1x8x1x16xf32>) v(%v : tensor<1x8x1x4xf32>)
+      newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>, tau_in = 1.0, tau_out = 1.0,
+      chunk_size = 4 -> tensor<1x8x1x16xf32>
+  return %kt : tensor<1x8x1x16xf32>
+}

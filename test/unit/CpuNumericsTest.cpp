@@ -12,7 +12,13 @@
 //    fuse-newton-schulz) with C ∈ {16, 32, 64}, one compile per variant with
 //    a dynamic T, run at T ∈ {1, C−1, C, C+1, 3C+5}, varlen included; the
 //    test also checks which schedule the passes chose;
-//  - Long (T = 4096) and SixteenBitInputs (bf16/f16 at T = 64).
+//  - Long (T = 4096) and SixteenBitInputs (bf16/f16 at T = 64);
+//  - PerChunkNewtonSchulz: the named approximation of docs/chunking.md
+//    §3.2 (NS once per chunk of C_ns ∈ {1, 16, 64} tokens), rewritten into
+//    the IR first, so the compiled code is checked against the float64
+//    oracle of the approximated model at the same tolerances, with the
+//    scan itself chunked (C = 32) at T ∈ {1, C_ns−1, C_ns+1, 3C_ns+5}; the
+//    suite prints how far the approximation is from the per-token model.
 //
 // Tolerances (normwise relative, as `muonssm-run --check`): f64 1e-10 (the
 // double-rounding error here is ~1e-15); f32 1e-4 (f32 rounding is ~6e-8
@@ -73,6 +79,9 @@ struct Variant {
   /// the momentum or of a state-dependent update), "" (unscheduled: an
   /// elementwise decay with a state-dependent input).
   std::string schedule = "chunked";
+  /// As many key heads as value heads (the per-chunk NS approximation needs
+  /// H = HV); otherwise H = 2, HV = 4.
+  bool sameHeads = false;
 };
 
 void PrintTo(const Variant &v, std::ostream *os) { *os << v.name; }
@@ -134,7 +143,7 @@ std::vector<Variant> variants() {
 
 /// A func.func @main holding one scan of the variant, with static sizes.
 std::string scanModule(const Variant &v, const std::string &type, int64_t T) {
-  int64_t B = v.varlen ? 1 : 2, H = 2, HV = 4;
+  int64_t B = v.varlen ? 1 : 2, HV = 4, H = v.sameHeads ? HV : 2;
   // Alternate K < V and K > V so both Gram orientations of NS are used.
   bool wide = v.name.size() % 2 == 0;
   int64_t K = wide ? 4 : 6, V = wide ? 6 : 4;
@@ -421,6 +430,114 @@ TEST_P(SixteenBitInputs, MatchesTheOracle) {
                      T * 7 + variant.name.size());
 }
 
+/// Worst normwise distance of the approximated model's o from the
+/// per-token model's, per NS chunk size (float64 oracles, both).
+std::map<int64_t, Worst> &approximationByChunk() {
+  static std::map<int64_t, Worst> worst;
+  return worst;
+}
+
+using PerChunkParam = std::tuple<Variant, std::string, int64_t>;
+
+class PerChunkNewtonSchulz : public ::testing::TestWithParam<PerChunkParam> {
+protected:
+  static void TearDownTestSuite() {
+    printSummary();
+    for (auto &[chunk, w] : approximationByChunk())
+      std::printf("[ summary ] per-chunk NS, %lld tokens per chunk: worst "
+                  "distance of o from the per-token model %.3e (%s)\n",
+                  static_cast<long long>(chunk), w.relative, w.where.c_str());
+  }
+};
+
+/// Rewrites NS of the module's rank-1 updates into the per-chunk
+/// approximation (muonssm-run --ns-per-chunk does the same).
+LogicalResult approximatePerChunk(ModuleOp module, int64_t chunk) {
+  PassManager pm(module.getContext());
+  pm.addNestedPass<func::FuncOp>(
+      createFuseNewtonSchulz(FuseNewtonSchulzOptions{chunk}));
+  return pm.run(module);
+}
+
+TEST_P(PerChunkNewtonSchulz, MatchesTheOracleOfTheApproximation) {
+  auto [variant, type, nsChunk] = GetParam();
+  MLIRContext context(registry());
+  context.loadAllAvailableDialects();
+  const int64_t scanChunk = 32;
+  OwningOpRef<ModuleOp> module =
+      parse(scanModule(variant, type, /*T=*/-1), context);
+  ASSERT_TRUE(module);
+  ASSERT_TRUE(succeeded(approximatePerChunk(*module, nsChunk)));
+  int ops = 0;
+  module->walk([&](ChunkNewtonSchulzOp) { ++ops; });
+  ASSERT_EQ(ops, 1);
+  // Without NS the scan is linear: muonssm-chunk chunks it.
+  EXPECT_EQ(scheduleOf(*module, scanChunk), "chunked");
+  FailureOr<run::JitFunction> jit =
+      run::JitFunction::compile(*module, "main", scanChunk);
+  ASSERT_TRUE(succeeded(jit));
+  for (int64_t T : {int64_t(1), nsChunk - 1, nsChunk + 1, 3 * nsChunk + 5}) {
+    if (T < 1 || (variant.varlen && T < 3))
+      continue;
+    std::string label = variant.name + " " + type + " Cns=" +
+                        std::to_string(nsChunk) + " T=" + std::to_string(T);
+    uint64_t seed = T * 17 + nsChunk + variant.name.size();
+    OwningOpRef<ModuleOp> perToken =
+        parse(scanModule(variant, type, T), context);
+    ASSERT_TRUE(perToken);
+    OwningOpRef<ModuleOp> fixed(cast<ModuleOp>((*perToken)->clone()));
+    ASSERT_TRUE(succeeded(approximatePerChunk(*fixed, nsChunk)));
+    checkAgainstOracle(*jit, *fixed, label, seed);
+
+    // The approximation's distance from the per-token model, on the same
+    // inputs (drawn for the per-token module: the same roles and seed).
+    auto original = perToken->lookupSymbol<func::FuncOp>("main");
+    FailureOr<std::vector<run::Input>> inputs =
+        run::prepareInputs(original, "", seed);
+    ASSERT_TRUE(succeeded(inputs));
+    std::vector<run::ArgumentValue> values =
+        run::toArgumentValues(*inputs, true);
+    FailureOr<std::vector<ref::Tensor>> exact =
+        run::evaluate(original, values);
+    FailureOr<std::vector<ref::Tensor>> approx =
+        run::evaluate(fixed->lookupSymbol<func::FuncOp>("main"), values);
+    ASSERT_TRUE(succeeded(exact) && succeeded(approx));
+    double diff2 = 0.0, ref2 = 0.0;
+    for (size_t i = 0; i < (*exact)[0].size(); ++i) {
+      double d = (*approx)[0].data()[i] - (*exact)[0].data()[i];
+      diff2 += d * d;
+      ref2 += (*exact)[0].data()[i] * (*exact)[0].data()[i];
+    }
+    double distance = std::sqrt(diff2 / ref2);
+    if (nsChunk == 1 || T == 1) {
+      // One token per chunk (or a one-token sequence) is the per-token
+      // model: the two float64 oracles differ only by the rounding of the
+      // effective keys to the op's element type (f32: 6e-8 per key; f64:
+      // 1e-16), far below a real chunk's distance (1e-1).
+      EXPECT_LE(distance, type == "f64" ? 1e-12 : 1e-6) << label;
+    }
+    Worst &w = approximationByChunk()[nsChunk];
+    if (distance > w.relative)
+      w = {distance, label};
+  }
+}
+
+std::vector<Variant> perChunkVariants() {
+  std::vector<Variant> chosen;
+  for (Variant v : variants())
+    if (v.decay != "longhorn" && v.input == "update" &&
+        v.attributes.find("on update") != std::string::npos &&
+        v.attributes.find("delta_rule") == std::string::npos) {
+      v.sameHeads = true;
+      chosen.push_back(v);
+      // Per-channel β and varlen (chunks restart at every sequence).
+      v.name += "_channel_beta_varlen";
+      v.channelBeta = v.varlen = true;
+      chosen.push_back(v);
+    }
+  return chosen;
+}
+
 std::string caseName(const ::testing::TestParamInfo<PerTokenParam> &info) {
   return std::get<0>(info.param).name + "_" + std::get<1>(info.param) + "_" +
          std::to_string(std::get<2>(info.param));
@@ -464,6 +581,12 @@ INSTANTIATE_TEST_SUITE_P(AllVariants, SixteenBitInputs,
                          ::testing::Combine(::testing::ValuesIn(variants()),
                                             ::testing::Values("bf16", "f16"),
                                             ::testing::Values(64)),
+                         caseName);
+
+INSTANTIATE_TEST_SUITE_P(Approximation, PerChunkNewtonSchulz,
+                         ::testing::Combine(::testing::ValuesIn(perChunkVariants()),
+                                            ::testing::Values("f32", "f64"),
+                                            ::testing::Values(1, 16, 64)),
                          caseName);
 
 } // namespace

@@ -48,6 +48,13 @@ int main(int argc, char **argv) {
       cl::desc("Tokens per chunk of linear scans (a power of two); 0 runs "
                "every scan token by token"),
       cl::value_desc("C"), cl::cat(category));
+  cl::opt<int64_t> nsPerChunk(
+      "ns-per-chunk", cl::init(0),
+      cl::desc("Approximate Newton-Schulz of rank-1 updates once per chunk "
+               "of N tokens (a power of two; docs/chunking.md §3.2): --check "
+               "then checks the approximated model and reports its "
+               "distance from the per-token one. 0 (default): exact"),
+      cl::value_desc("N"), cl::cat(category));
   cl::opt<std::string> target("target", cl::init("cpu"),
                               cl::desc("cpu (default), or cuda: the muonssm-to-gpu kernels "
                                        "through the runtime"),
@@ -68,6 +75,12 @@ int main(int argc, char **argv) {
   options.bench = bench;
   options.target = target;
   options.chunkSize = chunkSize;
+  options.nsPerChunk = nsPerChunk;
+  if (std::string error = mlir::muonssm::run::checkOptions(options);
+      !error.empty()) {
+    llvm::errs() << "muonssm-run: error: " << error << "\n";
+    return 1;
+  }
   if (options.target == "cuda") {
 #ifdef MUONSSM_HAVE_CUDA_RUNTIME
     return mlir::muonssm::run::runModelOnCuda(options);
