@@ -9,6 +9,8 @@ include "dialect/MuonSSMEnums.td"
 def MuonSSM_DecayKindAttr : EnumAttr<MuonSSM_Dialect, MuonSSM_DecayKind, "decay">;
 def MuonSSM_InputKindAttr : EnumAttr<MuonSSM_Dialect, MuonSSM_InputKind, "input">;
 def MuonSSM_NSTargetAttr : EnumAttr<MuonSSM_Dialect, MuonSSM_NSTarget, "ns_target">;
+def MuonSSM_SelectiveBackboneAttr
+    : EnumAttr<MuonSSM_Dialect, MuonSSM_SelectiveBackbone, "backbone">;
 def MuonSSM_TauPlacementAttr
     : EnumAttr<MuonSSM_Dialect, MuonSSM_TauPlacement, "tau_placement">;
 

@@ -57,4 +57,12 @@ def MuonSSM_ScheduleKind : I32EnumAttr<"ScheduleKind", "how a scan is computed",
   let genSpecializedAttr = 0;
 }
 
+def MuonSSM_SelectiveBackbone : I32EnumAttr<"SelectiveBackbone",
+    "which selective-scan block a mixer is", [
+    I32EnumAttrCase<"Mamba", 0, "mamba">,
+    I32EnumAttrCase<"Longhorn", 1, "longhorn">]> {
+  let cppNamespace = "::mlir::muonssm";
+  let genSpecializedAttr = 0;
+}
+
 #endif // MUONSSM_ENUMS_TD

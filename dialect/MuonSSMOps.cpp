@@ -13,6 +13,7 @@
 #include "llvm/ADT/StringExtras.h"
 
 #include <cmath>
+#include <tuple>
 
 using namespace mlir;
 using namespace mlir::muonssm;
@@ -407,6 +408,139 @@ LogicalResult Rank1GainOp::verify() {
     return emitOpError() << "result must have the accumulation element type "
                          << acc << ", got " << gainType.getElementType();
   return checkShape(op, "result", gainType, {b, t, hv});
+}
+
+FloatType SelectiveMixerOp::getAccumulationType() {
+  if (getX().getType().getElementType().isF64())
+    return Float64Type::get(getContext());
+  return Float32Type::get(getContext());
+}
+
+SelectiveMixerOp::Sizes SelectiveMixerOp::getSizes() {
+  auto dim = [](Value v, int64_t i) {
+    auto type = cast<RankedTensorType>(v.getType());
+    return i < type.getRank() ? type.getDimSize(i) : ShapedType::kDynamic;
+  };
+  Sizes s;
+  s.batch = dim(getX(), 0);
+  s.length = dim(getX(), 1);
+  s.model = dim(getX(), 2);
+  s.inner = dim(getConvWeight(), 0);
+  s.conv = dim(getConvWeight(), 1);
+  s.rank = dim(getDtProj(), 1);
+  int64_t rows = dim(getXProj(), 0);
+  if (getALog())
+    s.state = dim(getALog(), 1);
+  else if (!ShapedType::isDynamic(rows) && !ShapedType::isDynamic(s.rank))
+    s.state = (rows - s.rank) / 2;
+  else
+    s.state = ShapedType::kDynamic;
+  return s;
+}
+
+LogicalResult SelectiveMixerOp::verify() {
+  Operation *op = getOperation();
+  auto xType = getX().getType();
+  Type element = xType.getElementType();
+  // One element type for the input and every weight.
+  for (auto [name, value] :
+       {std::pair<StringRef, Value>{"in_proj", getInProj()},
+        {"conv weight", getConvWeight()},
+        {"conv bias", getConvBias()},
+        {"x_proj", getXProj()},
+        {"dt_proj weight", getDtProj()},
+        {"dt_proj bias", getDtBias()},
+        {"A_log", getALog()},
+        {"D", getD()},
+        {"out_proj", getOutProj()}})
+    if (value && cast<RankedTensorType>(value.getType()).getElementType() !=
+                     element)
+      return emitOpError() << name << " must have the element type of x, "
+                           << element << ", got " << value.getType();
+  if (xType.getRank() != 3)
+    return emitOpError() << "x must have rank 3 ([B, L, d_model]), got "
+                         << xType;
+  bool mamba = getBackbone() == SelectiveBackbone::Mamba;
+  if (mamba && !getALog())
+    return emitOpError() << "the mamba block needs A_log (A = −exp(A_log))";
+  if (!mamba && getALog())
+    return emitOpError() << "the longhorn block takes no A_log (its decay "
+                            "1 − dtn·K² comes from dt and the keys)";
+
+  auto rank2 = [&](Value v, StringRef name) -> LogicalResult {
+    auto type = cast<RankedTensorType>(v.getType());
+    if (type.getRank() == 2)
+      return success();
+    return emitOpError() << name << " must have rank 2, got " << type;
+  };
+  for (auto [name, value] :
+       {std::pair<StringRef, Value>{"in_proj", getInProj()},
+        {"conv weight", getConvWeight()},
+        {"x_proj", getXProj()},
+        {"dt_proj weight", getDtProj()},
+        {"out_proj", getOutProj()}})
+    if (failed(rank2(value, name)))
+      return failure();
+  if (getALog() && failed(rank2(getALog(), "A_log")))
+    return failure();
+
+  Sizes sizes = getSizes();
+  auto times = [](int64_t n, int64_t m) {
+    return ShapedType::isDynamic(m) ? ShapedType::kDynamic : n * m;
+  };
+  auto plus = [](int64_t a, int64_t b) {
+    return ShapedType::isDynamic(a) || ShapedType::isDynamic(b)
+               ? ShapedType::kDynamic
+               : a + b;
+  };
+  Dim b{"B", sizes.batch}, l{"L", sizes.length}, dm{"d_model", sizes.model},
+      di{"d_inner", sizes.inner}, di2{"2·d_inner", times(2, sizes.inner)},
+      r{"dt_rank", sizes.rank},
+      n{"d_state", sizes.state},
+      xrows{"dt_rank + 2·d_state",
+            plus(sizes.rank, times(2, sizes.state))};
+  if (!mamba && !ShapedType::isDynamic(sizes.rank)) {
+    int64_t rows = getXProj().getType().getDimSize(0);
+    if (!ShapedType::isDynamic(rows) &&
+        (rows <= sizes.rank || (rows - sizes.rank) % 2 != 0))
+      return emitOpError()
+             << "x_proj must have dt_rank + 2·d_state rows (dt_rank = "
+             << sizes.rank << " from dt_proj, d_state ≥ 1), got " << rows;
+  }
+  for (auto [value, what, dims] :
+       std::initializer_list<std::tuple<Value, StringRef, SmallVector<Dim>>>{
+           {getInProj(), "in_proj", {di2, dm}},
+           {getConvBias(), "conv bias", {di}},
+           {getXProj(), "x_proj", {xrows, di}},
+           {getDtProj(), "dt_proj weight", {di, r}},
+           {getDtBias(), "dt_proj bias", {di}},
+           {getD(), "D", {di}},
+           {getOutProj(), "out_proj", {dm, di}},
+           {getOut(), "result", {b, l, dm}}})
+    if (failed(checkShape(op, what, value.getType(), dims)))
+      return failure();
+  if (getALog() &&
+      failed(checkShape(op, "A_log", getALog().getType(), {di, n})))
+    return failure();
+  for (auto [name, size] : {std::pair<StringRef, int64_t>{"d_inner", sizes.inner},
+                            {"d_conv", sizes.conv},
+                            {"dt_rank", sizes.rank},
+                            {"d_state", sizes.state}})
+    if (!ShapedType::isDynamic(size) && size < 1)
+      return emitOpError() << name << " must be >= 1, got " << size;
+  if (getOut().getType().getElementType() != element)
+    return emitOpError() << "result must have the element type of x, "
+                         << element << ", got "
+                         << getOut().getType().getElementType();
+  if (FloatAttr momentum = getMomentumAttr()) {
+    double gamma = momentum.getValueAsDouble();
+    if (!(gamma >= 0.0 && gamma <= 1.0))
+      return emitOpError() << "momentum γ must lie in [0, 1], got " << gamma;
+  }
+  double tau = getTau().convertToDouble();
+  if (!(tau > 0.0) || !std::isfinite(tau))
+    return emitOpError() << "tau must be a finite number > 0, got " << tau;
+  return success();
 }
 
 LogicalResult ChunkNewtonSchulzOp::verify() {

@@ -168,6 +168,88 @@ def MuonSSM_Rank1GainOp : MuonSSM_Op<"rank1_gain", [Pure,
   let hasVerifier = 1;
 }
 
+def MuonSSM_SelectiveMixerOp : MuonSSM_Op<"selective_mixer", [Pure]> {
+  let summary = "a (Muon) Mamba or LongHorn block: projections, short conv, selective scan";
+  let description = [{
+    The sequence mixer of the seed's `Mamba` / `MuonMamba` and `Longhorn` /
+    `MuonLonghorn` blocks (SEMANTICS.md §3.1–3.2), for x [B, L, d_model]:
+
+    ```
+    x_in, z    = split(x · in_projᵀ)                     [B, L, d_inner] each
+    u          = SiLU(causal depthwise conv(x_in; conv_weight) + conv_bias)
+    δ, K, Q    = split(u · x_projᵀ)                       dt_rank, d_state, d_state
+    mamba:     Δ = softplus(δ · dt_projᵀ + dt_bias),  A = −exp(A_log)
+               v = γv + NS(τΔ⊙u ⊗ K),   h = exp(ΔA)⊙h + v     (τ inside NS)
+    longhorn:  dt = sigmoid(δ · dt_projᵀ + dt_bias),  dtn = dt/(1 + dt‖K‖²)
+               v = γv + τ·NS(dtn⊙u ⊗ K),  h = (1 − dtn⊗K²)⊙h + v   (τ after NS)
+    y          = (hQ + D⊙u) ⊙ SiLU(z)
+    out        = y · out_projᵀ                            [B, L, d_model]
+    ```
+
+    Without `momentum` and `newton_schulz` it is the plain block (Mamba,
+    LongHorn): `h = decay⊙h + τ·X`. `muonssm-decompose-mixers` rewrites it
+    into linalg (projections, conv, gates) and one `muonssm.scan`
+    (`decay = mamba|longhorn`, one head with K = d_state, V = d_inner).
+    Computed in the accumulation precision (f64 for f64 inputs, else f32);
+    the result has the element type of x. The seed's defaults for the Muon
+    forms are `momentum = 0.9`, `newton_schulz = <quintic, add,
+    eps = 1.0e-07, steps = 1>`, `tau = 1.0`.
+
+    ```mlir
+    %y = muonssm.selective_mixer mamba x(%x : tensor<2x64x32xf32>)
+        in_proj(%wi : tensor<128x32xf32>)
+        conv(%wc : tensor<64x4xf32>, %bc : tensor<64xf32>)
+        x_proj(%wx : tensor<34x64xf32>)
+        dt_proj(%wd : tensor<64x2xf32>, %bd : tensor<64xf32>)
+        A_log(%al : tensor<64x16xf32>) D(%d : tensor<64xf32>)
+        out_proj(%wo : tensor<32x64xf32>)
+        momentum = 9.000000e-01,
+        newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>,
+        tau = 1.000000e+00 -> tensor<2x64x32xf32>
+    ```
+  }];
+  let arguments = (ins
+      MuonSSM_SelectiveBackboneAttr:$backbone,
+      MuonSSM_FloatTensor:$x,
+      MuonSSM_FloatTensor:$in_proj,
+      MuonSSM_FloatTensor:$conv_weight,
+      MuonSSM_FloatTensor:$conv_bias,
+      MuonSSM_FloatTensor:$x_proj,
+      MuonSSM_FloatTensor:$dt_proj,
+      MuonSSM_FloatTensor:$dt_bias,
+      Optional<MuonSSM_FloatTensor>:$a_log,
+      MuonSSM_FloatTensor:$d,
+      MuonSSM_FloatTensor:$out_proj,
+      OptionalAttr<F64Attr>:$momentum,
+      OptionalAttr<MuonSSM_NewtonSchulzAttr>:$newton_schulz,
+      F64Attr:$tau);
+  let results = (outs MuonSSM_FloatTensor:$out);
+  let assemblyFormat = [{
+    `` $backbone `x` `(` $x `:` type($x) `)`
+    `in_proj` `(` $in_proj `:` type($in_proj) `)`
+    `conv` `(` $conv_weight `:` type($conv_weight) `,`
+               $conv_bias `:` type($conv_bias) `)`
+    `x_proj` `(` $x_proj `:` type($x_proj) `)`
+    `dt_proj` `(` $dt_proj `:` type($dt_proj) `,` $dt_bias `:` type($dt_bias) `)`
+    (`A_log` `(` $a_log^ `:` type($a_log) `)`)?
+    `D` `(` $d `:` type($d) `)`
+    `out_proj` `(` $out_proj `:` type($out_proj) `)`
+    (`momentum` `=` $momentum^ `,`)?
+    (`newton_schulz` `=` $newton_schulz^ `,`)?
+    `tau` `=` $tau attr-dict `->` type($out)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// f64 for f64 inputs, else f32.
+    ::mlir::FloatType getAccumulationType();
+    /// The sizes the operands imply (kDynamic where unknown).
+    struct Sizes {
+      int64_t batch, length, model, inner, conv, rank, state;
+    };
+    Sizes getSizes();
+  }];
+}
+
 def MuonSSM_ChunkNewtonSchulzOp : MuonSSM_Op<"chunk_newton_schulz",
     [Pure, AttrSizedOperandSegments]> {
   let summary = "per-chunk Newton–Schulz of a rank-C update, as effective keys";

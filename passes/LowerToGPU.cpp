@@ -371,7 +371,8 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
     ModuleOp module = getOperation();
     SmallVector<Operation *> ops;
     module.walk([&](Operation *op) {
-      if (isa<ScanOp, Rank1GainOp, NewtonSchulzOp, ChunkNewtonSchulzOp>(op))
+      if (isa<ScanOp, Rank1GainOp, NewtonSchulzOp, ChunkNewtonSchulzOp,
+              SelectiveMixerOp>(op))
         ops.push_back(op);
     });
     if (ops.empty())
@@ -455,6 +456,14 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
                            << "the per-chunk Newton-Schulz approximation "
                               "runs on the CPU only (--target cpu); the GPU "
                               "lowering has no kernel for it";
+                  })
+              .Case<SelectiveMixerOp>(
+                  [&](SelectiveMixerOp mixer) -> LogicalResult {
+                    return mixer.emitError()
+                           << "muonssm-to-gpu does not lower mixer ops yet "
+                              "(their projections would run on the host): "
+                              "run the model on the CPU (--target cpu), or "
+                              "give the GPU pipeline the scan alone";
                   })
               .Default([&](Operation *other) -> LogicalResult {
                 return other->emitError()

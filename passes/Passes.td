@@ -33,6 +33,28 @@ def LowerToCPU : Pass<"muonssm-lower-to-cpu", "func::FuncOp"> {
   ];
 }
 
+def DecomposeMixers : Pass<"muonssm-decompose-mixers", "func::FuncOp"> {
+  let summary = "Write mixer ops out as linalg (projections, conv, gates) and a scan";
+  let description = [{
+    `muonssm.selective_mixer` (Mamba, LongHorn, with or without Muon)
+    becomes linalg.generic ops on tensors in the accumulation precision —
+    in_proj, the causal depthwise conv with its bias and SiLU, x_proj,
+    dt_proj with its bias and softplus (Mamba) or sigmoid (LongHorn),
+    A = −exp(A_log), out_proj — around one `muonssm.scan` with
+    `decay = mamba|longhorn`, one head (K = d_state, V = d_inner), the D skip
+    and the SiLU(z) gate fused in, and the block's momentum and NS (on the
+    update, τ inside for Mamba, after for LongHorn). The scan then takes the
+    scheduling passes like any other. Weights must have static shapes; B
+    and L may be dynamic.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 def SimplifyNewtonSchulz : Pass<"muonssm-simplify-newton-schulz",
                                 "func::FuncOp"> {
   let summary = "Newton–Schulz of a rank-1 update becomes a per-token gain";

@@ -26,6 +26,8 @@ const char *data::roleName(Role role) {
     return "sequence offsets";
   case Role::Slots:
     return "distinct pool slots";
+  case Role::Weight:
+    return "normal/sqrt(fan-in)";
   }
   return "?";
 }
@@ -34,7 +36,8 @@ static const std::pair<Role, const char *> kRoleKeys[] = {
     {Role::Normal, "normal"},       {Role::UnitVector, "unit"},
     {Role::LogDecay, "logdecay"},   {Role::Softplus, "softplus"},
     {Role::Sigmoid, "sigmoid"},     {Role::NegativeExp, "negexp"},
-    {Role::Offsets, "offsets"},     {Role::Slots, "slots"}};
+    {Role::Offsets, "offsets"},     {Role::Slots, "slots"},
+    {Role::Weight, "weight"}};
 
 const char *data::roleKey(Role role) {
   for (auto &[r, key] : kRoleKeys)
@@ -98,6 +101,11 @@ npy::Array data::randomArray(Role role, npy::DType dtype,
       break;
     case Role::NegativeExp:
       x = -std::exp(0.5 * z);
+      break;
+    case Role::Weight:
+      x = shape.empty() || shape.back() <= 0
+              ? z
+              : z / std::sqrt(static_cast<double>(shape.back()));
       break;
     }
   }

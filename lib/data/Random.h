@@ -29,6 +29,8 @@ enum class Role {
   NegativeExp, ///< Mamba's A: −exp(normal/2) < 0
   Offsets,     ///< cu_seqlens: 0 = c_0 ≤ c_1 ≤ … ≤ c_N = T
   Slots,       ///< state_indices: N distinct slots of a pool of P
+  Weight,      ///< a projection [out, in] or conv [channels, width] weight:
+               ///< normal/√(last dimension), so activations keep unit scale
 };
 
 const char *roleName(Role role);

@@ -10,6 +10,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -54,11 +55,15 @@ static void addBufferization(OpPassManager &pm, bool hoistDynamicAllocs) {
 
 void mlir::muonssm::buildMuonSSMToCPUPipeline(
     OpPassManager &pm, const MuonSSMToCPUOptions &options) {
+  // Mixers first: their scans then take the scheduling passes.
+  pm.addNestedPass<func::FuncOp>(createDecomposeMixers());
   addSchedulingPasses(pm, options.chunkSize, options.nsPerChunk);
   pm.addNestedPass<func::FuncOp>(createLowerToCPU());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   addBufferization(pm, /*hoistDynamicAllocs=*/false);
+  // The mixers' linalg ops (projections, conv, gates) → loops.
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   bufferization::buildBufferDeallocationPipeline(pm);
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createLoopInvariantCodeMotionPass());

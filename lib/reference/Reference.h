@@ -280,6 +280,35 @@ StateResult paper(const Tensor &q, const Tensor &k, const Tensor &v,
                   const Tensor &beta, const Tensor &a, bool deltaRule,
                   double gamma, double tau, const NSConfig &ns);
 
+//===----------------------------------------------------------------------===//
+// Whole mixer layers (muonssm.selective_mixer), batched
+//===----------------------------------------------------------------------===//
+
+/// The Mamba / LongHorn block of SEMANTICS.md §3.1–3.2 around the seed
+/// transcriptions muonMamba / muonLonghorn (not the generic scan): x [B, L,
+/// d_model] → in_proj (no bias), causal depthwise conv + bias, SiLU, x_proj
+/// into (δ, K, Q), dt_proj + bias, the selective scan with D and the SiLU(z)
+/// gate, out_proj (no bias). Weights in PyTorch's [out, in] layout.
+struct SelectiveMixerConfig {
+  bool mamba = true;       ///< else LongHorn
+  double gamma = 0.0;      ///< momentum (0: none)
+  std::optional<NSConfig> ns;
+  double tau = 1.0;
+};
+struct SelectiveMixerWeights {
+  const Tensor *inProj = nullptr;     ///< [2·d_inner, d_model]
+  const Tensor *convWeight = nullptr; ///< [d_inner, d_conv]
+  const Tensor *convBias = nullptr;   ///< [d_inner]
+  const Tensor *xProj = nullptr;      ///< [dt_rank + 2·d_state, d_inner]
+  const Tensor *dtProj = nullptr;     ///< [d_inner, dt_rank]
+  const Tensor *dtBias = nullptr;     ///< [d_inner]
+  const Tensor *aLog = nullptr;       ///< [d_inner, d_state], Mamba only
+  const Tensor *d = nullptr;          ///< [d_inner]
+  const Tensor *outProj = nullptr;    ///< [d_model, d_inner]
+};
+Tensor selectiveMixer(const SelectiveMixerConfig &config, const Tensor &x,
+                      const SelectiveMixerWeights &weights);
+
 } // namespace muonssm::reference
 
 #endif // MUONSSM_LIB_REFERENCE_REFERENCE_H

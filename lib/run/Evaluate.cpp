@@ -93,6 +93,8 @@ public:
               .Case<Rank1GainOp>([&](Rank1GainOp op) { return visit(op); })
               .Case<ChunkNewtonSchulzOp>(
                   [&](ChunkNewtonSchulzOp op) { return visit(op); })
+              .Case<SelectiveMixerOp>(
+                  [&](SelectiveMixerOp op) { return visit(op); })
               .Case<func::ReturnOp>([&](func::ReturnOp ret) {
                 for (Value v : ret.getOperands())
                   results.push_back(slots[v]);
@@ -308,6 +310,63 @@ private:
       slot.value = std::move(keys);
     }
     slots[op.getKeys()] = std::move(slot);
+    return success();
+  }
+
+  /// The layer oracle (reference::selectiveMixer), one batch of rows.
+  LogicalResult visit(SelectiveMixerOp op) {
+    const Shape &x = slots[op.getX()].shape;
+    auto shapeOf = [&](Value v) { return slots[v].shape; };
+    // Concrete sizes: the verifier has matched the static ones.
+    int64_t inner = shapeOf(op.getConvWeight())[0];
+    int64_t rank = shapeOf(op.getDtProj())[1];
+    int64_t rows = shapeOf(op.getXProj())[0];
+    int64_t model = x[2], state = (rows - rank) / 2;
+    std::string problem;
+    auto expect = [&](Value v, const char *name, Shape shape) {
+      if (v && problem.empty() && shapeOf(v) != shape)
+        problem = std::string(name) + " has shape " + shapeString(shapeOf(v)) +
+                  ", expected " + shapeString(shape);
+    };
+    expect(op.getInProj(), "in_proj", {2 * inner, model});
+    expect(op.getConvBias(), "conv bias", {inner});
+    expect(op.getXProj(), "x_proj", {rank + 2 * state, inner});
+    expect(op.getDtBias(), "dt_proj bias", {inner});
+    expect(op.getALog(), "A_log", {inner, state});
+    expect(op.getD(), "D", {inner});
+    expect(op.getOutProj(), "out_proj", {model, inner});
+    if (!problem.empty())
+      return op.emitError() << "the inputs do not fit this mixer: " << problem;
+    Shape outShape = {x[0], x[1], model};
+    if (failed(checkType(op, op.getOut().getType(), outShape, "the result")))
+      return failure();
+    tokens = std::max(tokens, x[0] * x[1]);
+    Slot slot{outShape, std::nullopt};
+    if (compute) {
+      reference::SelectiveMixerConfig config;
+      config.mamba = op.getBackbone() == SelectiveBackbone::Mamba;
+      if (FloatAttr momentum = op.getMomentumAttr())
+        config.gamma = momentum.getValueAsDouble();
+      if (std::optional<NewtonSchulzAttr> ns = op.getNewtonSchulz())
+        config.ns = toReference(*ns);
+      config.tau = op.getTau().convertToDouble();
+      auto valueOf = [&](Value v) -> const reference::Tensor * {
+        return v ? &*slots[v].value : nullptr;
+      };
+      reference::SelectiveMixerWeights w;
+      w.inProj = valueOf(op.getInProj());
+      w.convWeight = valueOf(op.getConvWeight());
+      w.convBias = valueOf(op.getConvBias());
+      w.xProj = valueOf(op.getXProj());
+      w.dtProj = valueOf(op.getDtProj());
+      w.dtBias = valueOf(op.getDtBias());
+      w.aLog = valueOf(op.getALog());
+      w.d = valueOf(op.getD());
+      w.outProj = valueOf(op.getOutProj());
+      slot.value =
+          reference::selectiveMixer(config, *slots[op.getX()].value, w);
+    }
+    slots[op.getOut()] = std::move(slot);
     return success();
   }
 

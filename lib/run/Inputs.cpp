@@ -38,6 +38,16 @@ Role run::roleOf(BlockArgument argument) {
                        : Role::UnitVector;
       continue; // v and β: their scan decides
     }
+    if (auto mixer = dyn_cast<SelectiveMixerOp>(use.getOwner())) {
+      Value v = use.get();
+      // Projection and conv weights keep activations at unit scale; x,
+      // biases, A_log and D are standard normal.
+      if (v == mixer.getInProj() || v == mixer.getConvWeight() ||
+          v == mixer.getXProj() || v == mixer.getDtProj() ||
+          v == mixer.getOutProj())
+        return Role::Weight;
+      return Role::Normal;
+    }
     auto scan = dyn_cast<ScanOp>(use.getOwner());
     if (!scan)
       continue;

@@ -5,6 +5,7 @@
 #include "lib/data/Random.h"
 
 #include "dialect/MuonSSMDialect.h"
+#include "dialect/MuonSSMOps.h"
 #include "lib/run/Evaluate.h"
 #include "lib/run/Inputs.h"
 #include "lib/run/Jit.h"
@@ -133,6 +134,18 @@ int run::runModel(const RunOptions &options) {
   // to report how far the approximation is from the per-token model.
   OwningOpRef<ModuleOp> perToken;
   if (options.nsPerChunk) {
+    // A mixer's oracle is its whole layer (reference::selectiveMixer), which
+    // has no per-chunk form: rewriting only after decomposition would leave
+    // --check comparing against the per-token model.
+    WalkResult mixers = entry.walk([](SelectiveMixerOp op) {
+      op.emitError() << "--ns-per-chunk rewrites scans, and --check evaluates "
+                        "a mixer as one layer with per-token Newton-Schulz; "
+                        "run the per-chunk approximation on the scan itself "
+                        "(muonssm-opt --muonssm-decompose-mixers gives it)";
+      return WalkResult::interrupt();
+    });
+    if (mixers.wasInterrupted())
+      return 1;
     perToken = module->clone();
     PassManager pm(&context);
     pm.addNestedPass<func::FuncOp>(createFuseNewtonSchulz(

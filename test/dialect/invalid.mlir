@@ -693,3 +693,111 @@ func.func @chunk_ns_negative_chunk(%k: tensor<1x8x1x16xf32>, %v: tensor<1x8x1x4x
       chunk_size = -4 -> tensor<1x8x1x16xf32>
   return %kt : tensor<1x8x1x16xf32>
 }
+
+// -----
+
+// selective_mixer: Mamba needs A_log
+func.func @mixer_mamba_needs_a_log(%x: tensor<2x10x4xf32>, %wi: tensor<16x4xf32>, %wc: tensor<8x4xf32>, %bc: tensor<8xf32>, %wx: tensor<9x8xf32>, %wd: tensor<8x1xf32>, %bd: tensor<8xf32>, %al: tensor<8x4xf32>, %d: tensor<8xf32>, %wo: tensor<4x8xf32>) -> tensor<2x10x4xf32> {
+  // expected-error @+1 {{the mamba block needs A_log (A = −exp(A_log))}}
+  %y = muonssm.selective_mixer mamba x(%x : tensor<2x10x4xf32>) in_proj(%wi : tensor<16x4xf32>)
+      conv(%wc : tensor<8x4xf32>, %bc : tensor<8xf32>) x_proj(%wx : tensor<9x8xf32>)
+      dt_proj(%wd : tensor<8x1xf32>, %bd : tensor<8xf32>) D(%d : tensor<8xf32>)
+      out_proj(%wo : tensor<4x8xf32>) tau = 1.0 -> tensor<2x10x4xf32>
+  return %y : tensor<2x10x4xf32>
+}
+
+// -----
+
+// selective_mixer: LongHorn has no A
+func.func @mixer_longhorn_takes_no_a_log(%x: tensor<2x10x4xf32>, %wi: tensor<16x4xf32>, %wc: tensor<8x4xf32>, %bc: tensor<8xf32>, %wx: tensor<9x8xf32>, %wd: tensor<8x1xf32>, %bd: tensor<8xf32>, %al: tensor<8x4xf32>, %d: tensor<8xf32>, %wo: tensor<4x8xf32>) -> tensor<2x10x4xf32> {
+  // expected-error @+1 {{the longhorn block takes no A_log}}
+  %y = muonssm.selective_mixer longhorn x(%x : tensor<2x10x4xf32>) in_proj(%wi : tensor<16x4xf32>)
+      conv(%wc : tensor<8x4xf32>, %bc : tensor<8xf32>) x_proj(%wx : tensor<9x8xf32>)
+      dt_proj(%wd : tensor<8x1xf32>, %bd : tensor<8xf32>) A_log(%al : tensor<8x4xf32>) D(%d : tensor<8xf32>)
+      out_proj(%wo : tensor<4x8xf32>) tau = 1.0 -> tensor<2x10x4xf32>
+  return %y : tensor<2x10x4xf32>
+}
+
+// -----
+
+// selective_mixer: in_proj is [2·d_inner, d_model]
+func.func @mixer_in_proj(%x: tensor<2x10x4xf32>, %wi: tensor<12x4xf32>, %wc: tensor<8x4xf32>, %bc: tensor<8xf32>, %wx: tensor<9x8xf32>, %wd: tensor<8x1xf32>, %bd: tensor<8xf32>, %al: tensor<8x4xf32>, %d: tensor<8xf32>, %wo: tensor<4x8xf32>) -> tensor<2x10x4xf32> {
+  // expected-error @+1 {{in_proj must have shape [2·d_inner, d_model] = [16, 4], got 'tensor<12x4xf32>'}}
+  %y = muonssm.selective_mixer mamba x(%x : tensor<2x10x4xf32>) in_proj(%wi : tensor<12x4xf32>)
+      conv(%wc : tensor<8x4xf32>, %bc : tensor<8xf32>) x_proj(%wx : tensor<9x8xf32>)
+      dt_proj(%wd : tensor<8x1xf32>, %bd : tensor<8xf32>) A_log(%al : tensor<8x4xf32>) D(%d : tensor<8xf32>)
+      out_proj(%wo : tensor<4x8xf32>) tau = 1.0 -> tensor<2x10x4xf32>
+  return %y : tensor<2x10x4xf32>
+}
+
+// -----
+
+// selective_mixer: x_proj rows are dt_rank + 2·d_state
+func.func @mixer_x_proj_rows(%x: tensor<2x10x4xf32>, %wi: tensor<16x4xf32>, %wc: tensor<8x4xf32>, %bc: tensor<8xf32>, %wx: tensor<8x8xf32>, %wd: tensor<8x1xf32>, %bd: tensor<8xf32>, %al: tensor<8x4xf32>, %d: tensor<8xf32>, %wo: tensor<4x8xf32>) -> tensor<2x10x4xf32> {
+  // expected-error @+1 {{x_proj must have dt_rank + 2·d_state rows (dt_rank = 1 from dt_proj, d_state ≥ 1), got 8}}
+  %y = muonssm.selective_mixer longhorn x(%x : tensor<2x10x4xf32>) in_proj(%wi : tensor<16x4xf32>)
+      conv(%wc : tensor<8x4xf32>, %bc : tensor<8xf32>) x_proj(%wx : tensor<8x8xf32>)
+      dt_proj(%wd : tensor<8x1xf32>, %bd : tensor<8xf32>) D(%d : tensor<8xf32>)
+      out_proj(%wo : tensor<4x8xf32>) tau = 1.0 -> tensor<2x10x4xf32>
+  return %y : tensor<2x10x4xf32>
+}
+
+// -----
+
+// selective_mixer: one element type
+func.func @mixer_element_type(%x: tensor<2x10x4xf32>, %wi: tensor<16x4xf32>, %wc: tensor<8x4xf32>, %bc: tensor<8xf32>, %wx: tensor<9x8xf32>, %wd: tensor<8x1xf32>, %bd: tensor<8xf32>, %al: tensor<8x4xf32>, %d: tensor<8xf32>, %wo: tensor<4x8xbf16>) -> tensor<2x10x4xf32> {
+  // expected-error @+1 {{out_proj must have the element type of x, 'f32', got 'tensor<4x8xbf16>'}}
+  %y = muonssm.selective_mixer mamba x(%x : tensor<2x10x4xf32>) in_proj(%wi : tensor<16x4xf32>)
+      conv(%wc : tensor<8x4xf32>, %bc : tensor<8xf32>) x_proj(%wx : tensor<9x8xf32>)
+      dt_proj(%wd : tensor<8x1xf32>, %bd : tensor<8xf32>) A_log(%al : tensor<8x4xf32>) D(%d : tensor<8xf32>)
+      out_proj(%wo : tensor<4x8xbf16>) tau = 1.0 -> tensor<2x10x4xf32>
+  return %y : tensor<2x10x4xf32>
+}
+
+// -----
+
+// selective_mixer: γ in [0, 1]
+func.func @mixer_momentum(%x: tensor<2x10x4xf32>, %wi: tensor<16x4xf32>, %wc: tensor<8x4xf32>, %bc: tensor<8xf32>, %wx: tensor<9x8xf32>, %wd: tensor<8x1xf32>, %bd: tensor<8xf32>, %al: tensor<8x4xf32>, %d: tensor<8xf32>, %wo: tensor<4x8xf32>) -> tensor<2x10x4xf32> {
+  // expected-error @+1 {{momentum γ must lie in [0, 1], got 1.5}}
+  %y = muonssm.selective_mixer mamba x(%x : tensor<2x10x4xf32>) in_proj(%wi : tensor<16x4xf32>)
+      conv(%wc : tensor<8x4xf32>, %bc : tensor<8xf32>) x_proj(%wx : tensor<9x8xf32>)
+      dt_proj(%wd : tensor<8x1xf32>, %bd : tensor<8xf32>) A_log(%al : tensor<8x4xf32>) D(%d : tensor<8xf32>)
+      out_proj(%wo : tensor<4x8xf32>) momentum = 1.5, tau = 1.0 -> tensor<2x10x4xf32>
+  return %y : tensor<2x10x4xf32>
+}
+
+// -----
+
+// selective_mixer: τ > 0
+func.func @mixer_tau(%x: tensor<2x10x4xf32>, %wi: tensor<16x4xf32>, %wc: tensor<8x4xf32>, %bc: tensor<8xf32>, %wx: tensor<9x8xf32>, %wd: tensor<8x1xf32>, %bd: tensor<8xf32>, %al: tensor<8x4xf32>, %d: tensor<8xf32>, %wo: tensor<4x8xf32>) -> tensor<2x10x4xf32> {
+  // expected-error @+1 {{tau must be a finite number > 0, got 0}}
+  %y = muonssm.selective_mixer mamba x(%x : tensor<2x10x4xf32>) in_proj(%wi : tensor<16x4xf32>)
+      conv(%wc : tensor<8x4xf32>, %bc : tensor<8xf32>) x_proj(%wx : tensor<9x8xf32>)
+      dt_proj(%wd : tensor<8x1xf32>, %bd : tensor<8xf32>) A_log(%al : tensor<8x4xf32>) D(%d : tensor<8xf32>)
+      out_proj(%wo : tensor<4x8xf32>) tau = 0.0 -> tensor<2x10x4xf32>
+  return %y : tensor<2x10x4xf32>
+}
+
+// -----
+
+// selective_mixer: the result is [B, L, d_model]
+func.func @mixer_result(%x: tensor<2x10x4xf32>, %wi: tensor<16x4xf32>, %wc: tensor<8x4xf32>, %bc: tensor<8xf32>, %wx: tensor<9x8xf32>, %wd: tensor<8x1xf32>, %bd: tensor<8xf32>, %al: tensor<8x4xf32>, %d: tensor<8xf32>, %wo: tensor<4x8xf32>) -> tensor<2x10x8xf32> {
+  // expected-error @+1 {{result must have shape [B, L, d_model] = [2, 10, 4], got 'tensor<2x10x8xf32>'}}
+  %y = muonssm.selective_mixer mamba x(%x : tensor<2x10x4xf32>) in_proj(%wi : tensor<16x4xf32>)
+      conv(%wc : tensor<8x4xf32>, %bc : tensor<8xf32>) x_proj(%wx : tensor<9x8xf32>)
+      dt_proj(%wd : tensor<8x1xf32>, %bd : tensor<8xf32>) A_log(%al : tensor<8x4xf32>) D(%d : tensor<8xf32>)
+      out_proj(%wo : tensor<4x8xf32>) tau = 1.0 -> tensor<2x10x8xf32>
+  return %y : tensor<2x10x8xf32>
+}
+
+// -----
+
+// selective_mixer: x is [B, L, d_model]
+func.func @mixer_rank(%x: tensor<20x4xf32>, %wi: tensor<16x4xf32>, %wc: tensor<8x4xf32>, %bc: tensor<8xf32>, %wx: tensor<9x8xf32>, %wd: tensor<8x1xf32>, %bd: tensor<8xf32>, %al: tensor<8x4xf32>, %d: tensor<8xf32>, %wo: tensor<4x8xf32>) -> tensor<2x10x4xf32> {
+  // expected-error @+1 {{x must have rank 3 ([B, L, d_model]), got 'tensor<20x4xf32>'}}
+  %y = muonssm.selective_mixer mamba x(%x : tensor<20x4xf32>) in_proj(%wi : tensor<16x4xf32>)
+      conv(%wc : tensor<8x4xf32>, %bc : tensor<8xf32>) x_proj(%wx : tensor<9x8xf32>)
+      dt_proj(%wd : tensor<8x1xf32>, %bd : tensor<8xf32>) A_log(%al : tensor<8x4xf32>) D(%d : tensor<8xf32>)
+      out_proj(%wo : tensor<4x8xf32>) tau = 1.0 -> tensor<2x10x4xf32>
+  return %y : tensor<2x10x4xf32>
+}

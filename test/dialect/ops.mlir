@@ -182,3 +182,24 @@ func.func @chunk_newton_schulz(%k: tensor<1x40x1x16xbf16>, %v: tensor<1x40x2x8xb
       tau_in = 1.0, tau_out = 0.6, chunk_size = 32 -> tensor<1x40x2x16xbf16>
   return %kt : tensor<1x40x2x16xbf16>
 }
+
+// -----
+
+// CHECK-LABEL: func.func @selective_mixers
+// CHECK: muonssm.selective_mixer mamba x(%{{.*}} : tensor<2x10x4xbf16>) in_proj(%{{.*}} : tensor<16x4xbf16>) conv(%{{.*}} : tensor<8x4xbf16>, %{{.*}} : tensor<8xbf16>) x_proj(%{{.*}} : tensor<9x8xbf16>) dt_proj(%{{.*}} : tensor<8x1xbf16>, %{{.*}} : tensor<8xbf16>) A_log(%{{.*}} : tensor<8x4xbf16>) D(%{{.*}} : tensor<8xbf16>) out_proj(%{{.*}} : tensor<4x8xbf16>) momentum = 9.000000e-01, newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>, tau = 1.000000e+00 -> tensor<2x10x4xbf16>
+// CHECK: muonssm.selective_mixer longhorn x(%{{.*}} : tensor<2x10x4xbf16>) {{.*}} D(%{{.*}} : tensor<8xbf16>) out_proj(%{{.*}} : tensor<4x8xbf16>) tau = 1.000000e+00 -> tensor<2x10x4xbf16>
+func.func @selective_mixers(%x: tensor<2x10x4xbf16>, %wi: tensor<16x4xbf16>, %wc: tensor<8x4xbf16>,
+    %bc: tensor<8xbf16>, %wx: tensor<9x8xbf16>, %wd: tensor<8x1xbf16>, %bd: tensor<8xbf16>,
+    %al: tensor<8x4xbf16>, %d: tensor<8xbf16>, %wo: tensor<4x8xbf16>) -> (tensor<2x10x4xbf16>, tensor<2x10x4xbf16>) {
+  %y = muonssm.selective_mixer mamba x(%x : tensor<2x10x4xbf16>) in_proj(%wi : tensor<16x4xbf16>)
+      conv(%wc : tensor<8x4xbf16>, %bc : tensor<8xbf16>) x_proj(%wx : tensor<9x8xbf16>)
+      dt_proj(%wd : tensor<8x1xbf16>, %bd : tensor<8xbf16>) A_log(%al : tensor<8x4xbf16>)
+      D(%d : tensor<8xbf16>) out_proj(%wo : tensor<4x8xbf16>)
+      momentum = 0.9, newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>,
+      tau = 1.0 -> tensor<2x10x4xbf16>
+  %p = muonssm.selective_mixer longhorn x(%x : tensor<2x10x4xbf16>) in_proj(%wi : tensor<16x4xbf16>)
+      conv(%wc : tensor<8x4xbf16>, %bc : tensor<8xbf16>) x_proj(%wx : tensor<9x8xbf16>)
+      dt_proj(%wd : tensor<8x1xbf16>, %bd : tensor<8xbf16>)
+      D(%d : tensor<8xbf16>) out_proj(%wo : tensor<4x8xbf16>) tau = 1.0 -> tensor<2x10x4xbf16>
+  return %y, %p : tensor<2x10x4xbf16>, tensor<2x10x4xbf16>
+}

@@ -13,6 +13,11 @@
 //    a dynamic T, run at T ∈ {1, C−1, C, C+1, 3C+5}, varlen included; the
 //    test also checks which schedule the passes chose;
 //  - Long (T = 4096) and SixteenBitInputs (bf16/f16 at T = 64);
+//  - Mixers: muonssm.selective_mixer (Mamba, LongHorn; Muon seed, paper
+//    cubic, momentum only, plain) decomposed and compiled, f32/f64/bf16,
+//    L ∈ {1, 37}, token by token and chunked, against the float64 layer
+//    oracle (bf16: the layer's output is rounded once from f32, so 8e-3
+//    holds, given its weights and activations are read exactly);
 //  - PerChunkNewtonSchulz: the named approximation of docs/chunking.md
 //    §3.2 (NS once per chunk of C_ns ∈ {1, 16, 64} tokens), rewritten into
 //    the IR first, so the compiled code is checked against the float64
@@ -538,6 +543,88 @@ std::vector<Variant> perChunkVariants() {
   return chosen;
 }
 
+/// A selective mixer (Mamba or LongHorn block) at small sizes: d_model 12,
+/// d_inner 16, d_state 4, d_conv 3, dt_rank 2.
+struct MixerVariant {
+  std::string name;
+  std::string backbone;   // mamba, longhorn
+  std::string attributes; // before `tau`
+};
+void PrintTo(const MixerVariant &v, std::ostream *os) { *os << v.name; }
+
+std::string mixerModule(const MixerVariant &v, const std::string &type,
+                        int64_t L) {
+  const int64_t B = 2, Dm = 12, Di = 16, N = 4, W = 3, R = 2;
+  auto t = [&](std::initializer_list<int64_t> dims) {
+    std::string s = "tensor<";
+    for (int64_t d : dims)
+      s += std::to_string(d) + "x";
+    return s + type + ">";
+  };
+  bool mamba = v.backbone == "mamba";
+  std::ostringstream os;
+  os << "func.func @main(%x: " << t({B, L, Dm}) << ", %wi: " << t({2 * Di, Dm})
+     << ", %wc: " << t({Di, W}) << ", %bc: " << t({Di})
+     << ", %wx: " << t({R + 2 * N, Di}) << ", %wd: " << t({Di, R})
+     << ", %bd: " << t({Di});
+  if (mamba)
+    os << ", %al: " << t({Di, N});
+  os << ", %d: " << t({Di}) << ", %wo: " << t({Dm, Di}) << ") -> "
+     << t({B, L, Dm}) << " {\n  %y = muonssm.selective_mixer " << v.backbone
+     << " x(%x : " << t({B, L, Dm}) << ") in_proj(%wi : " << t({2 * Di, Dm})
+     << ") conv(%wc : " << t({Di, W}) << ", %bc : " << t({Di})
+     << ") x_proj(%wx : " << t({R + 2 * N, Di}) << ") dt_proj(%wd : "
+     << t({Di, R}) << ", %bd : " << t({Di}) << ") ";
+  if (mamba)
+    os << "A_log(%al : " << t({Di, N}) << ") ";
+  os << "D(%d : " << t({Di}) << ") out_proj(%wo : " << t({Dm, Di}) << ") "
+     << v.attributes << "tau = 0.8 -> " << t({B, L, Dm})
+     << "\n  return %y : " << t({B, L, Dm}) << "\n}\n";
+  return os.str();
+}
+
+using MixerParam = std::tuple<MixerVariant, std::string, int64_t>;
+
+class Mixers : public ::testing::TestWithParam<MixerParam> {
+protected:
+  static void TearDownTestSuite() { printSummary(); }
+};
+
+/// decompose-mixers + muonssm-to-cpu against the float64 layer oracle
+/// (reference::selectiveMixer, built on the seed transcriptions), token by
+/// token and chunked, at L = 1 and at L = 37 (not a multiple of the chunk).
+TEST_P(Mixers, MatchesTheLayerOracle) {
+  auto [variant, type, L] = GetParam();
+  MLIRContext context(registry());
+  context.loadAllAvailableDialects();
+  OwningOpRef<ModuleOp> module = parse(mixerModule(variant, type, L), context);
+  ASSERT_TRUE(module);
+  for (int64_t chunk : {int64_t(0), int64_t(16)}) {
+    FailureOr<run::JitFunction> jit =
+        run::JitFunction::compile(*module, "main", chunk);
+    ASSERT_TRUE(succeeded(jit));
+    checkAgainstOracle(*jit, *module,
+                       variant.name + " " + type + " C=" +
+                           std::to_string(chunk) + " L=" + std::to_string(L),
+                       L * 3 + chunk + variant.name.size());
+  }
+}
+
+std::vector<MixerVariant> mixerVariants() {
+  std::vector<MixerVariant> all;
+  for (std::string backbone : {"mamba", "longhorn"}) {
+    all.push_back({backbone + "_muon_seed", backbone,
+                   "momentum = 0.9, newton_schulz = <quintic, add, eps = "
+                   "1.0e-07, steps = 1>, "});
+    all.push_back({backbone + "_muon_paper_cubic2", backbone,
+                   "momentum = 0.5, newton_schulz = <cubic, max, eps = "
+                   "1.0e-06, steps = 2>, "});
+    all.push_back({backbone + "_momentum_only", backbone, "momentum = 0.7, "});
+    all.push_back({backbone + "_plain", backbone, ""});
+  }
+  return all;
+}
+
 std::string caseName(const ::testing::TestParamInfo<PerTokenParam> &info) {
   return std::get<0>(info.param).name + "_" + std::get<1>(info.param) + "_" +
          std::to_string(std::get<2>(info.param));
@@ -588,5 +675,15 @@ INSTANTIATE_TEST_SUITE_P(Approximation, PerChunkNewtonSchulz,
                                             ::testing::Values("f32", "f64"),
                                             ::testing::Values(1, 16, 64)),
                          caseName);
+
+INSTANTIATE_TEST_SUITE_P(
+    SelectiveMixer, Mixers,
+    ::testing::Combine(::testing::ValuesIn(mixerVariants()),
+                       ::testing::Values("f32", "f64", "bf16"),
+                       ::testing::Values(1, 37)),
+    [](const ::testing::TestParamInfo<MixerParam> &info) {
+      return std::get<0>(info.param).name + "_" + std::get<1>(info.param) +
+             "_" + std::to_string(std::get<2>(info.param));
+    });
 
 } // namespace

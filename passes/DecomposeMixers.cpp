@@ -1,0 +1,341 @@
+//===- DecomposeMixers.cpp - mixer ops into linalg and a scan -------------===//
+//
+// docs/dialect.md §7: a mixer op is a block of projections, a short conv
+// and gates around one muonssm.scan. The pass writes the block out as
+// linalg.generic ops on tensors (in the accumulation precision) and the scan
+// with the backbone's decay, so the scan goes through the scheduling passes
+// and lowerings like any other, and the rest through upstream bufferization
+// and linalg-to-loops.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/MuonSSMOps.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::muonssm {
+#define GEN_PASS_DEF_DECOMPOSEMIXERS
+#include "passes/Passes.h.inc"
+} // namespace mlir::muonssm
+
+using namespace mlir;
+using namespace mlir::muonssm;
+
+namespace {
+
+/// Builds the linalg pieces of a block on tensors of one float type.
+class BlockBuilder {
+public:
+  BlockBuilder(ImplicitLocOpBuilder &b, FloatType acc) : b(b), acc(acc) {}
+
+  /// The sizes of `t` as fold results (constants where static).
+  SmallVector<OpFoldResult> sizes(Value t) {
+    SmallVector<OpFoldResult> out;
+    auto type = cast<RankedTensorType>(t.getType());
+    for (int64_t i = 0; i < type.getRank(); ++i)
+      out.push_back(type.isDynamicDim(i)
+                        ? OpFoldResult(tensor::DimOp::create(b, t, i).getResult())
+                        : OpFoldResult(b.getIndexAttr(type.getDimSize(i))));
+    return out;
+  }
+  Value empty(ArrayRef<OpFoldResult> dims, Type element) {
+    return tensor::EmptyOp::create(b, dims, element);
+  }
+  Value zeros(ArrayRef<OpFoldResult> dims) {
+    Value zero = arith::ConstantOp::create(b, acc, b.getFloatAttr(acc, 0.0));
+    return linalg::FillOp::create(b, zero, empty(dims, acc)).getResult(0);
+  }
+
+  /// out[i…] = fn(inputs[map_k(i…)]…) over the iteration space of `init`.
+  Value generic(ValueRange inputs, ArrayRef<AffineMap> inputMaps, Value init,
+                ArrayRef<utils::IteratorType> iterators,
+                function_ref<Value(ValueRange)> body) {
+    unsigned rank = iterators.size();
+    SmallVector<AffineMap> maps(inputMaps);
+    if (maps.size() == inputs.size()) {
+      // The output: the parallel dimensions, in order.
+      SmallVector<AffineExpr> outs;
+      for (unsigned i = 0; i < rank; ++i)
+        if (iterators[i] == utils::IteratorType::parallel)
+          outs.push_back(b.getAffineDimExpr(i));
+      maps.push_back(AffineMap::get(rank, 0, outs, b.getContext()));
+    }
+    auto op = linalg::GenericOp::create(
+        b, TypeRange{init.getType()}, inputs, ValueRange{init}, maps,
+        iterators, [&](OpBuilder &nested, Location, ValueRange args) {
+          // The body is built with `b` (its callers' builder), moved into
+          // the region for the duration.
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nested.getInsertionBlock(),
+                              nested.getInsertionPoint());
+          linalg::YieldOp::create(b, body(args));
+        });
+    return op.getResult(0);
+  }
+
+  /// Elementwise fn over tensors of one shape; the result has `element`.
+  Value map(ValueRange inputs, Type element, function_ref<Value(ValueRange)> fn) {
+    auto type = cast<RankedTensorType>(inputs[0].getType());
+    unsigned rank = type.getRank();
+    SmallVector<AffineMap> maps(inputs.size(),
+                                b.getMultiDimIdentityMap(rank));
+    SmallVector<utils::IteratorType> iterators(rank,
+                                               utils::IteratorType::parallel);
+    return generic(inputs, maps, empty(sizes(inputs[0]), element), iterators,
+                   [&](ValueRange args) {
+                     return fn(args.drop_back());
+                   });
+  }
+
+  /// `t` in float type `to` (extension or rounding to nearest even).
+  Value convert(Value t, FloatType to) {
+    auto from = cast<FloatType>(cast<RankedTensorType>(t.getType()).getElementType());
+    if (from == to)
+      return t;
+    return map({t}, to, [&](ValueRange x) -> Value {
+      if (from.getWidth() < to.getWidth())
+        return arith::ExtFOp::create(b, to, x[0]);
+      if (from.getWidth() > to.getWidth())
+        return arith::TruncFOp::create(b, to, x[0]);
+      return arith::TruncFOp::create(b, to, arith::ExtFOp::create(b, acc, x[0]));
+    });
+  }
+
+  /// x [B, L, I] · wᵀ with w [O, I] → [B, L, O] (PyTorch's Linear, no bias).
+  Value linear(Value x, Value w) {
+    MLIRContext *ctx = b.getContext();
+    AffineExpr bi, l, o, i;
+    bindDims(ctx, bi, l, o, i);
+    SmallVector<OpFoldResult> dims = sizes(x);
+    dims[2] = sizes(w)[0];
+    return generic(
+        {x, w},
+        {AffineMap::get(4, 0, {bi, l, i}, ctx), AffineMap::get(4, 0, {o, i}, ctx)},
+        zeros(dims),
+        {utils::IteratorType::parallel, utils::IteratorType::parallel,
+         utils::IteratorType::parallel, utils::IteratorType::reduction},
+        [&](ValueRange a) -> Value {
+          return math::FmaOp::create(b, a[0], a[1], a[2]);
+        });
+  }
+
+  /// Causal depthwise conv along L of x [B, L, C] with w [C, W] and bias
+  /// [C]: out[b,l,c] = bias[c] + Σ_j w[c,j]·x[b, l − (W−1) + j, c], zero
+  /// before the first token (PyTorch's Conv1d, padding W − 1, first L).
+  Value causalConv(Value x, Value w, Value bias) {
+    MLIRContext *ctx = b.getContext();
+    SmallVector<OpFoldResult> dims = sizes(x);
+    Value front = b.createOrFold<arith::SubIOp>(
+        getValueOrCreateConstantIndexOp(b, b.getLoc(), sizes(w)[1]),
+        arith::ConstantIndexOp::create(b, 1));
+    Value length = getValueOrCreateConstantIndexOp(b, b.getLoc(), dims[1]);
+    // x with W − 1 zero tokens in front, built elementwise (a tensor
+    // insert_slice would bufferize to a strided memref.copy, which needs the
+    // MLIR runner-utils library at run time).
+    SmallVector<OpFoldResult> paddedDims = dims;
+    paddedDims[1] =
+        getAsOpFoldResult(b.createOrFold<arith::AddIOp>(length, front));
+    Value zero = arith::ConstantOp::create(b, acc, b.getFloatAttr(acc, 0.0));
+    Value padded = generic(
+        {}, {}, empty(paddedDims, acc),
+        SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+        [&](ValueRange) -> Value {
+          Value bi = linalg::IndexOp::create(b, 0);
+          Value l = linalg::IndexOp::create(b, 1);
+          Value c = linalg::IndexOp::create(b, 2);
+          Value inside = arith::CmpIOp::create(b, arith::CmpIPredicate::uge,
+                                               l, front);
+          // Clamped so that the (discarded) read before the start is in
+          // bounds.
+          Value src = arith::SelectOp::create(
+              b, inside, arith::SubIOp::create(b, l, front),
+              arith::ConstantIndexOp::create(b, 0));
+          Value value = tensor::ExtractOp::create(b, x, ValueRange{bi, src, c});
+          return arith::SelectOp::create(b, inside, value, zero);
+        });
+    // The bias, broadcast, is the accumulator's start (c is dimension 2 of
+    // both iteration spaces).
+    AffineExpr bi, l, c, j;
+    bindDims(ctx, bi, l, c, j);
+    Value init = generic({bias}, {AffineMap::get(3, 0, {c}, ctx)},
+                         empty(dims, acc),
+                         SmallVector<utils::IteratorType>(
+                             3, utils::IteratorType::parallel),
+                         [](ValueRange a) { return a[0]; });
+    return generic(
+        {padded, w},
+        {AffineMap::get(4, 0, {bi, l + j, c}, ctx),
+         AffineMap::get(4, 0, {c, j}, ctx)},
+        init,
+        {utils::IteratorType::parallel, utils::IteratorType::parallel,
+         utils::IteratorType::parallel, utils::IteratorType::reduction},
+        [&](ValueRange a) -> Value {
+          return math::FmaOp::create(b, a[0], a[1], a[2]);
+        });
+  }
+
+  /// Columns [offset, offset + count) of the last dimension of x [B, L, D].
+  Value columns(Value x, int64_t offset, int64_t count) {
+    SmallVector<OpFoldResult> dims = sizes(x);
+    dims[2] = b.getIndexAttr(count);
+    return tensor::ExtractSliceOp::create(
+        b, x,
+        SmallVector<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0),
+                                  b.getIndexAttr(offset)},
+        dims, SmallVector<OpFoldResult>(3, b.getIndexAttr(1)));
+  }
+
+  /// [B, L, D] → [B, L, 1, D]: one head.
+  Value oneHead(Value x) {
+    auto type = cast<RankedTensorType>(x.getType());
+    auto result = RankedTensorType::get(
+        {type.getDimSize(0), type.getDimSize(1), 1, type.getDimSize(2)},
+        type.getElementType());
+    return tensor::ExpandShapeOp::create(
+        b, result, x, SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+  }
+
+  Value silu(Value x) {
+    // x·σ(x) = x / (1 + e^{−x})
+    Value one = arith::ConstantOp::create(b, acc, b.getFloatAttr(acc, 1.0));
+    Value e = math::ExpOp::create(b, arith::NegFOp::create(b, x));
+    return arith::DivFOp::create(b, x, arith::AddFOp::create(b, one, e));
+  }
+
+  ImplicitLocOpBuilder &b;
+  FloatType acc;
+};
+
+/// Why `op` cannot be written out, or "".
+std::string whyNotDecomposable(SelectiveMixerOp op) {
+  SelectiveMixerOp::Sizes s = op.getSizes();
+  if (ShapedType::isDynamic(s.inner) || ShapedType::isDynamic(s.rank) ||
+      ShapedType::isDynamic(s.state) || ShapedType::isDynamic(s.conv))
+    return "decompose-mixers needs static d_inner, d_conv, dt_rank and "
+           "d_state (the shapes of the weights); only B and L may be dynamic";
+  return "";
+}
+
+struct DecomposeSelectiveMixer : OpRewritePattern<SelectiveMixerOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(SelectiveMixerOp op,
+                                PatternRewriter &rewriter) const override {
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    FloatType acc = op.getAccumulationType();
+    SelectiveMixerOp::Sizes s = op.getSizes();
+    if (!whyNotDecomposable(op).empty())
+      return rewriter.notifyMatchFailure(op, "dynamic weight shapes");
+    bool mamba = op.getBackbone() == SelectiveBackbone::Mamba;
+    BlockBuilder blk(b, acc);
+    auto in = [&](Value v) { return v ? blk.convert(v, acc) : Value(); };
+    Value x = in(op.getX());
+
+    Value xz = blk.linear(x, in(op.getInProj()));
+    Value xin = blk.columns(xz, 0, s.inner);
+    Value z = blk.columns(xz, s.inner, s.inner);
+    Value u = blk.map({blk.causalConv(xin, in(op.getConvWeight()),
+                                      in(op.getConvBias()))},
+                      acc, [&](ValueRange a) { return blk.silu(a[0]); });
+    Value dbl = blk.linear(u, in(op.getXProj()));
+    Value delta = blk.columns(dbl, 0, s.rank);
+    Value keys = blk.columns(dbl, s.rank, s.state);
+    Value queries = blk.columns(dbl, s.rank + s.state, s.state);
+
+    // dt = δ·dt_projᵀ + dt_bias, then softplus (Mamba's Δ, PyTorch's
+    // threshold 20) or sigmoid (LongHorn's dt).
+    Value dtBias = in(op.getDtBias());
+    Value dtLinear = blk.linear(delta, in(op.getDtProj()));
+    MLIRContext *ctx = rewriter.getContext();
+    AffineExpr bi, l, c;
+    bindDims(ctx, bi, l, c);
+    Value dt = blk.generic(
+        {dtLinear, dtBias},
+        {AffineMap::get(3, 0, {bi, l, c}, ctx), AffineMap::get(3, 0, {c}, ctx)},
+        blk.empty(blk.sizes(dtLinear), acc),
+        SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+        [&](ValueRange a) -> Value {
+          Value pre = arith::AddFOp::create(b, a[0], a[1]);
+          Value one = arith::ConstantOp::create(b, acc, b.getFloatAttr(acc, 1.0));
+          if (!mamba) {
+            Value e = math::ExpOp::create(b, arith::NegFOp::create(b, pre));
+            return arith::DivFOp::create(b, one, arith::AddFOp::create(b, one, e));
+          }
+          Value threshold =
+              arith::ConstantOp::create(b, acc, b.getFloatAttr(acc, 20.0));
+          Value soft = math::Log1pOp::create(b, math::ExpOp::create(b, pre));
+          Value big = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, pre,
+                                            threshold);
+          return arith::SelectOp::create(b, big, pre, soft);
+        });
+
+    // Mamba's A = −exp(A_log) as the scan's [1, d_state, d_inner].
+    Value a;
+    if (mamba) {
+      Value aLog = in(op.getALog());
+      AffineExpr n, ch;
+      bindDims(ctx, n, ch);
+      Value t = blk.generic(
+          {aLog}, {AffineMap::get(2, 0, {ch, n}, ctx)},
+          blk.empty({b.getIndexAttr(s.state), b.getIndexAttr(s.inner)}, acc),
+          SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+          [&](ValueRange v) -> Value {
+            return arith::NegFOp::create(b, math::ExpOp::create(b, v[0]));
+          });
+      a = tensor::ExpandShapeOp::create(
+          b, RankedTensorType::get({1, s.state, s.inner}, acc), t,
+          SmallVector<ReassociationIndices>{{0, 1}, {2}});
+    }
+    Value skip = tensor::ExpandShapeOp::create(
+        b, RankedTensorType::get({1, s.inner}, acc), in(op.getD()),
+        SmallVector<ReassociationIndices>{{0, 1}});
+
+    Value q = blk.oneHead(queries), k = blk.oneHead(keys), v = blk.oneHead(u);
+    Value dt4 = blk.oneHead(dt), gate = blk.oneHead(z);
+    std::optional<NewtonSchulzAttr> ns = op.getNewtonSchulz();
+    auto scan = ScanOp::create(
+        b, v.getType(), Type(), Type(), q, k, v, /*g=*/Value(), dt4,
+        mamba ? a : Value(), /*beta=*/mamba ? dt4 : Value(), /*gain=*/Value(),
+        skip, gate, /*cu_seqlens=*/Value(), Value(), Value(), Value(),
+        DecayKindAttr::get(ctx, mamba ? DecayKind::Mamba : DecayKind::Longhorn),
+        InputKindAttr::get(ctx, InputKind::Update), FloatAttr(),
+        op.getMomentumAttr(), ns ? *ns : NewtonSchulzAttr(),
+        ns ? NSTargetAttr::get(ctx, NSTarget::Update) : NSTargetAttr(),
+        ns ? TauPlacementAttr::get(ctx, mamba ? TauPlacement::Inside
+                                              : TauPlacement::After)
+           : TauPlacementAttr(),
+        ScheduleAttr(), op.getTauAttr(), b.getF64FloatAttr(1.0));
+    Value y = tensor::CollapseShapeOp::create(
+        b, scan.getO(), SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+    Value out = blk.linear(y, in(op.getOutProj()));
+    rewriter.replaceOp(
+        op, blk.convert(out, cast<FloatType>(
+                                 op.getOut().getType().getElementType())));
+    return success();
+  }
+};
+
+struct DecomposeMixersPass
+    : muonssm::impl::DecomposeMixersBase<DecomposeMixersPass> {
+  void runOnOperation() override {
+    WalkResult walk = getOperation().walk([](SelectiveMixerOp op) {
+      if (std::string why = whyNotDecomposable(op); !why.empty()) {
+        op.emitOpError() << why;
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (walk.wasInterrupted())
+      return signalPassFailure();
+    RewritePatternSet patterns(&getContext());
+    patterns.add<DecomposeSelectiveMixer>(&getContext());
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace

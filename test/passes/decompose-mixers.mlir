@@ -1,0 +1,80 @@
+// RUN: muonssm-opt %s -split-input-file -muonssm-decompose-mixers -verify-diagnostics | FileCheck %s
+
+// A selective mixer becomes linalg on tensors in the accumulation type
+// (bf16 inputs are widened once) around one scan: one head with K = d_state
+// and V = d_inner, Mamba's Δ as both dt and the per-channel β, A = −exp(A_log)
+// as [1, d_state, d_inner], D as the skip and z as the gate, NS on the update
+// with τ inside; the output is rounded back to the input's type.
+
+// CHECK-LABEL: func.func @muon_mamba
+// CHECK-NOT:     muonssm.selective_mixer
+// CHECK:         arith.extf {{.*}} : bf16 to f32
+// in_proj, then the padded input of the causal conv (W − 1 = 3 zero tokens)
+// CHECK:         linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]
+// CHECK:         tensor.extract_slice %{{.*}}[0, 0, 0] [2, 10, 8] [1, 1, 1] : tensor<2x10x16xf32> to tensor<2x10x8xf32>
+// CHECK:         tensor.extract_slice %{{.*}}[0, 0, 8] [2, 10, 8] [1, 1, 1] : tensor<2x10x16xf32> to tensor<2x10x8xf32>
+// CHECK:         tensor.empty() : tensor<2x13x8xf32>
+// CHECK:         linalg.index 1
+// CHECK:         arith.cmpi uge
+// x_proj into (δ, K, Q) = (1, 4, 4) columns
+// CHECK:         tensor.extract_slice %{{.*}}[0, 0, 0] [2, 10, 1] [1, 1, 1]
+// CHECK:         tensor.extract_slice %{{.*}}[0, 0, 1] [2, 10, 4] [1, 1, 1]
+// CHECK:         tensor.extract_slice %{{.*}}[0, 0, 5] [2, 10, 4] [1, 1, 1]
+// softplus with PyTorch's threshold 20
+// CHECK:         math.log1p
+// CHECK:         arith.cmpf ogt
+// CHECK:         tensor.expand_shape {{.*}} : tensor<4x8xf32> into tensor<1x4x8xf32>
+// CHECK:         %[[O:.*]] = muonssm.scan q(%{{.*}} : tensor<2x10x1x4xf32>) k(%{{.*}} : tensor<2x10x1x4xf32>) v(%{{.*}} : tensor<2x10x1x8xf32>) dt(%[[DT:.*]] : tensor<2x10x1x8xf32>) A(%{{.*}} : tensor<1x4x8xf32>) beta(%[[DT]] : tensor<2x10x1x8xf32>) skip(%{{.*}} : tensor<1x8xf32>) gate(%{{.*}} : tensor<2x10x1x8xf32>) decay = mamba, input = update, momentum = 9.000000e-01, newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1> on update with tau inside, tau = 1.000000e+00, scale = 1.000000e+00
+// CHECK:         tensor.collapse_shape %[[O]] {{\[\[}}0], [1], [2, 3]] : tensor<2x10x1x8xf32> into tensor<2x10x8xf32>
+// CHECK:         arith.truncf {{.*}} : f32 to bf16
+// CHECK:         return %{{.*}} : tensor<2x10x4xbf16>
+func.func @muon_mamba(%x: tensor<2x10x4xbf16>, %wi: tensor<16x4xbf16>, %wc: tensor<8x4xbf16>,
+    %bc: tensor<8xbf16>, %wx: tensor<9x8xbf16>, %wd: tensor<8x1xbf16>, %bd: tensor<8xbf16>,
+    %al: tensor<8x4xbf16>, %d: tensor<8xbf16>, %wo: tensor<4x8xbf16>) -> tensor<2x10x4xbf16> {
+  %y = muonssm.selective_mixer mamba x(%x : tensor<2x10x4xbf16>) in_proj(%wi : tensor<16x4xbf16>)
+      conv(%wc : tensor<8x4xbf16>, %bc : tensor<8xbf16>) x_proj(%wx : tensor<9x8xbf16>)
+      dt_proj(%wd : tensor<8x1xbf16>, %bd : tensor<8xbf16>) A_log(%al : tensor<8x4xbf16>)
+      D(%d : tensor<8xbf16>) out_proj(%wo : tensor<4x8xbf16>)
+      momentum = 0.9, newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>,
+      tau = 1.0 -> tensor<2x10x4xbf16>
+  return %y : tensor<2x10x4xbf16>
+}
+
+// -----
+
+// LongHorn: sigmoid instead of softplus, no A and no β (its gain dtn comes
+// from dt inside the scan), τ after NS. The plain block keeps no momentum and
+// no NS. Dynamic B and L stay dynamic.
+
+// CHECK-LABEL: func.func @longhorn
+// CHECK-NOT:     math.log1p
+// CHECK:         muonssm.scan q(%{{.*}} : tensor<?x?x1x4xf32>) k(%{{.*}} : tensor<?x?x1x4xf32>) v(%{{.*}} : tensor<?x?x1x8xf32>) dt(%{{.*}} : tensor<?x?x1x8xf32>) skip(%{{.*}} : tensor<1x8xf32>) gate(%{{.*}} : tensor<?x?x1x8xf32>) decay = longhorn, input = update, momentum = 5.000000e-01, newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1> on update with tau after, tau = 6.000000e-01, scale
+// CHECK:         muonssm.scan {{.*}} decay = longhorn, input = update, tau = 1.000000e+00, scale
+func.func @longhorn(%x: tensor<?x?x4xf32>, %wi: tensor<16x4xf32>, %wc: tensor<8x4xf32>,
+    %bc: tensor<8xf32>, %wx: tensor<9x8xf32>, %wd: tensor<8x1xf32>, %bd: tensor<8xf32>,
+    %d: tensor<8xf32>, %wo: tensor<4x8xf32>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>) {
+  %y = muonssm.selective_mixer longhorn x(%x : tensor<?x?x4xf32>) in_proj(%wi : tensor<16x4xf32>)
+      conv(%wc : tensor<8x4xf32>, %bc : tensor<8xf32>) x_proj(%wx : tensor<9x8xf32>)
+      dt_proj(%wd : tensor<8x1xf32>, %bd : tensor<8xf32>) D(%d : tensor<8xf32>)
+      out_proj(%wo : tensor<4x8xf32>)
+      momentum = 0.5, newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>,
+      tau = 0.6 -> tensor<?x?x4xf32>
+  %p = muonssm.selective_mixer longhorn x(%x : tensor<?x?x4xf32>) in_proj(%wi : tensor<16x4xf32>)
+      conv(%wc : tensor<8x4xf32>, %bc : tensor<8xf32>) x_proj(%wx : tensor<9x8xf32>)
+      dt_proj(%wd : tensor<8x1xf32>, %bd : tensor<8xf32>) D(%d : tensor<8xf32>)
+      out_proj(%wo : tensor<4x8xf32>) tau = 1.0 -> tensor<?x?x4xf32>
+  return %y, %p : tensor<?x?x4xf32>, tensor<?x?x4xf32>
+}
+
+// -----
+
+func.func @dynamic_weights(%x: tensor<2x10x4xf32>, %wi: tensor<?x4xf32>, %wc: tensor<?x4xf32>,
+    %bc: tensor<?xf32>, %wx: tensor<9x?xf32>, %wd: tensor<?x1xf32>, %bd: tensor<?xf32>,
+    %d: tensor<?xf32>, %wo: tensor<4x?xf32>) -> tensor<2x10x4xf32> {
+  // expected-error @+1 {{decompose-mixers needs static d_inner, d_conv, dt_rank and d_state (the shapes of the weights); only B and L may be dynamic}}
+  %y = muonssm.selective_mixer longhorn x(%x : tensor<2x10x4xf32>) in_proj(%wi : tensor<?x4xf32>)
+      conv(%wc : tensor<?x4xf32>, %bc : tensor<?xf32>) x_proj(%wx : tensor<9x?xf32>)
+      dt_proj(%wd : tensor<?x1xf32>, %bd : tensor<?xf32>) D(%d : tensor<?xf32>)
+      out_proj(%wo : tensor<4x?xf32>) tau = 1.0 -> tensor<2x10x4xf32>
+  return %y : tensor<2x10x4xf32>
+}
