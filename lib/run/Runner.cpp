@@ -2,6 +2,7 @@
 
 #include "lib/run/Runner.h"
 
+#include "lib/card/Card.h"
 #include "lib/data/Random.h"
 
 #include "dialect/MuonSSMDialect.h"
@@ -92,8 +93,12 @@ OwningOpRef<ModuleOp> run::parseModel(const RunOptions &options,
     fail("cannot read '" + options.file + "': " + openError);
     return nullptr;
   }
+  StringRef text = buffer->getBuffer();
   sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module =
+      card::isCardPath(options.file)
+          ? card::importCard(text, options.file, &context)
+          : parseSourceFile<ModuleOp>(sourceMgr, &context);
   if (!module)
     return nullptr; // the parser has reported where
   entry = module->lookupSymbol<func::FuncOp>(options.entry);

@@ -2,11 +2,13 @@
 //
 // Reads the output of `muonssm-opt FILE --muonssm-to-gpu` and writes its
 // PTX (--emit-ptx), a cubin (--emit-cubin, through ptxas) or a kernel bundle
-// directory (--emit-bundle). The logic lives in lib/translate.
+// directory (--emit-bundle); or imports a TOML model card as muonssm IR
+// (--import-card). The logic lives in lib/translate and lib/card.
 //
 //===----------------------------------------------------------------------===//
 
 #include "dialect/MuonSSMDialect.h"
+#include "lib/card/Card.h"
 #include "lib/translate/Translate.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -34,7 +36,7 @@ int main(int argc, char **argv) {
                                             "--emit-bundle)"),
                               cl::value_desc("PATH"), cl::init("-"),
                               cl::cat(category));
-  enum Action { EmitPTX, EmitCubin, EmitBundle };
+  enum Action { EmitPTX, EmitCubin, EmitBundle, ImportCard };
   cl::opt<Action> action(
       cl::desc("Translation:"), cl::Required,
       cl::values(clEnumValN(EmitPTX, "emit-ptx",
@@ -43,7 +45,10 @@ int main(int argc, char **argv) {
                             "The cubin ptxas makes of it"),
                  clEnumValN(EmitBundle, "emit-bundle",
                             "A kernel bundle directory: manifest.json, the "
-                            "PTX, cubins")),
+                            "PTX, cubins"),
+                 clEnumValN(ImportCard, "import-card",
+                            "muonssm IR of a TOML model card "
+                            "(docs/cards.md)")),
       cl::cat(category));
   cl::opt<std::string> entry("entry", cl::init("main"),
                              cl::desc("Entry function of the bundle"),
@@ -73,7 +78,27 @@ int main(int argc, char **argv) {
     llvm::errs() << "muonssm-translate: error: " << error << "\n";
     return 1;
   }
+  StringRef text = file->getBuffer();
   sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  if (action == ImportCard) {
+    // Errors print as CARD.toml:LINE:COL through the source manager; the
+    // output is written only for a valid card.
+    OwningOpRef<ModuleOp> card = muonssm::card::importCard(
+        text, input == "-" ? StringRef("<stdin>") : StringRef(input),
+        &context);
+    if (!card)
+      return 1;
+    auto out = openOutputFile(output, &error);
+    if (!out) {
+      llvm::errs() << "muonssm-translate: error: " << error << "\n";
+      return 1;
+    }
+    // With the card's locations, so that later tools still report errors
+    // at the card's lines.
+    card->print(out->os(), OpPrintingFlags().enableDebugInfo());
+    out->keep();
+    return 0;
+  }
   OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
   if (!module)
     return 1;

@@ -1,0 +1,378 @@
+//===- Card.cpp - TOML model cards → muonssm IR ---------------------------===//
+//
+// The schema is docs/cards.md. Every table rejects keys it does not know,
+// every value is type- and range-checked where it is read, and every error
+// is an MLIR diagnostic at the offending key's (or table's) line and column
+// in the card. The module is built only once the whole card is valid, then
+// verified, so the ops' verifiers report at the card's lines too.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lib/card/Card.h"
+
+#include "dialect/MuonSSMOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
+
+#include "llvm/ADT/StringExtras.h"
+
+#include <cmath>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+
+// Header-only and without exceptions: see lib/card/CMakeLists.txt.
+#define TOML_HEADER_ONLY 1
+#define TOML_EXCEPTIONS 0
+#define TOML_ENABLE_FORMATTERS 0
+#include <toml++/toml.h>
+
+using namespace mlir;
+using namespace mlir::muonssm;
+
+bool card::isCardPath(StringRef path) { return path.ends_with(".toml"); }
+
+namespace {
+
+/// What a card describes, once read and checked.
+struct CardModel {
+  std::string entry = "main";
+  std::string dtype = "f32";
+  int64_t batch = 1, length = 1;
+  // [mixer]
+  std::string kind; // mamba, muon_mamba, longhorn, muon_longhorn
+  int64_t dModel = 0, dState = 16, expand = 2, dConv = 4, dtRank = 0;
+  std::optional<double> momentum;
+  double tau = 1.0;
+  struct NS {
+    Polynomial polynomial = Polynomial::Quintic;
+    EpsMode epsMode = EpsMode::Add;
+    double eps = 1e-7;
+    int64_t steps = 1;
+  };
+  std::optional<NS> ns;
+  toml::source_region mixerSource, modelSource;
+};
+
+class Importer {
+public:
+  Importer(StringRef path, MLIRContext *context)
+      : path(path), context(context) {}
+
+  Location locate(const toml::source_region &region) {
+    return FileLineColLoc::get(context, path, region.begin.line,
+                               region.begin.column);
+  }
+  InFlightDiagnostic error(const toml::source_region &region) {
+    ok = false;
+    return emitError(locate(region));
+  }
+
+  /// One table being read: the keys read so far, to reject the rest.
+  struct Table {
+    const toml::table *table;
+    std::string name; ///< "[mixer]"
+    std::set<std::string> known;
+  };
+
+  const toml::node *lookup(Table &t, const std::string &key) {
+    t.known.insert(key);
+    return t.table->get(key);
+  }
+
+  std::optional<int64_t> integer(Table &t, const std::string &key,
+                                 std::optional<int64_t> fallback,
+                                 int64_t least = 1) {
+    const toml::node *node = lookup(t, key);
+    if (!node) {
+      if (!fallback)
+        error(t.table->source()) << t.name << " needs '" << key << "'";
+      return fallback;
+    }
+    std::optional<int64_t> value = node->value_exact<int64_t>();
+    if (!node->is_integer() || !value) {
+      error(node->source()) << t.name << " " << key
+                            << " must be an integer, got a "
+                            << typeName(*node);
+      return std::nullopt;
+    }
+    if (*value < least) {
+      error(node->source()) << t.name << " " << key << " must be >= " << least
+                            << ", got " << *value;
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  std::optional<double> number(Table &t, const std::string &key,
+                               std::optional<double> fallback) {
+    const toml::node *node = lookup(t, key);
+    if (!node)
+      return fallback;
+    if (!node->is_number()) {
+      error(node->source()) << t.name << " " << key
+                            << " must be a number, got a " << typeName(*node);
+      return std::nullopt;
+    }
+    return node->value<double>();
+  }
+
+  std::optional<std::string> choice(Table &t, const std::string &key,
+                                    std::optional<std::string> fallback,
+                                    ArrayRef<StringRef> allowed) {
+    const toml::node *node = lookup(t, key);
+    if (!node) {
+      if (!fallback)
+        error(t.table->source()) << t.name << " needs '" << key << "' (one of "
+                                 << llvm::join(allowed, ", ") << ")";
+      return fallback;
+    }
+    if (!node->is_string()) {
+      error(node->source()) << t.name << " " << key
+                            << " must be a string, got a " << typeName(*node);
+      return std::nullopt;
+    }
+    std::string value = *node->value<std::string>();
+    if (!llvm::is_contained(allowed, value)) {
+      error(node->source()) << t.name << " " << key << " = \"" << value
+                            << "\" is not one of " << llvm::join(allowed, ", ");
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  /// Errors for every key of `t` that was not read.
+  void rejectUnknown(Table &t) {
+    for (auto &&[key, node] : *t.table)
+      if (!t.known.count(std::string(key.str())))
+        error(key.source()) << "unknown key '" << key.str() << "' in "
+                            << t.name << " (known: "
+                            << llvm::join(t.known, ", ") << ")";
+  }
+
+  const toml::table *subtable(Table &t, const std::string &key) {
+    const toml::node *node = lookup(t, key);
+    if (!node)
+      return nullptr;
+    if (!node->is_table()) {
+      error(node->source()) << t.name << " " << key
+                            << " must be a table, got a " << typeName(*node);
+      return nullptr;
+    }
+    return node->as_table();
+  }
+
+  static const char *typeName(const toml::node &node) {
+    switch (node.type()) {
+    case toml::node_type::string:
+      return "string";
+    case toml::node_type::integer:
+      return "integer";
+    case toml::node_type::floating_point:
+      return "float";
+    case toml::node_type::boolean:
+      return "boolean";
+    case toml::node_type::table:
+      return "table";
+    case toml::node_type::array:
+      return "array";
+    default:
+      return "date or time";
+    }
+  }
+
+  std::optional<CardModel> read(const toml::table &root);
+  OwningOpRef<ModuleOp> build(const CardModel &card);
+
+  StringRef path;
+  MLIRContext *context;
+  bool ok = true;
+};
+
+std::optional<CardModel> Importer::read(const toml::table &root) {
+  CardModel card;
+  Table top{&root, "the card", {}};
+  const toml::table *model = subtable(top, "model");
+  const toml::table *mixer = subtable(top, "mixer");
+  rejectUnknown(top); // reported, and the tables are still read
+  if (!model || !mixer) {
+    error(root.source()) << "the card needs a [model] and a [mixer] table";
+    return std::nullopt;
+  }
+
+  Table m{model, "[model]", {}};
+  card.modelSource = model->source();
+  if (const toml::node *entry = lookup(m, "entry")) {
+    if (!entry->is_string() || entry->value<std::string>()->empty())
+      error(entry->source()) << "[model] entry must be a non-empty string";
+    else
+      card.entry = *entry->value<std::string>();
+  }
+  card.dtype = choice(m, "dtype", std::string("f32"),
+                      {"f32", "f64", "bf16", "f16"})
+                   .value_or("f32");
+  card.batch = integer(m, "batch", int64_t(1)).value_or(1);
+  card.length = integer(m, "length", std::nullopt).value_or(1);
+  rejectUnknown(m);
+
+  Table x{mixer, "[mixer]", {}};
+  card.mixerSource = mixer->source();
+  card.kind =
+      choice(x, "kind", std::nullopt,
+             {"mamba", "muon_mamba", "longhorn", "muon_longhorn"})
+          .value_or("");
+  card.dModel = integer(x, "d_model", std::nullopt).value_or(1);
+  card.dState = integer(x, "d_state", int64_t(16)).value_or(1);
+  card.expand = integer(x, "expand", int64_t(2)).value_or(1);
+  card.dConv = integer(x, "d_conv", int64_t(4)).value_or(1);
+  // dt_rank = ⌈d_model/16⌉ unless given (the seed's "auto").
+  card.dtRank =
+      integer(x, "dt_rank", (card.dModel + 15) / 16).value_or(1);
+  card.tau = number(x, "tau", 1.0).value_or(1.0);
+  // Ranges at the key, where the card's author looks (the op verifier
+  // checks them again, at the [mixer] table).
+  if (const toml::node *tau = x.table->get("tau"))
+    if (tau->is_number() && !(card.tau > 0.0 && std::isfinite(card.tau)))
+      error(tau->source()) << "[mixer] tau must be a finite number > 0, got "
+                           << card.tau;
+  bool muon = StringRef(card.kind).starts_with("muon_");
+  const toml::node *gamma = x.table->get("momentum");
+  const toml::node *nsNode = x.table->get("newton_schulz");
+  if (!muon && !card.kind.empty()) {
+    // A plain block has neither; saying so beats ignoring the key.
+    for (const toml::node *node : {gamma, nsNode})
+      if (node)
+        error(node->source())
+            << "[mixer] kind = \"" << card.kind
+            << "\" is the plain block, without momentum or Newton-Schulz; "
+               "use kind = \"muon_"
+            << card.kind << "\"";
+    x.known.insert("momentum");
+    x.known.insert("newton_schulz");
+  } else if (muon) {
+    card.momentum = number(x, "momentum", 0.9);
+    if (card.momentum && !(*card.momentum >= 0.0 && *card.momentum <= 1.0))
+      error(gamma->source()) << "[mixer] momentum must lie in [0, 1], got "
+                             << *card.momentum;
+    CardModel::NS ns;
+    if (const toml::table *nsTable = subtable(x, "newton_schulz")) {
+      Table n{nsTable, "[mixer.newton_schulz]", {}};
+      std::string poly =
+          choice(n, "polynomial", std::string("quintic"), {"quintic", "cubic"})
+              .value_or("quintic");
+      ns.polynomial = poly == "cubic" ? Polynomial::Cubic : Polynomial::Quintic;
+      // The paper's cubic normalises by max(‖X‖, 1e-6), Muon's quintic by
+      // ‖X‖ + 1e-7: each polynomial defaults to its own.
+      bool cubic = ns.polynomial == Polynomial::Cubic;
+      std::string mode =
+          choice(n, "eps_mode", std::string(cubic ? "max" : "add"),
+                 {"add", "max"})
+              .value_or("add");
+      ns.epsMode = mode == "max" ? EpsMode::Max : EpsMode::Add;
+      ns.eps = number(n, "eps", cubic ? 1e-6 : 1e-7).value_or(1.0);
+      if (const toml::node *eps = nsTable->get("eps"))
+        if (eps->is_number() && !(*eps->value<double>() > 0.0))
+          error(eps->source()) << "[mixer.newton_schulz] eps must be > 0";
+      ns.steps = integer(n, "steps", int64_t(1)).value_or(1);
+      rejectUnknown(n);
+    }
+    card.ns = ns;
+  }
+  rejectUnknown(x);
+  if (!ok)
+    return std::nullopt;
+  return card;
+}
+
+OwningOpRef<ModuleOp> Importer::build(const CardModel &card) {
+  OpBuilder b(context);
+  Location modelLoc = locate(card.modelSource);
+  Location mixerLoc = locate(card.mixerSource);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(modelLoc);
+  b.setInsertionPointToEnd(module->getBody());
+
+  Type element = card.dtype == "f64"    ? Type(b.getF64Type())
+                 : card.dtype == "bf16" ? Type(b.getBF16Type())
+                 : card.dtype == "f16"  ? Type(b.getF16Type())
+                                        : Type(b.getF32Type());
+  int64_t dm = card.dModel, di = card.expand * card.dModel,
+          n = card.dState, r = card.dtRank;
+  bool mamba = StringRef(card.kind).ends_with("mamba");
+  std::vector<std::pair<std::string, SmallVector<int64_t>>> args = {
+      {"x", {card.batch, card.length, dm}},
+      {"in_proj", {2 * di, dm}},
+      {"conv_weight", {di, card.dConv}},
+      {"conv_bias", {di}},
+      {"x_proj", {r + 2 * n, di}},
+      {"dt_proj_weight", {di, r}},
+      {"dt_proj_bias", {di}}};
+  if (mamba)
+    args.push_back({"A_log", {di, n}});
+  args.push_back({"D", {di}});
+  args.push_back({"out_proj", {dm, di}});
+
+  SmallVector<Type> types;
+  for (auto &[name, shape] : args)
+    types.push_back(RankedTensorType::get(shape, element));
+  auto resultType = RankedTensorType::get({card.batch, card.length, dm}, element);
+  auto func = func::FuncOp::create(b, modelLoc, card.entry,
+                                   b.getFunctionType(types, {resultType}));
+  for (auto [i, arg] : llvm::enumerate(args))
+    func.setArgAttr(i, "muonssm.name", b.getStringAttr(arg.first));
+  func.setResultAttr(0, "muonssm.name", b.getStringAttr("y"));
+  Block *body = func.addEntryBlock();
+  b.setInsertionPointToEnd(body);
+  auto arg = [&](StringRef name) -> Value {
+    for (auto [i, a] : llvm::enumerate(args))
+      if (a.first == name)
+        return body->getArgument(i);
+    return Value();
+  };
+  NewtonSchulzAttr ns;
+  if (card.ns)
+    ns = NewtonSchulzAttr::get(context, card.ns->polynomial, card.ns->epsMode,
+                               llvm::APFloat(card.ns->eps), card.ns->steps);
+  auto mixer = SelectiveMixerOp::create(
+      b, mixerLoc, resultType,
+      SelectiveBackboneAttr::get(context, mamba ? SelectiveBackbone::Mamba
+                                                : SelectiveBackbone::Longhorn),
+      arg("x"), arg("in_proj"), arg("conv_weight"), arg("conv_bias"),
+      arg("x_proj"), arg("dt_proj_weight"), arg("dt_proj_bias"), arg("A_log"),
+      arg("D"), arg("out_proj"),
+      card.momentum ? b.getF64FloatAttr(*card.momentum) : FloatAttr(), ns,
+      b.getF64FloatAttr(card.tau));
+  func::ReturnOp::create(b, modelLoc, mixer.getOut());
+  // The verifier reports at the card's lines; the op's generic form, which
+  // MLIR appends by default, means nothing to a card's author.
+  bool printOp = context->shouldPrintOpOnDiagnostic();
+  context->printOpOnDiagnostic(false);
+  LogicalResult verified = verify(*module);
+  context->printOpOnDiagnostic(printOp);
+  if (failed(verified))
+    return nullptr;
+  return module;
+}
+
+} // namespace
+
+OwningOpRef<ModuleOp> card::importCard(StringRef text, StringRef path,
+                                       MLIRContext *context) {
+  context->loadDialect<MuonSSMDialect, func::FuncDialect>();
+  Importer importer(path, context);
+  toml::parse_result parsed =
+      toml::parse(std::string_view(text.data(), text.size()),
+                  std::string_view(path.data(), path.size()));
+  if (!parsed) {
+    const toml::parse_error &e = parsed.error();
+    importer.error(e.source()) << "malformed TOML: " << e.description();
+    return nullptr;
+  }
+  std::optional<CardModel> card = importer.read(parsed.table());
+  if (!card)
+    return nullptr;
+  return importer.build(*card);
+}

@@ -1,0 +1,30 @@
+//===- Card.h - TOML model cards → muonssm IR -------------------*- C++ -*-===//
+//
+// A model card is a declarative TOML description of a model (docs/cards.md):
+// sizes, backbone, Muon settings, dtype. importCard turns it into a module
+// with one entry function whose ops carry the card's file:line:column, so
+// that importer and verifier errors point at the card, printed as MLIR
+// diagnostics are (`CARD.toml:LINE:COL: error: …`).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MUONSSM_LIB_CARD_CARD_H
+#define MUONSSM_LIB_CARD_CARD_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+namespace mlir::muonssm::card {
+
+/// Parses and checks the card `text` read from `path`, and builds its
+/// module (verified). On any problem it emits located errors and returns
+/// null; nothing is half-built.
+OwningOpRef<ModuleOp> importCard(StringRef text, StringRef path,
+                                 MLIRContext *context);
+
+/// True for a path that names a model card (`.toml`).
+bool isCardPath(StringRef path);
+
+} // namespace mlir::muonssm::card
+
+#endif // MUONSSM_LIB_CARD_CARD_H
