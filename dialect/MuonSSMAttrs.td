@@ -11,6 +11,8 @@ def MuonSSM_InputKindAttr : EnumAttr<MuonSSM_Dialect, MuonSSM_InputKind, "input"
 def MuonSSM_NSTargetAttr : EnumAttr<MuonSSM_Dialect, MuonSSM_NSTarget, "ns_target">;
 def MuonSSM_SelectiveBackboneAttr
     : EnumAttr<MuonSSM_Dialect, MuonSSM_SelectiveBackbone, "backbone">;
+def MuonSSM_DeltaNetFormAttr
+    : EnumAttr<MuonSSM_Dialect, MuonSSM_DeltaNetForm, "deltanet_form">;
 def MuonSSM_TauPlacementAttr
     : EnumAttr<MuonSSM_Dialect, MuonSSM_TauPlacement, "tau_placement">;
 

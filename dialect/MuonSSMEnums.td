@@ -65,4 +65,13 @@ def MuonSSM_SelectiveBackbone : I32EnumAttr<"SelectiveBackbone",
   let genSpecializedAttr = 0;
 }
 
+def MuonSSM_DeltaNetForm : I32EnumAttr<"DeltaNetForm",
+    "which Gated DeltaNet recurrence a mixer runs", [
+    I32EnumAttrCase<"Plain", 0, "plain">,
+    I32EnumAttrCase<"Seed", 1, "seed">,
+    I32EnumAttrCase<"Paper", 2, "paper">]> {
+  let cppNamespace = "::mlir::muonssm";
+  let genSpecializedAttr = 0;
+}
+
 #endif // MUONSSM_ENUMS_TD

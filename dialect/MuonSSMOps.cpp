@@ -543,6 +543,128 @@ LogicalResult SelectiveMixerOp::verify() {
   return success();
 }
 
+FloatType GatedDeltaNetMixerOp::getAccumulationType() {
+  if (getX().getType().getElementType().isF64())
+    return Float64Type::get(getContext());
+  return Float32Type::get(getContext());
+}
+
+GatedDeltaNetMixerOp::Sizes GatedDeltaNetMixerOp::getSizes() {
+  auto dim = [](Value v, int64_t i) {
+    auto type = cast<RankedTensorType>(v.getType());
+    return i < type.getRank() ? type.getDimSize(i) : ShapedType::kDynamic;
+  };
+  Sizes s;
+  s.batch = dim(getX(), 0);
+  s.length = dim(getX(), 1);
+  s.model = dim(getX(), 2);
+  s.heads = static_cast<int64_t>(getHeads());
+  int64_t keys = dim(getQProj(), 0), values = dim(getVProj(), 0);
+  auto per = [&](int64_t total) {
+    return ShapedType::isDynamic(total) || s.heads < 1 ? ShapedType::kDynamic
+                                                       : total / s.heads;
+  };
+  s.key = per(keys);
+  s.value = per(values);
+  s.conv = dim(getQConv(), 1);
+  return s;
+}
+
+LogicalResult GatedDeltaNetMixerOp::verify() {
+  Operation *op = getOperation();
+  auto xType = getX().getType();
+  Type element = xType.getElementType();
+  std::initializer_list<std::pair<StringRef, Value>> weights = {
+      {"q_proj", getQProj()},   {"k_proj", getKProj()},
+      {"v_proj", getVProj()},   {"q conv", getQConv()},
+      {"k conv", getKConv()},   {"v conv", getVConv()},
+      {"b_proj", getBProj()},   {"a_proj", getAProj()},
+      {"A_log", getALog()},     {"dt_bias", getDtBias()},
+      {"g_proj", getGProj()},   {"norm weight", getNormWeight()},
+      {"o_proj", getOProj()}};
+  for (auto [name, value] : weights)
+    if (cast<RankedTensorType>(value.getType()).getElementType() != element)
+      return emitOpError() << name << " must have the element type of x, "
+                           << element << ", got " << value.getType();
+  if (xType.getRank() != 3)
+    return emitOpError() << "x must have rank 3 ([B, L, d_model]), got "
+                         << xType;
+  int64_t heads = static_cast<int64_t>(getHeads());
+  if (heads < 1)
+    return emitOpError() << "heads must be >= 1, got " << heads;
+  for (auto [name, value] : weights) {
+    int64_t rank = cast<RankedTensorType>(value.getType()).getRank();
+    bool vector = value == getALog() || value == getDtBias() ||
+                  value == getNormWeight();
+    if (rank != (vector ? 1 : 2))
+      return emitOpError() << name << " must have rank " << (vector ? 1 : 2)
+                           << ", got " << value.getType();
+  }
+  for (auto [name, value] : {std::pair<StringRef, Value>{"q_proj", getQProj()},
+                             {"v_proj", getVProj()}}) {
+    int64_t rows = cast<RankedTensorType>(value.getType()).getDimSize(0);
+    if (!ShapedType::isDynamic(rows) && (rows < heads || rows % heads != 0))
+      return emitOpError() << name << " has " << rows
+                           << " rows, not a positive multiple of heads = "
+                           << heads << " (H·K for q, k; H·V for v)";
+  }
+  Sizes sizes = getSizes();
+  auto times = [](int64_t n, int64_t m) {
+    return ShapedType::isDynamic(n) || ShapedType::isDynamic(m)
+               ? ShapedType::kDynamic
+               : n * m;
+  };
+  Dim b{"B", sizes.batch}, l{"L", sizes.length}, dm{"d_model", sizes.model},
+      h{"H", heads}, hk{"H·K", times(heads, sizes.key)},
+      hv{"H·V", times(heads, sizes.value)}, v{"V", sizes.value},
+      w{"W", sizes.conv};
+  for (auto [value, what, dims] :
+       std::initializer_list<std::tuple<Value, StringRef, SmallVector<Dim>>>{
+           {getQProj(), "q_proj", {hk, dm}},
+           {getKProj(), "k_proj", {hk, dm}},
+           {getVProj(), "v_proj", {hv, dm}},
+           {getQConv(), "q conv", {hk, w}},
+           {getKConv(), "k conv", {hk, w}},
+           {getVConv(), "v conv", {hv, w}},
+           {getBProj(), "b_proj", {h, dm}},
+           {getAProj(), "a_proj", {h, dm}},
+           {getALog(), "A_log", {h}},
+           {getDtBias(), "dt_bias", {h}},
+           {getGProj(), "g_proj", {hv, dm}},
+           {getNormWeight(), "norm weight", {v}},
+           {getOProj(), "o_proj", {dm, hv}},
+           {getOut(), "result", {b, l, dm}}})
+    if (failed(checkShape(op, what, value.getType(), dims)))
+      return failure();
+  if (!ShapedType::isDynamic(sizes.conv) && sizes.conv < 1)
+    return emitOpError() << "the conv width W must be >= 1, got "
+                         << sizes.conv;
+  if (getOut().getType().getElementType() != element)
+    return emitOpError() << "result must have the element type of x, "
+                         << element << ", got "
+                         << getOut().getType().getElementType();
+  bool plain = getForm() == DeltaNetForm::Plain;
+  if (plain && (getMomentumAttr() || getNewtonSchulzAttr()))
+    return emitOpError() << "form plain (Gated DeltaNet) takes neither "
+                            "momentum nor newton_schulz";
+  if (plain && getTau().convertToDouble() != 1.0)
+    return emitOpError() << "form plain (Gated DeltaNet) has no τ: tau must "
+                            "be 1, got "
+                         << getTau().convertToDouble();
+  if (!plain && (!getMomentumAttr() || !getNewtonSchulzAttr()))
+    return emitOpError() << "form " << stringifyDeltaNetForm(getForm())
+                         << " (Muon) needs momentum and newton_schulz";
+  if (FloatAttr momentum = getMomentumAttr()) {
+    double gamma = momentum.getValueAsDouble();
+    if (!(gamma >= 0.0 && gamma <= 1.0))
+      return emitOpError() << "momentum γ must lie in [0, 1], got " << gamma;
+  }
+  double tau = getTau().convertToDouble();
+  if (!(tau > 0.0) || !std::isfinite(tau))
+    return emitOpError() << "tau must be a finite number > 0, got " << tau;
+  return success();
+}
+
 LogicalResult ChunkNewtonSchulzOp::verify() {
   Operation *op = getOperation();
   auto kType = getK().getType();

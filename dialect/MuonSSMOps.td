@@ -250,6 +250,100 @@ def MuonSSM_SelectiveMixerOp : MuonSSM_Op<"selective_mixer", [Pure]> {
   }];
 }
 
+def MuonSSM_GatedDeltaNetMixerOp : MuonSSM_Op<"gated_deltanet_mixer", [Pure]> {
+  let summary = "a (Muon) Gated DeltaNet layer: projections, short convs, norms, gated output";
+  let description = [{
+    flash-linear-attention's `GatedDeltaNet` layer as the seed uses it
+    (SEMANTICS.md §3.3), H heads of key size K and value size V, for
+    x [B, L, d_model]:
+
+    ```
+    q, k  = l2norm_head(SiLU(shortconv(x · q_projᵀ))), … k_proj   [B, L, H, K]
+    v     = SiLU(shortconv(x · v_projᵀ))                           [B, L, H, V]
+    β     = sigmoid(x · b_projᵀ)                                   [B, L, H]
+    g     = −exp(A_log) · softplus(x · a_projᵀ + dt_bias)          [B, L, H]
+    o     = scan(q, k, v, g, β), scale = K^{-1/2}:
+              plain: S = e^g S + k (β(v − (e^g S)ᵀk))ᵀ              (Gated DeltaNet)
+              seed:  e = β(v − (e^g S)ᵀk), M = γM + τ k eᵀ, S = e^g S + NS(M)
+              paper: M = γM + NS(τ β k vᵀ), S = e^g (I − β k kᵀ) S + M
+    out   = (RMSNorm_V(o) · norm_weight · SiLU(x · g_projᵀ)) · o_projᵀ
+    ```
+
+    `shortconv` is the causal depthwise conv of width W without bias;
+    `l2norm_head(x) = x/√(Σx² + 1e-6)` per head; RMSNorm over each head's V
+    values with eps 1e-5. `form = plain` takes neither `momentum` nor
+    `newton_schulz`, and `tau = 1` (Gated DeltaNet has no τ); `seed` and
+    `paper` need both (the seed's defaults:
+    γ = 0.9, τ = 1, `<quintic, add, eps = 1.0e-07, steps = 1>`; the
+    paper's NS is `<cubic, max, eps = 1.0e-06, steps = 1>`).
+    `muonssm-decompose-mixers` writes it out as linalg + one `muonssm.scan`.
+
+    ```mlir
+    %y = muonssm.gated_deltanet_mixer seed x(%x : tensor<2x32x24xf32>)
+        q_proj(%wq : tensor<16x24xf32>) k_proj(%wk : tensor<16x24xf32>)
+        v_proj(%wv : tensor<32x24xf32>)
+        conv(%cq : tensor<16x4xf32>, %ck : tensor<16x4xf32>, %cv : tensor<32x4xf32>)
+        b_proj(%wb : tensor<2x24xf32>) a_proj(%wa : tensor<2x24xf32>)
+        A_log(%al : tensor<2xf32>) dt_bias(%db : tensor<2xf32>)
+        g_proj(%wg : tensor<32x24xf32>) norm(%nw : tensor<16xf32>)
+        o_proj(%wo : tensor<24x32xf32>) heads = 2,
+        momentum = 9.000000e-01,
+        newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>,
+        tau = 1.000000e+00 -> tensor<2x32x24xf32>
+    ```
+  }];
+  let arguments = (ins
+      MuonSSM_DeltaNetFormAttr:$form,
+      MuonSSM_FloatTensor:$x,
+      MuonSSM_FloatTensor:$q_proj,
+      MuonSSM_FloatTensor:$k_proj,
+      MuonSSM_FloatTensor:$v_proj,
+      MuonSSM_FloatTensor:$q_conv,
+      MuonSSM_FloatTensor:$k_conv,
+      MuonSSM_FloatTensor:$v_conv,
+      MuonSSM_FloatTensor:$b_proj,
+      MuonSSM_FloatTensor:$a_proj,
+      MuonSSM_FloatTensor:$a_log,
+      MuonSSM_FloatTensor:$dt_bias,
+      MuonSSM_FloatTensor:$g_proj,
+      MuonSSM_FloatTensor:$norm_weight,
+      MuonSSM_FloatTensor:$o_proj,
+      I64Attr:$heads,
+      OptionalAttr<F64Attr>:$momentum,
+      OptionalAttr<MuonSSM_NewtonSchulzAttr>:$newton_schulz,
+      F64Attr:$tau);
+  let results = (outs MuonSSM_FloatTensor:$out);
+  let assemblyFormat = [{
+    `` $form `x` `(` $x `:` type($x) `)`
+    `q_proj` `(` $q_proj `:` type($q_proj) `)`
+    `k_proj` `(` $k_proj `:` type($k_proj) `)`
+    `v_proj` `(` $v_proj `:` type($v_proj) `)`
+    `conv` `(` $q_conv `:` type($q_conv) `,` $k_conv `:` type($k_conv) `,`
+               $v_conv `:` type($v_conv) `)`
+    `b_proj` `(` $b_proj `:` type($b_proj) `)`
+    `a_proj` `(` $a_proj `:` type($a_proj) `)`
+    `A_log` `(` $a_log `:` type($a_log) `)`
+    `dt_bias` `(` $dt_bias `:` type($dt_bias) `)`
+    `g_proj` `(` $g_proj `:` type($g_proj) `)`
+    `norm` `(` $norm_weight `:` type($norm_weight) `)`
+    `o_proj` `(` $o_proj `:` type($o_proj) `)`
+    `heads` `=` $heads `,`
+    (`momentum` `=` $momentum^ `,`)?
+    (`newton_schulz` `=` $newton_schulz^ `,`)?
+    `tau` `=` $tau attr-dict `->` type($out)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// f64 for f64 inputs, else f32.
+    ::mlir::FloatType getAccumulationType();
+    /// Sizes from the weights (kDynamic where unknown): K and V per head.
+    struct Sizes {
+      int64_t batch, length, model, heads, key, value, conv;
+    };
+    Sizes getSizes();
+  }];
+}
+
 def MuonSSM_ChunkNewtonSchulzOp : MuonSSM_Op<"chunk_newton_schulz",
     [Pure, AttrSizedOperandSegments]> {
   let summary = "per-chunk Newton–Schulz of a rank-C update, as effective keys";

@@ -124,7 +124,7 @@ public:
   }
 
   /// Causal depthwise conv along L of x [B, L, C] with w [C, W] and bias
-  /// [C]: out[b,l,c] = bias[c] + Σ_j w[c,j]·x[b, l − (W−1) + j, c], zero
+  /// [C] (or none): out[b,l,c] = bias[c] + Σ_j w[c,j]·x[b, l − (W−1) + j, c], zero
   /// before the first token (PyTorch's Conv1d, padding W − 1, first L).
   Value causalConv(Value x, Value w, Value bias) {
     MLIRContext *ctx = b.getContext();
@@ -161,11 +161,12 @@ public:
     // both iteration spaces).
     AffineExpr bi, l, c, j;
     bindDims(ctx, bi, l, c, j);
-    Value init = generic({bias}, {AffineMap::get(3, 0, {c}, ctx)},
-                         empty(dims, acc),
-                         SmallVector<utils::IteratorType>(
-                             3, utils::IteratorType::parallel),
-                         [](ValueRange a) { return a[0]; });
+    Value init = !bias ? zeros(dims)
+                       : generic({bias}, {AffineMap::get(3, 0, {c}, ctx)},
+                                 empty(dims, acc),
+                                 SmallVector<utils::IteratorType>(
+                                     3, utils::IteratorType::parallel),
+                                 [](ValueRange a) { return a[0]; });
     return generic(
         {padded, w},
         {AffineMap::get(4, 0, {bi, l + j, c}, ctx),
@@ -199,6 +200,73 @@ public:
         b, result, x, SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
   }
 
+  /// [B, L, H·X] → [B, L, H, X].
+  Value splitHeads(Value x, int64_t heads) {
+    auto type = cast<RankedTensorType>(x.getType());
+    int64_t width = type.getDimSize(2) / heads;
+    auto result = RankedTensorType::get(
+        {type.getDimSize(0), type.getDimSize(1), heads, width},
+        type.getElementType());
+    return tensor::ExpandShapeOp::create(
+        b, result, x, SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+  }
+
+  /// Σ_x t[b,l,h,x]² → [B, L, H].
+  Value sumOfSquares(Value t) {
+    MLIRContext *ctx = b.getContext();
+    SmallVector<OpFoldResult> dims = sizes(t);
+    dims.pop_back();
+    AffineExpr bi, l, h, x;
+    bindDims(ctx, bi, l, h, x);
+    return generic({t}, {AffineMap::get(4, 0, {bi, l, h, x}, ctx)},
+                   zeros(dims),
+                   {utils::IteratorType::parallel, utils::IteratorType::parallel,
+                    utils::IteratorType::parallel,
+                    utils::IteratorType::reduction},
+                   [&](ValueRange a) -> Value {
+                     return math::FmaOp::create(b, a[0], a[0], a[1]);
+                   });
+  }
+
+  /// out[b,l,h,x] = fn(t[b,l,h,x], perHead[b,l,h], perX[x]…) for a 4-D t,
+  /// tensors [B, L, H] and [X] broadcast.
+  Value perHeadMap(Value t, ValueRange perHead, ValueRange perX,
+                   function_ref<Value(ValueRange)> fn) {
+    MLIRContext *ctx = b.getContext();
+    AffineExpr bi, l, h, x;
+    bindDims(ctx, bi, l, h, x);
+    SmallVector<Value> inputs = {t};
+    SmallVector<AffineMap> maps = {AffineMap::get(4, 0, {bi, l, h, x}, ctx)};
+    for (Value v : perHead) {
+      inputs.push_back(v);
+      maps.push_back(AffineMap::get(4, 0, {bi, l, h}, ctx));
+    }
+    for (Value v : perX) {
+      inputs.push_back(v);
+      maps.push_back(AffineMap::get(4, 0, {x}, ctx));
+    }
+    return generic(inputs, maps, empty(sizes(t), acc),
+                   SmallVector<utils::IteratorType>(
+                       4, utils::IteratorType::parallel),
+                   [&](ValueRange a) { return fn(a.drop_back()); });
+  }
+
+  Value cst(double value) {
+    return arith::ConstantOp::create(b, acc, b.getFloatAttr(acc, value));
+  }
+  Value sigmoid(Value x) {
+    Value one = cst(1.0);
+    Value e = math::ExpOp::create(b, arith::NegFOp::create(b, x));
+    return arith::DivFOp::create(b, one, arith::AddFOp::create(b, one, e));
+  }
+  /// PyTorch's softplus (threshold 20).
+  Value softplus(Value x) {
+    Value soft = math::Log1pOp::create(b, math::ExpOp::create(b, x));
+    Value big =
+        arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, x, cst(20.0));
+    return arith::SelectOp::create(b, big, x, soft);
+  }
+
   Value silu(Value x) {
     // x·σ(x) = x / (1 + e^{−x})
     Value one = arith::ConstantOp::create(b, acc, b.getFloatAttr(acc, 1.0));
@@ -208,6 +276,116 @@ public:
 
   ImplicitLocOpBuilder &b;
   FloatType acc;
+};
+
+/// Why `op` cannot be written out, or "".
+std::string whyNotDecomposable(GatedDeltaNetMixerOp op) {
+  GatedDeltaNetMixerOp::Sizes s = op.getSizes();
+  if (ShapedType::isDynamic(s.key) || ShapedType::isDynamic(s.value) ||
+      ShapedType::isDynamic(s.conv))
+    return "decompose-mixers needs static head sizes K and V and conv width "
+           "W (the shapes of the weights); only B and L may be dynamic";
+  return "";
+}
+
+/// q, k, v projections and short convs, per-head L2 norms, β and g, one
+/// scalar-decay scan in the form's configuration, gated RMSNorm, o_proj.
+struct DecomposeGatedDeltaNetMixer : OpRewritePattern<GatedDeltaNetMixerOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(GatedDeltaNetMixerOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!whyNotDecomposable(op).empty())
+      return rewriter.notifyMatchFailure(op, "dynamic weight shapes");
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    MLIRContext *ctx = rewriter.getContext();
+    FloatType acc = op.getAccumulationType();
+    GatedDeltaNetMixerOp::Sizes s = op.getSizes();
+    BlockBuilder blk(b, acc);
+    auto in = [&](Value v) { return blk.convert(v, acc); };
+    Value x = in(op.getX());
+
+    auto branch = [&](Value proj, Value conv) {
+      Value c = blk.causalConv(blk.linear(x, in(proj)), in(conv), Value());
+      return blk.map({c}, acc, [&](ValueRange a) { return blk.silu(a[0]); });
+    };
+    // x/√(Σx² + 1e-6) per head (fla's l2_norm).
+    auto l2norm = [&](Value t) {
+      Value heads = blk.splitHeads(t, s.heads);
+      return blk.perHeadMap(heads, {blk.sumOfSquares(heads)}, {},
+                            [&](ValueRange a) -> Value {
+                              Value norm = math::SqrtOp::create(
+                                  b, arith::AddFOp::create(b, a[1],
+                                                           blk.cst(1e-6)));
+                              return arith::DivFOp::create(b, a[0], norm);
+                            });
+    };
+    Value q = l2norm(branch(op.getQProj(), op.getQConv()));
+    Value k = l2norm(branch(op.getKProj(), op.getKConv()));
+    Value v = blk.splitHeads(branch(op.getVProj(), op.getVConv()), s.heads);
+
+    Value beta = blk.map({blk.linear(x, in(op.getBProj()))}, acc,
+                         [&](ValueRange a) { return blk.sigmoid(a[0]); });
+    // g = −exp(A_log[h])·softplus(x·a_projᵀ + dt_bias[h])
+    Value gPre = blk.linear(x, in(op.getAProj()));
+    AffineExpr bi, l, h;
+    bindDims(ctx, bi, l, h);
+    Value g = blk.generic(
+        {gPre, in(op.getALog()), in(op.getDtBias())},
+        {AffineMap::get(3, 0, {bi, l, h}, ctx), AffineMap::get(3, 0, {h}, ctx),
+         AffineMap::get(3, 0, {h}, ctx)},
+        blk.empty(blk.sizes(gPre), acc),
+        SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+        [&](ValueRange a) -> Value {
+          Value rate = arith::NegFOp::create(b, math::ExpOp::create(b, a[1]));
+          return arith::MulFOp::create(
+              b, rate, blk.softplus(arith::AddFOp::create(b, a[0], a[2])));
+        });
+
+    DeltaNetForm form = op.getForm();
+    bool seed = form == DeltaNetForm::Seed;
+    std::optional<NewtonSchulzAttr> ns = op.getNewtonSchulz();
+    auto scan = ScanOp::create(
+        b, v.getType(), Type(), Type(), q, k, v, g, /*dt=*/Value(),
+        /*A=*/Value(), beta, /*gain=*/Value(), /*skip=*/Value(),
+        /*gate=*/Value(), Value(), Value(), Value(), Value(),
+        DecayKindAttr::get(ctx, DecayKind::Scalar),
+        InputKindAttr::get(ctx, seed ? InputKind::Error : InputKind::Update),
+        seed ? FloatAttr() : b.getF64FloatAttr(1.0), op.getMomentumAttr(),
+        ns ? *ns : NewtonSchulzAttr(),
+        ns ? NSTargetAttr::get(ctx, seed ? NSTarget::Momentum
+                                         : NSTarget::Update)
+           : NSTargetAttr(),
+        ns ? TauPlacementAttr::get(ctx, TauPlacement::Inside)
+           : TauPlacementAttr(),
+        ScheduleAttr(), op.getTauAttr(),
+        b.getF64FloatAttr(1.0 / std::sqrt(static_cast<double>(s.key))));
+
+    // RMSNorm over each head's V values (eps 1e-5), · weight · SiLU(gate).
+    Value o = scan.getO();
+    Value gate = blk.splitHeads(blk.linear(x, in(op.getGProj())), s.heads);
+    Value meanSquare = blk.sumOfSquares(o);
+    double inverseV = 1.0 / static_cast<double>(s.value);
+    Value gated = blk.perHeadMap(
+        o, {meanSquare}, {in(op.getNormWeight())}, [&](ValueRange a) -> Value {
+          Value ms = arith::MulFOp::create(b, a[1], blk.cst(inverseV));
+          Value inv = math::RsqrtOp::create(
+              b, arith::AddFOp::create(b, ms, blk.cst(1e-5)));
+          return arith::MulFOp::create(
+              b, arith::MulFOp::create(b, a[0], inv), a[2]);
+        });
+    // · SiLU(gate), elementwise on [B, L, H, V].
+    gated = blk.map({gated, gate}, acc, [&](ValueRange a) -> Value {
+      return arith::MulFOp::create(b, a[0], blk.silu(a[1]));
+    });
+    Value flat = tensor::CollapseShapeOp::create(
+        b, gated, SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+    Value out = blk.linear(flat, in(op.getOProj()));
+    rewriter.replaceOp(
+        op, blk.convert(out, cast<FloatType>(
+                                 op.getOut().getType().getElementType())));
+    return success();
+  }
 };
 
 /// Why `op` cannot be written out, or "".
@@ -260,17 +438,7 @@ struct DecomposeSelectiveMixer : OpRewritePattern<SelectiveMixerOp> {
         SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
         [&](ValueRange a) -> Value {
           Value pre = arith::AddFOp::create(b, a[0], a[1]);
-          Value one = arith::ConstantOp::create(b, acc, b.getFloatAttr(acc, 1.0));
-          if (!mamba) {
-            Value e = math::ExpOp::create(b, arith::NegFOp::create(b, pre));
-            return arith::DivFOp::create(b, one, arith::AddFOp::create(b, one, e));
-          }
-          Value threshold =
-              arith::ConstantOp::create(b, acc, b.getFloatAttr(acc, 20.0));
-          Value soft = math::Log1pOp::create(b, math::ExpOp::create(b, pre));
-          Value big = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, pre,
-                                            threshold);
-          return arith::SelectOp::create(b, big, pre, soft);
+          return mamba ? blk.softplus(pre) : blk.sigmoid(pre);
         });
 
     // Mamba's A = −exp(A_log) as the scan's [1, d_state, d_inner].
@@ -322,17 +490,22 @@ struct DecomposeSelectiveMixer : OpRewritePattern<SelectiveMixerOp> {
 struct DecomposeMixersPass
     : muonssm::impl::DecomposeMixersBase<DecomposeMixersPass> {
   void runOnOperation() override {
-    WalkResult walk = getOperation().walk([](SelectiveMixerOp op) {
-      if (std::string why = whyNotDecomposable(op); !why.empty()) {
-        op.emitOpError() << why;
-        return WalkResult::interrupt();
-      }
-      return WalkResult::advance();
+    WalkResult walk = getOperation().walk([](Operation *op) {
+      std::string why;
+      if (auto mixer = dyn_cast<SelectiveMixerOp>(op))
+        why = whyNotDecomposable(mixer);
+      else if (auto mixer = dyn_cast<GatedDeltaNetMixerOp>(op))
+        why = whyNotDecomposable(mixer);
+      if (why.empty())
+        return WalkResult::advance();
+      op->emitOpError() << why;
+      return WalkResult::interrupt();
     });
     if (walk.wasInterrupted())
       return signalPassFailure();
     RewritePatternSet patterns(&getContext());
-    patterns.add<DecomposeSelectiveMixer>(&getContext());
+    patterns.add<DecomposeSelectiveMixer, DecomposeGatedDeltaNetMixer>(
+        &getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

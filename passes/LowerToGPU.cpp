@@ -372,7 +372,7 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
     SmallVector<Operation *> ops;
     module.walk([&](Operation *op) {
       if (isa<ScanOp, Rank1GainOp, NewtonSchulzOp, ChunkNewtonSchulzOp,
-              SelectiveMixerOp>(op))
+              SelectiveMixerOp, GatedDeltaNetMixerOp>(op))
         ops.push_back(op);
     });
     if (ops.empty())
@@ -457,9 +457,9 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
                               "runs on the CPU only (--target cpu); the GPU "
                               "lowering has no kernel for it";
                   })
-              .Case<SelectiveMixerOp>(
-                  [&](SelectiveMixerOp mixer) -> LogicalResult {
-                    return mixer.emitError()
+              .Case<SelectiveMixerOp, GatedDeltaNetMixerOp>(
+                  [&](Operation *mixer) -> LogicalResult {
+                    return mixer->emitError()
                            << "muonssm-to-gpu does not lower mixer ops yet "
                               "(their projections would run on the host): "
                               "run the model on the CPU (--target cpu), or "

@@ -44,8 +44,13 @@ def DecomposeMixers : Pass<"muonssm-decompose-mixers", "func::FuncOp"> {
     `decay = mamba|longhorn`, one head (K = d_state, V = d_inner), the D skip
     and the SiLU(z) gate fused in, and the block's momentum and NS (on the
     update, τ inside for Mamba, after for LongHorn). The scan then takes the
-    scheduling passes like any other. Weights must have static shapes; B
-    and L may be dynamic.
+    scheduling passes like any other.
+    `muonssm.gated_deltanet_mixer` becomes the q, k, v projections with
+    their short convs and SiLU, per-head L2 norms of q and k, β = sigmoid,
+    g = −exp(A_log)·softplus(…), one scalar-decay scan (plain: the delta
+    rule; seed: the error input with NS of the momentum; paper: the delta
+    rule with NS of the update; scale K^{-1/2}), the gated RMSNorm and
+    o_proj. Weights must have static shapes; B and L may be dynamic.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

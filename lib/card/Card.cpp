@@ -44,8 +44,15 @@ struct CardModel {
   std::string dtype = "f32";
   int64_t batch = 1, length = 1;
   // [mixer]
-  std::string kind; // mamba, muon_mamba, longhorn, muon_longhorn
+  std::string kind; // mamba, muon_mamba, longhorn, muon_longhorn,
+                    // gated_deltanet, muon_gated_deltanet
   int64_t dModel = 0, dState = 16, expand = 2, dConv = 4, dtRank = 0;
+  // Gated DeltaNet: heads, K and V per head, the recurrence's form.
+  int64_t heads = 0, keyDim = 0, valueDim = 0;
+  DeltaNetForm form = DeltaNetForm::Plain;
+  bool gatedDeltaNet() const {
+    return StringRef(kind).ends_with("gated_deltanet");
+  }
   std::optional<double> momentum;
   double tau = 1.0;
   struct NS {
@@ -221,25 +228,66 @@ std::optional<CardModel> Importer::read(const toml::table &root) {
 
   Table x{mixer, "[mixer]", {}};
   card.mixerSource = mixer->source();
-  card.kind =
-      choice(x, "kind", std::nullopt,
-             {"mamba", "muon_mamba", "longhorn", "muon_longhorn"})
-          .value_or("");
+  card.kind = choice(x, "kind", std::nullopt,
+                     {"mamba", "muon_mamba", "longhorn", "muon_longhorn",
+                      "gated_deltanet", "muon_gated_deltanet"})
+                  .value_or("");
   card.dModel = integer(x, "d_model", std::nullopt).value_or(1);
-  card.dState = integer(x, "d_state", int64_t(16)).value_or(1);
-  card.expand = integer(x, "expand", int64_t(2)).value_or(1);
   card.dConv = integer(x, "d_conv", int64_t(4)).value_or(1);
-  // dt_rank = ⌈d_model/16⌉ unless given (the seed's "auto").
-  card.dtRank =
-      integer(x, "dt_rank", (card.dModel + 15) / 16).value_or(1);
-  card.tau = number(x, "tau", 1.0).value_or(1.0);
+  bool muon = StringRef(card.kind).starts_with("muon_");
+  if (card.gatedDeltaNet()) {
+    // fla's GatedDeltaNet: K = expand_k·d_model/heads, V =
+    // expand_v·d_model/heads (the seed's 0.75 and 1.5).
+    const toml::node *headsNode = x.table->get("heads");
+    card.heads = integer(x, "heads", std::nullopt).value_or(1);
+    auto perHead = [&](const char *key, double fallback) -> int64_t {
+      std::optional<double> expand = number(x, key, fallback);
+      if (!expand)
+        return 1;
+      double total = *expand * static_cast<double>(card.dModel);
+      int64_t rounded = static_cast<int64_t>(std::llround(total));
+      const toml::node *at = x.table->get(key);
+      if (!(*expand > 0.0) || std::fabs(total - rounded) > 1e-9 ||
+          rounded < card.heads || rounded % card.heads != 0) {
+        error(at ? at->source()
+                 : (headsNode ? headsNode->source() : x.table->source()))
+            << "[mixer] " << key << "·d_model = " << *expand << "·"
+            << card.dModel << " must be a whole multiple of heads = "
+            << card.heads;
+        return 1;
+      }
+      return rounded / card.heads;
+    };
+    card.keyDim = perHead("expand_k", 0.75);
+    card.valueDim = perHead("expand_v", 1.5);
+    if (muon)
+      card.form = choice(x, "form", std::string("seed"), {"seed", "paper"})
+                              .value_or("seed") == "paper"
+                      ? DeltaNetForm::Paper
+                      : DeltaNetForm::Seed;
+  } else {
+    card.dState = integer(x, "d_state", int64_t(16)).value_or(1);
+    card.expand = integer(x, "expand", int64_t(2)).value_or(1);
+    // dt_rank = ⌈d_model/16⌉ unless given (the seed's "auto").
+    card.dtRank =
+        integer(x, "dt_rank", (card.dModel + 15) / 16).value_or(1);
+  }
+  // Gated DeltaNet has no τ (the layer's update is β(v − Sᵀk) as is).
+  bool plainDeltaNet = card.gatedDeltaNet() && !muon;
+  if (plainDeltaNet) {
+    if (const toml::node *tau = x.table->get("tau"))
+      error(tau->source()) << "[mixer] kind = \"gated_deltanet\" has no tau "
+                              "(use kind = \"muon_gated_deltanet\")";
+    x.known.insert("tau");
+  } else {
+    card.tau = number(x, "tau", 1.0).value_or(1.0);
+  }
   // Ranges at the key, where the card's author looks (the op verifier
   // checks them again, at the [mixer] table).
   if (const toml::node *tau = x.table->get("tau"))
     if (tau->is_number() && !(card.tau > 0.0 && std::isfinite(card.tau)))
       error(tau->source()) << "[mixer] tau must be a finite number > 0, got "
                            << card.tau;
-  bool muon = StringRef(card.kind).starts_with("muon_");
   const toml::node *gamma = x.table->get("momentum");
   const toml::node *nsNode = x.table->get("newton_schulz");
   if (!muon && !card.kind.empty()) {
@@ -259,10 +307,15 @@ std::optional<CardModel> Importer::read(const toml::table &root) {
       error(gamma->source()) << "[mixer] momentum must lie in [0, 1], got "
                              << *card.momentum;
     CardModel::NS ns;
+    if (card.form == DeltaNetForm::Paper)
+      ns = {Polynomial::Cubic, EpsMode::Max, 1e-6, 1};
     if (const toml::table *nsTable = subtable(x, "newton_schulz")) {
       Table n{nsTable, "[mixer.newton_schulz]", {}};
+      // The paper's form defaults to the paper's cubic.
+      bool paperForm = card.form == DeltaNetForm::Paper;
       std::string poly =
-          choice(n, "polynomial", std::string("quintic"), {"quintic", "cubic"})
+          choice(n, "polynomial", std::string(paperForm ? "cubic" : "quintic"),
+                 {"quintic", "cubic"})
               .value_or("quintic");
       ns.polynomial = poly == "cubic" ? Polynomial::Cubic : Polynomial::Quintic;
       // The paper's cubic normalises by max(‖X‖, 1e-6), Muon's quintic by
@@ -300,20 +353,37 @@ OwningOpRef<ModuleOp> Importer::build(const CardModel &card) {
                  : card.dtype == "f16"  ? Type(b.getF16Type())
                                         : Type(b.getF32Type());
   int64_t dm = card.dModel, di = card.expand * card.dModel,
-          n = card.dState, r = card.dtRank;
+          n = card.dState, r = card.dtRank, w = card.dConv;
+  int64_t hk = card.heads * card.keyDim, hv = card.heads * card.valueDim;
   bool mamba = StringRef(card.kind).ends_with("mamba");
   std::vector<std::pair<std::string, SmallVector<int64_t>>> args = {
-      {"x", {card.batch, card.length, dm}},
-      {"in_proj", {2 * di, dm}},
-      {"conv_weight", {di, card.dConv}},
-      {"conv_bias", {di}},
-      {"x_proj", {r + 2 * n, di}},
-      {"dt_proj_weight", {di, r}},
-      {"dt_proj_bias", {di}}};
-  if (mamba)
-    args.push_back({"A_log", {di, n}});
-  args.push_back({"D", {di}});
-  args.push_back({"out_proj", {dm, di}});
+      {"x", {card.batch, card.length, dm}}};
+  if (card.gatedDeltaNet()) {
+    args.insert(args.end(), {{"q_proj", {hk, dm}},
+                             {"k_proj", {hk, dm}},
+                             {"v_proj", {hv, dm}},
+                             {"q_conv", {hk, w}},
+                             {"k_conv", {hk, w}},
+                             {"v_conv", {hv, w}},
+                             {"b_proj", {card.heads, dm}},
+                             {"a_proj", {card.heads, dm}},
+                             {"A_log", {card.heads}},
+                             {"dt_bias", {card.heads}},
+                             {"g_proj", {hv, dm}},
+                             {"norm_weight", {card.valueDim}},
+                             {"o_proj", {dm, hv}}});
+  } else {
+    args.insert(args.end(), {{"in_proj", {2 * di, dm}},
+                             {"conv_weight", {di, w}},
+                             {"conv_bias", {di}},
+                             {"x_proj", {r + 2 * n, di}},
+                             {"dt_proj_weight", {di, r}},
+                             {"dt_proj_bias", {di}}});
+    if (mamba)
+      args.push_back({"A_log", {di, n}});
+    args.push_back({"D", {di}});
+    args.push_back({"out_proj", {dm, di}});
+  }
 
   SmallVector<Type> types;
   for (auto &[name, shape] : args)
@@ -336,16 +406,32 @@ OwningOpRef<ModuleOp> Importer::build(const CardModel &card) {
   if (card.ns)
     ns = NewtonSchulzAttr::get(context, card.ns->polynomial, card.ns->epsMode,
                                llvm::APFloat(card.ns->eps), card.ns->steps);
-  auto mixer = SelectiveMixerOp::create(
-      b, mixerLoc, resultType,
-      SelectiveBackboneAttr::get(context, mamba ? SelectiveBackbone::Mamba
-                                                : SelectiveBackbone::Longhorn),
-      arg("x"), arg("in_proj"), arg("conv_weight"), arg("conv_bias"),
-      arg("x_proj"), arg("dt_proj_weight"), arg("dt_proj_bias"), arg("A_log"),
-      arg("D"), arg("out_proj"),
-      card.momentum ? b.getF64FloatAttr(*card.momentum) : FloatAttr(), ns,
-      b.getF64FloatAttr(card.tau));
-  func::ReturnOp::create(b, modelLoc, mixer.getOut());
+  FloatAttr momentum =
+      card.momentum ? b.getF64FloatAttr(*card.momentum) : FloatAttr();
+  Value out;
+  if (card.gatedDeltaNet())
+    out = GatedDeltaNetMixerOp::create(
+              b, mixerLoc, resultType,
+              DeltaNetFormAttr::get(context, card.form), arg("x"),
+              arg("q_proj"), arg("k_proj"), arg("v_proj"), arg("q_conv"),
+              arg("k_conv"), arg("v_conv"), arg("b_proj"), arg("a_proj"),
+              arg("A_log"), arg("dt_bias"), arg("g_proj"),
+              arg("norm_weight"), arg("o_proj"),
+              b.getI64IntegerAttr(card.heads), momentum, ns,
+              b.getF64FloatAttr(card.tau))
+              .getOut();
+  else
+    out = SelectiveMixerOp::create(
+              b, mixerLoc, resultType,
+              SelectiveBackboneAttr::get(context,
+                                         mamba ? SelectiveBackbone::Mamba
+                                               : SelectiveBackbone::Longhorn),
+              arg("x"), arg("in_proj"), arg("conv_weight"), arg("conv_bias"),
+              arg("x_proj"), arg("dt_proj_weight"), arg("dt_proj_bias"),
+              arg("A_log"), arg("D"), arg("out_proj"), momentum, ns,
+              b.getF64FloatAttr(card.tau))
+              .getOut();
+  func::ReturnOp::create(b, modelLoc, out);
   // The verifier reports at the card's lines; the op's generic form, which
   // MLIR appends by default, means nothing to a card's author.
   bool printOp = context->shouldPrintOpOnDiagnostic();

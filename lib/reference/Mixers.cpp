@@ -93,4 +93,126 @@ Tensor selectiveMixer(const SelectiveMixerConfig &config, const Tensor &x,
   return out;
 }
 
+namespace {
+/// y[l][o] = Σ_i x[b, l, i]·w[o, i] for one batch row.
+Tensor linearRow(const Tensor &x, int64_t b, const Tensor &w) {
+  int64_t L = x.dim(1), I = x.dim(2), O = w.dim(0);
+  Tensor y({L, O});
+  for (int64_t l = 0; l < L; ++l)
+    for (int64_t o = 0; o < O; ++o) {
+      double sum = 0.0;
+      for (int64_t i = 0; i < I; ++i)
+        sum += x({b, l, i}) * w({o, i});
+      y({l, o}) = sum;
+    }
+  return y;
+}
+
+/// SiLU(causal depthwise conv without bias) of x [L, C] with w [C, W].
+Tensor shortConv(const Tensor &x, const Tensor &w) {
+  int64_t L = x.dim(0), C = x.dim(1), W = w.dim(1);
+  Tensor y({L, C});
+  for (int64_t l = 0; l < L; ++l)
+    for (int64_t c = 0; c < C; ++c) {
+      double sum = 0.0;
+      for (int64_t j = 0; j < W; ++j)
+        if (l - (W - 1) + j >= 0)
+          sum += w({c, j}) * x({l - (W - 1) + j, c});
+      y({l, c}) = silu(sum);
+    }
+  return y;
+}
+
+double softplusOf(double x) { return x > 20.0 ? x : std::log1p(std::exp(x)); }
+} // namespace
+
+Tensor gatedDeltaNetMixer(const GatedDeltaNetMixerConfig &config,
+                          const Tensor &x, const GatedDeltaNetMixerWeights &w) {
+  int64_t B = x.dim(0), L = x.dim(1), Dm = x.dim(2), H = config.heads;
+  int64_t K = w.qProj->dim(0) / H, V = w.vProj->dim(0) / H;
+  double scale = 1.0 / std::sqrt(static_cast<double>(K));
+  Tensor out({B, L, Dm});
+  for (int64_t b = 0; b < B; ++b) {
+    Tensor q = shortConv(linearRow(x, b, *w.qProj), *w.qConv);
+    Tensor k = shortConv(linearRow(x, b, *w.kProj), *w.kConv);
+    Tensor v = shortConv(linearRow(x, b, *w.vProj), *w.vConv);
+    Tensor betaPre = linearRow(x, b, *w.bProj), gPre = linearRow(x, b, *w.aProj);
+    Tensor gate = linearRow(x, b, *w.gProj);
+    Tensor o({L, H * V});
+    for (int64_t h = 0; h < H; ++h) {
+      // This head's inputs, q and k L2-normalised (fla's l2_norm).
+      Tensor qh({L, K}), kh({L, K}), vh({L, V}), beta({L}), g({L}), a({L});
+      for (int64_t l = 0; l < L; ++l) {
+        double qq = 0.0, kk = 0.0;
+        for (int64_t i = 0; i < K; ++i) {
+          qq += q({l, h * K + i}) * q({l, h * K + i});
+          kk += k({l, h * K + i}) * k({l, h * K + i});
+        }
+        for (int64_t i = 0; i < K; ++i) {
+          qh({l, i}) = q({l, h * K + i}) / std::sqrt(qq + 1e-6);
+          kh({l, i}) = k({l, h * K + i}) / std::sqrt(kk + 1e-6);
+        }
+        for (int64_t j = 0; j < V; ++j)
+          vh({l, j}) = v({l, h * V + j});
+        beta({l}) = 1.0 / (1.0 + std::exp(-betaPre({l, h})));
+        g({l}) = -std::exp((*w.aLog)({h})) *
+                 softplusOf(gPre({l, h}) + (*w.dtBias)({h}));
+        a({l}) = std::exp(g({l}));
+      }
+      Tensor oh({L, V});
+      if (config.form == DeltaNetForm::Seed) {
+        oh = muonGdn(qh, kh, vh, beta, g, config.gamma, config.tau, config.ns,
+                     nullptr, nullptr)
+                 .o;
+      } else if (config.form == DeltaNetForm::Paper) {
+        Tensor qs = qh;
+        for (double &e : qs.data())
+          e *= scale;
+        oh = paper(qs, kh, vh, beta, a, /*deltaRule=*/true, config.gamma,
+                   config.tau, config.ns)
+                 .o;
+      } else {
+        // Gated DeltaNet: S = e^g S + k (β(v − (e^g S)ᵀk))ᵀ, o = Sᵀq/√K.
+        Tensor s({K, V});
+        for (int64_t l = 0; l < L; ++l) {
+          for (double &e : s.data())
+            e *= a({l});
+          for (int64_t j = 0; j < V; ++j) {
+            double read = 0.0;
+            for (int64_t i = 0; i < K; ++i)
+              read += s({i, j}) * kh({l, i});
+            double e = beta({l}) * (vh({l, j}) - read);
+            for (int64_t i = 0; i < K; ++i)
+              s({i, j}) += kh({l, i}) * e;
+          }
+          for (int64_t j = 0; j < V; ++j) {
+            double sum = 0.0;
+            for (int64_t i = 0; i < K; ++i)
+              sum += s({i, j}) * qh({l, i});
+            oh({l, j}) = sum * scale;
+          }
+        }
+      }
+      // Gated RMSNorm over the head's V values.
+      for (int64_t l = 0; l < L; ++l) {
+        double ms = 0.0;
+        for (int64_t j = 0; j < V; ++j)
+          ms += oh({l, j}) * oh({l, j});
+        double inv = 1.0 / std::sqrt(ms / static_cast<double>(V) + 1e-5);
+        for (int64_t j = 0; j < V; ++j)
+          o({l, h * V + j}) = oh({l, j}) * inv * (*w.normWeight)({j}) *
+                              silu(gate({l, h * V + j}));
+      }
+    }
+    for (int64_t l = 0; l < L; ++l)
+      for (int64_t m = 0; m < Dm; ++m) {
+        double sum = 0.0;
+        for (int64_t c = 0; c < H * V; ++c)
+          sum += o({l, c}) * (*w.oProj)({m, c});
+        out({b, l, m}) = sum;
+      }
+  }
+  return out;
+}
+
 } // namespace muonssm::reference

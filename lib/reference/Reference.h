@@ -309,6 +309,34 @@ struct SelectiveMixerWeights {
 Tensor selectiveMixer(const SelectiveMixerConfig &config, const Tensor &x,
                       const SelectiveMixerWeights &weights);
 
+/// fla's GatedDeltaNet layer as the seed uses it (SEMANTICS.md §3.3), H
+/// heads of sizes K and V, around per-head recurrences that do not go
+/// through the generic scan: muonGdn (form Seed), paper (form Paper, with
+/// the delta rule and q·K^{-1/2}), and the plain Gated DeltaNet written out
+/// here (form Plain). Projections without bias, causal short convs without
+/// bias + SiLU, per-head L2 norm (eps 1e-6) of q and k, β = sigmoid,
+/// g = −exp(A_log)·softplus(x·a_projᵀ + dt_bias), gated RMSNorm over V
+/// (eps 1e-5) with SiLU(x·g_projᵀ), o_proj.
+enum class DeltaNetForm { Plain, Seed, Paper };
+struct GatedDeltaNetMixerConfig {
+  DeltaNetForm form = DeltaNetForm::Plain;
+  int64_t heads = 1;
+  double gamma = 0.0, tau = 1.0;
+  NSConfig ns;
+};
+struct GatedDeltaNetMixerWeights {
+  const Tensor *qProj, *kProj, *vProj;    ///< [H·K | H·K | H·V, d_model]
+  const Tensor *qConv, *kConv, *vConv;    ///< [H·K | H·K | H·V, W]
+  const Tensor *bProj, *aProj;            ///< [H, d_model]
+  const Tensor *aLog, *dtBias;            ///< [H]
+  const Tensor *gProj;                    ///< [H·V, d_model]
+  const Tensor *normWeight;               ///< [V]
+  const Tensor *oProj;                    ///< [d_model, H·V]
+};
+Tensor gatedDeltaNetMixer(const GatedDeltaNetMixerConfig &config,
+                          const Tensor &x,
+                          const GatedDeltaNetMixerWeights &weights);
+
 } // namespace muonssm::reference
 
 #endif // MUONSSM_LIB_REFERENCE_REFERENCE_H

@@ -95,6 +95,8 @@ public:
                   [&](ChunkNewtonSchulzOp op) { return visit(op); })
               .Case<SelectiveMixerOp>(
                   [&](SelectiveMixerOp op) { return visit(op); })
+              .Case<GatedDeltaNetMixerOp>(
+                  [&](GatedDeltaNetMixerOp op) { return visit(op); })
               .Case<func::ReturnOp>([&](func::ReturnOp ret) {
                 for (Value v : ret.getOperands())
                   results.push_back(slots[v]);
@@ -365,6 +367,67 @@ private:
       w.outProj = valueOf(op.getOutProj());
       slot.value =
           reference::selectiveMixer(config, *slots[op.getX()].value, w);
+    }
+    slots[op.getOut()] = std::move(slot);
+    return success();
+  }
+
+  /// The layer oracle (reference::gatedDeltaNetMixer).
+  LogicalResult visit(GatedDeltaNetMixerOp op) {
+    const Shape &x = slots[op.getX()].shape;
+    auto shapeOf = [&](Value v) { return slots[v].shape; };
+    int64_t heads = static_cast<int64_t>(op.getHeads());
+    int64_t hk = shapeOf(op.getQProj())[0], hv = shapeOf(op.getVProj())[0];
+    int64_t width = shapeOf(op.getQConv())[1], model = x[2];
+    std::string problem;
+    auto expect = [&](Value v, const char *name, Shape shape) {
+      if (problem.empty() && shapeOf(v) != shape)
+        problem = std::string(name) + " has shape " + shapeString(shapeOf(v)) +
+                  ", expected " + shapeString(shape);
+    };
+    expect(op.getQProj(), "q_proj", {hk, model});
+    expect(op.getKProj(), "k_proj", {hk, model});
+    expect(op.getVProj(), "v_proj", {hv, model});
+    expect(op.getKConv(), "k conv", {hk, width});
+    expect(op.getVConv(), "v conv", {hv, width});
+    expect(op.getBProj(), "b_proj", {heads, model});
+    expect(op.getAProj(), "a_proj", {heads, model});
+    expect(op.getALog(), "A_log", {heads});
+    expect(op.getDtBias(), "dt_bias", {heads});
+    expect(op.getGProj(), "g_proj", {hv, model});
+    expect(op.getNormWeight(), "norm weight", {hv / heads});
+    expect(op.getOProj(), "o_proj", {model, hv});
+    if (!problem.empty())
+      return op.emitError() << "the inputs do not fit this mixer: " << problem;
+    Shape outShape = {x[0], x[1], model};
+    if (failed(checkType(op, op.getOut().getType(), outShape, "the result")))
+      return failure();
+    tokens = std::max(tokens, x[0] * x[1]);
+    Slot slot{outShape, std::nullopt};
+    if (compute) {
+      reference::GatedDeltaNetMixerConfig config;
+      config.form = op.getForm() == DeltaNetForm::Seed
+                        ? reference::DeltaNetForm::Seed
+                    : op.getForm() == DeltaNetForm::Paper
+                        ? reference::DeltaNetForm::Paper
+                        : reference::DeltaNetForm::Plain;
+      config.heads = heads;
+      if (FloatAttr momentum = op.getMomentumAttr())
+        config.gamma = momentum.getValueAsDouble();
+      if (std::optional<NewtonSchulzAttr> ns = op.getNewtonSchulz())
+        config.ns = toReference(*ns);
+      config.tau = op.getTau().convertToDouble();
+      auto valueOf = [&](Value v) { return &*slots[v].value; };
+      reference::GatedDeltaNetMixerWeights w{
+          valueOf(op.getQProj()),  valueOf(op.getKProj()),
+          valueOf(op.getVProj()),  valueOf(op.getQConv()),
+          valueOf(op.getKConv()),  valueOf(op.getVConv()),
+          valueOf(op.getBProj()),  valueOf(op.getAProj()),
+          valueOf(op.getALog()),   valueOf(op.getDtBias()),
+          valueOf(op.getGProj()),  valueOf(op.getNormWeight()),
+          valueOf(op.getOProj())};
+      slot.value =
+          reference::gatedDeltaNetMixer(config, *slots[op.getX()].value, w);
     }
     slots[op.getOut()] = std::move(slot);
     return success();

@@ -48,6 +48,14 @@ Role run::roleOf(BlockArgument argument) {
         return Role::Weight;
       return Role::Normal;
     }
+    if (auto mixer = dyn_cast<GatedDeltaNetMixerOp>(use.getOwner())) {
+      Value v = use.get();
+      // A_log, dt_bias, the norm weight and x are standard normal.
+      if (v == mixer.getALog() || v == mixer.getDtBias() ||
+          v == mixer.getNormWeight() || v == mixer.getX())
+        return Role::Normal;
+      return Role::Weight;
+    }
     auto scan = dyn_cast<ScanOp>(use.getOwner());
     if (!scan)
       continue;

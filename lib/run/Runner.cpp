@@ -142,11 +142,13 @@ int run::runModel(const RunOptions &options) {
     // A mixer's oracle is its whole layer (reference::selectiveMixer), which
     // has no per-chunk form: rewriting only after decomposition would leave
     // --check comparing against the per-token model.
-    WalkResult mixers = entry.walk([](SelectiveMixerOp op) {
-      op.emitError() << "--ns-per-chunk rewrites scans, and --check evaluates "
-                        "a mixer as one layer with per-token Newton-Schulz; "
-                        "run the per-chunk approximation on the scan itself "
-                        "(muonssm-opt --muonssm-decompose-mixers gives it)";
+    WalkResult mixers = entry.walk([](Operation *op) {
+      if (!isa<SelectiveMixerOp, GatedDeltaNetMixerOp>(op))
+        return WalkResult::advance();
+      op->emitError() << "--ns-per-chunk rewrites scans, and --check evaluates "
+                         "a mixer as one layer with per-token Newton-Schulz; "
+                         "run the per-chunk approximation on the scan itself "
+                         "(muonssm-opt --muonssm-decompose-mixers gives it)";
       return WalkResult::interrupt();
     });
     if (mixers.wasInterrupted())

@@ -801,3 +801,81 @@ func.func @mixer_rank(%x: tensor<20x4xf32>, %wi: tensor<16x4xf32>, %wc: tensor<8
       out_proj(%wo : tensor<4x8xf32>) tau = 1.0 -> tensor<2x10x4xf32>
   return %y : tensor<2x10x4xf32>
 }
+
+// -----
+
+// gated_deltanet_mixer: form plain (Gated DeltaNet) takes neither momentum nor newton_schulz
+func.func @gdn_plain_momentum(%x: tensor<2x6x5xf32>, %wq: tensor<6x5xf32>, %wk: tensor<6x5xf32>, %wv: tensor<8x5xf32>, %cq: tensor<6x2xf32>, %ck: tensor<6x2xf32>, %cv: tensor<8x2xf32>, %wb: tensor<2x5xf32>, %wa: tensor<2x5xf32>, %al: tensor<2xf32>, %db: tensor<2xf32>, %wg: tensor<8x5xf32>, %nw: tensor<4xf32>, %wo: tensor<5x8xf32>) -> tensor<2x6x5xf32> {
+  // expected-error @+1 {{form plain (Gated DeltaNet) takes neither momentum nor newton_schulz}}
+  %y = muonssm.gated_deltanet_mixer plain x(%x : tensor<2x6x5xf32>) q_proj(%wq : tensor<6x5xf32>)
+      k_proj(%wk : tensor<6x5xf32>) v_proj(%wv : tensor<8x5xf32>)
+      conv(%cq : tensor<6x2xf32>, %ck : tensor<6x2xf32>, %cv : tensor<8x2xf32>) b_proj(%wb : tensor<2x5xf32>)
+      a_proj(%wa : tensor<2x5xf32>) A_log(%al : tensor<2xf32>) dt_bias(%db : tensor<2xf32>) g_proj(%wg : tensor<8x5xf32>)
+      norm(%nw : tensor<4xf32>) o_proj(%wo : tensor<5x8xf32>) heads = 2, momentum = 0.9, tau = 1.0 -> tensor<2x6x5xf32>
+  return %y : tensor<2x6x5xf32>
+}
+
+// -----
+
+// gated_deltanet_mixer: form seed (Muon) needs momentum and newton_schulz
+func.func @gdn_seed_needs_ns(%x: tensor<2x6x5xf32>, %wq: tensor<6x5xf32>, %wk: tensor<6x5xf32>, %wv: tensor<8x5xf32>, %cq: tensor<6x2xf32>, %ck: tensor<6x2xf32>, %cv: tensor<8x2xf32>, %wb: tensor<2x5xf32>, %wa: tensor<2x5xf32>, %al: tensor<2xf32>, %db: tensor<2xf32>, %wg: tensor<8x5xf32>, %nw: tensor<4xf32>, %wo: tensor<5x8xf32>) -> tensor<2x6x5xf32> {
+  // expected-error @+1 {{form seed (Muon) needs momentum and newton_schulz}}
+  %y = muonssm.gated_deltanet_mixer seed x(%x : tensor<2x6x5xf32>) q_proj(%wq : tensor<6x5xf32>)
+      k_proj(%wk : tensor<6x5xf32>) v_proj(%wv : tensor<8x5xf32>)
+      conv(%cq : tensor<6x2xf32>, %ck : tensor<6x2xf32>, %cv : tensor<8x2xf32>) b_proj(%wb : tensor<2x5xf32>)
+      a_proj(%wa : tensor<2x5xf32>) A_log(%al : tensor<2xf32>) dt_bias(%db : tensor<2xf32>) g_proj(%wg : tensor<8x5xf32>)
+      norm(%nw : tensor<4xf32>) o_proj(%wo : tensor<5x8xf32>) heads = 2, momentum = 0.9, tau = 1.0 -> tensor<2x6x5xf32>
+  return %y : tensor<2x6x5xf32>
+}
+
+// -----
+
+// gated_deltanet_mixer: q_proj has 6 rows
+func.func @gdn_heads_divide(%x: tensor<2x6x5xf32>, %wq: tensor<6x5xf32>, %wk: tensor<6x5xf32>, %wv: tensor<8x5xf32>, %cq: tensor<6x2xf32>, %ck: tensor<6x2xf32>, %cv: tensor<8x2xf32>, %wb: tensor<2x5xf32>, %wa: tensor<2x5xf32>, %al: tensor<2xf32>, %db: tensor<2xf32>, %wg: tensor<8x5xf32>, %nw: tensor<4xf32>, %wo: tensor<5x8xf32>) -> tensor<2x6x5xf32> {
+  // expected-error @+1 {{q_proj has 6 rows, not a positive multiple of heads = 4 (H·K for q, k; H·V for v)}}
+  %y = muonssm.gated_deltanet_mixer plain x(%x : tensor<2x6x5xf32>) q_proj(%wq : tensor<6x5xf32>)
+      k_proj(%wk : tensor<6x5xf32>) v_proj(%wv : tensor<8x5xf32>)
+      conv(%cq : tensor<6x2xf32>, %ck : tensor<6x2xf32>, %cv : tensor<8x2xf32>) b_proj(%wb : tensor<2x5xf32>)
+      a_proj(%wa : tensor<2x5xf32>) A_log(%al : tensor<2xf32>) dt_bias(%db : tensor<2xf32>) g_proj(%wg : tensor<8x5xf32>)
+      norm(%nw : tensor<4xf32>) o_proj(%wo : tensor<5x8xf32>) heads = 4, tau = 1.0 -> tensor<2x6x5xf32>
+  return %y : tensor<2x6x5xf32>
+}
+
+// -----
+
+// gated_deltanet_mixer: norm weight must have shape [V] = [4]
+func.func @gdn_norm_weight(%x: tensor<2x6x5xf32>, %wq: tensor<6x5xf32>, %wk: tensor<6x5xf32>, %wv: tensor<8x5xf32>, %cq: tensor<6x2xf32>, %ck: tensor<6x2xf32>, %cv: tensor<8x2xf32>, %wb: tensor<2x5xf32>, %wa: tensor<2x5xf32>, %al: tensor<2xf32>, %db: tensor<2xf32>, %wg: tensor<8x5xf32>, %nw: tensor<8xf32>, %wo: tensor<5x8xf32>) -> tensor<2x6x5xf32> {
+  // expected-error @+1 {{norm weight must have shape [V] = [4], got 'tensor<8xf32>'}}
+  %y = muonssm.gated_deltanet_mixer plain x(%x : tensor<2x6x5xf32>) q_proj(%wq : tensor<6x5xf32>)
+      k_proj(%wk : tensor<6x5xf32>) v_proj(%wv : tensor<8x5xf32>)
+      conv(%cq : tensor<6x2xf32>, %ck : tensor<6x2xf32>, %cv : tensor<8x2xf32>) b_proj(%wb : tensor<2x5xf32>)
+      a_proj(%wa : tensor<2x5xf32>) A_log(%al : tensor<2xf32>) dt_bias(%db : tensor<2xf32>) g_proj(%wg : tensor<8x5xf32>)
+      norm(%nw : tensor<8xf32>) o_proj(%wo : tensor<5x8xf32>) heads = 2, tau = 1.0 -> tensor<2x6x5xf32>
+  return %y : tensor<2x6x5xf32>
+}
+
+// -----
+
+// gated_deltanet_mixer: b_proj must have shape [H
+func.func @gdn_b_proj(%x: tensor<2x6x5xf32>, %wq: tensor<6x5xf32>, %wk: tensor<6x5xf32>, %wv: tensor<8x5xf32>, %cq: tensor<6x2xf32>, %ck: tensor<6x2xf32>, %cv: tensor<8x2xf32>, %wb: tensor<3x5xf32>, %wa: tensor<2x5xf32>, %al: tensor<2xf32>, %db: tensor<2xf32>, %wg: tensor<8x5xf32>, %nw: tensor<4xf32>, %wo: tensor<5x8xf32>) -> tensor<2x6x5xf32> {
+  // expected-error @+1 {{b_proj must have shape [H, d_model] = [2, 5], got 'tensor<3x5xf32>'}}
+  %y = muonssm.gated_deltanet_mixer plain x(%x : tensor<2x6x5xf32>) q_proj(%wq : tensor<6x5xf32>)
+      k_proj(%wk : tensor<6x5xf32>) v_proj(%wv : tensor<8x5xf32>)
+      conv(%cq : tensor<6x2xf32>, %ck : tensor<6x2xf32>, %cv : tensor<8x2xf32>) b_proj(%wb : tensor<3x5xf32>)
+      a_proj(%wa : tensor<2x5xf32>) A_log(%al : tensor<2xf32>) dt_bias(%db : tensor<2xf32>) g_proj(%wg : tensor<8x5xf32>)
+      norm(%nw : tensor<4xf32>) o_proj(%wo : tensor<5x8xf32>) heads = 2, tau = 1.0 -> tensor<2x6x5xf32>
+  return %y : tensor<2x6x5xf32>
+}
+
+// -----
+
+// gated_deltanet_mixer: plain has no τ
+func.func @gdn_plain_tau(%x: tensor<2x6x5xf32>, %wq: tensor<6x5xf32>, %wk: tensor<6x5xf32>, %wv: tensor<8x5xf32>, %cq: tensor<6x2xf32>, %ck: tensor<6x2xf32>, %cv: tensor<8x2xf32>, %wb: tensor<2x5xf32>, %wa: tensor<2x5xf32>, %al: tensor<2xf32>, %db: tensor<2xf32>, %wg: tensor<8x5xf32>, %nw: tensor<4xf32>, %wo: tensor<5x8xf32>) -> tensor<2x6x5xf32> {
+  // expected-error @+1 {{form plain (Gated DeltaNet) has no τ: tau must be 1, got 5.000000e-01}}
+  %y = muonssm.gated_deltanet_mixer plain x(%x : tensor<2x6x5xf32>) q_proj(%wq : tensor<6x5xf32>)
+      k_proj(%wk : tensor<6x5xf32>) v_proj(%wv : tensor<8x5xf32>)
+      conv(%cq : tensor<6x2xf32>, %ck : tensor<6x2xf32>, %cv : tensor<8x2xf32>) b_proj(%wb : tensor<2x5xf32>)
+      a_proj(%wa : tensor<2x5xf32>) A_log(%al : tensor<2xf32>) dt_bias(%db : tensor<2xf32>) g_proj(%wg : tensor<8x5xf32>)
+      norm(%nw : tensor<4xf32>) o_proj(%wo : tensor<5x8xf32>) heads = 2, tau = 0.5 -> tensor<2x6x5xf32>
+  return %y : tensor<2x6x5xf32>
+}

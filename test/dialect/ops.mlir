@@ -203,3 +203,22 @@ func.func @selective_mixers(%x: tensor<2x10x4xbf16>, %wi: tensor<16x4xbf16>, %wc
       D(%d : tensor<8xbf16>) out_proj(%wo : tensor<4x8xbf16>) tau = 1.0 -> tensor<2x10x4xbf16>
   return %y, %p : tensor<2x10x4xbf16>, tensor<2x10x4xbf16>
 }
+
+// -----
+
+// CHECK-LABEL: func.func @gated_deltanet_mixers
+// CHECK: muonssm.gated_deltanet_mixer seed x(%{{.*}} : tensor<2x6x5xbf16>) q_proj(%{{.*}} : tensor<6x5xbf16>) {{.*}} norm(%{{.*}} : tensor<4xbf16>) o_proj(%{{.*}} : tensor<5x8xbf16>) heads = 2, momentum = 9.000000e-01, newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>, tau = 1.000000e+00 -> tensor<2x6x5xbf16>
+// CHECK: muonssm.gated_deltanet_mixer plain {{.*}} heads = 2, tau = 1.000000e+00 -> tensor<2x6x5xbf16>
+func.func @gated_deltanet_mixers(%x: tensor<2x6x5xbf16>, %wq: tensor<6x5xbf16>, %wk: tensor<6x5xbf16>, %wv: tensor<8x5xbf16>, %cq: tensor<6x2xbf16>, %ck: tensor<6x2xbf16>, %cv: tensor<8x2xbf16>, %wb: tensor<2x5xbf16>, %wa: tensor<2x5xbf16>, %al: tensor<2xbf16>, %db: tensor<2xbf16>, %wg: tensor<8x5xbf16>, %nw: tensor<4xbf16>, %wo: tensor<5x8xbf16>) -> (tensor<2x6x5xbf16>, tensor<2x6x5xbf16>) {
+  %y = muonssm.gated_deltanet_mixer seed x(%x : tensor<2x6x5xbf16>) q_proj(%wq : tensor<6x5xbf16>)
+      k_proj(%wk : tensor<6x5xbf16>) v_proj(%wv : tensor<8x5xbf16>)
+      conv(%cq : tensor<6x2xbf16>, %ck : tensor<6x2xbf16>, %cv : tensor<8x2xbf16>) b_proj(%wb : tensor<2x5xbf16>)
+      a_proj(%wa : tensor<2x5xbf16>) A_log(%al : tensor<2xbf16>) dt_bias(%db : tensor<2xbf16>) g_proj(%wg : tensor<8x5xbf16>)
+      norm(%nw : tensor<4xbf16>) o_proj(%wo : tensor<5x8xbf16>) heads = 2, momentum = 0.9, newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>, tau = 1.0 -> tensor<2x6x5xbf16>
+  %p = muonssm.gated_deltanet_mixer plain x(%x : tensor<2x6x5xbf16>) q_proj(%wq : tensor<6x5xbf16>)
+      k_proj(%wk : tensor<6x5xbf16>) v_proj(%wv : tensor<8x5xbf16>)
+      conv(%cq : tensor<6x2xbf16>, %ck : tensor<6x2xbf16>, %cv : tensor<8x2xbf16>) b_proj(%wb : tensor<2x5xbf16>)
+      a_proj(%wa : tensor<2x5xbf16>) A_log(%al : tensor<2xbf16>) dt_bias(%db : tensor<2xbf16>) g_proj(%wg : tensor<8x5xbf16>)
+      norm(%nw : tensor<4xbf16>) o_proj(%wo : tensor<5x8xbf16>) heads = 2, tau = 1.0 -> tensor<2x6x5xbf16>
+  return %y, %p : tensor<2x6x5xbf16>, tensor<2x6x5xbf16>
+}

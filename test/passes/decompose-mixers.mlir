@@ -78,3 +78,36 @@ func.func @dynamic_weights(%x: tensor<2x10x4xf32>, %wi: tensor<?x4xf32>, %wc: te
       out_proj(%wo : tensor<4x?xf32>) tau = 1.0 -> tensor<2x10x4xf32>
   return %y : tensor<2x10x4xf32>
 }
+
+// -----
+
+// Gated DeltaNet: three projections with short convs (no bias) and SiLU,
+// per-head L2 norms of q and k (+1e-6), β = sigmoid, g = −exp(A_log)·softplus,
+// one scalar-decay scan with scale K^(-1/2) in the form's configuration, the
+// gated RMSNorm (1/V, +1e-5, rsqrt) and o_proj.
+
+// CHECK-LABEL: func.func @gated_deltanet
+// CHECK:         arith.constant 9.99999997E-7 : f32
+// CHECK:         %[[SEED:.*]] = muonssm.scan q(%{{.*}} : tensor<2x6x2x3xf32>) k(%{{.*}} : tensor<2x6x2x3xf32>) v(%{{.*}} : tensor<2x6x2x4xf32>) g(%{{.*}} : tensor<2x6x2xf32>) beta(%{{.*}} : tensor<2x6x2xf32>) decay = scalar, input = error, momentum = 9.000000e-01, newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1> on momentum with tau inside, tau = 1.000000e+00, scale = 0.57735026918962584
+// CHECK:         math.rsqrt
+// CHECK:         tensor.collapse_shape {{.*}} : tensor<2x6x2x4xf32> into tensor<2x6x8xf32>
+// CHECK:         muonssm.scan {{.*}} decay = scalar, input = update, delta_rule = 1.000000e+00, momentum = 9.000000e-01, newton_schulz = <cubic, max, eps = 1.0e-06, steps = 1> on update with tau inside, tau
+// CHECK:         muonssm.scan {{.*}} decay = scalar, input = update, delta_rule = 1.000000e+00, tau = 1.000000e+00, scale
+func.func @gated_deltanet(%x: tensor<2x6x5xf32>, %wq: tensor<6x5xf32>, %wk: tensor<6x5xf32>, %wv: tensor<8x5xf32>, %cq: tensor<6x2xf32>, %ck: tensor<6x2xf32>, %cv: tensor<8x2xf32>, %wb: tensor<2x5xf32>, %wa: tensor<2x5xf32>, %al: tensor<2xf32>, %db: tensor<2xf32>, %wg: tensor<8x5xf32>, %nw: tensor<4xf32>, %wo: tensor<5x8xf32>) -> (tensor<2x6x5xf32>, tensor<2x6x5xf32>, tensor<2x6x5xf32>) {
+  %y = muonssm.gated_deltanet_mixer seed x(%x : tensor<2x6x5xf32>) q_proj(%wq : tensor<6x5xf32>)
+      k_proj(%wk : tensor<6x5xf32>) v_proj(%wv : tensor<8x5xf32>)
+      conv(%cq : tensor<6x2xf32>, %ck : tensor<6x2xf32>, %cv : tensor<8x2xf32>) b_proj(%wb : tensor<2x5xf32>)
+      a_proj(%wa : tensor<2x5xf32>) A_log(%al : tensor<2xf32>) dt_bias(%db : tensor<2xf32>) g_proj(%wg : tensor<8x5xf32>)
+      norm(%nw : tensor<4xf32>) o_proj(%wo : tensor<5x8xf32>) heads = 2, momentum = 0.9, newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>, tau = 1.0 -> tensor<2x6x5xf32>
+  %z = muonssm.gated_deltanet_mixer paper x(%x : tensor<2x6x5xf32>) q_proj(%wq : tensor<6x5xf32>)
+      k_proj(%wk : tensor<6x5xf32>) v_proj(%wv : tensor<8x5xf32>)
+      conv(%cq : tensor<6x2xf32>, %ck : tensor<6x2xf32>, %cv : tensor<8x2xf32>) b_proj(%wb : tensor<2x5xf32>)
+      a_proj(%wa : tensor<2x5xf32>) A_log(%al : tensor<2xf32>) dt_bias(%db : tensor<2xf32>) g_proj(%wg : tensor<8x5xf32>)
+      norm(%nw : tensor<4xf32>) o_proj(%wo : tensor<5x8xf32>) heads = 2, momentum = 0.9, newton_schulz = <cubic, max, eps = 1.0e-06, steps = 1>, tau = 1.0 -> tensor<2x6x5xf32>
+  %p = muonssm.gated_deltanet_mixer plain x(%x : tensor<2x6x5xf32>) q_proj(%wq : tensor<6x5xf32>)
+      k_proj(%wk : tensor<6x5xf32>) v_proj(%wv : tensor<8x5xf32>)
+      conv(%cq : tensor<6x2xf32>, %ck : tensor<6x2xf32>, %cv : tensor<8x2xf32>) b_proj(%wb : tensor<2x5xf32>)
+      a_proj(%wa : tensor<2x5xf32>) A_log(%al : tensor<2xf32>) dt_bias(%db : tensor<2xf32>) g_proj(%wg : tensor<8x5xf32>)
+      norm(%nw : tensor<4xf32>) o_proj(%wo : tensor<5x8xf32>) heads = 2, tau = 1.0 -> tensor<2x6x5xf32>
+  return %y, %z, %p : tensor<2x6x5xf32>, tensor<2x6x5xf32>, tensor<2x6x5xf32>
+}

@@ -14,7 +14,8 @@
 //    test also checks which schedule the passes chose;
 //  - Long (T = 4096) and SixteenBitInputs (bf16/f16 at T = 64);
 //  - Mixers: muonssm.selective_mixer (Mamba, LongHorn; Muon seed, paper
-//    cubic, momentum only, plain) decomposed and compiled, f32/f64/bf16,
+//    cubic, momentum only, plain) and muonssm.gated_deltanet_mixer (plain,
+//    seed, paper) decomposed and compiled, f32/f64/bf16,
 //    L ∈ {1, 37}, token by token and chunked, against the float64 layer
 //    oracle (bf16: the layer's output is rounded once from f32, so 8e-3
 //    holds, given its weights and activations are read exactly);
@@ -610,6 +611,82 @@ TEST_P(Mixers, MatchesTheLayerOracle) {
   }
 }
 
+/// A Gated DeltaNet layer at small sizes: d_model 10, 2 heads, K = 4,
+/// V = 6, conv width 3. `backbone` holds the form.
+std::string gatedDeltaNetModule(const MixerVariant &v, const std::string &type,
+                                int64_t L) {
+  const int64_t B = 2, Dm = 10, H = 2, K = 4, V = 6, W = 3;
+  auto t = [&](std::initializer_list<int64_t> dims) {
+    std::string s = "tensor<";
+    for (int64_t d : dims)
+      s += std::to_string(d) + "x";
+    return s + type + ">";
+  };
+  std::vector<std::pair<std::string, std::string>> args = {
+      {"x", t({B, L, Dm})},      {"wq", t({H * K, Dm})},
+      {"wk", t({H * K, Dm})},    {"wv", t({H * V, Dm})},
+      {"cq", t({H * K, W})},     {"ck", t({H * K, W})},
+      {"cv", t({H * V, W})},     {"wb", t({H, Dm})},
+      {"wa", t({H, Dm})},        {"al", t({H})},
+      {"db", t({H})},            {"wg", t({H * V, Dm})},
+      {"nw", t({V})},            {"wo", t({Dm, H * V})}};
+  std::map<std::string, std::string> ty(args.begin(), args.end());
+  std::ostringstream os;
+  os << "func.func @main(";
+  for (size_t i = 0; i < args.size(); ++i)
+    os << (i ? ", " : "") << "%" << args[i].first << ": " << args[i].second;
+  os << ") -> " << ty["x"] << " {\n  %y = muonssm.gated_deltanet_mixer "
+     << v.backbone << " x(%x : " << ty["x"] << ") q_proj(%wq : " << ty["wq"]
+     << ") k_proj(%wk : " << ty["wk"] << ") v_proj(%wv : " << ty["wv"]
+     << ") conv(%cq : " << ty["cq"] << ", %ck : " << ty["ck"] << ", %cv : "
+     << ty["cv"] << ") b_proj(%wb : " << ty["wb"] << ") a_proj(%wa : "
+     << ty["wa"] << ") A_log(%al : " << ty["al"] << ") dt_bias(%db : "
+     << ty["db"] << ") g_proj(%wg : " << ty["wg"] << ") norm(%nw : "
+     << ty["nw"] << ") o_proj(%wo : " << ty["wo"] << ") heads = " << H
+     << ", " << v.attributes << "-> " << ty["x"]
+     << "\n  return %y : " << ty["x"] << "\n}\n";
+  return os.str();
+}
+
+class GatedDeltaNetMixers : public ::testing::TestWithParam<MixerParam> {
+protected:
+  static void TearDownTestSuite() { printSummary(); }
+};
+
+/// decompose-mixers + muonssm-to-cpu against the float64 layer oracle
+/// (reference::gatedDeltaNetMixer: muonGdn, paper or the plain loop per
+/// head), token by token and chunked, L = 1 and 37.
+TEST_P(GatedDeltaNetMixers, MatchesTheLayerOracle) {
+  auto [variant, type, L] = GetParam();
+  MLIRContext context(registry());
+  context.loadAllAvailableDialects();
+  OwningOpRef<ModuleOp> module =
+      parse(gatedDeltaNetModule(variant, type, L), context);
+  ASSERT_TRUE(module);
+  for (int64_t chunk : {int64_t(0), int64_t(16)}) {
+    FailureOr<run::JitFunction> jit =
+        run::JitFunction::compile(*module, "main", chunk);
+    ASSERT_TRUE(succeeded(jit));
+    checkAgainstOracle(*jit, *module,
+                       variant.name + " " + type + " C=" +
+                           std::to_string(chunk) + " L=" + std::to_string(L),
+                       L * 5 + chunk + variant.name.size());
+  }
+}
+
+std::vector<MixerVariant> gatedDeltaNetVariants() {
+  return {{"gdn_plain", "plain", "tau = 1.0 "},
+          {"gdn_seed", "seed",
+           "momentum = 0.9, newton_schulz = <quintic, add, eps = 1.0e-07, "
+           "steps = 1>, tau = 0.8 "},
+          {"gdn_paper", "paper",
+           "momentum = 0.9, newton_schulz = <cubic, max, eps = 1.0e-06, "
+           "steps = 1>, tau = 0.8 "},
+          {"gdn_paper_quintic2", "paper",
+           "momentum = 0.5, newton_schulz = <quintic, add, eps = 1.0e-07, "
+           "steps = 2>, tau = 1.2 "}};
+}
+
 std::vector<MixerVariant> mixerVariants() {
   std::vector<MixerVariant> all;
   for (std::string backbone : {"mamba", "longhorn"}) {
@@ -679,6 +756,16 @@ INSTANTIATE_TEST_SUITE_P(Approximation, PerChunkNewtonSchulz,
 INSTANTIATE_TEST_SUITE_P(
     SelectiveMixer, Mixers,
     ::testing::Combine(::testing::ValuesIn(mixerVariants()),
+                       ::testing::Values("f32", "f64", "bf16"),
+                       ::testing::Values(1, 37)),
+    [](const ::testing::TestParamInfo<MixerParam> &info) {
+      return std::get<0>(info.param).name + "_" + std::get<1>(info.param) +
+             "_" + std::to_string(std::get<2>(info.param));
+    });
+
+INSTANTIATE_TEST_SUITE_P(
+    GatedDeltaNetMixer, GatedDeltaNetMixers,
+    ::testing::Combine(::testing::ValuesIn(gatedDeltaNetVariants()),
                        ::testing::Values("f32", "f64", "bf16"),
                        ::testing::Values(1, 37)),
     [](const ::testing::TestParamInfo<MixerParam> &info) {
