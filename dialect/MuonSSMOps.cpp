@@ -9,6 +9,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 
@@ -663,6 +664,119 @@ LogicalResult GatedDeltaNetMixerOp::verify() {
   if (!(tau > 0.0) || !std::isfinite(tau))
     return emitOpError() << "tau must be a finite number > 0, got " << tau;
   return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Model layers
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Every operand of `op` has the element type of its first.
+LogicalResult checkOneElementType(Operation *op) {
+  Type element = getElementTypeOrSelf(op->getOperand(0).getType());
+  for (Value v : llvm::concat<Value>(op->getOperands(), op->getResults()))
+    if (getElementTypeOrSelf(v.getType()) != element)
+      return op->emitOpError()
+             << "every operand and the result must have the element type of "
+                "the input, "
+             << element << "; got " << v.getType();
+  return success();
+}
+} // namespace
+
+LogicalResult LinearOp::verify() {
+  if (failed(checkOneElementType(*this)))
+    return failure();
+  auto x = getX().getType();
+  if (x.getRank() != 2 && x.getRank() != 3)
+    return emitOpError() << "x must have rank 2 or 3 ([..., in]), got " << x;
+  if (getWeight().getType().getRank() != 2)
+    return emitOpError() << "weight must be [out, in], got "
+                         << getWeight().getType();
+  Dim in{"in", x.getDimSize(x.getRank() - 1)},
+      out{"out", getWeight().getType().getDimSize(0)};
+  if (failed(checkShape(*this, "weight", getWeight().getType(), {out, in})))
+    return failure();
+  if (getBias() && failed(checkShape(*this, "bias", getBias().getType(), {out})))
+    return failure();
+  SmallVector<Dim> dims;
+  for (int64_t i = 0; i + 1 < x.getRank(); ++i)
+    dims.push_back({i == 0 ? "B" : "L", x.getDimSize(i)});
+  dims.push_back(out);
+  return checkShape(*this, "result", getY().getType(), dims);
+}
+
+LogicalResult RMSNormOp::verify() {
+  if (failed(checkOneElementType(*this)))
+    return failure();
+  auto x = getX().getType();
+  if (x.getRank() < 2)
+    return emitOpError() << "x must have rank >= 2, got " << x;
+  if (failed(checkShape(*this, "weight", getWeight().getType(),
+                        {{"D", x.getDimSize(x.getRank() - 1)}})))
+    return failure();
+  double eps = getEps().convertToDouble();
+  if (!(eps > 0.0) || !std::isfinite(eps))
+    return emitOpError() << "eps must be a finite number > 0, got " << eps;
+  return success();
+}
+
+LogicalResult Conv1dOp::verify() {
+  if (failed(checkOneElementType(*this)))
+    return failure();
+  auto x = getX().getType(), w = getWeight().getType();
+  if (x.getRank() != 3 || w.getRank() != 3)
+    return emitOpError() << "x must be [B, L, in] and weight [out, in, W], got "
+                         << x << " and " << w;
+  int64_t padding = static_cast<int64_t>(getPadding());
+  if (padding < 0)
+    return emitOpError() << "padding must be >= 0, got " << padding;
+  Dim in{"in", x.getDimSize(2)}, out{"out", w.getDimSize(0)},
+      width{"W", w.getDimSize(2)};
+  if (failed(checkShape(*this, "weight", w, {out, in, width})))
+    return failure();
+  int64_t length = x.getDimSize(1);
+  int64_t outLength =
+      ShapedType::isDynamic(length) || ShapedType::isDynamic(width.size)
+          ? ShapedType::kDynamic
+          : length + 2 * padding - width.size + 1;
+  if (!ShapedType::isDynamic(outLength) && outLength < 1)
+    return emitOpError() << "the output would be empty: L + 2·padding − W + 1 "
+                            "= "
+                         << outLength;
+  return checkShape(*this, "result", getY().getType(),
+                    {{"B", x.getDimSize(0)},
+                     {"L + 2·padding − W + 1", outLength},
+                     out});
+}
+
+LogicalResult BatchNormOp::verify() {
+  if (failed(checkOneElementType(*this)))
+    return failure();
+  auto x = getX().getType();
+  if (x.getRank() < 2)
+    return emitOpError() << "x must have rank >= 2, got " << x;
+  Dim c{"C", x.getDimSize(x.getRank() - 1)};
+  for (auto [name, v] : {std::pair<StringRef, Value>{"mean", getMean()},
+                         {"variance", getVariance()},
+                         {"weight", getWeight()},
+                         {"bias", getBias()}})
+    if (failed(checkShape(*this, name, v.getType(), {c})))
+      return failure();
+  double eps = getEps().convertToDouble();
+  if (!(eps > 0.0) || !std::isfinite(eps))
+    return emitOpError() << "eps must be a finite number > 0, got " << eps;
+  return success();
+}
+
+LogicalResult MeanPoolOp::verify() {
+  if (failed(checkOneElementType(*this)))
+    return failure();
+  auto x = getX().getType();
+  if (x.getRank() != 3)
+    return emitOpError() << "x must be [B, L, D], got " << x;
+  return checkShape(*this, "result", getY().getType(),
+                    {{"B", x.getDimSize(0)}, {"D", x.getDimSize(2)}});
 }
 
 LogicalResult ChunkNewtonSchulzOp::verify() {

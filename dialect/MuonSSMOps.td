@@ -344,6 +344,115 @@ def MuonSSM_GatedDeltaNetMixerOp : MuonSSM_Op<"gated_deltanet_mixer", [Pure]> {
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// Model layers around the mixers (docs/dialect.md §8). Each computes in the
+// accumulation precision (f64 for f64 inputs, else f32), rounds its result
+// to the input's element type, and has a float64 oracle for --check;
+// muonssm-decompose-mixers writes it out as linalg.
+//===----------------------------------------------------------------------===//
+
+def MuonSSM_LinearOp : MuonSSM_Op<"linear", [Pure]> {
+  let summary = "y = x · weightᵀ (+ bias) over the last dimension (PyTorch's Linear)";
+  let description = [{
+    x [..., I] (rank 2 or 3), weight [O, I], optional bias [O] → [..., O].
+
+    ```mlir
+    %y = muonssm.linear %x weight(%w : tensor<12x128xf32>)
+        bias(%b : tensor<12xf32>) : tensor<2x128xf32> -> tensor<2x12xf32>
+    ```
+  }];
+  let arguments = (ins MuonSSM_FloatTensor:$x, MuonSSM_FloatTensor:$weight,
+                       Optional<MuonSSM_FloatTensor>:$bias);
+  let results = (outs MuonSSM_FloatTensor:$y);
+  let assemblyFormat = [{
+    $x `weight` `(` $weight `:` type($weight) `)`
+    (`bias` `(` $bias^ `:` type($bias) `)`)? attr-dict
+    `:` type($x) `->` type($y)
+  }];
+  let hasVerifier = 1;
+}
+
+def MuonSSM_RMSNormOp : MuonSSM_Op<"rms_norm", [Pure, AllTypesMatch<["x", "y"]>]> {
+  let summary = "y = x / √(mean(x²) + eps) · weight over the last dimension";
+  let description = [{
+    ```mlir
+    %y = muonssm.rms_norm %x weight(%w : tensor<128xf32>) eps = 1.0e-05
+        : tensor<2x64x128xf32>
+    ```
+  }];
+  let arguments = (ins MuonSSM_FloatTensor:$x, MuonSSM_FloatTensor:$weight,
+                       F64Attr:$eps);
+  let results = (outs MuonSSM_FloatTensor:$y);
+  let assemblyFormat = [{
+    $x `weight` `(` $weight `:` type($weight) `)` `eps` `=` $eps attr-dict
+    `:` type($x)
+  }];
+  let hasVerifier = 1;
+}
+
+def MuonSSM_Conv1dOp : MuonSSM_Op<"conv1d", [Pure]> {
+  let summary = "a 1-D convolution over L, channels last, zero padding, no bias";
+  let description = [{
+    x [B, L, I], weight [O, I, W] (PyTorch's Conv1d layout) →
+    y [B, L + 2·padding − W + 1, O] with
+    `y[b,l,o] = Σ_{i,j} weight[o,i,j]·x[b, l − padding + j, i]` (zero outside).
+
+    ```mlir
+    %y = muonssm.conv1d %x weight(%w : tensor<128x6x3xf32>) padding = 1
+        : tensor<2x512x6xf32> -> tensor<2x512x128xf32>
+    ```
+  }];
+  let arguments = (ins MuonSSM_FloatTensor:$x, MuonSSM_FloatTensor:$weight,
+                       I64Attr:$padding);
+  let results = (outs MuonSSM_FloatTensor:$y);
+  let assemblyFormat = [{
+    $x `weight` `(` $weight `:` type($weight) `)` `padding` `=` $padding
+    attr-dict `:` type($x) `->` type($y)
+  }];
+  let hasVerifier = 1;
+}
+
+def MuonSSM_BatchNormOp : MuonSSM_Op<"batch_norm", [Pure, AllTypesMatch<["x", "y"]>]> {
+  let summary = "inference batch norm over the last dimension, optionally then ReLU";
+  let description = [{
+    `y = (x − mean)/√(variance + eps)·weight + bias` per channel (the last
+    dimension), with the running statistics; `relu` applies max(y, 0) after
+    it (Conv1d → BatchNorm1d → ReLU stems).
+
+    ```mlir
+    %y = muonssm.batch_norm %x mean(%m : tensor<128xf32>)
+        variance(%v : tensor<128xf32>) weight(%g : tensor<128xf32>)
+        bias(%b : tensor<128xf32>) eps = 1.0e-05 relu : tensor<2x512x128xf32>
+    ```
+  }];
+  let arguments = (ins MuonSSM_FloatTensor:$x, MuonSSM_FloatTensor:$mean,
+                       MuonSSM_FloatTensor:$variance,
+                       MuonSSM_FloatTensor:$weight, MuonSSM_FloatTensor:$bias,
+                       F64Attr:$eps, UnitAttr:$relu);
+  let results = (outs MuonSSM_FloatTensor:$y);
+  let assemblyFormat = [{
+    $x `mean` `(` $mean `:` type($mean) `)`
+    `variance` `(` $variance `:` type($variance) `)`
+    `weight` `(` $weight `:` type($weight) `)`
+    `bias` `(` $bias `:` type($bias) `)` `eps` `=` $eps (`relu` $relu^)?
+    attr-dict `:` type($x)
+  }];
+  let hasVerifier = 1;
+}
+
+def MuonSSM_MeanPoolOp : MuonSSM_Op<"mean_pool", [Pure]> {
+  let summary = "the mean over L: [B, L, D] → [B, D]";
+  let description = [{
+    ```mlir
+    %y = muonssm.mean_pool %x : tensor<2x512x128xf32> -> tensor<2x128xf32>
+    ```
+  }];
+  let arguments = (ins MuonSSM_FloatTensor:$x);
+  let results = (outs MuonSSM_FloatTensor:$y);
+  let assemblyFormat = "$x attr-dict `:` type($x) `->` type($y)";
+  let hasVerifier = 1;
+}
+
 def MuonSSM_ChunkNewtonSchulzOp : MuonSSM_Op<"chunk_newton_schulz",
     [Pure, AttrSizedOperandSegments]> {
   let summary = "per-chunk Newton–Schulz of a rank-C update, as effective keys";

@@ -105,22 +105,78 @@ public:
     });
   }
 
-  /// x [B, L, I] · wᵀ with w [O, I] → [B, L, O] (PyTorch's Linear, no bias).
+  /// x [..., I] · wᵀ with w [O, I] → [..., O] (PyTorch's Linear, no bias),
+  /// for x of rank 2 or 3.
   Value linear(Value x, Value w) {
     MLIRContext *ctx = b.getContext();
-    AffineExpr bi, l, o, i;
-    bindDims(ctx, bi, l, o, i);
+    unsigned rank = cast<RankedTensorType>(x.getType()).getRank();
+    // Dimensions: the leading ones, then o, then the reduction i.
+    SmallVector<AffineExpr> lead;
+    for (unsigned d = 0; d + 1 < rank; ++d)
+      lead.push_back(b.getAffineDimExpr(d));
+    AffineExpr o = b.getAffineDimExpr(rank - 1), i = b.getAffineDimExpr(rank);
+    SmallVector<AffineExpr> xExprs = lead;
+    xExprs.push_back(i);
     SmallVector<OpFoldResult> dims = sizes(x);
-    dims[2] = sizes(w)[0];
-    return generic(
-        {x, w},
-        {AffineMap::get(4, 0, {bi, l, i}, ctx), AffineMap::get(4, 0, {o, i}, ctx)},
-        zeros(dims),
-        {utils::IteratorType::parallel, utils::IteratorType::parallel,
-         utils::IteratorType::parallel, utils::IteratorType::reduction},
-        [&](ValueRange a) -> Value {
-          return math::FmaOp::create(b, a[0], a[1], a[2]);
-        });
+    dims.back() = sizes(w)[0];
+    SmallVector<utils::IteratorType> iterators(rank,
+                                               utils::IteratorType::parallel);
+    iterators.push_back(utils::IteratorType::reduction);
+    return generic({x, w},
+                   {AffineMap::get(rank + 1, 0, xExprs, ctx),
+                    AffineMap::get(rank + 1, 0, {o, i}, ctx)},
+                   zeros(dims), iterators, [&](ValueRange a) -> Value {
+                     return math::FmaOp::create(b, a[0], a[1], a[2]);
+                   });
+  }
+
+  /// out[…, c] = fn(t[…, c], perChannel_k[c]…) over a tensor of any rank.
+  Value perChannelMap(Value t, ValueRange perChannel,
+                      function_ref<Value(ValueRange)> fn) {
+    MLIRContext *ctx = b.getContext();
+    unsigned rank = cast<RankedTensorType>(t.getType()).getRank();
+    SmallVector<Value> inputs = {t};
+    SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank)};
+    for (Value v : perChannel) {
+      inputs.push_back(v);
+      maps.push_back(
+          AffineMap::get(rank, 0, {b.getAffineDimExpr(rank - 1)}, ctx));
+    }
+    return generic(inputs, maps, empty(sizes(t), acc),
+                   SmallVector<utils::IteratorType>(
+                       rank, utils::IteratorType::parallel),
+                   [&](ValueRange a) { return fn(a.drop_back()); });
+  }
+
+  /// Σ over the last dimension of t (any rank ≥ 2) of fn(t): one rank less.
+  Value sumLast(Value t, function_ref<Value(Value)> fn) {
+    MLIRContext *ctx = b.getContext();
+    unsigned rank = cast<RankedTensorType>(t.getType()).getRank();
+    SmallVector<OpFoldResult> dims = sizes(t);
+    dims.pop_back();
+    SmallVector<utils::IteratorType> iterators(rank - 1,
+                                               utils::IteratorType::parallel);
+    iterators.push_back(utils::IteratorType::reduction);
+    return generic({t}, {b.getMultiDimIdentityMap(rank)}, zeros(dims),
+                   iterators, [&](ValueRange a) -> Value {
+                     return arith::AddFOp::create(b, fn(a[0]), a[1]);
+                   });
+  }
+
+  /// out[…, c] = fn(t[…, c], s[…]) with s one rank less (broadcast over c).
+  Value withRowValue(Value t, Value row, function_ref<Value(Value, Value)> fn) {
+    MLIRContext *ctx = b.getContext();
+    unsigned rank = cast<RankedTensorType>(t.getType()).getRank();
+    SmallVector<AffineExpr> lead;
+    for (unsigned d = 0; d + 1 < rank; ++d)
+      lead.push_back(b.getAffineDimExpr(d));
+    return generic({t, row},
+                   {b.getMultiDimIdentityMap(rank),
+                    AffineMap::get(rank, 0, lead, ctx)},
+                   empty(sizes(t), acc),
+                   SmallVector<utils::IteratorType>(
+                       rank, utils::IteratorType::parallel),
+                   [&](ValueRange a) { return fn(a[0], a[1]); });
   }
 
   /// Causal depthwise conv along L of x [B, L, C] with w [C, W] and bias
@@ -276,6 +332,154 @@ public:
 
   ImplicitLocOpBuilder &b;
   FloatType acc;
+};
+
+/// The model layers: each in the accumulation type, rounded back once.
+template <typename Op>
+struct DecomposeLayer : OpRewritePattern<Op> {
+  using OpRewritePattern<Op>::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(Op op,
+                                PatternRewriter &rewriter) const override {
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Value result = op->getResult(0);
+    auto element = cast<FloatType>(
+        cast<RankedTensorType>(result.getType()).getElementType());
+    FloatType acc = element.isF64() ? FloatType(b.getF64Type())
+                                    : FloatType(b.getF32Type());
+    BlockBuilder blk(b, acc);
+    auto in = [&](Value v) { return v ? blk.convert(v, acc) : Value(); };
+    Value y = build(op, blk, in);
+    rewriter.replaceOp(op, blk.convert(y, element));
+    return success();
+  }
+
+  using In = function_ref<Value(Value)>;
+  static Value build(LinearOp op, BlockBuilder &blk, In in) {
+    Value y = blk.linear(in(op.getX()), in(op.getWeight()));
+    if (!op.getBias())
+      return y;
+    return blk.perChannelMap(y, {in(op.getBias())}, [&](ValueRange a) -> Value {
+      return arith::AddFOp::create(blk.b, a[0], a[1]);
+    });
+  }
+  static Value build(RMSNormOp op, BlockBuilder &blk, In in) {
+    ImplicitLocOpBuilder &b = blk.b;
+    Value x = in(op.getX());
+    auto type = cast<RankedTensorType>(x.getType());
+    double inverseD = 1.0 / static_cast<double>(type.getShape().back());
+    Value eps = blk.cst(op.getEps().convertToDouble());
+    Value sq = blk.sumLast(x, [&](Value v) -> Value {
+      return arith::MulFOp::create(b, v, v);
+    });
+    Value normed = blk.withRowValue(x, sq, [&](Value v, Value s) -> Value {
+      Value ms = arith::MulFOp::create(b, s, blk.cst(inverseD));
+      return arith::MulFOp::create(
+          b, v, math::RsqrtOp::create(b, arith::AddFOp::create(b, ms, eps)));
+    });
+    return blk.perChannelMap(normed, {in(op.getWeight())},
+                             [&](ValueRange a) -> Value {
+                               return arith::MulFOp::create(b, a[0], a[1]);
+                             });
+  }
+  static Value build(Conv1dOp op, BlockBuilder &blk, In in) {
+    ImplicitLocOpBuilder &b = blk.b;
+    MLIRContext *ctx = b.getContext();
+    Value x = in(op.getX()), w = in(op.getWeight());
+    auto yType = cast<RankedTensorType>(op.getY().getType());
+    int64_t padding = static_cast<int64_t>(op.getPadding());
+    SmallVector<OpFoldResult> xDims = blk.sizes(x);
+    Value length = getValueOrCreateConstantIndexOp(b, b.getLoc(), xDims[1]);
+    Value pad = arith::ConstantIndexOp::create(b, padding);
+    // x with `padding` zero tokens on both sides, built elementwise (see
+    // causalConv).
+    SmallVector<OpFoldResult> paddedDims = xDims;
+    paddedDims[1] = getAsOpFoldResult(b.createOrFold<arith::AddIOp>(
+        length, arith::ConstantIndexOp::create(b, 2 * padding)));
+    Value zero = blk.cst(0.0);
+    Value padded = blk.generic(
+        {}, {}, blk.empty(paddedDims, blk.acc),
+        SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+        [&](ValueRange) -> Value {
+          Value bi = linalg::IndexOp::create(b, 0);
+          Value l = linalg::IndexOp::create(b, 1);
+          Value c = linalg::IndexOp::create(b, 2);
+          Value src = arith::SubIOp::create(b, l, pad);
+          Value inside = arith::AndIOp::create(
+              b,
+              arith::CmpIOp::create(b, arith::CmpIPredicate::uge, l, pad),
+              arith::CmpIOp::create(b, arith::CmpIPredicate::ult, src,
+                                    length));
+          Value safe = arith::SelectOp::create(
+              b, inside, src, arith::ConstantIndexOp::create(b, 0));
+          Value v = tensor::ExtractOp::create(b, x, ValueRange{bi, safe, c});
+          return arith::SelectOp::create(b, inside, v, zero);
+        });
+    SmallVector<OpFoldResult> outDims = {
+        xDims[0],
+        yType.isDynamicDim(1)
+            ? OpFoldResult(getAsOpFoldResult(b.createOrFold<arith::SubIOp>(
+                  getValueOrCreateConstantIndexOp(b, b.getLoc(),
+                                                  paddedDims[1]),
+                  arith::ConstantIndexOp::create(
+                      b, cast<RankedTensorType>(w.getType()).getDimSize(2) -
+                             1))))
+            : OpFoldResult(b.getIndexAttr(yType.getDimSize(1))),
+        b.getIndexAttr(yType.getDimSize(2))};
+    AffineExpr bi, l, o, i, j;
+    bindDims(ctx, bi, l, o, i, j);
+    return blk.generic(
+        {padded, w},
+        {AffineMap::get(5, 0, {bi, l + j, i}, ctx),
+         AffineMap::get(5, 0, {o, i, j}, ctx)},
+        blk.zeros(outDims),
+        {utils::IteratorType::parallel, utils::IteratorType::parallel,
+         utils::IteratorType::parallel, utils::IteratorType::reduction,
+         utils::IteratorType::reduction},
+        [&](ValueRange a) -> Value {
+          return math::FmaOp::create(b, a[0], a[1], a[2]);
+        });
+  }
+  static Value build(BatchNormOp op, BlockBuilder &blk, In in) {
+    ImplicitLocOpBuilder &b = blk.b;
+    Value eps = blk.cst(op.getEps().convertToDouble());
+    bool relu = op.getRelu();
+    return blk.perChannelMap(
+        in(op.getX()),
+        {in(op.getMean()), in(op.getVariance()), in(op.getWeight()),
+         in(op.getBias())},
+        [&](ValueRange a) -> Value {
+          Value centred = arith::SubFOp::create(b, a[0], a[1]);
+          Value inv =
+              math::RsqrtOp::create(b, arith::AddFOp::create(b, a[2], eps));
+          Value y = math::FmaOp::create(
+              b, arith::MulFOp::create(b, centred, inv), a[3], a[4]);
+          return relu ? arith::MaximumFOp::create(b, y, blk.cst(0.0)) : y;
+        });
+  }
+  static Value build(MeanPoolOp op, BlockBuilder &blk, In in) {
+    ImplicitLocOpBuilder &b = blk.b;
+    MLIRContext *ctx = b.getContext();
+    Value x = in(op.getX());
+    SmallVector<OpFoldResult> dims = blk.sizes(x);
+    Value length = getValueOrCreateConstantIndexOp(b, b.getLoc(), dims[1]);
+    AffineExpr bi, d, l;
+    bindDims(ctx, bi, d, l);
+    Value sum = blk.generic(
+        {x}, {AffineMap::get(3, 0, {bi, l, d}, ctx)},
+        blk.zeros({dims[0], dims[2]}),
+        {utils::IteratorType::parallel, utils::IteratorType::parallel,
+         utils::IteratorType::reduction},
+        [&](ValueRange a) -> Value {
+          return arith::AddFOp::create(b, a[0], a[1]);
+        });
+    Value count = arith::UIToFPOp::create(
+        b, blk.acc,
+        arith::IndexCastOp::create(b, b.getI64Type(), length));
+    return blk.map({sum}, blk.acc, [&](ValueRange a) -> Value {
+      return arith::DivFOp::create(b, a[0], count);
+    });
+  }
 };
 
 /// Why `op` cannot be written out, or "".
@@ -504,8 +708,10 @@ struct DecomposeMixersPass
     if (walk.wasInterrupted())
       return signalPassFailure();
     RewritePatternSet patterns(&getContext());
-    patterns.add<DecomposeSelectiveMixer, DecomposeGatedDeltaNetMixer>(
-        &getContext());
+    patterns.add<DecomposeSelectiveMixer, DecomposeGatedDeltaNetMixer,
+                 DecomposeLayer<LinearOp>, DecomposeLayer<RMSNormOp>,
+                 DecomposeLayer<Conv1dOp>, DecomposeLayer<BatchNormOp>,
+                 DecomposeLayer<MeanPoolOp>>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

@@ -372,7 +372,8 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
     SmallVector<Operation *> ops;
     module.walk([&](Operation *op) {
       if (isa<ScanOp, Rank1GainOp, NewtonSchulzOp, ChunkNewtonSchulzOp,
-              SelectiveMixerOp, GatedDeltaNetMixerOp>(op))
+              SelectiveMixerOp, GatedDeltaNetMixerOp, LinearOp, RMSNormOp,
+              Conv1dOp, BatchNormOp, MeanPoolOp>(op))
         ops.push_back(op);
     });
     if (ops.empty())
@@ -457,10 +458,12 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
                               "runs on the CPU only (--target cpu); the GPU "
                               "lowering has no kernel for it";
                   })
-              .Case<SelectiveMixerOp, GatedDeltaNetMixerOp>(
+              .Case<SelectiveMixerOp, GatedDeltaNetMixerOp, LinearOp,
+                    RMSNormOp, Conv1dOp, BatchNormOp, MeanPoolOp>(
                   [&](Operation *mixer) -> LogicalResult {
                     return mixer->emitError()
-                           << "muonssm-to-gpu does not lower mixer ops yet "
+                           << "muonssm-to-gpu does not lower mixer or "
+                              "model-layer ops yet "
                               "(their projections would run on the host): "
                               "run the model on the CPU (--target cpu), or "
                               "give the GPU pipeline the scan alone";

@@ -50,7 +50,9 @@ def DecomposeMixers : Pass<"muonssm-decompose-mixers", "func::FuncOp"> {
     g = −exp(A_log)·softplus(…), one scalar-decay scan (plain: the delta
     rule; seed: the error input with NS of the momentum; paper: the delta
     rule with NS of the update; scale K^{-1/2}), the gated RMSNorm and
-    o_proj. Weights must have static shapes; B and L may be dynamic.
+    o_proj. The model layers (`linear`, `rms_norm`, `conv1d`,
+    `batch_norm`, `mean_pool`) become linalg in the same way. Weights must
+    have static shapes; B and L may be dynamic.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
@@ -58,6 +60,19 @@ def DecomposeMixers : Pass<"muonssm-decompose-mixers", "func::FuncOp"> {
     "::mlir::math::MathDialect",
     "::mlir::tensor::TensorDialect",
   ];
+}
+
+def ReadOnlyArguments : Pass<"muonssm-read-only-arguments", "func::FuncOp"> {
+  let summary = "Forbid bufferization to write into a function's arguments";
+  let description = [{
+    Marks every tensor argument `bufferization.writable = false`. A model's
+    arguments are its caller's inputs (muonssm-run's arrays, a bundle's
+    device buffers): one-shot bufferization otherwise treats them as
+    writable and may compute an elementwise op in place, overwriting an
+    input the caller (and --check's oracle) reads afterwards. muonssm-to-cpu
+    runs it before bufferization; muonssm-to-gpu does not, since it updates
+    state pools in place on purpose.
+  }];
 }
 
 def SimplifyNewtonSchulz : Pass<"muonssm-simplify-newton-schulz",

@@ -59,6 +59,12 @@ void mlir::muonssm::buildMuonSSMToCPUPipeline(
   pm.addNestedPass<func::FuncOp>(createDecomposeMixers());
   addSchedulingPasses(pm, options.chunkSize, options.nsPerChunk);
   pm.addNestedPass<func::FuncOp>(createLowerToCPU());
+  // A model's residual adds (arith.addf on tensors) → linalg, and the
+  // arguments, the caller's inputs, never updated in place. (The GPU
+  // pipeline keeps its arguments writable: it updates state pools in place
+  // on purpose, and has no elementwise tensor ops.)
+  pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
+  pm.addNestedPass<func::FuncOp>(createReadOnlyArguments());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   addBufferization(pm, /*hoistDynamicAllocs=*/false);

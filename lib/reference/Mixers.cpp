@@ -11,6 +11,7 @@
 #include "lib/reference/Reference.h"
 
 #include <cassert>
+#include <algorithm>
 #include <cmath>
 
 namespace muonssm::reference {
@@ -213,6 +214,86 @@ Tensor gatedDeltaNetMixer(const GatedDeltaNetMixerConfig &config,
       }
   }
   return out;
+}
+
+//===----------------------------------------------------------------------===//
+// Model layers
+//===----------------------------------------------------------------------===//
+
+Tensor linear(const Tensor &x, const Tensor &w, const Tensor *b) {
+  int64_t I = w.dim(1), O = w.dim(0);
+  std::vector<int64_t> shape = x.shape();
+  shape.back() = O;
+  Tensor y(shape);
+  size_t rows = x.size() / static_cast<size_t>(I);
+  for (size_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < O; ++o) {
+      double sum = b ? (*b)({o}) : 0.0;
+      for (int64_t i = 0; i < I; ++i)
+        sum += x.data()[r * I + i] * w({o, i});
+      y.data()[r * O + o] = sum;
+    }
+  return y;
+}
+
+Tensor rmsNorm(const Tensor &x, const Tensor &w, double eps) {
+  int64_t D = x.shape().back();
+  Tensor y = x;
+  for (size_t base = 0; base < x.size(); base += D) {
+    double ms = 0.0;
+    for (int64_t i = 0; i < D; ++i)
+      ms += x.data()[base + i] * x.data()[base + i];
+    double inv = 1.0 / std::sqrt(ms / static_cast<double>(D) + eps);
+    for (int64_t i = 0; i < D; ++i)
+      y.data()[base + i] = x.data()[base + i] * inv * w({i});
+  }
+  return y;
+}
+
+Tensor conv1d(const Tensor &x, const Tensor &w, int64_t padding) {
+  int64_t B = x.dim(0), L = x.dim(1), I = x.dim(2);
+  int64_t O = w.dim(0), W = w.dim(2), out = L + 2 * padding - W + 1;
+  Tensor y({B, out, O});
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t l = 0; l < out; ++l)
+      for (int64_t o = 0; o < O; ++o) {
+        double sum = 0.0;
+        for (int64_t j = 0; j < W; ++j) {
+          int64_t src = l - padding + j;
+          if (src < 0 || src >= L)
+            continue;
+          for (int64_t i = 0; i < I; ++i)
+            sum += w({o, i, j}) * x({b, src, i});
+        }
+        y({b, l, o}) = sum;
+      }
+  return y;
+}
+
+Tensor batchNorm(const Tensor &x, const Tensor &mean, const Tensor &var,
+                 const Tensor &w, const Tensor &b, double eps, bool relu) {
+  int64_t C = x.shape().back();
+  Tensor y = x;
+  for (size_t i = 0; i < x.size(); ++i) {
+    int64_t c = static_cast<int64_t>(i % C);
+    double v = (x.data()[i] - mean({c})) / std::sqrt(var({c}) + eps) * w({c}) +
+               b({c});
+    y.data()[i] = relu ? std::max(v, 0.0) : v;
+  }
+  return y;
+}
+
+Tensor meanPool(const Tensor &x) {
+  int64_t B = x.dim(0), L = x.dim(1), D = x.dim(2);
+  Tensor y({B, D});
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t d = 0; d < D; ++d) {
+      double sum = 0.0;
+      for (int64_t l = 0; l < L; ++l)
+        sum += x({b, l, d});
+      y({b, d}) = sum / static_cast<double>(L);
+    }
+  return y;
 }
 
 } // namespace muonssm::reference

@@ -337,6 +337,24 @@ Tensor gatedDeltaNetMixer(const GatedDeltaNetMixerConfig &config,
                           const Tensor &x,
                           const GatedDeltaNetMixerWeights &weights);
 
+//===----------------------------------------------------------------------===//
+// Model layers (muonssm.linear, rms_norm, conv1d, batch_norm, mean_pool)
+//===----------------------------------------------------------------------===//
+
+/// x [..., I] · wᵀ (+ b): w [O, I], b [O] or null.
+Tensor linear(const Tensor &x, const Tensor &w, const Tensor *b);
+/// x/√(mean(x²) + eps)·w over the last dimension.
+Tensor rmsNorm(const Tensor &x, const Tensor &w, double eps);
+/// Channels-last conv: x [B, L, I], w [O, I, W], zero padding p →
+/// [B, L + 2p − W + 1, O].
+Tensor conv1d(const Tensor &x, const Tensor &w, int64_t padding);
+/// (x − mean)/√(var + eps)·w + b over the last dimension, then max(·, 0)
+/// when `relu`.
+Tensor batchNorm(const Tensor &x, const Tensor &mean, const Tensor &var,
+                 const Tensor &w, const Tensor &b, double eps, bool relu);
+/// The mean over L of x [B, L, D] → [B, D].
+Tensor meanPool(const Tensor &x);
+
 } // namespace muonssm::reference
 
 #endif // MUONSSM_LIB_REFERENCE_REFERENCE_H

@@ -5,6 +5,8 @@
 
 #include "dialect/MuonSSMOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/raw_ostream.h"
@@ -97,6 +99,8 @@ public:
                   [&](SelectiveMixerOp op) { return visit(op); })
               .Case<GatedDeltaNetMixerOp>(
                   [&](GatedDeltaNetMixerOp op) { return visit(op); })
+              .Case<LinearOp, RMSNormOp, Conv1dOp, BatchNormOp, MeanPoolOp,
+                    arith::AddFOp>([&](Operation *op) { return visitLayer(op); })
               .Case<func::ReturnOp>([&](func::ReturnOp ret) {
                 for (Value v : ret.getOperands())
                   results.push_back(slots[v]);
@@ -300,15 +304,7 @@ private:
           op.getCuSeqlens() ? &cu : nullptr);
       // The op's result is rounded to its element type: the scan reads the
       // keys as the IR stores them.
-      FailureOr<npy::DType> dtype =
-          dtypeOf(op.getKeys().getType().getElementType());
-      if (succeeded(dtype)) {
-        npy::Array rounded = npy::Array::zeros(*dtype, keysShape);
-        for (size_t i = 0; i < keys.size(); ++i) {
-          rounded.setFromDouble(i, keys.data()[i]);
-          keys.data()[i] = rounded.getAsDouble(i);
-        }
-      }
+      roundTo(op.getKeys().getType(), keys);
       slot.value = std::move(keys);
     }
     slots[op.getKeys()] = std::move(slot);
@@ -367,6 +363,7 @@ private:
       w.outProj = valueOf(op.getOutProj());
       slot.value =
           reference::selectiveMixer(config, *slots[op.getX()].value, w);
+      roundTo(op.getOut().getType(), *slot.value);
     }
     slots[op.getOut()] = std::move(slot);
     return success();
@@ -428,8 +425,99 @@ private:
           valueOf(op.getOProj())};
       slot.value =
           reference::gatedDeltaNetMixer(config, *slots[op.getX()].value, w);
+      roundTo(op.getOut().getType(), *slot.value);
     }
     slots[op.getOut()] = std::move(slot);
+    return success();
+  }
+
+  /// Rounds `t` to the element type of `type`, as the IR stores a result
+  /// that later ops read (a no-op for f64).
+  static void roundTo(Type type, reference::Tensor &t) {
+    FailureOr<npy::DType> dtype =
+        dtypeOf(cast<RankedTensorType>(type).getElementType());
+    if (failed(dtype) || *dtype == npy::DType::F64)
+      return;
+    npy::Array rounded = npy::Array::zeros(*dtype, t.shape());
+    for (size_t i = 0; i < t.size(); ++i) {
+      rounded.setFromDouble(i, t.data()[i]);
+      t.data()[i] = rounded.getAsDouble(i);
+    }
+  }
+
+  /// The model layers and residual adds: shapes by their rules, values
+  /// from the layer oracles, rounded to the result's element type (the IR
+  /// stores every layer's output in it).
+  LogicalResult visitLayer(Operation *op) {
+    Value result = op->getResult(0);
+    auto shapeOf = [&](Value v) -> const Shape & { return slots[v].shape; };
+    const Shape &x = shapeOf(op->getOperand(0));
+    Shape shape = x;
+    std::string problem;
+    if (auto linear = dyn_cast<LinearOp>(op)) {
+      const Shape &w = shapeOf(linear.getWeight());
+      if (x.back() != w[1])
+        problem = "x " + shapeString(x) + " does not fit weight " +
+                  shapeString(w);
+      shape.back() = w[0];
+    } else if (auto conv = dyn_cast<Conv1dOp>(op)) {
+      const Shape &w = shapeOf(conv.getWeight());
+      int64_t p = static_cast<int64_t>(conv.getPadding());
+      if (x[2] != w[1] || x[1] + 2 * p - w[2] + 1 < 1)
+        problem = "x " + shapeString(x) + " does not fit weight " +
+                  shapeString(w) + " with padding " + std::to_string(p);
+      shape = {x[0], x[1] + 2 * p - w[2] + 1, w[0]};
+    } else if (isa<MeanPoolOp>(op)) {
+      shape = {x[0], x[2]};
+    } else if (isa<arith::AddFOp>(op)) {
+      if (shapeOf(op->getOperand(1)) != x)
+        problem = "the summands have shapes " + shapeString(x) + " and " +
+                  shapeString(shapeOf(op->getOperand(1)));
+    } else {
+      for (Value v : op->getOperands().drop_front())
+        if (problem.empty() && shapeOf(v) != Shape{x.back()})
+          problem = "a per-channel operand has shape " +
+                    shapeString(shapeOf(v)) + ", expected [" +
+                    std::to_string(x.back()) + "]";
+    }
+    if (!problem.empty())
+      return op->emitError() << "the inputs do not fit this op: " << problem;
+    if (!isa<RankedTensorType>(result.getType()))
+      return op->emitError() << "muonssm-run evaluates tensor adds only";
+    if (failed(checkType(op, result.getType(), shape, "the result")))
+      return failure();
+    Slot slot{shape, std::nullopt};
+    if (compute) {
+      auto v = [&](Value value) -> const reference::Tensor & {
+        return *slots[value].value;
+      };
+      reference::Tensor y;
+      if (auto linear = dyn_cast<LinearOp>(op))
+        y = reference::linear(v(linear.getX()), v(linear.getWeight()),
+                              linear.getBias() ? &v(linear.getBias()) : nullptr);
+      else if (auto norm = dyn_cast<RMSNormOp>(op))
+        y = reference::rmsNorm(v(norm.getX()), v(norm.getWeight()),
+                               norm.getEps().convertToDouble());
+      else if (auto conv = dyn_cast<Conv1dOp>(op))
+        y = reference::conv1d(v(conv.getX()), v(conv.getWeight()),
+                              static_cast<int64_t>(conv.getPadding()));
+      else if (auto bn = dyn_cast<BatchNormOp>(op))
+        y = reference::batchNorm(v(bn.getX()), v(bn.getMean()),
+                                 v(bn.getVariance()), v(bn.getWeight()),
+                                 v(bn.getBias()), bn.getEps().convertToDouble(),
+                                 bn.getRelu());
+      else if (auto pool = dyn_cast<MeanPoolOp>(op))
+        y = reference::meanPool(v(pool.getX()));
+      else {
+        y = v(op->getOperand(0));
+        const reference::Tensor &other = v(op->getOperand(1));
+        for (size_t i = 0; i < y.size(); ++i)
+          y.data()[i] += other.data()[i];
+      }
+      roundTo(result.getType(), y);
+      slot.value = std::move(y);
+    }
+    slots[result] = std::move(slot);
     return success();
   }
 

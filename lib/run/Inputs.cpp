@@ -56,6 +56,12 @@ Role run::roleOf(BlockArgument argument) {
         return Role::Normal;
       return Role::Weight;
     }
+    Operation *owner = use.getOwner();
+    if (isa<LinearOp, Conv1dOp>(owner) && use.getOperandNumber() == 1)
+      return Role::Weight;
+    if (auto bn = dyn_cast<BatchNormOp>(owner))
+      if (use.get() == bn.getVariance())
+        return Role::Softplus; // a variance is positive
     auto scan = dyn_cast<ScanOp>(use.getOwner());
     if (!scan)
       continue;

@@ -879,3 +879,75 @@ func.func @gdn_plain_tau(%x: tensor<2x6x5xf32>, %wq: tensor<6x5xf32>, %wk: tenso
       norm(%nw : tensor<4xf32>) o_proj(%wo : tensor<5x8xf32>) heads = 2, tau = 0.5 -> tensor<2x6x5xf32>
   return %y : tensor<2x6x5xf32>
 }
+
+// -----
+
+// linear: weight is [out, in]
+func.func @linear_weight(%x: tensor<2x8xf32>, %w: tensor<3x7xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{weight must have shape [out, in] = [3, 8], got 'tensor<3x7xf32>'}}
+  %y = muonssm.linear %x weight(%w : tensor<3x7xf32>) : tensor<2x8xf32> -> tensor<2x3xf32>
+  return %y : tensor<2x3xf32>
+}
+
+// -----
+
+// linear: x of rank 2 or 3
+func.func @linear_rank(%x: tensor<8xf32>, %w: tensor<3x8xf32>) -> tensor<3xf32> {
+  // expected-error @+1 {{x must have rank 2 or 3 ([..., in]), got 'tensor<8xf32>'}}
+  %y = muonssm.linear %x weight(%w : tensor<3x8xf32>) : tensor<8xf32> -> tensor<3xf32>
+  return %y : tensor<3xf32>
+}
+
+// -----
+
+// rms_norm: eps > 0
+func.func @rms_norm_eps(%x: tensor<2x4x8xf32>, %w: tensor<8xf32>) -> tensor<2x4x8xf32> {
+  // expected-error @+1 {{eps must be a finite number > 0, got 0}}
+  %y = muonssm.rms_norm %x weight(%w : tensor<8xf32>) eps = 0.0 : tensor<2x4x8xf32>
+  return %y : tensor<2x4x8xf32>
+}
+
+// -----
+
+// conv1d: a non-empty output
+func.func @conv1d_empty(%x: tensor<1x2x6xf32>, %w: tensor<4x6x5xf32>) -> tensor<1x1x4xf32> {
+  // expected-error @+1 {{the output would be empty: L + 2·padding − W + 1 = -2}}
+  %y = muonssm.conv1d %x weight(%w : tensor<4x6x5xf32>) padding = 0 : tensor<1x2x6xf32> -> tensor<1x1x4xf32>
+  return %y : tensor<1x1x4xf32>
+}
+
+// -----
+
+// conv1d: weight [out, in, W]
+func.func @conv1d_channels(%x: tensor<1x8x6xf32>, %w: tensor<4x5x3xf32>) -> tensor<1x8x4xf32> {
+  // expected-error @+1 {{weight must have shape [out, in, W] = [4, 6, 3], got 'tensor<4x5x3xf32>'}}
+  %y = muonssm.conv1d %x weight(%w : tensor<4x5x3xf32>) padding = 1 : tensor<1x8x6xf32> -> tensor<1x8x4xf32>
+  return %y : tensor<1x8x4xf32>
+}
+
+// -----
+
+// batch_norm: per-channel statistics
+func.func @batch_norm_channels(%x: tensor<1x8x4xf32>, %c: tensor<4xf32>, %d: tensor<3xf32>) -> tensor<1x8x4xf32> {
+  // expected-error @+1 {{variance must have shape [C] = [4], got 'tensor<3xf32>'}}
+  %y = muonssm.batch_norm %x mean(%c : tensor<4xf32>) variance(%d : tensor<3xf32>) weight(%c : tensor<4xf32>) bias(%c : tensor<4xf32>) eps = 1.0e-05 : tensor<1x8x4xf32>
+  return %y : tensor<1x8x4xf32>
+}
+
+// -----
+
+// mean_pool: [B, L, D] → [B, D]
+func.func @mean_pool_result(%x: tensor<2x8x4xf32>) -> tensor<2x8xf32> {
+  // expected-error @+1 {{result must have shape [B, D] = [2, 4], got 'tensor<2x8xf32>'}}
+  %y = muonssm.mean_pool %x : tensor<2x8x4xf32> -> tensor<2x8xf32>
+  return %y : tensor<2x8xf32>
+}
+
+// -----
+
+// model layers: one element type
+func.func @layer_element_type(%x: tensor<2x8xf32>, %w: tensor<3x8xbf16>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{every operand and the result must have the element type of the input, 'f32'; got 'tensor<3x8xbf16>'}}
+  %y = muonssm.linear %x weight(%w : tensor<3x8xbf16>) : tensor<2x8xf32> -> tensor<2x3xf32>
+  return %y : tensor<2x3xf32>
+}

@@ -111,3 +111,30 @@ func.func @gated_deltanet(%x: tensor<2x6x5xf32>, %wq: tensor<6x5xf32>, %wk: tens
       norm(%nw : tensor<4xf32>) o_proj(%wo : tensor<5x8xf32>) heads = 2, tau = 1.0 -> tensor<2x6x5xf32>
   return %y, %z, %p : tensor<2x6x5xf32>, tensor<2x6x5xf32>, tensor<2x6x5xf32>
 }
+
+// -----
+
+// Model layers: the conv as one generic reducing over (in, W) on the
+// zero-padded input, batch norm with rsqrt and the ReLU as maximumf, RMSNorm
+// as a reduction and an rsqrt, the mean as a sum divided by L (folded to a
+// constant here), the linear
+// layer's bias broadcast; bf16 in and out, f32 inside.
+
+// CHECK-LABEL: func.func @layers
+// CHECK:         tensor.empty() : tensor<2x10x3xf32>
+// CHECK:         linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]
+// CHECK:         math.rsqrt
+// CHECK:         arith.maximumf
+// CHECK:         math.rsqrt
+// CHECK:         arith.divf
+// CHECK:         arith.truncf {{.*}} : f32 to bf16
+// CHECK:         return %{{.*}} : tensor<2x5xbf16>
+func.func @layers(%x: tensor<2x8x3xbf16>, %wc: tensor<4x3x3xbf16>, %c: tensor<4xbf16>,
+    %wl: tensor<5x4xbf16>, %bl: tensor<5xbf16>) -> tensor<2x5xbf16> {
+  %0 = muonssm.conv1d %x weight(%wc : tensor<4x3x3xbf16>) padding = 1 : tensor<2x8x3xbf16> -> tensor<2x8x4xbf16>
+  %1 = muonssm.batch_norm %0 mean(%c : tensor<4xbf16>) variance(%c : tensor<4xbf16>) weight(%c : tensor<4xbf16>) bias(%c : tensor<4xbf16>) eps = 1.0e-05 relu : tensor<2x8x4xbf16>
+  %2 = muonssm.rms_norm %1 weight(%c : tensor<4xbf16>) eps = 1.0e-05 : tensor<2x8x4xbf16>
+  %3 = muonssm.mean_pool %2 : tensor<2x8x4xbf16> -> tensor<2x4xbf16>
+  %4 = muonssm.linear %3 weight(%wl : tensor<5x4xbf16>) bias(%bl : tensor<5xbf16>) : tensor<2x4xbf16> -> tensor<2x5xbf16>
+  return %4 : tensor<2x5xbf16>
+}

@@ -19,6 +19,8 @@
 //    L ∈ {1, 37}, token by token and chunked, against the float64 layer
 //    oracle (bf16: the layer's output is rounded once from f32, so 8e-3
 //    holds, given its weights and activations are read exactly);
+//  - ModelLayers: conv1d, batch_norm, rms_norm, a mixer, a residual
+//    arith.addf, mean_pool and linear in one small model, f32/f64/bf16;
 //  - PerChunkNewtonSchulz: the named approximation of docs/chunking.md
 //    §3.2 (NS once per chunk of C_ns ∈ {1, 16, 64} tokens), rewritten into
 //    the IR first, so the compiled code is checked against the float64
@@ -687,6 +689,79 @@ std::vector<MixerVariant> gatedDeltaNetVariants() {
            "steps = 2>, tau = 1.2 "}};
 }
 
+/// A small whole model with every layer op: conv stem with batch norm and
+/// ReLU, RMSNorm → LongHorn mixer → residual, final norm, mean pool,
+/// classifier. d_model 8, 3 input channels, d_inner 16, d_state 4.
+std::string layersModule(const std::string &type, int64_t L) {
+  auto t = [&](std::initializer_list<int64_t> dims) {
+    std::string s = "tensor<";
+    for (int64_t d : dims)
+      s += std::to_string(d) + "x";
+    return s + type + ">";
+  };
+  const int64_t B = 2, C = 3, Dm = 8, Di = 16, N = 4, R = 1, W = 4, K = 5;
+  std::ostringstream os;
+  os << "func.func @main(%x: " << t({B, L, C}) << ", %wc: " << t({Dm, C, 3})
+     << ", %m: " << t({Dm}) << ", %v: " << t({Dm}) << ", %g: " << t({Dm})
+     << ", %bb: " << t({Dm}) << ", %nw: " << t({Dm}) << ", %wi: "
+     << t({2 * Di, Dm}) << ", %cw: " << t({Di, W}) << ", %cb: " << t({Di})
+     << ", %wx: " << t({R + 2 * N, Di}) << ", %wd: " << t({Di, R})
+     << ", %bd: " << t({Di}) << ", %d: " << t({Di}) << ", %wo: "
+     << t({Dm, Di}) << ", %nf: " << t({Dm}) << ", %wl: " << t({K, Dm})
+     << ", %bl: " << t({K}) << ") -> " << t({B, K}) << " {\n"
+     << "  %c = muonssm.conv1d %x weight(%wc : " << t({Dm, C, 3})
+     << ") padding = 1 : " << t({B, L, C}) << " -> " << t({B, L, Dm}) << "\n"
+     << "  %h = muonssm.batch_norm %c mean(%m : " << t({Dm})
+     << ") variance(%v : " << t({Dm}) << ") weight(%g : " << t({Dm})
+     << ") bias(%bb : " << t({Dm}) << ") eps = 1.0e-05 relu : "
+     << t({B, L, Dm}) << "\n"
+     << "  %n = muonssm.rms_norm %h weight(%nw : " << t({Dm})
+     << ") eps = 1.0e-05 : " << t({B, L, Dm}) << "\n"
+     << "  %y = muonssm.selective_mixer longhorn x(%n : " << t({B, L, Dm})
+     << ") in_proj(%wi : " << t({2 * Di, Dm}) << ") conv(%cw : "
+     << t({Di, W}) << ", %cb : " << t({Di}) << ") x_proj(%wx : "
+     << t({R + 2 * N, Di}) << ") dt_proj(%wd : " << t({Di, R}) << ", %bd : "
+     << t({Di}) << ") D(%d : " << t({Di}) << ") out_proj(%wo : "
+     << t({Dm, Di}) << ") momentum = 0.99, newton_schulz = <quintic, add, "
+     << "eps = 1.0e-07, steps = 1>, tau = 0.6 -> " << t({B, L, Dm}) << "\n"
+     << "  %r = arith.addf %h, %y : " << t({B, L, Dm}) << "\n"
+     << "  %f = muonssm.rms_norm %r weight(%nf : " << t({Dm})
+     << ") eps = 1.0e-05 : " << t({B, L, Dm}) << "\n"
+     << "  %p = muonssm.mean_pool %f : " << t({B, L, Dm}) << " -> "
+     << t({B, Dm}) << "\n"
+     << "  %o = muonssm.linear %p weight(%wl : " << t({K, Dm})
+     << ") bias(%bl : " << t({K}) << ") : " << t({B, Dm}) << " -> "
+     << t({B, K}) << "\n  return %o : " << t({B, K}) << "\n}\n";
+  return os.str();
+}
+
+using ModelParam = std::tuple<std::string, int64_t>;
+
+class ModelLayers : public ::testing::TestWithParam<ModelParam> {
+protected:
+  static void TearDownTestSuite() { printSummary(); }
+};
+
+/// The layer ops and a residual add through decompose-mixers and
+/// muonssm-to-cpu against the float64 oracle of every op (each result
+/// rounded to its element type, as the IR stores it).
+TEST_P(ModelLayers, MatchesTheOracle) {
+  auto [type, L] = GetParam();
+  MLIRContext context(registry());
+  context.loadAllAvailableDialects();
+  OwningOpRef<ModuleOp> module = parse(layersModule(type, L), context);
+  ASSERT_TRUE(module);
+  for (int64_t chunk : {int64_t(0), int64_t(16)}) {
+    FailureOr<run::JitFunction> jit =
+        run::JitFunction::compile(*module, "main", chunk);
+    ASSERT_TRUE(succeeded(jit));
+    checkAgainstOracle(*jit, *module,
+                       "layers " + type + " C=" + std::to_string(chunk) +
+                           " L=" + std::to_string(L),
+                       L * 7 + chunk);
+  }
+}
+
 std::vector<MixerVariant> mixerVariants() {
   std::vector<MixerVariant> all;
   for (std::string backbone : {"mamba", "longhorn"}) {
@@ -771,6 +846,15 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<MixerParam> &info) {
       return std::get<0>(info.param).name + "_" + std::get<1>(info.param) +
              "_" + std::to_string(std::get<2>(info.param));
+    });
+
+INSTANTIATE_TEST_SUITE_P(
+    Model, ModelLayers,
+    ::testing::Combine(::testing::Values("f32", "f64", "bf16"),
+                       ::testing::Values(1, 37)),
+    [](const ::testing::TestParamInfo<ModelParam> &info) {
+      return std::get<0>(info.param) + "_" +
+             std::to_string(std::get<1>(info.param));
     });
 
 } // namespace
