@@ -769,6 +769,38 @@ LogicalResult BatchNormOp::verify() {
   return success();
 }
 
+LogicalResult EmbeddingOp::verify() {
+  auto ids = getIds().getType(), table = getTable().getType();
+  if (ids.getRank() != 2 || table.getRank() != 2)
+    return emitOpError() << "ids must be [B, L] and the table [V, D], got "
+                         << ids << " and " << table;
+  if (getY().getType().getElementType() != table.getElementType())
+    return emitOpError() << "result must have the table's element type, "
+                         << table.getElementType();
+  return checkShape(*this, "result", getY().getType(),
+                    {{"B", ids.getDimSize(0)},
+                     {"L", ids.getDimSize(1)},
+                     {"D", table.getDimSize(1)}});
+}
+
+LogicalResult SwiGLUOp::verify() {
+  if (failed(checkOneElementType(*this)))
+    return failure();
+  auto x = getX().getType();
+  if (x.getRank() < 2)
+    return emitOpError() << "x must have rank >= 2, got " << x;
+  Dim d{"D", x.getDimSize(x.getRank() - 1)},
+      f{"F", getGate().getType().getDimSize(0)};
+  for (auto [name, value, dims] :
+       std::initializer_list<std::tuple<StringRef, Value, SmallVector<Dim>>>{
+           {"gate", getGate(), {f, d}},
+           {"up", getUp(), {f, d}},
+           {"down", getDown(), {d, f}}})
+    if (failed(checkShape(*this, name, value.getType(), dims)))
+      return failure();
+  return success();
+}
+
 LogicalResult MeanPoolOp::verify() {
   if (failed(checkOneElementType(*this)))
     return failure();

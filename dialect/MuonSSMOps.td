@@ -440,6 +440,48 @@ def MuonSSM_BatchNormOp : MuonSSM_Op<"batch_norm", [Pure, AllTypesMatch<["x", "y
   let hasVerifier = 1;
 }
 
+def MuonSSM_EmbeddingOp : MuonSSM_Op<"embedding", [Pure]> {
+  let summary = "rows of a table by token id: [B, L] ids → [B, L, D]";
+  let description = [{
+    `y[b,l,:] = table[ids[b,l], :]`. An id outside [0, V) is an error in the
+    float64 oracle; compiled code clamps it into the table (never reads
+    outside it).
+
+    ```mlir
+    %h = muonssm.embedding %ids table(%t : tensor<32000x672xf32>)
+        : tensor<1x16xi32> -> tensor<1x16x672xf32>
+    ```
+  }];
+  let arguments = (ins MuonSSM_IndexTensor:$ids, MuonSSM_FloatTensor:$table);
+  let results = (outs MuonSSM_FloatTensor:$y);
+  let assemblyFormat = [{
+    $ids `table` `(` $table `:` type($table) `)` attr-dict
+    `:` type($ids) `->` type($y)
+  }];
+  let hasVerifier = 1;
+}
+
+def MuonSSM_SwiGLUOp : MuonSSM_Op<"swiglu", [Pure, AllTypesMatch<["x", "y"]>]> {
+  let summary = "the gated MLP: (SiLU(x·gateᵀ) ⊙ x·upᵀ)·downᵀ (LLaMA's, lit_gpt's)";
+  let description = [{
+    x [..., D], gate and up [F, D], down [D, F], no biases.
+
+    ```mlir
+    %y = muonssm.swiglu %x gate(%g : tensor<6144x672xf32>)
+        up(%u : tensor<6144x672xf32>) down(%d : tensor<672x6144xf32>)
+        : tensor<1x16x672xf32>
+    ```
+  }];
+  let arguments = (ins MuonSSM_FloatTensor:$x, MuonSSM_FloatTensor:$gate,
+                       MuonSSM_FloatTensor:$up, MuonSSM_FloatTensor:$down);
+  let results = (outs MuonSSM_FloatTensor:$y);
+  let assemblyFormat = [{
+    $x `gate` `(` $gate `:` type($gate) `)` `up` `(` $up `:` type($up) `)`
+    `down` `(` $down `:` type($down) `)` attr-dict `:` type($x)
+  }];
+  let hasVerifier = 1;
+}
+
 def MuonSSM_MeanPoolOp : MuonSSM_Op<"mean_pool", [Pure]> {
   let summary = "the mean over L: [B, L, D] → [B, D]";
   let description = [{

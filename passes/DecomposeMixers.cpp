@@ -1,11 +1,12 @@
 //===- DecomposeMixers.cpp - mixer ops into linalg and a scan -------------===//
 //
-// docs/dialect.md §7: a mixer op is a block of projections, a short conv
+// docs/dialect.md §7–§8: a mixer op is a block of projections, a short conv
 // and gates around one muonssm.scan. The pass writes the block out as
 // linalg.generic ops on tensors (in the accumulation precision) and the scan
 // with the backbone's decay, so the scan goes through the scheduling passes
 // and lowerings like any other, and the rest through upstream bufferization
-// and linalg-to-loops.
+// and linalg-to-loops. The model layers (linear, norms, conv stem, pooling,
+// embedding, SwiGLU) are written out the same way.
 //
 //===----------------------------------------------------------------------===//
 
@@ -457,6 +458,47 @@ struct DecomposeLayer : OpRewritePattern<Op> {
           return relu ? arith::MaximumFOp::create(b, y, blk.cst(0.0)) : y;
         });
   }
+  static Value build(SwiGLUOp op, BlockBuilder &blk, In in) {
+    ImplicitLocOpBuilder &b = blk.b;
+    Value x = in(op.getX());
+    Value gate = blk.linear(x, in(op.getGate()));
+    Value up = blk.linear(x, in(op.getUp()));
+    Value hidden = blk.map({gate, up}, blk.acc, [&](ValueRange a) -> Value {
+      return arith::MulFOp::create(b, blk.silu(a[0]), a[1]);
+    });
+    return blk.linear(hidden, in(op.getDown()));
+  }
+  static Value build(EmbeddingOp op, BlockBuilder &blk, In in) {
+    ImplicitLocOpBuilder &b = blk.b;
+    // Rows are gathered in the table's type, not widened as a whole table.
+    Value table = op.getTable(), ids = op.getIds();
+    auto tableType = cast<RankedTensorType>(table.getType());
+    SmallVector<OpFoldResult> dims = blk.sizes(ids);
+    dims.push_back(blk.sizes(table)[1]);
+    Value last = arith::SubIOp::create(
+        b, getValueOrCreateConstantIndexOp(b, b.getLoc(), blk.sizes(table)[0]),
+        arith::ConstantIndexOp::create(b, 1));
+    MLIRContext *ctx = b.getContext();
+    AffineExpr bi, l, d;
+    bindDims(ctx, bi, l, d);
+    return blk.generic(
+        {ids}, {AffineMap::get(3, 0, {bi, l}, ctx)},
+        blk.empty(dims, blk.acc),
+        SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+        [&](ValueRange a) -> Value {
+          // Clamped into the table: compiled code never reads outside it
+          // (the oracle reports an id out of range).
+          Value row = arith::IndexCastOp::create(b, b.getIndexType(), a[0]);
+          row = arith::MaxSIOp::create(
+              b, arith::MinSIOp::create(b, row, last),
+              arith::ConstantIndexOp::create(b, 0));
+          Value v = tensor::ExtractOp::create(
+              b, table, ValueRange{row, linalg::IndexOp::create(b, 2)});
+          return tableType.getElementType() == blk.acc
+                     ? v
+                     : Value(arith::ExtFOp::create(b, blk.acc, v));
+        });
+  }
   static Value build(MeanPoolOp op, BlockBuilder &blk, In in) {
     ImplicitLocOpBuilder &b = blk.b;
     MLIRContext *ctx = b.getContext();
@@ -711,7 +753,8 @@ struct DecomposeMixersPass
     patterns.add<DecomposeSelectiveMixer, DecomposeGatedDeltaNetMixer,
                  DecomposeLayer<LinearOp>, DecomposeLayer<RMSNormOp>,
                  DecomposeLayer<Conv1dOp>, DecomposeLayer<BatchNormOp>,
-                 DecomposeLayer<MeanPoolOp>>(&getContext());
+                 DecomposeLayer<MeanPoolOp>, DecomposeLayer<SwiGLUOp>,
+                 DecomposeLayer<EmbeddingOp>>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

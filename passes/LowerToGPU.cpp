@@ -373,7 +373,7 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
     module.walk([&](Operation *op) {
       if (isa<ScanOp, Rank1GainOp, NewtonSchulzOp, ChunkNewtonSchulzOp,
               SelectiveMixerOp, GatedDeltaNetMixerOp, LinearOp, RMSNormOp,
-              Conv1dOp, BatchNormOp, MeanPoolOp>(op))
+              Conv1dOp, BatchNormOp, MeanPoolOp, EmbeddingOp, SwiGLUOp>(op))
         ops.push_back(op);
     });
     if (ops.empty())
@@ -459,7 +459,8 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
                               "lowering has no kernel for it";
                   })
               .Case<SelectiveMixerOp, GatedDeltaNetMixerOp, LinearOp,
-                    RMSNormOp, Conv1dOp, BatchNormOp, MeanPoolOp>(
+                    RMSNormOp, Conv1dOp, BatchNormOp, MeanPoolOp, EmbeddingOp,
+                    SwiGLUOp>(
                   [&](Operation *mixer) -> LogicalResult {
                     return mixer->emitError()
                            << "muonssm-to-gpu does not lower mixer or "

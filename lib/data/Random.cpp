@@ -28,6 +28,8 @@ const char *data::roleName(Role role) {
     return "distinct pool slots";
   case Role::Weight:
     return "normal/sqrt(fan-in)";
+  case Role::TokenIds:
+    return "token ids below the vocabulary";
   }
   return "?";
 }
@@ -37,7 +39,7 @@ static const std::pair<Role, const char *> kRoleKeys[] = {
     {Role::LogDecay, "logdecay"},   {Role::Softplus, "softplus"},
     {Role::Sigmoid, "sigmoid"},     {Role::NegativeExp, "negexp"},
     {Role::Offsets, "offsets"},     {Role::Slots, "slots"},
-    {Role::Weight, "weight"}};
+    {Role::Weight, "weight"},       {Role::TokenIds, "tokens"}};
 
 const char *data::roleKey(Role role) {
   for (auto &[r, key] : kRoleKeys)
@@ -86,8 +88,9 @@ npy::Array data::randomArray(Role role, npy::DType dtype,
     switch (role) {
     case Role::Normal:
     case Role::UnitVector:
-    case Role::Offsets: // drawn by randomOffsets
-    case Role::Slots:   // drawn by randomSlots
+    case Role::Offsets:  // drawn by randomOffsets
+    case Role::Slots:    // drawn by randomSlots
+    case Role::TokenIds: // drawn by the caller
       x = z;
       break;
     case Role::LogDecay:

@@ -31,6 +31,7 @@ enum class Role {
   Slots,       ///< state_indices: N distinct slots of a pool of P
   Weight,      ///< a projection [out, in] or conv [channels, width] weight:
                ///< normal/√(last dimension), so activations keep unit scale
+  TokenIds,    ///< an embedding's ids: uniform in [0, V) (drawn by the caller)
 };
 
 const char *roleName(Role role);

@@ -296,4 +296,24 @@ Tensor meanPool(const Tensor &x) {
   return y;
 }
 
+Tensor embedding(const Tensor &ids, const Tensor &table) {
+  int64_t B = ids.dim(0), L = ids.dim(1), D = table.dim(1);
+  Tensor y({B, L, D});
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t l = 0; l < L; ++l) {
+      auto row = static_cast<int64_t>(ids({b, l}));
+      for (int64_t d = 0; d < D; ++d)
+        y({b, l, d}) = table({row, d});
+    }
+  return y;
+}
+
+Tensor swiglu(const Tensor &x, const Tensor &gate, const Tensor &up,
+              const Tensor &down) {
+  Tensor g = linear(x, gate, nullptr), u = linear(x, up, nullptr);
+  for (size_t i = 0; i < g.size(); ++i)
+    g.data()[i] = silu(g.data()[i]) * u.data()[i];
+  return linear(g, down, nullptr);
+}
+
 } // namespace muonssm::reference

@@ -354,6 +354,11 @@ Tensor batchNorm(const Tensor &x, const Tensor &mean, const Tensor &var,
                  const Tensor &w, const Tensor &b, double eps, bool relu);
 /// The mean over L of x [B, L, D] → [B, D].
 Tensor meanPool(const Tensor &x);
+/// table[ids[b, l], :]; ids must lie in [0, V) (checked by the caller).
+Tensor embedding(const Tensor &ids, const Tensor &table);
+/// (SiLU(x·gateᵀ) ⊙ x·upᵀ)·downᵀ over the last dimension.
+Tensor swiglu(const Tensor &x, const Tensor &gate, const Tensor &up,
+              const Tensor &down);
 
 } // namespace muonssm::reference
 

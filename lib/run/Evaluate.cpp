@@ -100,7 +100,8 @@ public:
               .Case<GatedDeltaNetMixerOp>(
                   [&](GatedDeltaNetMixerOp op) { return visit(op); })
               .Case<LinearOp, RMSNormOp, Conv1dOp, BatchNormOp, MeanPoolOp,
-                    arith::AddFOp>([&](Operation *op) { return visitLayer(op); })
+                    EmbeddingOp, SwiGLUOp, arith::AddFOp>(
+                  [&](Operation *op) { return visitLayer(op); })
               .Case<func::ReturnOp>([&](func::ReturnOp ret) {
                 for (Value v : ret.getOperands())
                   results.push_back(slots[v]);
@@ -469,6 +470,23 @@ private:
       shape = {x[0], x[1] + 2 * p - w[2] + 1, w[0]};
     } else if (isa<MeanPoolOp>(op)) {
       shape = {x[0], x[2]};
+    } else if (auto embedding = dyn_cast<EmbeddingOp>(op)) {
+      const Shape &table = shapeOf(embedding.getTable());
+      shape = {x[0], x[1], table[1]};
+      if (compute)
+        for (size_t i = 0; i < slots[embedding.getIds()].value->size(); ++i) {
+          double id = slots[embedding.getIds()].value->data()[i];
+          if (id < 0 || id >= static_cast<double>(table[0]))
+            return op->emitError()
+                   << "token id " << static_cast<int64_t>(id) << " (element "
+                   << i << " of ids) lies outside the table's " << table[0]
+                   << " rows";
+        }
+    } else if (auto mlp = dyn_cast<SwiGLUOp>(op)) {
+      const Shape &gate = shapeOf(mlp.getGate());
+      if (x.back() != gate[1])
+        problem = "x " + shapeString(x) + " does not fit gate " +
+                  shapeString(gate);
     } else if (isa<arith::AddFOp>(op)) {
       if (shapeOf(op->getOperand(1)) != x)
         problem = "the summands have shapes " + shapeString(x) + " and " +
@@ -508,6 +526,12 @@ private:
                                  bn.getRelu());
       else if (auto pool = dyn_cast<MeanPoolOp>(op))
         y = reference::meanPool(v(pool.getX()));
+      else if (auto embedding = dyn_cast<EmbeddingOp>(op))
+        y = reference::embedding(v(embedding.getIds()),
+                                 v(embedding.getTable()));
+      else if (auto mlp = dyn_cast<SwiGLUOp>(op))
+        y = reference::swiglu(v(mlp.getX()), v(mlp.getGate()), v(mlp.getUp()),
+                              v(mlp.getDown()));
       else {
         y = v(op->getOperand(0));
         const reference::Tensor &other = v(op->getOperand(1));

@@ -59,6 +59,10 @@ Role run::roleOf(BlockArgument argument) {
     Operation *owner = use.getOwner();
     if (isa<LinearOp, Conv1dOp>(owner) && use.getOperandNumber() == 1)
       return Role::Weight;
+    if (isa<SwiGLUOp>(owner) && use.getOperandNumber() > 0)
+      return Role::Weight;
+    if (auto embedding = dyn_cast<EmbeddingOp>(owner))
+      return use.get() == embedding.getIds() ? Role::TokenIds : Role::Normal;
     if (auto bn = dyn_cast<BatchNormOp>(owner))
       if (use.get() == bn.getVariance())
         return Role::Softplus; // a variance is positive
@@ -312,6 +316,26 @@ FailureOr<std::vector<Input>> run::prepareInputs(func::FuncOp entry,
                << input.name << ".npy";
       input.data =
           ::muonssm::data::randomSlots(dtype, shapes[i][0], pool, normal);
+      continue;
+    }
+    if (input.role == Role::TokenIds) {
+      // Uniform ids below the vocabulary size (the embedding table's rows).
+      int64_t vocab = -1;
+      for (OpOperand &use : entry.getArgument(i).getUses())
+        if (auto embedding = dyn_cast<EmbeddingOp>(use.getOwner()))
+          if (auto arg = dyn_cast<BlockArgument>(embedding.getTable()))
+            vocab = arg.getOwner() == &entry.getBody().front()
+                        ? shapes[arg.getArgNumber()][0]
+                        : -1;
+      if (vocab < 1)
+        return emitError(entry.getLoc())
+               << "cannot draw token ids '" << input.name
+               << "' at random (no embedding table of known size): give "
+               << input.name << ".npy";
+      input.data = npy::Array::zeros(dtype, shapes[i]);
+      for (size_t e = 0; e < input.data.numElements(); ++e)
+        input.data.setFromDouble(
+            e, static_cast<double>(normal.below(static_cast<uint64_t>(vocab))));
       continue;
     }
     input.data = ::muonssm::data::randomArray(input.role, dtype, shapes[i], normal);

@@ -951,3 +951,21 @@ func.func @layer_element_type(%x: tensor<2x8xf32>, %w: tensor<3x8xbf16>) -> tens
   %y = muonssm.linear %x weight(%w : tensor<3x8xbf16>) : tensor<2x8xf32> -> tensor<2x3xf32>
   return %y : tensor<2x3xf32>
 }
+
+// -----
+
+// embedding: ids [B, L], table [V, D]
+func.func @embedding_ids(%ids: tensor<8xi32>, %t: tensor<50x16xf32>) -> tensor<8x16xf32> {
+  // expected-error @+1 {{ids must be [B, L] and the table [V, D], got 'tensor<8xi32>' and 'tensor<50x16xf32>'}}
+  %y = muonssm.embedding %ids table(%t : tensor<50x16xf32>) : tensor<8xi32> -> tensor<8x16xf32>
+  return %y : tensor<8x16xf32>
+}
+
+// -----
+
+// swiglu: down is [D, F]
+func.func @swiglu_down(%x: tensor<2x4x16xf32>, %g: tensor<32x16xf32>, %d: tensor<32x16xf32>) -> tensor<2x4x16xf32> {
+  // expected-error @+1 {{down must have shape [D, F] = [16, 32], got 'tensor<32x16xf32>'}}
+  %y = muonssm.swiglu %x gate(%g : tensor<32x16xf32>) up(%g : tensor<32x16xf32>) down(%d : tensor<32x16xf32>) : tensor<2x4x16xf32>
+  return %y : tensor<2x4x16xf32>
+}
