@@ -151,7 +151,6 @@ public:
 
   /// Σ over the last dimension of t (any rank ≥ 2) of fn(t): one rank less.
   Value sumLast(Value t, function_ref<Value(Value)> fn) {
-    MLIRContext *ctx = b.getContext();
     unsigned rank = cast<RankedTensorType>(t.getType()).getRank();
     SmallVector<OpFoldResult> dims = sizes(t);
     dims.pop_back();

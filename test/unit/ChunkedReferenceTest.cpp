@@ -348,7 +348,7 @@ TEST(ChunkNewtonSchulz, OneTokenChunksAreThePerTokenModel) {
           withNS.tauPlacement = place;
           withNS.tau = 0.6;
           Case c{"per-chunk", withNS, decay == Decay::Mamba, false};
-          const int64_t B = varlen ? 1 : 2, T = 37, HV = 4, K = 5, V = 3;
+          const int64_t B = varlen ? 1 : 2, T = 37, HV = 4, K = 5; // makeData: V = 3
           Data d = makeData(c, B, T, varlen ? 3 : 2, rng);
           d.q = unitRows(randn({B, T, HV, K}, rng)); // H = HV
           d.k = unitRows(randn({B, T, HV, K}, rng));
