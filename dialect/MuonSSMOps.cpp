@@ -76,13 +76,97 @@ LogicalResult checkShape(Operation *op, StringRef what, Type type,
 bool isFiniteAttr(std::optional<double> value) {
   return value && std::isfinite(*value);
 }
+
+/// The accumulation type for inputs of `element`: f64 for f64, else f32.
+FloatType accumulationTypeOf(Type element) {
+  MLIRContext *context = element.getContext();
+  if (element.isF64())
+    return Float64Type::get(context);
+  return Float32Type::get(context);
+}
+
+/// Size `i` of a ranked tensor value (kDynamic past its rank).
+int64_t dimOf(Value v, int64_t i) {
+  auto type = cast<RankedTensorType>(v.getType());
+  return i < type.getRank() ? type.getDimSize(i) : ShapedType::kDynamic;
+}
+
+/// γ ∈ [0, 1] when the op has momentum.
+LogicalResult checkMomentum(Operation *op, FloatAttr momentum) {
+  if (!momentum)
+    return success();
+  double gamma = momentum.getValueAsDouble();
+  if (!(gamma >= 0.0 && gamma <= 1.0))
+    return op->emitOpError() << "momentum γ must lie in [0, 1], got " << gamma;
+  return success();
+}
+
+/// τ > 0 and finite.
+LogicalResult checkTau(Operation *op, double tau) {
+  if (!(tau > 0.0) || !std::isfinite(tau))
+    return op->emitOpError() << "tau must be a finite number > 0, got " << tau;
+  return success();
+}
+
+/// The sizes of the k [B, T, H, K] and v [B, T, HV, V] of the rank-1 update
+/// ops (rank1_gain, chunk_newton_schulz).
+struct UpdateDims {
+  Dim b, t, h, kd, hv, vd;
+};
+
+/// k and v of rank 4 with one element type, the same B and T, HV a multiple
+/// of H.
+FailureOr<UpdateDims> checkKeysAndValues(Operation *op,
+                                         RankedTensorType kType,
+                                         RankedTensorType vType) {
+  if (kType.getRank() != 4 || vType.getRank() != 4)
+    return op->emitOpError() << "k and v must have rank 4 ([B, T, H, K] and "
+                                "[B, T, HV, V]), got "
+                             << kType << " and " << vType;
+  if (kType.getElementType() != vType.getElementType())
+    return op->emitOpError() << "k and v must share one element type, got "
+                             << kType.getElementType() << " and "
+                             << vType.getElementType();
+  UpdateDims d{{"B", kType.getDimSize(0)},  {"T", kType.getDimSize(1)},
+               {"H", kType.getDimSize(2)},  {"K", kType.getDimSize(3)},
+               {"HV", vType.getDimSize(2)}, {"V", vType.getDimSize(3)}};
+  if (!mergeDim(d.b, vType.getDimSize(0)) ||
+      !mergeDim(d.t, vType.getDimSize(1)))
+    return op->emitOpError()
+           << "v must have the batch and time sizes of k: k is " << kType
+           << ", v is " << vType;
+  if (!ShapedType::isDynamic(d.h.size) && !ShapedType::isDynamic(d.hv.size) &&
+      d.hv.size % d.h.size != 0)
+    return op->emitOpError() << "the number of value heads HV = " << d.hv.size
+                             << " must be a multiple of the number of key "
+                                "heads H = "
+                             << d.h.size << " (GQA)";
+  return d;
+}
+
+/// β per head [B, T, HV] or per value channel [B, T, HV, V].
+LogicalResult checkBeta(Operation *op, Value beta, const UpdateDims &d) {
+  auto betaType = cast<RankedTensorType>(beta.getType());
+  return betaType.getRank() == 3
+             ? checkShape(op, "operand 'beta' (per head)", betaType,
+                          {d.b, d.t, d.hv})
+             : checkShape(op, "operand 'beta' (per value channel)", betaType,
+                          {d.b, d.t, d.hv, d.vd});
+}
+
+/// τ_in and τ_out finite and > 0.
+LogicalResult checkTauInOut(Operation *op, double tauIn, double tauOut) {
+  for (auto [name, value] : {std::pair<StringRef, double>{"tau_in", tauIn},
+                             {"tau_out", tauOut}})
+    if (!(value > 0.0) || !std::isfinite(value))
+      return op->emitOpError() << name << " must be a finite number > 0, got "
+                               << value;
+  return success();
+}
 } // namespace
 
 FloatType ScanOp::getAccumulationType() {
-  Type element = getV().getType().getElementType();
-  if (element.isF64())
-    return Float64Type::get(getContext());
-  return Float32Type::get(getContext());
+  return accumulationTypeOf(getV().getType().getElementType());
 }
 
 bool ScanOp::hasChannelBeta() {
@@ -241,20 +325,16 @@ LogicalResult ScanOp::verify() {
       return emitOpError() << "delta_rule needs β per head ([B, T, HV]); a "
                               "per-channel β has no rank-1 transition";
   }
-  if (hasMomentum()) {
-    double gamma = getMomentum()->convertToDouble();
-    if (!(gamma >= 0.0 && gamma <= 1.0))
-      return emitOpError() << "momentum γ must lie in [0, 1], got " << gamma;
-  }
+  if (failed(checkMomentum(op, getMomentumAttr())))
+    return failure();
   if (getNewtonSchulz().has_value() != getNsTarget().has_value() ||
       getNewtonSchulz().has_value() != getTauPlacement().has_value())
     return emitOpError() << "newton_schulz, ns_target and tau_placement come "
                             "together: all three or none";
   if (getNsTarget() == NSTarget::Momentum && !hasMomentum())
     return emitOpError() << "newton_schulz on momentum needs momentum = γ";
-  double tau = getTau().convertToDouble();
-  if (!(tau > 0.0) || !std::isfinite(tau))
-    return emitOpError() << "tau must be a finite number > 0, got " << tau;
+  if (failed(checkTau(op, getTau().convertToDouble())))
+    return failure();
   if (!isFiniteAttr(getScale().convertToDouble()))
     return emitOpError() << "scale must be finite, got "
                          << getScale().convertToDouble();
@@ -358,70 +438,36 @@ std::string ScanOp::whyNotChunkable() {
 
 LogicalResult Rank1GainOp::verify() {
   Operation *op = getOperation();
-  auto kType = getK().getType();
   auto vType = getV().getType();
-  if (kType.getRank() != 4 || vType.getRank() != 4)
-    return emitOpError() << "k and v must have rank 4 ([B, T, H, K] and "
-                            "[B, T, HV, V]), got "
-                         << kType << " and " << vType;
-  if (kType.getElementType() != vType.getElementType())
-    return emitOpError() << "k and v must share one element type, got "
-                         << kType.getElementType() << " and "
-                         << vType.getElementType();
-  Dim b{"B", kType.getDimSize(0)}, t{"T", kType.getDimSize(1)},
-      h{"H", kType.getDimSize(2)}, hv{"HV", vType.getDimSize(2)},
-      vd{"V", vType.getDimSize(3)};
-  if (!mergeDim(b, vType.getDimSize(0)) || !mergeDim(t, vType.getDimSize(1)))
-    return emitOpError() << "v must have the batch and time sizes of k: k is "
-                         << kType << ", v is " << vType;
-  if (!ShapedType::isDynamic(h.size) && !ShapedType::isDynamic(hv.size) &&
-      hv.size % h.size != 0)
-    return emitOpError() << "the number of value heads HV = " << hv.size
-                         << " must be a multiple of the number of key heads "
-                            "H = "
-                         << h.size << " (GQA)";
+  FailureOr<UpdateDims> d = checkKeysAndValues(op, getK().getType(), vType);
+  if (failed(d))
+    return failure();
   if (getBeta() && getDt())
     return emitOpError() << "takes beta (w = β⊙v) or dt (LongHorn's "
                             "w = dtn⊙v), not both";
-  if (Value beta = getBeta()) {
-    auto betaType = cast<RankedTensorType>(beta.getType());
-    if (failed(betaType.getRank() == 3
-                   ? checkShape(op, "operand 'beta' (per head)", betaType,
-                                {b, t, hv})
-                   : checkShape(op, "operand 'beta' (per value channel)",
-                                betaType, {b, t, hv, vd})))
-      return failure();
-  }
+  if (getBeta() && failed(checkBeta(op, getBeta(), *d)))
+    return failure();
   if (Value dt = getDt())
-    if (failed(checkShape(op, "operand 'dt'", dt.getType(), {b, t, hv, vd})))
+    if (failed(checkShape(op, "operand 'dt'", dt.getType(),
+                          {d->b, d->t, d->hv, d->vd})))
       return failure();
-  for (auto [name, value] : {std::pair<StringRef, double>{
-                                 "tau_in", getTauIn().convertToDouble()},
-                             {"tau_out", getTauOut().convertToDouble()}})
-    if (!(value > 0.0) || !std::isfinite(value))
-      return emitOpError() << name << " must be a finite number > 0, got "
-                           << value;
+  if (failed(checkTauInOut(op, getTauIn().convertToDouble(),
+                           getTauOut().convertToDouble())))
+    return failure();
   auto gainType = getGain().getType();
-  Type acc = vType.getElementType().isF64()
-                 ? Type(Float64Type::get(getContext()))
-                 : Type(Float32Type::get(getContext()));
+  Type acc = accumulationTypeOf(vType.getElementType());
   if (gainType.getElementType() != acc)
     return emitOpError() << "result must have the accumulation element type "
                          << acc << ", got " << gainType.getElementType();
-  return checkShape(op, "result", gainType, {b, t, hv});
+  return checkShape(op, "result", gainType, {d->b, d->t, d->hv});
 }
 
 FloatType SelectiveMixerOp::getAccumulationType() {
-  if (getX().getType().getElementType().isF64())
-    return Float64Type::get(getContext());
-  return Float32Type::get(getContext());
+  return accumulationTypeOf(getX().getType().getElementType());
 }
 
 SelectiveMixerOp::Sizes SelectiveMixerOp::getSizes() {
-  auto dim = [](Value v, int64_t i) {
-    auto type = cast<RankedTensorType>(v.getType());
-    return i < type.getRank() ? type.getDimSize(i) : ShapedType::kDynamic;
-  };
+  auto dim = dimOf;
   Sizes s;
   s.batch = dim(getX(), 0);
   s.length = dim(getX(), 1);
@@ -533,28 +579,17 @@ LogicalResult SelectiveMixerOp::verify() {
     return emitOpError() << "result must have the element type of x, "
                          << element << ", got "
                          << getOut().getType().getElementType();
-  if (FloatAttr momentum = getMomentumAttr()) {
-    double gamma = momentum.getValueAsDouble();
-    if (!(gamma >= 0.0 && gamma <= 1.0))
-      return emitOpError() << "momentum γ must lie in [0, 1], got " << gamma;
-  }
-  double tau = getTau().convertToDouble();
-  if (!(tau > 0.0) || !std::isfinite(tau))
-    return emitOpError() << "tau must be a finite number > 0, got " << tau;
-  return success();
+  if (failed(checkMomentum(op, getMomentumAttr())))
+    return failure();
+  return checkTau(op, getTau().convertToDouble());
 }
 
 FloatType GatedDeltaNetMixerOp::getAccumulationType() {
-  if (getX().getType().getElementType().isF64())
-    return Float64Type::get(getContext());
-  return Float32Type::get(getContext());
+  return accumulationTypeOf(getX().getType().getElementType());
 }
 
 GatedDeltaNetMixerOp::Sizes GatedDeltaNetMixerOp::getSizes() {
-  auto dim = [](Value v, int64_t i) {
-    auto type = cast<RankedTensorType>(v.getType());
-    return i < type.getRank() ? type.getDimSize(i) : ShapedType::kDynamic;
-  };
+  auto dim = dimOf;
   Sizes s;
   s.batch = dim(getX(), 0);
   s.length = dim(getX(), 1);
@@ -655,15 +690,9 @@ LogicalResult GatedDeltaNetMixerOp::verify() {
   if (!plain && (!getMomentumAttr() || !getNewtonSchulzAttr()))
     return emitOpError() << "form " << stringifyDeltaNetForm(getForm())
                          << " (Muon) needs momentum and newton_schulz";
-  if (FloatAttr momentum = getMomentumAttr()) {
-    double gamma = momentum.getValueAsDouble();
-    if (!(gamma >= 0.0 && gamma <= 1.0))
-      return emitOpError() << "momentum γ must lie in [0, 1], got " << gamma;
-  }
-  double tau = getTau().convertToDouble();
-  if (!(tau > 0.0) || !std::isfinite(tau))
-    return emitOpError() << "tau must be a finite number > 0, got " << tau;
-  return success();
+  if (failed(checkMomentum(op, getMomentumAttr())))
+    return failure();
+  return checkTau(op, getTau().convertToDouble());
 }
 
 //===----------------------------------------------------------------------===//
@@ -814,53 +843,25 @@ LogicalResult MeanPoolOp::verify() {
 LogicalResult ChunkNewtonSchulzOp::verify() {
   Operation *op = getOperation();
   auto kType = getK().getType();
-  auto vType = getV().getType();
-  if (kType.getRank() != 4 || vType.getRank() != 4)
-    return emitOpError() << "k and v must have rank 4 ([B, T, H, K] and "
-                            "[B, T, HV, V]), got "
-                         << kType << " and " << vType;
-  if (kType.getElementType() != vType.getElementType())
-    return emitOpError() << "k and v must share one element type, got "
-                         << kType.getElementType() << " and "
-                         << vType.getElementType();
-  Dim b{"B", kType.getDimSize(0)}, t{"T", kType.getDimSize(1)},
-      h{"H", kType.getDimSize(2)}, kd{"K", kType.getDimSize(3)},
-      hv{"HV", vType.getDimSize(2)}, vd{"V", vType.getDimSize(3)};
-  if (!mergeDim(b, vType.getDimSize(0)) || !mergeDim(t, vType.getDimSize(1)))
-    return emitOpError() << "v must have the batch and time sizes of k: k is "
-                         << kType << ", v is " << vType;
-  if (!ShapedType::isDynamic(h.size) && !ShapedType::isDynamic(hv.size) &&
-      hv.size % h.size != 0)
-    return emitOpError() << "the number of value heads HV = " << hv.size
-                         << " must be a multiple of the number of key heads "
-                            "H = "
-                         << h.size << " (GQA)";
-  if (Value beta = getBeta()) {
-    auto betaType = cast<RankedTensorType>(beta.getType());
-    if (failed(betaType.getRank() == 3
-                   ? checkShape(op, "operand 'beta' (per head)", betaType,
-                                {b, t, hv})
-                   : checkShape(op, "operand 'beta' (per value channel)",
-                                betaType, {b, t, hv, vd})))
-      return failure();
-  }
+  FailureOr<UpdateDims> d = checkKeysAndValues(op, kType, getV().getType());
+  if (failed(d))
+    return failure();
+  if (getBeta() && failed(checkBeta(op, getBeta(), *d)))
+    return failure();
   if (Value cu = getCuSeqlens()) {
     auto cuType = cast<RankedTensorType>(cu.getType());
     if (cuType.getRank() != 1)
       return emitOpError() << "cu_seqlens must be a rank-1 tensor of N + 1 "
                               "offsets, got "
                            << cuType;
-    if (!ShapedType::isDynamic(b.size) && b.size != 1)
+    if (!ShapedType::isDynamic(d->b.size) && d->b.size != 1)
       return emitOpError() << "cu_seqlens packs all sequences into B = 1, got "
                               "B = "
-                           << b.size;
+                           << d->b.size;
   }
-  for (auto [name, value] : {std::pair<StringRef, double>{
-                                 "tau_in", getTauIn().convertToDouble()},
-                             {"tau_out", getTauOut().convertToDouble()}})
-    if (!(value > 0.0) || !std::isfinite(value))
-      return emitOpError() << name << " must be a finite number > 0, got "
-                           << value;
+  if (failed(checkTauInOut(op, getTauIn().convertToDouble(),
+                           getTauOut().convertToDouble())))
+    return failure();
   // Signed: I64Attr reads back unsigned. The bound keeps the C×C scratch
   // of the lowerings small (1024² accumulators).
   int64_t chunk = static_cast<int64_t>(getChunkSize());
@@ -871,7 +872,8 @@ LogicalResult ChunkNewtonSchulzOp::verify() {
     return emitOpError() << "result must have the element type of k, "
                          << kType.getElementType() << ", got "
                          << keysType.getElementType();
-  return checkShape(op, "result (effective keys)", keysType, {b, t, hv, kd});
+  return checkShape(op, "result (effective keys)", keysType,
+                    {d->b, d->t, d->hv, d->kd});
 }
 
 LogicalResult NewtonSchulzOp::verify() {

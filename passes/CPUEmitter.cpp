@@ -2,6 +2,8 @@
 
 #include "passes/CPUEmitter.h"
 
+#include <tuple>
+
 using namespace mlir;
 using namespace mlir::muonssm;
 using namespace mlir::muonssm::cpu;
@@ -216,6 +218,20 @@ ScanFrame cpu::setUpScan(ScanOp op, ScanOp::Adaptor adaptor, Emitter &e) {
   return f;
 }
 
+std::pair<Value, Value> cpu::sequenceBounds(Emitter &e, Value cu, Value n,
+                                            Value seqLen) {
+  // Offsets are validated by the caller; clamping keeps a bad one from
+  // reading outside the buffers.
+  ImplicitLocOpBuilder &b = e.b;
+  Type index = b.getIndexType();
+  Value lo = arith::IndexCastOp::create(
+      b, index, memref::LoadOp::create(b, cu, ValueRange{n}));
+  Value hi = arith::IndexCastOp::create(
+      b, index, memref::LoadOp::create(b, cu, ValueRange{e.iadd(n, e.idx(1))}));
+  Value first = e.imin(e.imax(lo, e.idx(0)), seqLen);
+  return {first, e.imin(e.imax(hi, first), seqLen)};
+}
+
 void cpu::emitSequencesAndHeads(
     Emitter &e, ScanFrame &f,
     function_ref<void(Value, Value, Value, Value, Value)> body) {
@@ -249,17 +265,8 @@ void cpu::emitSequencesAndHeads(
     }
     Value bIdx = n, first = e.idx(0), last = f.seqLen;
     if (f.cu) {
-      // Offsets are validated by the caller; clamping keeps a bad one from
-      // reading outside the buffers.
-      Type index = b.getIndexType();
-      Value lo = arith::IndexCastOp::create(
-          b, index, memref::LoadOp::create(b, f.cu, ValueRange{n}));
-      Value hi = arith::IndexCastOp::create(
-          b, index,
-          memref::LoadOp::create(b, f.cu, ValueRange{e.iadd(n, e.idx(1))}));
       bIdx = e.idx(0);
-      first = e.imin(e.imax(lo, e.idx(0)), f.seqLen);
-      last = e.imin(e.imax(hi, first), f.seqLen);
+      std::tie(first, last) = sequenceBounds(e, f.cu, n, f.seqLen);
     }
     e.loop(f.valueHeads, [&](Value h) {
       Value kh = e.idiv(h, f.group);

@@ -190,6 +190,11 @@ struct ScanFrame {
 /// state.
 ScanFrame setUpScan(ScanOp op, ScanOp::Adaptor adaptor, Emitter &e);
 
+/// [first, last) of varlen sequence n: its cu_seqlens offsets, clamped into
+/// [0, seqLen].
+std::pair<Value, Value> sequenceBounds(Emitter &e, Value cu, Value n,
+                                       Value seqLen);
+
 /// The loops over sequences and value heads: loads each (sequence, head)'s
 /// initial state (or zeros), calls `body(b, first, last, h, kh)` for its token
 /// range [first, last) of batch row b with key head kh, stores its final

@@ -520,17 +520,9 @@ struct ChunkNewtonSchulzToLoops : OpConversionPattern<ChunkNewtonSchulzOp> {
       });
     };
     if (cu) {
-      // Offsets are validated by the caller; clamping keeps a bad one from
-      // reading outside the buffers.
-      Type index = b.getIndexType();
       e.loop(e.isub(e.dim(cu, 0), e.idx(1)), [&](Value n) {
-        Value lo = arith::IndexCastOp::create(
-            b, index, memref::LoadOp::create(b, cu, ValueRange{n}));
-        Value hi = arith::IndexCastOp::create(
-            b, index,
-            memref::LoadOp::create(b, cu, ValueRange{e.iadd(n, e.idx(1))}));
-        Value first = e.imin(e.imax(lo, e.idx(0)), seqLen);
-        emitSequence(e.idx(0), first, e.imin(e.imax(hi, first), seqLen));
+        auto [first, last] = sequenceBounds(e, cu, n, seqLen);
+        emitSequence(e.idx(0), first, last);
       });
     } else {
       e.loop(batch, [&](Value bi) { emitSequence(bi, e.idx(0), seqLen); });
