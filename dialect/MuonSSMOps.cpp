@@ -494,6 +494,8 @@ LogicalResult SelectiveMixerOp::verify() {
        {std::pair<StringRef, Value>{"in_proj", getInProj()},
         {"conv weight", getConvWeight()},
         {"conv bias", getConvBias()},
+        {"conv_z weight", getConvZWeight()},
+        {"conv_z bias", getConvZBias()},
         {"x_proj", getXProj()},
         {"dt_proj weight", getDtProj()},
         {"dt_proj bias", getDtBias()},
@@ -513,6 +515,11 @@ LogicalResult SelectiveMixerOp::verify() {
   if (!mamba && getALog())
     return emitOpError() << "the longhorn block takes no A_log (its decay "
                             "1 − dtn·K² comes from dt and the keys)";
+  bool vision = getVision();
+  if (vision != static_cast<bool>(getConvZWeight()))
+    return emitOpError()
+           << (vision ? "the vision layout needs conv_z (the z half's conv)"
+                      : "conv_z belongs to the vision layout (add `vision`)");
 
   auto rank2 = [&](Value v, StringRef name) -> LogicalResult {
     auto type = cast<RankedTensorType>(v.getType());
@@ -562,12 +569,18 @@ LogicalResult SelectiveMixerOp::verify() {
            {getDtProj(), "dt_proj weight", {di, r}},
            {getDtBias(), "dt_proj bias", {di}},
            {getD(), "D", {di}},
-           {getOutProj(), "out_proj", {dm, di}},
+           {getOutProj(), "out_proj", {dm, vision ? di2 : di}},
            {getOut(), "result", {b, l, dm}}})
     if (failed(checkShape(op, what, value.getType(), dims)))
       return failure();
   if (getALog() &&
       failed(checkShape(op, "A_log", getALog().getType(), {di, n})))
+    return failure();
+  Dim w{"d_conv", sizes.conv};
+  if (vision &&
+      (failed(checkShape(op, "conv_z weight", getConvZWeight().getType(),
+                         {di, w})) ||
+       failed(checkShape(op, "conv_z bias", getConvZBias().getType(), {di}))))
     return failure();
   for (auto [name, size] : {std::pair<StringRef, int64_t>{"d_inner", sizes.inner},
                             {"d_conv", sizes.conv},

@@ -168,7 +168,8 @@ def MuonSSM_Rank1GainOp : MuonSSM_Op<"rank1_gain", [Pure,
   let hasVerifier = 1;
 }
 
-def MuonSSM_SelectiveMixerOp : MuonSSM_Op<"selective_mixer", [Pure]> {
+def MuonSSM_SelectiveMixerOp : MuonSSM_Op<"selective_mixer",
+                                          [Pure, AttrSizedOperandSegments]> {
   let summary = "a (Muon) Mamba or LongHorn block: projections, short conv, selective scan";
   let description = [{
     The sequence mixer of the seed's `Mamba` / `MuonMamba` and `Longhorn` /
@@ -187,7 +188,27 @@ def MuonSSM_SelectiveMixerOp : MuonSSM_Op<"selective_mixer", [Pure]> {
     ```
 
     Without `momentum` and `newton_schulz` it is the plain block (Mamba,
-    LongHorn): `h = decay⊙h + τ·X`. `muonssm-decompose-mixers` rewrites it
+    LongHorn): `h = decay⊙h + τ·X`.
+
+    `vision` is the MambaVision layout of the seed's `MuonMambaVisionMixer`
+    and `MuonLonghornVisionMixer` (SEMANTICS.md §3.5): both halves of
+    in_proj get their own depthwise conv with bias and SiLU, non-causal
+    (PyTorch's `padding='same'`: ⌊(d_conv−1)/2⌋ tokens before, the rest
+    after), the scan has no gate, and out_proj reads `cat(y, SiLU(conv_z(z)))`
+    (out_proj is [d_model, 2·d_inner]):
+
+    ```
+    u  = SiLU(conv_same(x_in; conv) + conv_bias)
+    zc = SiLU(conv_same(z; conv_z) + conv_z_bias)
+    y  = hQ + D⊙u                       (the scan as above, no gate)
+    out = cat(y, zc) · out_projᵀ
+    ```
+
+    The Mamba vision block adds dt_bias twice, as the seed (and MambaVision)
+    do: `dt_proj(δ)` includes the bias and the scan is given
+    `delta_bias = dt_proj.bias` again, so `Δ = softplus(δ·dt_projᵀ +
+    2·dt_bias)`. The LongHorn vision block multiplies by the weight only
+    and adds the bias once, in the scan. `muonssm-decompose-mixers` rewrites it
     into linalg (projections, conv, gates) and one `muonssm.scan`
     (`decay = mamba|longhorn`, one head with K = d_state, V = d_inner).
     Computed in the accumulation precision (f64 for f64 inputs, else f32);
@@ -210,10 +231,13 @@ def MuonSSM_SelectiveMixerOp : MuonSSM_Op<"selective_mixer", [Pure]> {
   }];
   let arguments = (ins
       MuonSSM_SelectiveBackboneAttr:$backbone,
+      UnitAttr:$vision,
       MuonSSM_FloatTensor:$x,
       MuonSSM_FloatTensor:$in_proj,
       MuonSSM_FloatTensor:$conv_weight,
       MuonSSM_FloatTensor:$conv_bias,
+      Optional<MuonSSM_FloatTensor>:$conv_z_weight,
+      Optional<MuonSSM_FloatTensor>:$conv_z_bias,
       MuonSSM_FloatTensor:$x_proj,
       MuonSSM_FloatTensor:$dt_proj,
       MuonSSM_FloatTensor:$dt_bias,
@@ -225,10 +249,12 @@ def MuonSSM_SelectiveMixerOp : MuonSSM_Op<"selective_mixer", [Pure]> {
       F64Attr:$tau);
   let results = (outs MuonSSM_FloatTensor:$out);
   let assemblyFormat = [{
-    `` $backbone `x` `(` $x `:` type($x) `)`
+    `` $backbone (`vision` $vision^)? `x` `(` $x `:` type($x) `)`
     `in_proj` `(` $in_proj `:` type($in_proj) `)`
     `conv` `(` $conv_weight `:` type($conv_weight) `,`
                $conv_bias `:` type($conv_bias) `)`
+    (`conv_z` `(` $conv_z_weight^ `:` type($conv_z_weight) `,`
+                  $conv_z_bias `:` type($conv_z_bias) `)`)?
     `x_proj` `(` $x_proj `:` type($x_proj) `)`
     `dt_proj` `(` $dt_proj `:` type($dt_proj) `,` $dt_bias `:` type($dt_bias) `)`
     (`A_log` `(` $a_log^ `:` type($a_log) `)`)?

@@ -179,22 +179,28 @@ public:
                    [&](ValueRange a) { return fn(a[0], a[1]); });
   }
 
-  /// Causal depthwise conv along L of x [B, L, C] with w [C, W] and bias
-  /// [C] (or none): out[b,l,c] = bias[c] + Σ_j w[c,j]·x[b, l − (W−1) + j, c], zero
-  /// before the first token (PyTorch's Conv1d, padding W − 1, first L).
-  Value causalConv(Value x, Value w, Value bias) {
+  /// Depthwise conv along L of x [B, L, C] with w [C, W] and bias [C] (or
+  /// none): out[b,l,c] = bias[c] + Σ_j w[c,j]·x[b, l − front + j, c], zero
+  /// outside the sequence. Causal: front = W − 1 (PyTorch's Conv1d, padding
+  /// W − 1, first L); `same`: front = ⌊(W − 1)/2⌋ (padding='same', the odd
+  /// token of an even kernel after).
+  Value depthwiseConv(Value x, Value w, Value bias, bool same = false) {
     MLIRContext *ctx = b.getContext();
     SmallVector<OpFoldResult> dims = sizes(x);
-    Value front = b.createOrFold<arith::SubIOp>(
-        getValueOrCreateConstantIndexOp(b, b.getLoc(), sizes(w)[1]),
-        arith::ConstantIndexOp::create(b, 1));
+    Value one = arith::ConstantIndexOp::create(b, 1);
+    Value span = b.createOrFold<arith::SubIOp>(
+        getValueOrCreateConstantIndexOp(b, b.getLoc(), sizes(w)[1]), one);
+    Value front =
+        same ? b.createOrFold<arith::DivUIOp>(
+                   span, arith::ConstantIndexOp::create(b, 2))
+             : span;
     Value length = getValueOrCreateConstantIndexOp(b, b.getLoc(), dims[1]);
-    // x with W − 1 zero tokens in front, built elementwise (a tensor
+    // x with W − 1 zero tokens around it, built elementwise (a tensor
     // insert_slice would bufferize to a strided memref.copy, which needs the
     // MLIR runner-utils library at run time).
     SmallVector<OpFoldResult> paddedDims = dims;
     paddedDims[1] =
-        getAsOpFoldResult(b.createOrFold<arith::AddIOp>(length, front));
+        getAsOpFoldResult(b.createOrFold<arith::AddIOp>(length, span));
     Value zero = arith::ConstantOp::create(b, acc, b.getFloatAttr(acc, 0.0));
     Value padded = generic(
         {}, {}, empty(paddedDims, acc),
@@ -205,8 +211,13 @@ public:
           Value c = linalg::IndexOp::create(b, 2);
           Value inside = arith::CmpIOp::create(b, arith::CmpIPredicate::uge,
                                                l, front);
-          // Clamped so that the (discarded) read before the start is in
-          // bounds.
+          if (same)
+            inside = arith::AndIOp::create(
+                b, inside,
+                arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
+                                      arith::SubIOp::create(b, l, front),
+                                      length));
+          // Clamped so that the (discarded) read outside is in bounds.
           Value src = arith::SelectOp::create(
               b, inside, arith::SubIOp::create(b, l, front),
               arith::ConstantIndexOp::create(b, 0));
@@ -244,6 +255,15 @@ public:
         SmallVector<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0),
                                   b.getIndexAttr(offset)},
         dims, SmallVector<OpFoldResult>(3, b.getIndexAttr(1)));
+  }
+
+  /// Columns [offset, offset + count) of a weight w [O, I].
+  Value weightColumns(Value w, int64_t offset, int64_t count) {
+    SmallVector<OpFoldResult> dims = sizes(w);
+    dims[1] = b.getIndexAttr(count);
+    return tensor::ExtractSliceOp::create(
+        b, w, SmallVector<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(offset)},
+        dims, SmallVector<OpFoldResult>(2, b.getIndexAttr(1)));
   }
 
   /// [B, L, D] → [B, L, 1, D]: one head.
@@ -392,7 +412,7 @@ struct DecomposeLayer : OpRewritePattern<Op> {
     Value length = getValueOrCreateConstantIndexOp(b, b.getLoc(), xDims[1]);
     Value pad = arith::ConstantIndexOp::create(b, padding);
     // x with `padding` zero tokens on both sides, built elementwise (see
-    // causalConv).
+    // depthwiseConv).
     SmallVector<OpFoldResult> paddedDims = xDims;
     paddedDims[1] = getAsOpFoldResult(b.createOrFold<arith::AddIOp>(
         length, arith::ConstantIndexOp::create(b, 2 * padding)));
@@ -551,7 +571,7 @@ struct DecomposeGatedDeltaNetMixer : OpRewritePattern<GatedDeltaNetMixerOp> {
     Value x = in(op.getX());
 
     auto branch = [&](Value proj, Value conv) {
-      Value c = blk.causalConv(blk.linear(x, in(proj)), in(conv), Value());
+      Value c = blk.depthwiseConv(blk.linear(x, in(proj)), in(conv), Value());
       return blk.map({c}, acc, [&](ValueRange a) { return blk.silu(a[0]); });
     };
     // x/√(Σx² + 1e-6) per head (fla's l2_norm).
@@ -661,9 +681,12 @@ struct DecomposeSelectiveMixer : OpRewritePattern<SelectiveMixerOp> {
     Value xz = blk.linear(x, in(op.getInProj()));
     Value xin = blk.columns(xz, 0, s.inner);
     Value z = blk.columns(xz, s.inner, s.inner);
-    Value u = blk.map({blk.causalConv(xin, in(op.getConvWeight()),
-                                      in(op.getConvBias()))},
-                      acc, [&](ValueRange a) { return blk.silu(a[0]); });
+    bool vision = op.getVision();
+    auto convolved = [&](Value t, Value w, Value bias) {
+      return blk.map({blk.depthwiseConv(t, in(w), in(bias), vision)}, acc,
+                     [&](ValueRange a) { return blk.silu(a[0]); });
+    };
+    Value u = convolved(xin, op.getConvWeight(), op.getConvBias());
     Value dbl = blk.linear(u, in(op.getXProj()));
     Value delta = blk.columns(dbl, 0, s.rank);
     Value keys = blk.columns(dbl, s.rank, s.state);
@@ -683,6 +706,9 @@ struct DecomposeSelectiveMixer : OpRewritePattern<SelectiveMixerOp> {
         SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
         [&](ValueRange a) -> Value {
           Value pre = arith::AddFOp::create(b, a[0], a[1]);
+          // The Mamba vision mixer adds the bias twice (dialect.md §7).
+          if (mamba && vision)
+            pre = arith::AddFOp::create(b, pre, a[1]);
           return mamba ? blk.softplus(pre) : blk.sigmoid(pre);
         });
 
@@ -708,7 +734,8 @@ struct DecomposeSelectiveMixer : OpRewritePattern<SelectiveMixerOp> {
         SmallVector<ReassociationIndices>{{0, 1}});
 
     Value q = blk.oneHead(queries), k = blk.oneHead(keys), v = blk.oneHead(u);
-    Value dt4 = blk.oneHead(dt), gate = blk.oneHead(z);
+    Value dt4 = blk.oneHead(dt);
+    Value gate = vision ? Value() : blk.oneHead(z);
     std::optional<NewtonSchulzAttr> ns = op.getNewtonSchulz();
     auto scan = ScanOp::create(
         b, v.getType(), Type(), Type(), q, k, v, /*g=*/Value(), dt4,
@@ -724,7 +751,20 @@ struct DecomposeSelectiveMixer : OpRewritePattern<SelectiveMixerOp> {
         ScheduleAttr(), op.getTauAttr(), b.getF64FloatAttr(1.0));
     Value y = tensor::CollapseShapeOp::create(
         b, scan.getO(), SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
-    Value out = blk.linear(y, in(op.getOutProj()));
+    Value outProj = in(op.getOutProj());
+    Value out;
+    if (!vision) {
+      out = blk.linear(y, outProj);
+    } else {
+      // cat(y, zc)·out_projᵀ as the sum of the two halves' products (a
+      // concat would bufferize to a strided copy, see depthwiseConv).
+      Value zc = convolved(z, op.getConvZWeight(), op.getConvZBias());
+      Value yPart = blk.linear(y, blk.weightColumns(outProj, 0, s.inner));
+      Value zPart = blk.linear(zc, blk.weightColumns(outProj, s.inner, s.inner));
+      out = blk.map({yPart, zPart}, acc, [&](ValueRange a) -> Value {
+        return arith::AddFOp::create(b, a[0], a[1]);
+      });
+    }
     rewriter.replaceOp(
         op, blk.convert(out, cast<FloatType>(
                                  op.getOut().getType().getElementType())));

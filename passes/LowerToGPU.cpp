@@ -371,9 +371,8 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
     ModuleOp module = getOperation();
     SmallVector<Operation *> ops;
     module.walk([&](Operation *op) {
-      if (isa<ScanOp, Rank1GainOp, NewtonSchulzOp, ChunkNewtonSchulzOp,
-              SelectiveMixerOp, GatedDeltaNetMixerOp, LinearOp, RMSNormOp,
-              Conv1dOp, BatchNormOp, MeanPoolOp, EmbeddingOp, SwiGLUOp>(op))
+      if (isa<ScanOp, Rank1GainOp, NewtonSchulzOp, ChunkNewtonSchulzOp>(op) ||
+          isModelLayer(op))
         ops.push_back(op);
     });
     if (ops.empty())

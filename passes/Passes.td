@@ -50,8 +50,11 @@ def DecomposeMixers : Pass<"muonssm-decompose-mixers", "func::FuncOp"> {
     g = −exp(A_log)·softplus(…), one scalar-decay scan (plain: the delta
     rule; seed: the error input with NS of the momentum; paper: the delta
     rule with NS of the update; scale K^{-1/2}), the gated RMSNorm and
-    o_proj. The model layers (`linear`, `rms_norm`, `conv1d`,
-    `batch_norm`, `mean_pool`) become linalg in the same way. Weights must
+    o_proj. The vision layout of the selective mixer ('same'-padded convs
+    on both halves, no gate, out_proj of cat(y, z)) is written out as the
+    sum of out_proj's two column halves' products. The model layers
+    (`linear`, `rms_norm`, `conv1d`, `batch_norm`, `mean_pool`,
+    `embedding`, `swiglu`) become linalg in the same way. Weights must
     have static shapes; B and L may be dynamic.
   }];
   let dependentDialects = [
@@ -60,6 +63,21 @@ def DecomposeMixers : Pass<"muonssm-decompose-mixers", "func::FuncOp"> {
     "::mlir::math::MathDialect",
     "::mlir::tensor::TensorDialect",
   ];
+}
+
+def OutlineLayers : Pass<"muonssm-outline-layers", "ModuleOp"> {
+  let summary = "Give each distinct mixer or model layer a function of its own";
+  let description = [{
+    Replaces every mixer and model-layer op (docs/dialect.md §7–§8) in a
+    function body by a `func.call` to a private function that holds the op
+    alone; ops equal up to their location (same name, attributes, operand
+    and result types) share one function. A model of N identical layers
+    then lowers one copy of each layer instead of N inlined ones: LLVM's
+    optimization time grows faster than linearly with a function's size
+    (dominator-tree and MemorySSA updates), which made a ten-layer language
+    model spend minutes in the CPU JIT. muonssm-to-cpu runs it first.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
 }
 
 def ReadOnlyArguments : Pass<"muonssm-read-only-arguments", "func::FuncOp"> {

@@ -426,8 +426,9 @@ OwningOpRef<ModuleOp> Importer::build(const CardModel &card) {
               SelectiveBackboneAttr::get(context,
                                          mamba ? SelectiveBackbone::Mamba
                                                : SelectiveBackbone::Longhorn),
-              arg("x"), arg("in_proj"), arg("conv_weight"), arg("conv_bias"),
-              arg("x_proj"), arg("dt_proj_weight"), arg("dt_proj_bias"),
+              /*vision=*/UnitAttr(), arg("x"), arg("in_proj"),
+              arg("conv_weight"), arg("conv_bias"), /*conv_z_weight=*/Value(),
+              /*conv_z_bias=*/Value(), arg("x_proj"), arg("dt_proj_weight"), arg("dt_proj_bias"),
               arg("A_log"), arg("D"), arg("out_proj"), momentum, ns,
               b.getF64FloatAttr(card.tau))
               .getOut();

@@ -55,7 +55,10 @@ static void addBufferization(OpPassManager &pm, bool hoistDynamicAllocs) {
 
 void mlir::muonssm::buildMuonSSMToCPUPipeline(
     OpPassManager &pm, const MuonSSMToCPUOptions &options) {
-  // Mixers first: their scans then take the scheduling passes.
+  // Each distinct layer in a function of its own (LLVM's time is
+  // superlinear in a function's size), then the mixers: their scans then
+  // take the scheduling passes.
+  pm.addPass(createOutlineLayers());
   pm.addNestedPass<func::FuncOp>(createDecomposeMixers());
   addSchedulingPasses(pm, options.chunkSize, options.nsPerChunk);
   pm.addNestedPass<func::FuncOp>(createLowerToCPU());

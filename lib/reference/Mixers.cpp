@@ -26,6 +26,25 @@ Tensor selectiveMixer(const SelectiveMixerConfig &config, const Tensor &x,
   int64_t Di = w.convWeight->dim(0), W = w.convWeight->dim(1);
   int64_t R = w.dtProj->dim(1), N = (w.xProj->dim(0) - R) / 2;
   assert(w.inProj->dim(0) == 2 * Di && w.outProj->dim(0) == Dm);
+  assert(w.outProj->dim(1) == (config.vision ? 2 * Di : Di));
+  // Tokens of zero padding before the first one: causal, or PyTorch's
+  // padding='same' (the odd one of an even kernel goes after).
+  int64_t front = config.vision ? (W - 1) / 2 : W - 1;
+  // SiLU(depthwise conv + bias) of t [L, Di] with weight [Di, W].
+  auto conv = [&](const Tensor &t, const Tensor &weight, const Tensor &bias) {
+    Tensor r({L, Di});
+    for (int64_t l = 0; l < L; ++l)
+      for (int64_t c = 0; c < Di; ++c) {
+        double sum = bias({c});
+        for (int64_t j = 0; j < W; ++j) {
+          int64_t src = l - front + j;
+          if (src >= 0 && src < L)
+            sum += weight({c, j}) * t({src, c});
+        }
+        r({l, c}) = silu(sum);
+      }
+    return r;
+  };
   Tensor out({B, L, Dm});
   for (int64_t b = 0; b < B; ++b) {
     // in_proj: x_in and the gate z.
@@ -37,19 +56,9 @@ Tensor selectiveMixer(const SelectiveMixerConfig &config, const Tensor &x,
           sum += x({b, l, i}) * (*w.inProj)({o, i});
         (o < Di ? xin({l, o}) : z({l, o - Di})) = sum;
       }
-    // Causal depthwise conv (PyTorch's Conv1d with padding d_conv − 1, the
+    // Depthwise conv (causal: PyTorch's Conv1d with padding d_conv − 1, the
     // first L outputs), bias, SiLU.
-    Tensor u({L, Di});
-    for (int64_t l = 0; l < L; ++l)
-      for (int64_t c = 0; c < Di; ++c) {
-        double sum = (*w.convBias)({c});
-        for (int64_t j = 0; j < W; ++j) {
-          int64_t src = l - (W - 1) + j;
-          if (src >= 0)
-            sum += (*w.convWeight)({c, j}) * xin({src, c});
-        }
-        u({l, c}) = silu(sum);
-      }
+    Tensor u = conv(xin, *w.convWeight, *w.convBias);
     // x_proj into (δ, K, Q); dt_proj without its bias (the scans add it).
     Tensor keys({L, N}), queries({L, N}), dt({L, Di});
     for (int64_t l = 0; l < L; ++l) {
@@ -68,8 +77,19 @@ Tensor selectiveMixer(const SelectiveMixerConfig &config, const Tensor &x,
         double sum = 0.0;
         for (int64_t r = 0; r < R; ++r)
           sum += row[r] * (*w.dtProj)({c, r});
+        // The Mamba vision mixer's dt_proj(δ) includes the bias, and its
+        // scan adds it again (muon_mambavision.py, as MambaVision).
+        if (config.vision && config.mamba)
+          sum += (*w.dtBias)({c});
         dt({l, c}) = sum;
       }
+    }
+    // The vision layout: the z half through its own conv, no gate inside.
+    Tensor zc;
+    const Tensor *gate = &z;
+    if (config.vision) {
+      zc = conv(z, *w.convZWeight, *w.convZBias);
+      gate = nullptr;
     }
     SelectiveResult scan;
     if (config.mamba) {
@@ -77,10 +97,10 @@ Tensor selectiveMixer(const SelectiveMixerConfig &config, const Tensor &x,
       for (int64_t c = 0; c < Di; ++c)
         for (int64_t n = 0; n < N; ++n)
           a({c, n}) = -std::exp((*w.aLog)({c, n}));
-      scan = muonMamba(u, dt, *w.dtBias, a, keys, queries, *w.d, &z,
+      scan = muonMamba(u, dt, *w.dtBias, a, keys, queries, *w.d, gate,
                        config.gamma, config.tau, config.ns);
     } else {
-      scan = muonLonghorn(u, dt, *w.dtBias, keys, queries, *w.d, &z,
+      scan = muonLonghorn(u, dt, *w.dtBias, keys, queries, *w.d, gate,
                           config.gamma, config.tau, config.ns);
     }
     for (int64_t l = 0; l < L; ++l)
@@ -88,6 +108,9 @@ Tensor selectiveMixer(const SelectiveMixerConfig &config, const Tensor &x,
         double sum = 0.0;
         for (int64_t c = 0; c < Di; ++c)
           sum += scan.y({l, c}) * (*w.outProj)({m, c});
+        if (config.vision)
+          for (int64_t c = 0; c < Di; ++c)
+            sum += zc({l, c}) * (*w.outProj)({m, Di + c});
         out({b, l, m}) = sum;
       }
   }

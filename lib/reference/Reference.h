@@ -289,8 +289,12 @@ StateResult paper(const Tensor &q, const Tensor &k, const Tensor &v,
 /// d_model] → in_proj (no bias), causal depthwise conv + bias, SiLU, x_proj
 /// into (δ, K, Q), dt_proj + bias, the selective scan with D and the SiLU(z)
 /// gate, out_proj (no bias). Weights in PyTorch's [out, in] layout.
+/// `vision`: the MambaVision layout (SEMANTICS.md §3.5) — x and z each get
+/// a 'same'-padded conv + bias + SiLU, no gate in the scan, out_proj reads
+/// cat(y, SiLU(conv_z(z))); the Mamba vision mixer adds dt_bias twice.
 struct SelectiveMixerConfig {
   bool mamba = true;       ///< else LongHorn
+  bool vision = false;
   double gamma = 0.0;      ///< momentum (0: none)
   std::optional<NSConfig> ns;
   double tau = 1.0;
@@ -299,12 +303,14 @@ struct SelectiveMixerWeights {
   const Tensor *inProj = nullptr;     ///< [2·d_inner, d_model]
   const Tensor *convWeight = nullptr; ///< [d_inner, d_conv]
   const Tensor *convBias = nullptr;   ///< [d_inner]
+  const Tensor *convZWeight = nullptr; ///< [d_inner, d_conv], vision only
+  const Tensor *convZBias = nullptr;   ///< [d_inner], vision only
   const Tensor *xProj = nullptr;      ///< [dt_rank + 2·d_state, d_inner]
   const Tensor *dtProj = nullptr;     ///< [d_inner, dt_rank]
   const Tensor *dtBias = nullptr;     ///< [d_inner]
   const Tensor *aLog = nullptr;       ///< [d_inner, d_state], Mamba only
   const Tensor *d = nullptr;          ///< [d_inner]
-  const Tensor *outProj = nullptr;    ///< [d_model, d_inner]
+  const Tensor *outProj = nullptr;    ///< [d_model, d_inner] (vision: 2·d_inner)
 };
 Tensor selectiveMixer(const SelectiveMixerConfig &config, const Tensor &x,
                       const SelectiveMixerWeights &weights);

@@ -333,7 +333,10 @@ private:
     expect(op.getDtBias(), "dt_proj bias", {inner});
     expect(op.getALog(), "A_log", {inner, state});
     expect(op.getD(), "D", {inner});
-    expect(op.getOutProj(), "out_proj", {model, inner});
+    expect(op.getConvZWeight(), "conv_z weight", {inner, shapeOf(op.getConvWeight())[1]});
+    expect(op.getConvZBias(), "conv_z bias", {inner});
+    expect(op.getOutProj(), "out_proj",
+           {model, op.getVision() ? 2 * inner : inner});
     if (!problem.empty())
       return op.emitError() << "the inputs do not fit this mixer: " << problem;
     Shape outShape = {x[0], x[1], model};
@@ -344,6 +347,7 @@ private:
     if (compute) {
       reference::SelectiveMixerConfig config;
       config.mamba = op.getBackbone() == SelectiveBackbone::Mamba;
+      config.vision = op.getVision();
       if (FloatAttr momentum = op.getMomentumAttr())
         config.gamma = momentum.getValueAsDouble();
       if (std::optional<NewtonSchulzAttr> ns = op.getNewtonSchulz())
@@ -356,6 +360,8 @@ private:
       w.inProj = valueOf(op.getInProj());
       w.convWeight = valueOf(op.getConvWeight());
       w.convBias = valueOf(op.getConvBias());
+      w.convZWeight = valueOf(op.getConvZWeight());
+      w.convZBias = valueOf(op.getConvZBias());
       w.xProj = valueOf(op.getXProj());
       w.dtProj = valueOf(op.getDtProj());
       w.dtBias = valueOf(op.getDtBias());

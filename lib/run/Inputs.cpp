@@ -43,7 +43,7 @@ Role run::roleOf(BlockArgument argument) {
       // Projection and conv weights keep activations at unit scale; x,
       // biases, A_log and D are standard normal.
       if (v == mixer.getInProj() || v == mixer.getConvWeight() ||
-          v == mixer.getXProj() || v == mixer.getDtProj() ||
+          v == mixer.getConvZWeight() || v == mixer.getXProj() || v == mixer.getDtProj() ||
           v == mixer.getOutProj())
         return Role::Weight;
       return Role::Normal;

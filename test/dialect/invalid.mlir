@@ -756,6 +756,54 @@ func.func @mixer_element_type(%x: tensor<2x10x4xf32>, %wi: tensor<16x4xf32>, %wc
 
 // -----
 
+// selective_mixer: the vision layout needs the z half's conv
+func.func @mixer_vision_needs_conv_z(%x: tensor<2x10x4xf32>, %wi: tensor<16x4xf32>, %wc: tensor<8x4xf32>, %bc: tensor<8xf32>, %wx: tensor<9x8xf32>, %wd: tensor<8x1xf32>, %bd: tensor<8xf32>, %d: tensor<8xf32>, %wo: tensor<4x16xf32>) -> tensor<2x10x4xf32> {
+  // expected-error @+1 {{the vision layout needs conv_z (the z half's conv)}}
+  %y = muonssm.selective_mixer longhorn vision x(%x : tensor<2x10x4xf32>) in_proj(%wi : tensor<16x4xf32>)
+      conv(%wc : tensor<8x4xf32>, %bc : tensor<8xf32>) x_proj(%wx : tensor<9x8xf32>)
+      dt_proj(%wd : tensor<8x1xf32>, %bd : tensor<8xf32>) D(%d : tensor<8xf32>)
+      out_proj(%wo : tensor<4x16xf32>) tau = 1.0 -> tensor<2x10x4xf32>
+  return %y : tensor<2x10x4xf32>
+}
+
+// -----
+
+// selective_mixer: conv_z without `vision`
+func.func @mixer_conv_z_needs_vision(%x: tensor<2x10x4xf32>, %wi: tensor<16x4xf32>, %wc: tensor<8x4xf32>, %bc: tensor<8xf32>, %wx: tensor<9x8xf32>, %wd: tensor<8x1xf32>, %bd: tensor<8xf32>, %d: tensor<8xf32>, %wo: tensor<4x8xf32>) -> tensor<2x10x4xf32> {
+  // expected-error @+1 {{conv_z belongs to the vision layout (add `vision`)}}
+  %y = muonssm.selective_mixer longhorn x(%x : tensor<2x10x4xf32>) in_proj(%wi : tensor<16x4xf32>)
+      conv(%wc : tensor<8x4xf32>, %bc : tensor<8xf32>) conv_z(%wc : tensor<8x4xf32>, %bc : tensor<8xf32>)
+      x_proj(%wx : tensor<9x8xf32>) dt_proj(%wd : tensor<8x1xf32>, %bd : tensor<8xf32>) D(%d : tensor<8xf32>)
+      out_proj(%wo : tensor<4x8xf32>) tau = 1.0 -> tensor<2x10x4xf32>
+  return %y : tensor<2x10x4xf32>
+}
+
+// -----
+
+// selective_mixer: the vision out_proj reads cat(y, z)
+func.func @mixer_vision_out_proj(%x: tensor<2x10x4xf32>, %wi: tensor<16x4xf32>, %wc: tensor<8x4xf32>, %bc: tensor<8xf32>, %wx: tensor<9x8xf32>, %wd: tensor<8x1xf32>, %bd: tensor<8xf32>, %d: tensor<8xf32>, %wo: tensor<4x8xf32>) -> tensor<2x10x4xf32> {
+  // expected-error @+1 {{out_proj must have shape [d_model, 2·d_inner] = [4, 16], got 'tensor<4x8xf32>'}}
+  %y = muonssm.selective_mixer longhorn vision x(%x : tensor<2x10x4xf32>) in_proj(%wi : tensor<16x4xf32>)
+      conv(%wc : tensor<8x4xf32>, %bc : tensor<8xf32>) conv_z(%wc : tensor<8x4xf32>, %bc : tensor<8xf32>)
+      x_proj(%wx : tensor<9x8xf32>) dt_proj(%wd : tensor<8x1xf32>, %bd : tensor<8xf32>) D(%d : tensor<8xf32>)
+      out_proj(%wo : tensor<4x8xf32>) tau = 1.0 -> tensor<2x10x4xf32>
+  return %y : tensor<2x10x4xf32>
+}
+
+// -----
+
+// selective_mixer: conv_z has the conv's shape
+func.func @mixer_conv_z_shape(%x: tensor<2x10x4xf32>, %wi: tensor<16x4xf32>, %wc: tensor<8x4xf32>, %bc: tensor<8xf32>, %wz: tensor<8x3xf32>, %wx: tensor<9x8xf32>, %wd: tensor<8x1xf32>, %bd: tensor<8xf32>, %d: tensor<8xf32>, %wo: tensor<4x16xf32>) -> tensor<2x10x4xf32> {
+  // expected-error @+1 {{conv_z weight must have shape [d_inner, d_conv] = [8, 4], got 'tensor<8x3xf32>'}}
+  %y = muonssm.selective_mixer longhorn vision x(%x : tensor<2x10x4xf32>) in_proj(%wi : tensor<16x4xf32>)
+      conv(%wc : tensor<8x4xf32>, %bc : tensor<8xf32>) conv_z(%wz : tensor<8x3xf32>, %bc : tensor<8xf32>)
+      x_proj(%wx : tensor<9x8xf32>) dt_proj(%wd : tensor<8x1xf32>, %bd : tensor<8xf32>) D(%d : tensor<8xf32>)
+      out_proj(%wo : tensor<4x16xf32>) tau = 1.0 -> tensor<2x10x4xf32>
+  return %y : tensor<2x10x4xf32>
+}
+
+// -----
+
 // selective_mixer: γ in [0, 1]
 func.func @mixer_momentum(%x: tensor<2x10x4xf32>, %wi: tensor<16x4xf32>, %wc: tensor<8x4xf32>, %bc: tensor<8xf32>, %wx: tensor<9x8xf32>, %wd: tensor<8x1xf32>, %bd: tensor<8xf32>, %al: tensor<8x4xf32>, %d: tensor<8xf32>, %wo: tensor<4x8xf32>) -> tensor<2x10x4xf32> {
   // expected-error @+1 {{momentum γ must lie in [0, 1], got 1.5}}

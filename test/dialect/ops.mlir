@@ -206,6 +206,22 @@ func.func @selective_mixers(%x: tensor<2x10x4xbf16>, %wi: tensor<16x4xbf16>, %wc
 
 // -----
 
+// CHECK-LABEL: func.func @vision_mixer
+// CHECK: muonssm.selective_mixer mamba vision x(%{{.*}} : tensor<2x10x4xf32>) in_proj(%{{.*}} : tensor<16x4xf32>) conv(%{{.*}} : tensor<8x4xf32>, %{{.*}} : tensor<8xf32>) conv_z(%{{.*}} : tensor<8x4xf32>, %{{.*}} : tensor<8xf32>) x_proj(%{{.*}} : tensor<9x8xf32>) {{.*}} out_proj(%{{.*}} : tensor<4x16xf32>) momentum = 9.000000e-01, {{.*}} -> tensor<2x10x4xf32>
+func.func @vision_mixer(%x: tensor<2x10x4xf32>, %wi: tensor<16x4xf32>, %wc: tensor<8x4xf32>,
+    %bc: tensor<8xf32>, %wx: tensor<9x8xf32>, %wd: tensor<8x1xf32>, %bd: tensor<8xf32>,
+    %al: tensor<8x4xf32>, %d: tensor<8xf32>, %wo: tensor<4x16xf32>) -> tensor<2x10x4xf32> {
+  %y = muonssm.selective_mixer mamba vision x(%x : tensor<2x10x4xf32>) in_proj(%wi : tensor<16x4xf32>)
+      conv(%wc : tensor<8x4xf32>, %bc : tensor<8xf32>) conv_z(%wc : tensor<8x4xf32>, %bc : tensor<8xf32>)
+      x_proj(%wx : tensor<9x8xf32>) dt_proj(%wd : tensor<8x1xf32>, %bd : tensor<8xf32>)
+      A_log(%al : tensor<8x4xf32>) D(%d : tensor<8xf32>) out_proj(%wo : tensor<4x16xf32>)
+      momentum = 0.9, newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>,
+      tau = 1.0 -> tensor<2x10x4xf32>
+  return %y : tensor<2x10x4xf32>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @gated_deltanet_mixers
 // CHECK: muonssm.gated_deltanet_mixer seed x(%{{.*}} : tensor<2x6x5xbf16>) q_proj(%{{.*}} : tensor<6x5xbf16>) {{.*}} norm(%{{.*}} : tensor<4xbf16>) o_proj(%{{.*}} : tensor<5x8xbf16>) heads = 2, momentum = 9.000000e-01, newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>, tau = 1.000000e+00 -> tensor<2x6x5xbf16>
 // CHECK: muonssm.gated_deltanet_mixer plain {{.*}} heads = 2, tau = 1.000000e+00 -> tensor<2x6x5xbf16>

@@ -68,6 +68,38 @@ func.func @longhorn(%x: tensor<?x?x4xf32>, %wi: tensor<16x4xf32>, %wc: tensor<8x
 
 // -----
 
+// The vision layout: each half through a 'same'-padded conv (one zero token
+// before, two after for d_conv 4: bounds checked on both sides), Mamba's
+// bias added twice, no gate in the scan, out_proj as the sum of its two
+// column halves' products.
+
+// CHECK-LABEL: func.func @mamba_vision
+// CHECK:         tensor.empty() : tensor<2x13x8xf32>
+// CHECK:         arith.cmpi uge
+// CHECK:         arith.cmpi ult
+// CHECK:         %[[PRE:.*]] = arith.addf %in, %[[BIAS:in_[0-9]+]] : f32
+// CHECK-NEXT:    %[[TWICE:.*]] = arith.addf %[[PRE]], %[[BIAS]] : f32
+// CHECK-NEXT:    math.exp %[[TWICE]]
+// CHECK-NEXT:    math.log1p
+// CHECK:         muonssm.scan {{.*}} skip(%{{.*}} : tensor<1x8xf32>) decay = mamba
+// CHECK:         tensor.empty() : tensor<2x13x8xf32>
+// CHECK:         tensor.extract_slice %{{.*}}[0, 0] [4, 8] [1, 1] : tensor<4x16xf32> to tensor<4x8xf32>
+// CHECK:         tensor.extract_slice %{{.*}}[0, 8] [4, 8] [1, 1] : tensor<4x16xf32> to tensor<4x8xf32>
+// CHECK:         return %{{.*}} : tensor<2x10x4xf32>
+func.func @mamba_vision(%x: tensor<2x10x4xf32>, %wi: tensor<16x4xf32>, %wc: tensor<8x4xf32>,
+    %bc: tensor<8xf32>, %wx: tensor<9x8xf32>, %wd: tensor<8x1xf32>, %bd: tensor<8xf32>,
+    %al: tensor<8x4xf32>, %d: tensor<8xf32>, %wo: tensor<4x16xf32>) -> tensor<2x10x4xf32> {
+  %y = muonssm.selective_mixer mamba vision x(%x : tensor<2x10x4xf32>) in_proj(%wi : tensor<16x4xf32>)
+      conv(%wc : tensor<8x4xf32>, %bc : tensor<8xf32>) conv_z(%wc : tensor<8x4xf32>, %bc : tensor<8xf32>)
+      x_proj(%wx : tensor<9x8xf32>) dt_proj(%wd : tensor<8x1xf32>, %bd : tensor<8xf32>)
+      A_log(%al : tensor<8x4xf32>) D(%d : tensor<8xf32>) out_proj(%wo : tensor<4x16xf32>)
+      momentum = 0.9, newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>,
+      tau = 1.0 -> tensor<2x10x4xf32>
+  return %y : tensor<2x10x4xf32>
+}
+
+// -----
+
 func.func @dynamic_weights(%x: tensor<2x10x4xf32>, %wi: tensor<?x4xf32>, %wc: tensor<?x4xf32>,
     %bc: tensor<?xf32>, %wx: tensor<9x?xf32>, %wd: tensor<?x1xf32>, %bd: tensor<?xf32>,
     %d: tensor<?xf32>, %wo: tensor<4x?xf32>) -> tensor<2x10x4xf32> {
