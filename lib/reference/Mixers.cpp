@@ -122,13 +122,18 @@ namespace {
 Tensor linearRow(const Tensor &x, int64_t b, const Tensor &w) {
   int64_t L = x.dim(1), I = x.dim(2), O = w.dim(0);
   Tensor y({L, O});
-  for (int64_t l = 0; l < L; ++l)
+  // Flat rows (x[b, l, :] and w[o, :] are contiguous): the LM-sized layers
+  // spend most of the oracle's time here.
+  for (int64_t l = 0; l < L; ++l) {
+    const double *row = x.data().data() + (b * L + l) * I;
     for (int64_t o = 0; o < O; ++o) {
+      const double *weights = w.data().data() + o * I;
       double sum = 0.0;
       for (int64_t i = 0; i < I; ++i)
-        sum += x({b, l, i}) * w({o, i});
+        sum += row[i] * weights[i];
       y({l, o}) = sum;
     }
+  }
   return y;
 }
 
@@ -251,9 +256,10 @@ Tensor linear(const Tensor &x, const Tensor &w, const Tensor *b) {
   size_t rows = x.size() / static_cast<size_t>(I);
   for (size_t r = 0; r < rows; ++r)
     for (int64_t o = 0; o < O; ++o) {
+      const double *weights = w.data().data() + o * I;
       double sum = b ? (*b)({o}) : 0.0;
       for (int64_t i = 0; i < I; ++i)
-        sum += x.data()[r * I + i] * w({o, i});
+        sum += x.data()[r * I + i] * weights[i];
       y.data()[r * O + o] = sum;
     }
   return y;
