@@ -77,6 +77,12 @@ FailureOr<JitFunction> JitFunction::compile(ModuleOp module, StringRef entry,
     return emitError(module.getLoc())
            << "JIT compilation failed: " << llvm::toString(engine.takeError());
 
+  // ORC optimizes and generates code on the first lookup: do it here, so
+  // that compiling is done when compile() returns and a call only runs.
+  if (auto fn = (*engine)->lookupPacked("_mlir_ciface_" + entry.str()); !fn)
+    return emitError(module.getLoc())
+           << "JIT compilation failed: " << llvm::toString(fn.takeError());
+
   JitFunction jit;
   jit.engine = std::move(*engine);
   jit.entry = entry.str();

@@ -23,12 +23,14 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <set>
 
 using namespace mlir;
@@ -40,6 +42,30 @@ double run::checkTolerance(const std::string &dtype) {
 }
 
 namespace {
+
+/// The slow stages of a run (drawing a model's inputs, compiling, running,
+/// the float64 oracle): on a terminal, the stage being worked on, on one
+/// line of stderr that each stage overwrites; the times go into the
+/// summary printed at the end, so that logs and tests see stable output.
+class Progress {
+public:
+  void start(const char *stage) {
+    if (tty)
+      llvm::errs() << "\r\033[Kmuonssm-run: " << stage << " ...";
+    begin = std::chrono::steady_clock::now();
+  }
+  /// Seconds since start(); clears the line.
+  double stop() {
+    if (tty)
+      llvm::errs() << "\r\033[K";
+    std::chrono::duration<double> d = std::chrono::steady_clock::now() - begin;
+    return d.count();
+  }
+
+private:
+  bool tty = llvm::sys::Process::StandardErrIsDisplayed();
+  std::chrono::steady_clock::time_point begin;
+};
 
 using ::muonssm::reference::shapeString;
 
@@ -178,8 +204,11 @@ int run::runModel(const RunOptions &options) {
       return 1;
     }
 
+  Progress progress;
+  progress.start("reading and drawing the inputs");
   FailureOr<std::vector<Input>> inputs =
       prepareInputs(entry, options.inputsDir, options.seed);
+  double inputSeconds = progress.stop();
   if (failed(inputs))
     return 1;
   FailureOr<std::vector<Shape>> resultShapes =
@@ -222,8 +251,10 @@ int run::runModel(const RunOptions &options) {
     outputs.push_back(npy::Array::zeros(*dtype, (*resultShapes)[i]));
   }
 
+  progress.start("compiling");
   FailureOr<JitFunction> jit =
       JitFunction::compile(*module, options.entry, options.chunkSize);
+  double compileSeconds = progress.stop();
   if (failed(jit))
     return 1;
   std::vector<const npy::Array *> inPtrs;
@@ -232,8 +263,11 @@ int run::runModel(const RunOptions &options) {
   std::vector<npy::Array *> outPtrs;
   for (npy::Array &out : outputs)
     outPtrs.push_back(&out);
+  progress.start("running");
   if (failed(jit->call(inPtrs, outPtrs)))
     return 1;
+  double runSeconds = progress.stop();
+  int64_t tokens = countTokens(entry, toArgumentValues(*inputs, false));
 
   for (unsigned i = 0; i < outputs.size(); ++i)
     llvm::outs() << llvm::format("  result %-18s %-5s ",
@@ -255,7 +289,6 @@ int run::runModel(const RunOptions &options) {
     double median = times[times.size() / 2];
     if (times.size() % 2 == 0)
       median = 0.5 * (times[times.size() / 2 - 1] + times[times.size() / 2]);
-    int64_t tokens = countTokens(entry, toArgumentValues(*inputs, false));
     llvm::outs() << llvm::format(
         "bench: %u runs after 1 warm-up, median %.3f ms, %.0f tokens/s "
         "(%lld tokens per run)\n",
@@ -284,12 +317,30 @@ int run::runModel(const RunOptions &options) {
         return 1;
   }
 
-  if (!options.check)
+  // The first call's time includes first-touch page faults; --bench
+  // gives medians.
+  auto summary = [&](std::optional<double> oracleSeconds) {
+    llvm::outs() << llvm::format(
+        "time: inputs %.2f s, compile %.2f s, run %.3f s (%.0f tokens/s, "
+        "%lld tokens)",
+        inputSeconds, compileSeconds, runSeconds,
+        runSeconds > 0 ? static_cast<double>(tokens) / runSeconds : 0.0,
+        static_cast<long long>(tokens));
+    if (oracleSeconds)
+      llvm::outs() << llvm::format(", float64 oracle %.2f s", *oracleSeconds);
+    llvm::outs() << "\n";
+  };
+  if (!options.check) {
+    summary(std::nullopt);
     return 0;
+  }
+  progress.start("evaluating the float64 oracle");
   FailureOr<std::vector<reference::Tensor>> expected =
       evaluate(entry, toArgumentValues(*inputs, true));
+  double oracleSeconds = progress.stop();
   if (failed(expected))
     return 1;
+  summary(oracleSeconds);
   llvm::outs() << "check against the float64 oracle (normwise relative "
                   "error ‖out − ref‖/‖ref‖):\n";
   bool ok = true;
