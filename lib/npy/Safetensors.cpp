@@ -1,0 +1,576 @@
+//===- Safetensors.cpp - .safetensors reader and writer -------------------===//
+//
+// The format (github.com/huggingface/safetensors): an unsigned 64-bit
+// little-endian header size N, N bytes of UTF-8 JSON (possibly padded with
+// trailing spaces), then the data section. The JSON is an object mapping each
+// tensor name to
+//   {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}
+// with offsets relative to the data section; elements are little-endian, C
+// order. An optional "__metadata__" key maps to an object of strings.
+//
+// nlohmann::json is used without exceptions: parse() is called with
+// allow_exceptions = false, and every value's type is checked before any
+// accessor that would throw (which, built with -fno-exceptions, aborts).
+//
+//===----------------------------------------------------------------------===//
+
+#include "lib/npy/Safetensors.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <set>
+
+using namespace muonssm::npy;
+
+// ordered_json keeps object keys in file order, which names() promises;
+// nlohmann::json would sort them.
+using Json = nlohmann::ordered_json;
+
+namespace {
+
+// The reference implementation's MAX_HEADER_SIZE. Checked before the header
+// is allocated, so 8 corrupt bytes cannot ask for exabytes.
+constexpr uint64_t kMaxHeaderBytes = 100000000;
+// The reference implementation pads the header to this multiple.
+constexpr size_t kHeaderAlign = 8;
+// Longest name or string quoted in an error message.
+constexpr size_t kMaxShown = 200;
+constexpr char kMetadataKey[] = "__metadata__";
+
+struct FileCloser {
+  void operator()(std::FILE *f) const { std::fclose(f); }
+};
+using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
+
+uint64_t loadLE64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8; ++i)
+    v |= static_cast<uint64_t>(p[i]) << (8 * i);
+  return v;
+}
+
+void storeLE64(uint8_t *p, uint64_t v) {
+  for (size_t i = 0; i < 8; ++i)
+    p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+
+const char *safetensorsDTypeName(DType dtype) {
+  switch (dtype) {
+  case DType::F16:
+    return "F16";
+  case DType::BF16:
+    return "BF16";
+  case DType::F32:
+    return "F32";
+  case DType::F64:
+    return "F64";
+  case DType::I32:
+    return "I32";
+  case DType::I64:
+    return "I64";
+  }
+  return "?";
+}
+
+bool parseDType(const std::string &name, DType &dtype) {
+  for (DType d : {DType::F16, DType::BF16, DType::F32, DType::F64, DType::I32,
+                  DType::I64}) {
+    if (name == safetensorsDTypeName(d)) {
+      dtype = d;
+      return true;
+    }
+  }
+  return false;
+}
+
+// A name or string from the file as it appears in a message: control
+// characters (JSON strings may hold newlines) become '?' so the message stays
+// one line, and long strings are cut. With `asciiOnly`, so do bytes past
+// 0x7f, for text that need not be valid UTF-8.
+std::string shown(const std::string &s, bool asciiOnly = false) {
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < kMaxShown; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    bool replace = c < 0x20 || c == 0x7f || (asciiOnly && c >= 0x80);
+    out += replace ? '?' : static_cast<char>(c);
+  }
+  if (s.size() > kMaxShown)
+    out += "...";
+  return out;
+}
+
+// What a JSON value is, for "... is <this>, not ..." messages: numbers are
+// shown (they are short), anything else by its type.
+std::string describe(const Json &value) {
+  if (value.is_number())
+    return value.dump();
+  if (value.is_string())
+    return "the string \"" + shown(value.get_ref<const std::string &>()) + "\"";
+  return std::string(value.is_array() || value.is_object() ? "an " : "a ") +
+         value.type_name();
+}
+
+// JSON's spelling of a shape or of data_offsets, as in the file: "[2, 3]".
+template <typename T> std::string formatList(const std::vector<T> &values) {
+  std::string s = "[";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i)
+      s += ", ";
+    s += std::to_string(values[i]);
+  }
+  return s + "]";
+}
+
+// Checks that dims are non-negative and computes the data size without
+// overflow. As in Npy.cpp, a zero dim does not excuse the others from
+// overflowing. Returns an empty string or the problem.
+std::string computeDataBytes(const std::vector<int64_t> &shape, DType dtype,
+                             uint64_t &bytes) {
+  for (int64_t d : shape)
+    if (d < 0)
+      return "negative dimension " + std::to_string(d) + " in shape " +
+             formatList(shape);
+  uint64_t product = dtypeSize(dtype);
+  bool zero = false;
+  for (int64_t d : shape) {
+    if (d == 0) {
+      zero = true;
+      continue;
+    }
+    if (product >
+        std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(d))
+      return "shape " + formatList(shape) + " of " +
+             safetensorsDTypeName(dtype) +
+             " is too large (its data size overflows 64 bits)";
+    product *= static_cast<uint64_t>(d);
+  }
+  if (product > std::numeric_limits<size_t>::max())
+    return "shape " + formatList(shape) + " of " + safetensorsDTypeName(dtype) +
+           " is too large for this host";
+  bytes = zero ? 0 : product;
+  return "";
+}
+
+// JSON strings must be UTF-8; nlohmann's dump() would throw (abort, here) on
+// anything else, so the writer checks names first. Rejects overlong forms,
+// UTF-16 surrogates and code points past U+10FFFF, as the JSON parser does.
+bool isValidUtf8(const std::string &s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint32_t cp;
+    if (c >= 0xc2 && c <= 0xdf) {
+      len = 2;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      len = 3;
+      cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (s.size() - i < len)
+      return false;
+    for (size_t k = 1; k < len; ++k) {
+      unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80)
+        return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if (len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+      return false;
+    if (len == 4 && (cp < 0x10000 || cp > 0x10ffff))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
+/// A SAX handler that accepts everything and keeps the parse error. The DOM
+/// parse without exceptions only says that the text is not JSON; on failure
+/// the header is parsed again with this to say where and why.
+class ParseErrorRecorder : public nlohmann::json_sax<Json> {
+public:
+  std::string message;
+
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t &) override { return true; }
+  bool string(string_t &) override { return true; }
+  bool binary(binary_t &) override { return true; }
+  bool start_object(std::size_t) override { return true; }
+  bool key(string_t &) override { return true; }
+  bool end_object() override { return true; }
+  bool start_array(std::size_t) override { return true; }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t, const std::string &,
+                   const Json::exception &ex) override {
+    // Drop the "[json.exception.parse_error.101] " prefix. The rest quotes
+    // the offending bytes, which may be the ill-formed UTF-8 complained of.
+    std::string what = ex.what();
+    size_t prefixEnd = what.find("] ");
+    message = shown(prefixEnd == std::string::npos ? what
+                                                   : what.substr(prefixEnd + 2),
+                    /*asciiOnly=*/true);
+    return false;
+  }
+};
+
+std::string describeParseError(const std::string &text) {
+  ParseErrorRecorder recorder;
+  Json::sax_parse(text.data(), text.data() + text.size(), &recorder);
+  return recorder.message.empty() ? "not valid JSON" : recorder.message;
+}
+
+// Checks `metadata`, the value of "__metadata__": an object of strings.
+// Returns an empty string or the problem.
+std::string checkMetadata(const Json &metadata) {
+  if (!metadata.is_object())
+    return std::string("'") + kMetadataKey + "' is " + describe(metadata) +
+           ", not an object";
+  for (const auto &[key, value] : metadata.items())
+    if (!value.is_string())
+      return std::string("'") + kMetadataKey + "' value of '" + shown(key) +
+             "' is " + describe(value) + ", not a string";
+  return "";
+}
+
+// Reads an array of non-negative integers that fit in `max`, or returns the
+// problem. `field` names it in messages.
+std::string parseUnsignedList(const Json &value, const char *field,
+                              uint64_t max, std::vector<uint64_t> &out) {
+  if (!value.is_array())
+    return std::string("'") + field + "' is " + describe(value) +
+           ", not an array";
+  out.clear();
+  for (size_t i = 0; i < value.size(); ++i) {
+    const Json &element = value[i];
+    // nlohmann stores non-negative integer literals as unsigned, negative
+    // ones as integer, and anything with a fraction, an exponent or more
+    // than 64 bits as float; only the first is accepted.
+    if (!element.is_number_unsigned())
+      return std::string("'") + field + "' element " + std::to_string(i) +
+             " is " + describe(element) + ", not a non-negative integer";
+    uint64_t v = element.get<uint64_t>();
+    if (v > max)
+      return std::string("'") + field + "' element " + std::to_string(i) +
+             " is " + std::to_string(v) + ", more than " + std::to_string(max);
+    out.push_back(v);
+  }
+  return "";
+}
+
+// Checks one tensor's entry and fills `entry`; `dataSize` is the size of the
+// data section. Returns an empty string or the problem.
+std::string parseEntry(const Json &value, uint64_t dataSize,
+                       SafetensorsEntry &entry) {
+  if (!value.is_object())
+    return "the entry is " + describe(value) + ", not an object";
+  for (auto it = value.begin(); it != value.end(); ++it)
+    if (it.key() != "dtype" && it.key() != "shape" &&
+        it.key() != "data_offsets")
+      return "unknown field '" + shown(it.key()) +
+             "' (expected 'dtype', 'shape' and 'data_offsets')";
+  for (const char *key : {"dtype", "shape", "data_offsets"})
+    if (!value.contains(key))
+      return std::string("missing field '") + key + "'";
+
+  const Json &dtype = value["dtype"];
+  if (!dtype.is_string())
+    return "'dtype' is " + describe(dtype) + ", not a string";
+  const std::string &dtypeName = dtype.get_ref<const std::string &>();
+  if (!parseDType(dtypeName, entry.dtype))
+    return "unsupported dtype '" + shown(dtypeName) +
+           "' (supported: F16, BF16, F32, F64, I32, I64)";
+
+  std::vector<uint64_t> dims;
+  std::string problem = parseUnsignedList(
+      value["shape"], "shape", std::numeric_limits<int64_t>::max(), dims);
+  if (!problem.empty())
+    return problem;
+  entry.shape.assign(dims.begin(), dims.end());
+
+  std::vector<uint64_t> offsets;
+  problem = parseUnsignedList(value["data_offsets"], "data_offsets",
+                              std::numeric_limits<uint64_t>::max(), offsets);
+  if (!problem.empty())
+    return problem;
+  if (offsets.size() != 2)
+    return "'data_offsets' has " + std::to_string(offsets.size()) +
+           " elements, not 2 ([begin, end])";
+  entry.begin = offsets[0];
+  entry.end = offsets[1];
+  if (entry.end < entry.begin)
+    return "data_offsets " + formatList(offsets) + " end before they begin";
+  if (entry.end > dataSize)
+    return "data_offsets " + formatList(offsets) +
+           " extend past the end of the data section (" +
+           std::to_string(dataSize) + " bytes)";
+
+  uint64_t bytes;
+  problem = computeDataBytes(entry.shape, entry.dtype, bytes);
+  if (!problem.empty())
+    return problem;
+  if (entry.end - entry.begin != bytes)
+    return "shape " + formatList(entry.shape) + " of " + dtypeName + " needs " +
+           std::to_string(bytes) + " bytes but data_offsets " +
+           formatList(offsets) + " hold " +
+           std::to_string(entry.end - entry.begin);
+  return "";
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Reading
+//===----------------------------------------------------------------------===//
+
+bool SafetensorsFile::open(const std::string &filePath, std::string &error) {
+  // A failed open leaves no tensors, whatever was open before; the path is
+  // kept so that a later read() names the file.
+  *this = SafetensorsFile();
+  path = filePath;
+  auto fail = [&](const std::string &what) {
+    error = filePath + ": " + what;
+    return false;
+  };
+  auto readError = [&](std::FILE *f) {
+    return fail(std::string("cannot read: ") +
+                (std::ferror(f) ? std::strerror(errno)
+                                : "the file changed while being read"));
+  };
+
+  errno = 0;
+  FilePtr file(std::fopen(filePath.c_str(), "rb"));
+  if (!file)
+    return fail(std::string("cannot open: ") + std::strerror(errno));
+  // fopen succeeds on a directory on Linux, and its "size" is meaningless.
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(filePath, ec))
+    return fail("cannot read: not a regular file");
+  const uint64_t fileSize = std::filesystem::file_size(filePath, ec);
+  if (ec)
+    return fail("cannot read: " + ec.message());
+
+  uint8_t sizeField[8];
+  size_t got = std::fread(sizeField, 1, 8, file.get());
+  if (got < 8) {
+    if (std::ferror(file.get()))
+      return readError(file.get());
+    return fail("truncated: the file holds only " + std::to_string(got) +
+                " bytes, too few for the 8-byte header size");
+  }
+  const uint64_t headerSize = loadLE64(sizeField);
+  if (headerSize > kMaxHeaderBytes)
+    return fail("the header size field declares " + std::to_string(headerSize) +
+                " bytes of header, more than the " +
+                std::to_string(kMaxHeaderBytes) +
+                " a .safetensors header may have (not a .safetensors file?)");
+  // Only a file that shrank since file_size() can fail this.
+  const uint64_t afterSize = fileSize >= 8 ? fileSize - 8 : 0;
+  if (headerSize > afterSize)
+    return fail("truncated: the header size field declares " +
+                std::to_string(headerSize) + " bytes of header but only " +
+                std::to_string(afterSize) + " follow");
+  std::string text(headerSize, '\0');
+  if (std::fread(text.data(), 1, headerSize, file.get()) != headerSize)
+    return readError(file.get());
+  // The data is read on demand by read().
+  file.reset();
+
+  // nlohmann's lexer takes a NUL byte for the end of the input, so
+  // "{}\0garbage" would parse; JSON allows no NUL anywhere (not even in
+  // strings, unescaped), and the reference implementation rejects it.
+  size_t nul = text.find('\0');
+  if (nul != std::string::npos)
+    return fail("malformed header: NUL byte at offset " + std::to_string(nul) +
+                " (the header is JSON, padded only with spaces)");
+  const Json header = Json::parse(text.data(), text.data() + text.size(),
+                                  /*cb=*/nullptr, /*allow_exceptions=*/false);
+  if (header.is_discarded())
+    return fail("malformed header: " + describeParseError(text));
+  if (!header.is_object())
+    return fail("malformed header: the JSON is " + describe(header) +
+                ", not an object");
+
+  const uint64_t dataSize = afterSize - headerSize;
+  std::vector<std::string> names;
+  std::map<std::string, SafetensorsEntry> parsed;
+  for (const auto &[name, value] : header.items()) {
+    if (name == kMetadataKey) {
+      std::string problem = checkMetadata(value);
+      if (!problem.empty())
+        return fail("malformed header: " + problem);
+      continue;
+    }
+    SafetensorsEntry entry;
+    std::string problem = parseEntry(value, dataSize, entry);
+    if (!problem.empty())
+      return fail("tensor '" + shown(name) + "': " + problem);
+    names.push_back(name);
+    parsed.emplace(name, std::move(entry));
+  }
+
+  tensorNames = std::move(names);
+  entries = std::move(parsed);
+  dataStart = 8 + headerSize;
+  return true;
+}
+
+const SafetensorsEntry *SafetensorsFile::find(const std::string &name) const {
+  auto it = entries.find(name);
+  return it == entries.end() ? nullptr : &it->second;
+}
+
+bool SafetensorsFile::read(const std::string &name, Array &out,
+                           std::string &error) const {
+  auto fail = [&](const std::string &what) {
+    error = path + ": tensor '" + shown(name) + "': " + what;
+    return false;
+  };
+  if (path.empty()) {
+    error = "tensor '" + shown(name) + "': no .safetensors file is open";
+    return false;
+  }
+  const SafetensorsEntry *entry = find(name);
+  if (!entry)
+    return fail("no such tensor");
+
+  // open() checked the size against the shape, so this cannot overflow.
+  const uint64_t bytes = entry->end - entry->begin;
+  const uint64_t offset = dataStart + entry->begin;
+  if (offset > static_cast<uint64_t>(LONG_MAX))
+    return fail("its data offset " + std::to_string(offset) +
+                " is beyond what this host can seek to");
+
+  errno = 0;
+  FilePtr file(std::fopen(path.c_str(), "rb"));
+  if (!file)
+    return fail(std::string("cannot open: ") + std::strerror(errno));
+  if (std::fseek(file.get(), static_cast<long>(offset), SEEK_SET) != 0)
+    return fail(std::string("cannot seek: ") + std::strerror(errno));
+
+  Array result;
+  result.dtype = entry->dtype;
+  result.shape = entry->shape;
+  result.data.resize(bytes);
+  // An empty tensor's data() may be null, which fread must not see.
+  if (bytes != 0 &&
+      std::fread(result.data.data(), 1, bytes, file.get()) != bytes)
+    return fail(std::string("cannot read: ") +
+                (std::ferror(file.get())
+                     ? std::strerror(errno)
+                     : "the file is shorter than when it was opened"));
+  out = std::move(result);
+  return true;
+}
+
+//===----------------------------------------------------------------------===//
+// Writing
+//===----------------------------------------------------------------------===//
+
+bool muonssm::npy::writeSafetensors(
+    const std::string &path,
+    const std::vector<std::pair<std::string, const Array *>> &tensors,
+    std::string &error) {
+  auto fail = [&](const std::string &what) {
+    error = path + ": " + what;
+    return false;
+  };
+
+  Json header = Json::object();
+  std::set<std::string> seen;
+  uint64_t offset = 0;
+  for (const auto &tensor : tensors) {
+    // Not a structured binding: C++17 lambdas cannot capture those.
+    const std::string &name = tensor.first;
+    const Array *array = tensor.second;
+    auto failTensor = [&](const std::string &what) {
+      return fail("tensor '" + shown(name) + "': " + what);
+    };
+    if (!array)
+      return failTensor("no array (null pointer)");
+    if (name == kMetadataKey)
+      return failTensor("the name is reserved for the header's metadata");
+    if (!isValidUtf8(name))
+      return failTensor("the name is not valid UTF-8");
+    if (!seen.insert(name).second)
+      return failTensor("duplicate name");
+    uint64_t bytes;
+    std::string problem = computeDataBytes(array->shape, array->dtype, bytes);
+    if (!problem.empty())
+      return failTensor(problem);
+    if (array->data.size() != bytes)
+      return failTensor("the array holds " +
+                        std::to_string(array->data.size()) +
+                        " bytes of data but shape " + formatList(array->shape) +
+                        " of " + safetensorsDTypeName(array->dtype) +
+                        " needs " + std::to_string(bytes));
+
+    // Field order as the reference implementation writes it.
+    Json entry = Json::object();
+    entry["dtype"] = safetensorsDTypeName(array->dtype);
+    entry["shape"] = Json::array();
+    for (int64_t d : array->shape)
+      entry["shape"].push_back(d);
+    entry["data_offsets"] = Json::array({offset, offset + bytes});
+    header[name] = std::move(entry);
+    offset += bytes;
+  }
+
+  std::string text = header.dump();
+  text.append((kHeaderAlign - text.size() % kHeaderAlign) % kHeaderAlign, ' ');
+  if (text.size() > kMaxHeaderBytes)
+    return fail("the header would take " + std::to_string(text.size()) +
+                " bytes, more than the " + std::to_string(kMaxHeaderBytes) +
+                " a .safetensors header may have");
+  uint8_t sizeField[8];
+  storeLE64(sizeField, text.size());
+
+  const std::string tmpPath = path + ".tmp";
+  errno = 0;
+  FilePtr file(std::fopen(tmpPath.c_str(), "wb"));
+  if (!file)
+    return fail("cannot create " + tmpPath + ": " + std::strerror(errno));
+  bool ok = std::fwrite(sizeField, 1, 8, file.get()) == 8 &&
+            std::fwrite(text.data(), 1, text.size(), file.get()) == text.size();
+  for (size_t i = 0; ok && i < tensors.size(); ++i) {
+    const std::vector<uint8_t> &data = tensors[i].second->data;
+    // An empty array's data() may be null, which fwrite must not see.
+    ok = data.empty() ||
+         std::fwrite(data.data(), 1, data.size(), file.get()) == data.size();
+  }
+  int savedErrno = errno;
+  // fclose flushes: a full disk may only show up here.
+  if (std::fclose(file.release()) != 0 && ok) {
+    ok = false;
+    savedErrno = errno;
+  }
+  if (!ok) {
+    std::remove(tmpPath.c_str());
+    return fail("cannot write " + tmpPath + ": " + std::strerror(savedErrno));
+  }
+  if (std::rename(tmpPath.c_str(), path.c_str()) != 0) {
+    savedErrno = errno;
+    std::remove(tmpPath.c_str());
+    return fail("cannot rename " + tmpPath + " to " + path + ": " +
+                std::strerror(savedErrno));
+  }
+  return true;
+}
