@@ -621,6 +621,10 @@ GatedDeltaNetMixerOp::Sizes GatedDeltaNetMixerOp::getSizes() {
 
 LogicalResult GatedDeltaNetMixerOp::verify() {
   Operation *op = getOperation();
+  double normEps = getNormEps().convertToDouble();
+  if (!(normEps > 0.0) || !std::isfinite(normEps))
+    return emitOpError() << "norm_eps must be a finite number > 0, got "
+                         << normEps;
   auto xType = getX().getType();
   Type element = xType.getElementType();
   std::initializer_list<std::pair<StringRef, Value>> weights = {

@@ -297,7 +297,8 @@ def MuonSSM_GatedDeltaNetMixerOp : MuonSSM_Op<"gated_deltanet_mixer", [Pure]> {
 
     `shortconv` is the causal depthwise conv of width W without bias;
     `l2norm_head(x) = x/√(Σx² + 1e-6)` per head; RMSNorm over each head's V
-    values with eps 1e-5. `form = plain` takes neither `momentum` nor
+    values with eps `norm_eps` (1e-5, the seed's; a flash-linear-attention
+    checkpoint uses its config's norm_eps). `form = plain` takes neither `momentum` nor
     `newton_schulz`, and `tau = 1` (Gated DeltaNet has no τ); `seed` and
     `paper` need both (the seed's defaults:
     γ = 0.9, τ = 1, `<quintic, add, eps = 1.0e-07, steps = 1>`; the
@@ -337,7 +338,8 @@ def MuonSSM_GatedDeltaNetMixerOp : MuonSSM_Op<"gated_deltanet_mixer", [Pure]> {
       I64Attr:$heads,
       OptionalAttr<F64Attr>:$momentum,
       OptionalAttr<MuonSSM_NewtonSchulzAttr>:$newton_schulz,
-      F64Attr:$tau);
+      F64Attr:$tau,
+      DefaultValuedAttr<F64Attr, "1.0e-05">:$norm_eps);
   let results = (outs MuonSSM_FloatTensor:$out);
   let assemblyFormat = [{
     `` $form `x` `(` $x `:` type($x) `)`
@@ -356,7 +358,7 @@ def MuonSSM_GatedDeltaNetMixerOp : MuonSSM_Op<"gated_deltanet_mixer", [Pure]> {
     `heads` `=` $heads `,`
     (`momentum` `=` $momentum^ `,`)?
     (`newton_schulz` `=` $newton_schulz^ `,`)?
-    `tau` `=` $tau attr-dict `->` type($out)
+    `tau` `=` $tau (`,` `norm_eps` `=` $norm_eps^)? attr-dict `->` type($out)
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{

@@ -626,7 +626,7 @@ struct DecomposeGatedDeltaNetMixer : OpRewritePattern<GatedDeltaNetMixerOp> {
         ScheduleAttr(), op.getTauAttr(),
         b.getF64FloatAttr(1.0 / std::sqrt(static_cast<double>(s.key))));
 
-    // RMSNorm over each head's V values (eps 1e-5), · weight · SiLU(gate).
+    // RMSNorm over each head's V values (eps norm_eps), · weight · SiLU(gate).
     Value o = scan.getO();
     Value gate = blk.splitHeads(blk.linear(x, in(op.getGProj())), s.heads);
     Value meanSquare = blk.sumOfSquares(o);
@@ -635,7 +635,8 @@ struct DecomposeGatedDeltaNetMixer : OpRewritePattern<GatedDeltaNetMixerOp> {
         o, {meanSquare}, {in(op.getNormWeight())}, [&](ValueRange a) -> Value {
           Value ms = arith::MulFOp::create(b, a[1], blk.cst(inverseV));
           Value inv = math::RsqrtOp::create(
-              b, arith::AddFOp::create(b, ms, blk.cst(1e-5)));
+              b, arith::AddFOp::create(
+                     b, ms, blk.cst(op.getNormEps().convertToDouble())));
           return arith::MulFOp::create(
               b, arith::MulFOp::create(b, a[0], inv), a[2]);
         });

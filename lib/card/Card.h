@@ -16,13 +16,22 @@
 
 namespace mlir::muonssm::card {
 
-/// Parses and checks the card `text` read from `path`, and builds its
-/// module (verified). On any problem it emits located errors and returns
+/// Parses and checks the card `text` read from `path` (a `.json` path: a
+/// Hugging Face config, importConfig), and builds its module (verified). On any problem it emits located errors and returns
 /// null; nothing is half-built.
 OwningOpRef<ModuleOp> importCard(StringRef text, StringRef path,
                                  MLIRContext *context);
 
-/// True for a path that names a model card (`.toml`).
+/// Imports the subset of a Hugging Face `config.json` that the plain
+/// backbones' checkpoints use (flash-linear-attention's `gated_deltanet`,
+/// transformers' `mamba`; docs/cards.md): the whole model at batch 1 and 16
+/// tokens, its arguments named as the checkpoint's tensors. Located errors
+/// and null on any problem.
+OwningOpRef<ModuleOp> importConfig(StringRef text, StringRef path,
+                                   MLIRContext *context);
+
+/// True for a path that names a model card (`.toml`) or a Hugging Face
+/// config (`.json`).
 bool isCardPath(StringRef path);
 
 } // namespace mlir::muonssm::card

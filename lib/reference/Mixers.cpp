@@ -227,7 +227,8 @@ Tensor gatedDeltaNetMixer(const GatedDeltaNetMixerConfig &config,
         double ms = 0.0;
         for (int64_t j = 0; j < V; ++j)
           ms += oh({l, j}) * oh({l, j});
-        double inv = 1.0 / std::sqrt(ms / static_cast<double>(V) + 1e-5);
+        double inv =
+            1.0 / std::sqrt(ms / static_cast<double>(V) + config.normEps);
         for (int64_t j = 0; j < V; ++j)
           o({l, h * V + j}) = oh({l, j}) * inv * (*w.normWeight)({j}) *
                               silu(gate({l, h * V + j}));

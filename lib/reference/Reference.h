@@ -329,6 +329,7 @@ struct GatedDeltaNetMixerConfig {
   int64_t heads = 1;
   double gamma = 0.0, tau = 1.0;
   NSConfig ns;
+  double normEps = 1e-5; ///< of the gated RMSNorm
 };
 struct GatedDeltaNetMixerWeights {
   const Tensor *qProj, *kProj, *vProj;    ///< [H·K | H·K | H·V, d_model]

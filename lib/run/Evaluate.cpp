@@ -416,6 +416,7 @@ private:
                         ? reference::DeltaNetForm::Paper
                         : reference::DeltaNetForm::Plain;
       config.heads = heads;
+      config.normEps = op.getNormEps().convertToDouble();
       if (FloatAttr momentum = op.getMomentumAttr())
         config.gamma = momentum.getValueAsDouble();
       if (std::optional<NewtonSchulzAttr> ns = op.getNewtonSchulz())

@@ -3,6 +3,7 @@
 #include "lib/run/Inputs.h"
 
 #include "lib/data/Random.h"
+#include "lib/npy/Safetensors.h"
 
 #include "dialect/MuonSSMOps.h"
 
@@ -220,6 +221,33 @@ FailureOr<std::vector<Input>> run::prepareInputs(func::FuncOp entry,
   std::vector<Shape> shapes(count);
   std::vector<RankedTensorType> types(count);
 
+  // Checkpoints: --inputs names a .safetensors file, or a directory whose
+  // *.safetensors files (a sharded checkpoint's too) are read after its
+  // NAME.npy files.
+  std::vector<npy::SafetensorsFile> checkpoints;
+  if (!inputsDir.empty()) {
+    std::vector<std::string> paths;
+    if (inputsDir.ends_with(".safetensors")) {
+      paths.push_back(inputsDir.str());
+    } else if (llvm::sys::fs::is_directory(inputsDir)) {
+      std::error_code ec;
+      for (llvm::sys::fs::directory_iterator it(inputsDir, ec), end;
+           it != end && !ec; it.increment(ec))
+        if (StringRef(it->path()).ends_with(".safetensors"))
+          paths.push_back(it->path());
+      llvm::sort(paths);
+    } else {
+      return emitError(entry.getLoc())
+             << "--inputs '" << inputsDir
+             << "' is neither a directory nor a .safetensors file";
+    }
+    for (const std::string &path : paths) {
+      std::string error;
+      if (!checkpoints.emplace_back().open(path, error))
+        return emitError(entry.getLoc()) << error;
+    }
+  }
+
   for (unsigned i = 0; i < count; ++i) {
     BlockArgument arg = entry.getArgument(i);
     Input &input = inputs[i];
@@ -240,13 +268,49 @@ FailureOr<std::vector<Input>> run::prepareInputs(func::FuncOp entry,
       continue;
     llvm::SmallString<256> path(inputsDir);
     llvm::sys::path::append(path, input.name + ".npy");
-    if (!llvm::sys::fs::exists(path))
-      continue;
     std::string error;
-    if (!npy::readNpy(path.str().str(), input.data, error,
-                      /*expectBf16=*/*dtype == npy::DType::BF16))
-      return emitError(entry.getLoc())
-             << "argument '" << input.name << "': " << error;
+    if (llvm::sys::fs::is_directory(inputsDir) && llvm::sys::fs::exists(path)) {
+      if (!npy::readNpy(path.str().str(), input.data, error,
+                        /*expectBf16=*/*dtype == npy::DType::BF16))
+        return emitError(entry.getLoc())
+               << "argument '" << input.name << "': " << error;
+    } else {
+      const npy::SafetensorsFile *file = nullptr;
+      for (const npy::SafetensorsFile &checkpoint : checkpoints)
+        if (!file && checkpoint.find(input.name))
+          file = &checkpoint;
+      if (!file)
+        continue;
+      if (!file->read(input.name, input.data, error))
+        return emitError(entry.getLoc())
+               << "argument '" << input.name << "': " << error;
+      path = file->getPath();
+      // A checkpoint stored narrower than the model is widened exactly
+      // (bf16 weights into an f32 model); narrowing would round.
+      if (input.data.dtype != *dtype &&
+          npy::dtypeSize(input.data.dtype) < npy::dtypeSize(*dtype) &&
+          *dtype != npy::DType::I32 && *dtype != npy::DType::I64 &&
+          input.data.dtype != npy::DType::I32 &&
+          input.data.dtype != npy::DType::I64) {
+        npy::Array wide = npy::Array::zeros(*dtype, input.data.shape);
+        for (size_t e = 0; e < wide.numElements(); ++e)
+          wide.setFromDouble(e, input.data.getAsDouble(e));
+        input.data = std::move(wide);
+      }
+      // PyTorch's depthwise Conv1d weights are [C, 1, W] where the ops take
+      // [C, W]: the same elements in the same order, so dimensions of size
+      // 1 may differ.
+      auto squeezed = [](const Shape &shape) {
+        Shape out;
+        for (int64_t d : shape)
+          if (d != 1)
+            out.push_back(d);
+        return out;
+      };
+      if (!llvm::is_contained(shapes[i], ShapedType::kDynamic) &&
+          squeezed(input.data.shape) == squeezed(shapes[i]))
+        input.data.shape = shapes[i];
+    }
     if (input.data.dtype != *dtype)
       return emitError(entry.getLoc())
              << "argument '" << input.name << "' is " << type << " but "

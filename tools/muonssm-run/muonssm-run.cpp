@@ -25,9 +25,11 @@ int main(int argc, char **argv) {
                              cl::value_desc("NAME"), cl::cat(category));
   cl::opt<std::string> inputs(
       "inputs",
-      cl::desc("Directory of NAME.npy inputs, one per named argument; "
-               "arguments without a file get seeded random data"),
-      cl::value_desc("DIR"), cl::cat(category));
+      cl::desc("Directory of NAME.npy inputs, one per named argument, and "
+               "of *.safetensors checkpoints (tensors named as arguments); "
+               "or one .safetensors file. Arguments without data get seeded "
+               "random data"),
+      cl::value_desc("DIR|FILE.safetensors"), cl::cat(category));
   cl::opt<uint64_t> seed("seed", cl::init(0),
                          cl::desc("Seed of the random inputs (default 0)"),
                          cl::cat(category));
