@@ -373,9 +373,9 @@ std::optional<CardModel> Importer::read(const toml::table &root) {
 } // namespace
 
 OwningOpRef<ModuleOp> card::importCard(StringRef text, StringRef path,
-                                       MLIRContext *context) {
+                                       MLIRContext *context, Sizes sizes) {
   if (path.ends_with(".json"))
-    return importConfig(text, path, context);
+    return importConfig(text, path, context, sizes);
   context->loadDialect<MuonSSMDialect, func::FuncDialect, arith::ArithDialect>();
   Importer importer(path, context);
   toml::parse_result parsed =
@@ -389,5 +389,9 @@ OwningOpRef<ModuleOp> card::importCard(StringRef text, StringRef path,
   std::optional<CardModel> card = importer.read(parsed.table());
   if (!card)
     return nullptr;
+  if (sizes.batch > 0)
+    card->batch = sizes.batch;
+  if (sizes.length > 0)
+    card->length = sizes.length;
   return buildModel(*card, context);
 }

@@ -16,19 +16,26 @@
 
 namespace mlir::muonssm::card {
 
+/// Sizes given on the command line: they replace a card's `[model] batch`
+/// and `length`, and set a config.json's (which has none: 1 and 16).
+struct Sizes {
+  int64_t batch = 0;  ///< 0: the card's
+  int64_t length = 0; ///< 0: the card's
+};
+
 /// Parses and checks the card `text` read from `path` (a `.json` path: a
 /// Hugging Face config, importConfig), and builds its module (verified). On any problem it emits located errors and returns
 /// null; nothing is half-built.
 OwningOpRef<ModuleOp> importCard(StringRef text, StringRef path,
-                                 MLIRContext *context);
+                                 MLIRContext *context, Sizes sizes = {});
 
 /// Imports the subset of a Hugging Face `config.json` that the plain
 /// backbones' checkpoints use (flash-linear-attention's `gated_deltanet`,
 /// transformers' `mamba`; docs/cards.md): the whole model at batch 1 and 16
-/// tokens, its arguments named as the checkpoint's tensors. Located errors
+/// tokens unless `sizes` says otherwise, its arguments named as the checkpoint's tensors. Located errors
 /// and null on any problem.
 OwningOpRef<ModuleOp> importConfig(StringRef text, StringRef path,
-                                   MLIRContext *context);
+                                   MLIRContext *context, Sizes sizes = {});
 
 /// True for a path that names a model card (`.toml`) or a Hugging Face
 /// config (`.json`).

@@ -194,8 +194,8 @@ void ConfigReader::readCommon(CardModel &card) {
     error(dtypeKey) << "'" << dtypeKey << "' = \"" << dtype
                          << "\" is not one of float32, bfloat16, float16, "
                             "float64";
-  // A config has no batch or length: one sequence of 16 tokens (a card
-  // sets them).
+  // A config has no batch or length: one sequence of 16 tokens unless the
+  // command line says otherwise (importConfig's `sizes`).
   card.batch = 1;
   card.length = 16;
   card.dModel = integer("hidden_size", std::nullopt).value_or(1);
@@ -337,7 +337,7 @@ std::optional<CardModel> ConfigReader::readMamba() {
 } // namespace
 
 OwningOpRef<ModuleOp> card::importConfig(StringRef text, StringRef path,
-                                         MLIRContext *context) {
+                                         MLIRContext *context, Sizes sizes) {
   context->loadDialect<MuonSSMDialect, func::FuncDialect, arith::ArithDialect>();
   llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(text);
   if (!parsed) {
@@ -375,5 +375,9 @@ OwningOpRef<ModuleOp> card::importConfig(StringRef text, StringRef path,
   }
   if (!card)
     return nullptr;
+  if (sizes.batch > 0)
+    card->batch = sizes.batch;
+  if (sizes.length > 0)
+    card->length = sizes.length;
   return buildModel(*card, context);
 }

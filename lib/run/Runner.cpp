@@ -100,6 +100,11 @@ std::string run::checkOptions(const RunOptions &options) {
   if (options.nsPerChunk && options.target == "cuda")
     return "--ns-per-chunk runs on the CPU only (the GPU lowering has no "
            "kernel for the per-chunk approximation); use --target cpu";
+  if (options.batch < 0 || options.length < 0)
+    return "--batch and --length must be >= 1";
+  if ((options.batch || options.length) && !card::isCardPath(options.file))
+    return "--batch and --length size a model card or a config.json; an "
+           "MLIR model's sizes are its types";
   return "";
 }
 
@@ -123,7 +128,8 @@ OwningOpRef<ModuleOp> run::parseModel(const RunOptions &options,
   sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
   OwningOpRef<ModuleOp> module =
       card::isCardPath(options.file)
-          ? card::importCard(text, options.file, &context)
+          ? card::importCard(text, options.file, &context,
+                             card::Sizes{options.batch, options.length})
           : parseSourceFile<ModuleOp>(sourceMgr, &context);
   if (!module)
     return nullptr; // the parser has reported where

@@ -29,6 +29,8 @@ struct RunOptions {
   /// tokens (docs/chunking.md §3.2); 0: the exact per-token NS.
   int64_t nsPerChunk = 0;
   std::string target = "cpu";
+  /// > 0: replace a card's (or set a config.json's) batch and length.
+  int64_t batch = 0, length = 0;
 };
 
 /// Tolerance of `--check` on a result of the given element type: the

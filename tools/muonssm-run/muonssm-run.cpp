@@ -57,6 +57,16 @@ int main(int argc, char **argv) {
                "then checks the approximated model and reports its "
                "distance from the per-token one. 0 (default): exact"),
       cl::value_desc("N"), cl::cat(category));
+  cl::opt<int64_t> batch(
+      "batch", cl::init(0),
+      cl::desc("Sequences of a model card or config.json (replaces the "
+               "card's [model] batch; a config.json's default is 1)"),
+      cl::value_desc("B"), cl::cat(category));
+  cl::opt<int64_t> length(
+      "length", cl::init(0),
+      cl::desc("Tokens per sequence of a model card or config.json "
+               "(replaces [model] length; a config.json's default is 16)"),
+      cl::value_desc("L"), cl::cat(category));
   cl::opt<std::string> target("target", cl::init("cpu"),
                               cl::desc("cpu (default), or cuda: the muonssm-to-gpu kernels "
                                        "through the runtime"),
@@ -76,6 +86,8 @@ int main(int argc, char **argv) {
   options.check = check;
   options.bench = bench;
   options.target = target;
+  options.batch = batch;
+  options.length = length;
   options.chunkSize = chunkSize;
   options.nsPerChunk = nsPerChunk;
   if (std::string error = mlir::muonssm::run::checkOptions(options);

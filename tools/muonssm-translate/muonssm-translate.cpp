@@ -53,6 +53,16 @@ int main(int argc, char **argv) {
   cl::opt<std::string> entry("entry", cl::init("main"),
                              cl::desc("Entry function of the bundle"),
                              cl::cat(category));
+  cl::opt<int64_t> batch(
+      "batch", cl::init(0),
+      cl::desc("--import-card: sequences (replaces [model] batch; a "
+               "config.json's default is 1)"),
+      cl::value_desc("B"));
+  cl::opt<int64_t> length(
+      "length", cl::init(0),
+      cl::desc("--import-card: tokens per sequence (replaces [model] "
+               "length; a config.json's default is 16)"),
+      cl::value_desc("L"));
   cl::opt<bool> noCubin("no-cubin",
                         cl::desc("Bundles: PTX only (JIT-compiled at load)"),
                         cl::cat(category));
@@ -81,11 +91,16 @@ int main(int argc, char **argv) {
   StringRef text = file->getBuffer();
   sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
   if (action == ImportCard) {
+    if (batch < 0 || length < 0) {
+      llvm::errs() << "muonssm-translate: error: --batch and --length must "
+                      "be >= 1\n";
+      return 1;
+    }
     // Errors print as CARD.toml:LINE:COL through the source manager; the
     // output is written only for a valid card.
     OwningOpRef<ModuleOp> card = muonssm::card::importCard(
         text, input == "-" ? StringRef("<stdin>") : StringRef(input),
-        &context);
+        &context, muonssm::card::Sizes{batch, length});
     if (!card)
       return 1;
     auto out = openOutputFile(output, &error);
