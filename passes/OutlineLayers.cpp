@@ -19,6 +19,8 @@
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/StringMap.h"
 
+#include <algorithm>
+
 namespace mlir::muonssm {
 #define GEN_PASS_DEF_OUTLINELAYERS
 #include "passes/Passes.h.inc"
@@ -51,8 +53,16 @@ struct OutlineLayersPass
     SmallVector<func::FuncOp> bodies(module.getOps<func::FuncOp>());
     for (func::FuncOp body : bodies) {
       SmallVector<Operation *> layers;
+      // Static shapes only: a function returning a dynamically shaped
+      // tensor cannot get an out-parameter from buffer-results-to-out-params
+      // (the caller could not size it), so such layers stay inline.
       body.walk([&](Operation *op) {
-        if (isModelLayer(op))
+        auto isStatic = [](Type type) {
+          auto shaped = dyn_cast<ShapedType>(type);
+          return !shaped || shaped.hasStaticShape();
+        };
+        if (isModelLayer(op) && llvm::all_of(op->getOperandTypes(), isStatic) &&
+            llvm::all_of(op->getResultTypes(), isStatic))
           layers.push_back(op);
       });
       for (Operation *op : layers) {

@@ -71,7 +71,9 @@ def OutlineLayers : Pass<"muonssm-outline-layers", "ModuleOp"> {
     Replaces every mixer and model-layer op (docs/dialect.md §7–§8) in a
     function body by a `func.call` to a private function that holds the op
     alone; ops equal up to their location (same name, attributes, operand
-    and result types) share one function. A model of N identical layers
+    and result types) share one function; layers with dynamic shapes stay
+    inline (a function's dynamically shaped result cannot become an
+    out-parameter). A model of N identical layers
     then lowers one copy of each layer instead of N inlined ones: LLVM's
     optimization time grows faster than linearly with a function's size
     (dominator-tree and MemorySSA updates), which made a ten-layer language

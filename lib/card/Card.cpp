@@ -46,8 +46,8 @@ namespace {
 
 class Importer {
 public:
-  Importer(StringRef path, MLIRContext *context)
-      : path(path), context(context) {}
+  Importer(StringRef path, MLIRContext *context, card::Sizes sizes)
+      : path(path), context(context), sizes(sizes) {}
 
   Location locate(const toml::source_region &region) {
     return FileLineColLoc::get(context, path, region.begin.line,
@@ -86,9 +86,10 @@ public:
                             << typeName(*node);
       return std::nullopt;
     }
-    if (*value < least) {
-      error(node->source()) << t.name << " " << key << " must be >= " << least
-                            << ", got " << *value;
+    if (*value < least || *value > card::kMaxSize) {
+      error(node->source()) << t.name << " " << key << " must lie in ["
+                            << least << ", " << card::kMaxSize << "], got "
+                            << *value;
       return std::nullopt;
     }
     return value;
@@ -189,6 +190,7 @@ public:
 
   StringRef path;
   MLIRContext *context;
+  card::Sizes sizes; ///< the command line's, replacing the card's
   bool ok = true;
 };
 
@@ -216,7 +218,11 @@ std::optional<CardModel> Importer::read(const toml::table &root) {
                       {"f32", "f64", "bf16", "f16"})
                    .value_or("f32");
   card.batch = integer(m, "batch", int64_t(1)).value_or(1);
-  card.length = integer(m, "length", std::nullopt).value_or(1);
+  // --length stands in for a missing [model] length.
+  card.length = integer(m, "length",
+                        sizes.length > 0 ? std::optional<int64_t>(sizes.length)
+                                         : std::nullopt)
+                    .value_or(1);
   // The whole-model keys; without `layers` the card is one mixer layer.
   card.layers = integer(m, "layers", int64_t(0)).value_or(1);
   card.vocab = integer(m, "vocab", int64_t(0)).value_or(1);
@@ -226,6 +232,10 @@ std::optional<CardModel> Importer::read(const toml::table &root) {
     if (eps->is_number() && !(card.normEps > 0.0 && std::isfinite(card.normEps)))
       error(eps->source()) << "[model] norm_eps must be a finite number > 0, got "
                            << card.normEps;
+  // A whole model's every RMSNorm, Gated DeltaNet's gated output norm
+  // included (as fla's models do); one mixer layer keeps the seed's 1e-5.
+  if (card.layers > 0)
+    card.outputNormEps = card.normEps;
   if (card.layers == 0)
     for (const char *key : {"vocab", "norm_eps", "tie_embeddings"})
       if (const toml::node *node = model->get(key))
@@ -268,9 +278,11 @@ std::optional<CardModel> Importer::read(const toml::table &root) {
       if (!expand)
         return 1;
       double total = *expand * static_cast<double>(card.dModel);
-      int64_t rounded = static_cast<int64_t>(std::llround(total));
+      // Bounded before rounding: llround of a huge value is unspecified.
+      bool inRange = total > 0.0 && total <= static_cast<double>(card::kMaxSize);
+      int64_t rounded = inRange ? static_cast<int64_t>(std::llround(total)) : 0;
       const toml::node *at = x.table->get(key);
-      if (!(*expand > 0.0) || std::fabs(total - rounded) > 1e-9 ||
+      if (!inRange || std::fabs(total - rounded) > 1e-9 ||
           rounded < card.heads || rounded % card.heads != 0) {
         error(at ? at->source()
                  : (headsNode ? headsNode->source() : x.table->source()))
@@ -377,7 +389,7 @@ OwningOpRef<ModuleOp> card::importCard(StringRef text, StringRef path,
   if (path.ends_with(".json"))
     return importConfig(text, path, context, sizes);
   context->loadDialect<MuonSSMDialect, func::FuncDialect, arith::ArithDialect>();
-  Importer importer(path, context);
+  Importer importer(path, context, sizes);
   toml::parse_result parsed =
       toml::parse(std::string_view(text.data(), text.size()),
                   std::string_view(path.data(), path.size()));

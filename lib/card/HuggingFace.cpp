@@ -78,7 +78,7 @@ public:
     const llvm::json::Value *value = object.get(key);
     if (!value || value->kind() == llvm::json::Value::Null) {
       if (!fallback)
-        error(key.empty() ? "" : key) << "config.json needs '" << key << "'";
+        error(key) << "config.json needs '" << key << "'";
       return fallback;
     }
     std::optional<int64_t> n = value->getAsInteger();
@@ -86,8 +86,9 @@ public:
       error(key) << "'" << key << "' must be an integer";
       return std::nullopt;
     }
-    if (*n < least) {
-      error(key) << "'" << key << "' must be >= " << least << ", got " << *n;
+    if (*n < least || *n > kMaxSize) {
+      error(key) << "'" << key << "' must lie in [" << least << ", "
+                 << kMaxSize << "], got " << *n;
       return std::nullopt;
     }
     return n;
@@ -180,7 +181,11 @@ void ConfigReader::readCommon(CardModel &card) {
   card.modelLoc = locate("model_type");
   // The checkpoint's dtype, as written by save_pretrained (transformers 5
   // writes `dtype`, earlier versions `torch_dtype`).
-  StringRef dtypeKey = object.get("dtype") ? "dtype" : "torch_dtype";
+  const llvm::json::Value *dtypeValue = object.get("dtype");
+  StringRef dtypeKey =
+      dtypeValue && dtypeValue->kind() != llvm::json::Value::Null
+          ? "dtype"
+          : "torch_dtype";
   std::string dtype = string(dtypeKey, "float32").value_or("float32");
   if (dtype == "float32")
     card.dtype = "f32";
@@ -214,15 +219,17 @@ std::optional<CardModel> ConfigReader::readGatedDeltaNet() {
   card.keyDim = integer("head_dim", int64_t(256)).value_or(1);
   double expandV = number("expand_v", 2.0).value_or(1.0);
   double v = expandV * static_cast<double>(card.keyDim);
-  if (!(v >= 1.0) || v != std::floor(v))
+  if (!(v >= 1.0 && v <= static_cast<double>(kMaxSize)) || v != std::floor(v))
     error("expand_v") << "'expand_v'·head_dim = " << expandV << "·"
-                      << card.keyDim << " must be a whole number >= 1";
-  card.valueDim = static_cast<int64_t>(v);
+                      << card.keyDim << " must be a whole number in [1, "
+                      << kMaxSize << "]";
+  else
+    card.valueDim = static_cast<int64_t>(v);
   card.dConv = integer("conv_size", int64_t(4)).value_or(1);
   card.normEps = number("norm_eps", 1e-6).value_or(1e-6);
   card.outputNormEps = card.normEps; // fla passes it to o_norm too
-  if (!(card.normEps > 0.0))
-    error("norm_eps") << "'norm_eps' must be > 0";
+  if (!(card.normEps > 0.0 && std::isfinite(card.normEps)))
+    error("norm_eps") << "'norm_eps' must be a finite number > 0";
   card.tieEmbeddings =
       boolean("tie_word_embeddings", false).value_or(false);
   // GatedMLP: intermediate_size, else 2/3·hidden_ratio·hidden_size rounded
@@ -262,12 +269,10 @@ std::optional<CardModel> ConfigReader::readGatedDeltaNet() {
     if (attnres->kind() != llvm::json::Value::Null)
       error("attnres_block_size")
           << "'attnres_block_size' (attention residuals) is not supported";
-  rejectUnknown({"attn_mode", "attn", "conv_bias", "elementwise_affine",
+  rejectUnknown({"attn_mode", "attn", "elementwise_affine",
                  "norm_first", "residual_in_fp32"});
-  if (const llvm::json::Value *bias = object.get("conv_bias"))
-    if (bias->getAsBoolean().value_or(false))
-      error("conv_bias") << "'conv_bias' = true is not supported: the short "
-                            "convolutions have no bias";
+  require("conv_bias", boolean("conv_bias", false), false,
+          "the short convolutions have no bias");
   if (const llvm::json::Value *attn = object.get("attn"))
     if (attn->kind() != llvm::json::Value::Null)
       error("attn") << "'attn' layers (hybrid attention) are not supported";
@@ -286,12 +291,14 @@ std::optional<CardModel> ConfigReader::readMamba() {
   card.expand = integer("expand", int64_t(2)).value_or(1);
   card.dConv = integer("conv_kernel", int64_t(4)).value_or(1);
   card.normEps = number("layer_norm_epsilon", 1e-5).value_or(1e-5);
-  if (!(card.normEps > 0.0))
-    error("layer_norm_epsilon") << "'layer_norm_epsilon' must be > 0";
+  if (!(card.normEps > 0.0 && std::isfinite(card.normEps)))
+    error("layer_norm_epsilon")
+        << "'layer_norm_epsilon' must be a finite number > 0";
   card.tieEmbeddings = boolean("tie_word_embeddings", true).value_or(true);
   used.insert("time_step_rank");
   const llvm::json::Value *rank = object.get("time_step_rank");
-  if (!rank || rank->getAsString() == std::optional<StringRef>("auto"))
+  if (!rank || rank->kind() == llvm::json::Value::Null ||
+      rank->getAsString() == std::optional<StringRef>("auto"))
     card.dtRank = (card.dModel + 15) / 16;
   else
     card.dtRank = integer("time_step_rank", std::nullopt).value_or(1);
@@ -315,7 +322,8 @@ std::optional<CardModel> ConfigReader::readMamba() {
           "the blocks' norm is RMSNorm");
   used.insert("ssm_cfg");
   if (const llvm::json::Value *ssm = object.get("ssm_cfg"))
-    if (!ssm->getAsObject() || !ssm->getAsObject()->empty())
+    if (ssm->kind() != llvm::json::Value::Null &&
+        (!ssm->getAsObject() || !ssm->getAsObject()->empty()))
       error("ssm_cfg") << "'ssm_cfg' must be empty: the layer's settings are "
                           "state_size, expand, conv_kernel, time_step_rank";
   require("use_bias", boolean("use_bias", false), false,

@@ -62,6 +62,11 @@ struct CardModel {
   LocationAttr modelLoc, mixerLoc, mlpLoc;
 };
 
+/// The largest size a card or config may give (a width, a vocabulary, a
+/// count of layers): 2^24 keeps every product of sizes the importer forms
+/// far inside int64_t, and no model of this family comes near it.
+constexpr int64_t kMaxSize = int64_t(1) << 24;
+
 /// The module of `card`: one entry function, its arguments named after the
 /// weights (checkpoint names for whole models), verified. Null after
 /// located errors.

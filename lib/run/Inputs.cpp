@@ -9,11 +9,15 @@
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <random>
+
+#include <unistd.h>
 
 using namespace mlir;
 using namespace mlir::muonssm;
@@ -225,6 +229,7 @@ FailureOr<std::vector<Input>> run::prepareInputs(func::FuncOp entry,
   // *.safetensors files (a sharded checkpoint's too) are read after its
   // NAME.npy files.
   std::vector<npy::SafetensorsFile> checkpoints;
+  std::vector<std::string> notInCheckpoint;
   if (!inputsDir.empty()) {
     std::vector<std::string> paths;
     if (inputsDir.ends_with(".safetensors")) {
@@ -279,8 +284,15 @@ FailureOr<std::vector<Input>> run::prepareInputs(func::FuncOp entry,
       for (const npy::SafetensorsFile &checkpoint : checkpoints)
         if (!file && checkpoint.find(input.name))
           file = &checkpoint;
-      if (!file)
+      if (!file) {
+        // A checkpoint must hold every weight: a name it spells otherwise
+        // (another library's convention) would silently run on random
+        // weights. The data inputs may still be drawn.
+        if (!checkpoints.empty() && input.role != Role::TokenIds &&
+            input.name != "x")
+          notInCheckpoint.push_back(input.name);
         continue;
+      }
       if (!file->read(input.name, input.data, error))
         return emitError(entry.getLoc())
                << "argument '" << input.name << "': " << error;
@@ -315,7 +327,9 @@ FailureOr<std::vector<Input>> run::prepareInputs(func::FuncOp entry,
       return emitError(entry.getLoc())
              << "argument '" << input.name << "' is " << type << " but "
              << path << " holds " << npy::dtypeName(input.data.dtype)
-             << " (bf16 is stored as '<u2' bits)";
+             << (StringRef(path).ends_with(".npy")
+                     ? " (bf16 is stored as '<u2' bits)"
+                     : "");
     bool fits = input.data.shape.size() == shapes[i].size();
     for (size_t d = 0; fits && d < shapes[i].size(); ++d)
       fits = shapes[i][d] < 0 || shapes[i][d] == input.data.shape[d];
@@ -331,7 +345,44 @@ FailureOr<std::vector<Input>> run::prepareInputs(func::FuncOp entry,
     input.fromFile = true;
   }
 
+  if (!notInCheckpoint.empty()) {
+    InFlightDiagnostic diag = emitError(entry.getLoc());
+    diag << notInCheckpoint.size()
+         << " weight(s) are neither in the checkpoint nor NAME.npy files of '"
+         << inputsDir << "': ";
+    for (size_t i = 0; i < std::min<size_t>(notInCheckpoint.size(), 4); ++i)
+      diag << (i ? ", " : "") << "'" << notInCheckpoint[i] << "'";
+    if (notInCheckpoint.size() > 4)
+      diag << ", …";
+    diag << " (the checkpoint's tensors are named as the arguments; "
+            "docs/cards.md)";
+    return diag;
+  }
+
   resolveSizes(entry, shapes);
+
+  // What drawing the inputs would allocate, against the machine's memory:
+  // a clear error rather than an allocation failure mid-way (a card may ask
+  // for a model far larger than the machine).
+  double bytes = 0.0;
+  for (unsigned i = 0; i < count; ++i) {
+    double elements = 1.0;
+    for (int64_t d : shapes[i])
+      elements *= static_cast<double>(std::max<int64_t>(d, 0));
+    bytes += elements * static_cast<double>(npy::dtypeSize(
+                            *dtypeOf(types[i].getElementType())));
+  }
+  long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGE_SIZE);
+  double memory = pages > 0 && pageSize > 0
+                      ? static_cast<double>(pages) * static_cast<double>(pageSize)
+                      : 0.0;
+  if (memory > 0.0 && bytes > memory)
+    return emitError(entry.getLoc())
+           << "the inputs need "
+           << llvm::formatv("{0:F1}", bytes / (1 << 30)).str()
+           << " GiB, more than this machine's "
+           << llvm::formatv("{0:F1}", memory / (1 << 30)).str()
+           << " GiB of memory";
 
   for (unsigned i = 0; i < count; ++i) {
     Input &input = inputs[i];

@@ -270,9 +270,10 @@ int run::runModel(const RunOptions &options) {
   for (npy::Array &out : outputs)
     outPtrs.push_back(&out);
   progress.start("running");
-  if (failed(jit->call(inPtrs, outPtrs)))
-    return 1;
+  LogicalResult ran = jit->call(inPtrs, outPtrs);
   double runSeconds = progress.stop();
+  if (failed(ran))
+    return 1;
   int64_t tokens = countTokens(entry, toArgumentValues(*inputs, false));
 
   for (unsigned i = 0; i < outputs.size(); ++i)

@@ -15,7 +15,7 @@
 // CHECK:         tensor.extract_slice %{{.*}}[0, 0, 8] [2, 10, 8] [1, 1, 1] : tensor<2x10x16xf32> to tensor<2x10x8xf32>
 // CHECK:         tensor.empty() : tensor<2x13x8xf32>
 // CHECK:         linalg.index 1
-// CHECK:         arith.cmpi uge
+// CHECK:         arith.cmpi uge, %{{.*}}, %c3 : index
 // x_proj into (δ, K, Q) = (1, 4, 4) columns
 // CHECK:         tensor.extract_slice %{{.*}}[0, 0, 0] [2, 10, 1] [1, 1, 1]
 // CHECK:         tensor.extract_slice %{{.*}}[0, 0, 1] [2, 10, 4] [1, 1, 1]
@@ -75,8 +75,9 @@ func.func @longhorn(%x: tensor<?x?x4xf32>, %wi: tensor<16x4xf32>, %wc: tensor<8x
 
 // CHECK-LABEL: func.func @mamba_vision
 // CHECK:         tensor.empty() : tensor<2x13x8xf32>
-// CHECK:         arith.cmpi uge
-// CHECK:         arith.cmpi ult
+// CHECK:         arith.cmpi uge, %{{.*}}, %c1 : index
+// CHECK-NEXT:    %[[SRC:.*]] = arith.subi %{{.*}}, %c1 : index
+// CHECK-NEXT:    arith.cmpi ult, %[[SRC]], %c10 : index
 // CHECK:         %[[PRE:.*]] = arith.addf %in, %[[BIAS:in_[0-9]+]] : f32
 // CHECK-NEXT:    %[[TWICE:.*]] = arith.addf %[[PRE]], %[[BIAS]] : f32
 // CHECK-NEXT:    math.exp %[[TWICE]]

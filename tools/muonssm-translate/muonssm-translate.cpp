@@ -47,8 +47,8 @@ int main(int argc, char **argv) {
                             "A kernel bundle directory: manifest.json, the "
                             "PTX, cubins"),
                  clEnumValN(ImportCard, "import-card",
-                            "muonssm IR of a TOML model card "
-                            "(docs/cards.md)")),
+                            "muonssm IR of a model card (TOML) or a "
+                            "Hugging Face config.json (docs/cards.md)")),
       cl::cat(category));
   cl::opt<std::string> entry("entry", cl::init("main"),
                              cl::desc("Entry function of the bundle"),
@@ -57,12 +57,12 @@ int main(int argc, char **argv) {
       "batch", cl::init(0),
       cl::desc("--import-card: sequences (replaces [model] batch; a "
                "config.json's default is 1)"),
-      cl::value_desc("B"));
+      cl::value_desc("B"), cl::cat(category));
   cl::opt<int64_t> length(
       "length", cl::init(0),
       cl::desc("--import-card: tokens per sequence (replaces [model] "
                "length; a config.json's default is 16)"),
-      cl::value_desc("L"));
+      cl::value_desc("L"), cl::cat(category));
   cl::opt<bool> noCubin("no-cubin",
                         cl::desc("Bundles: PTX only (JIT-compiled at load)"),
                         cl::cat(category));
@@ -90,6 +90,11 @@ int main(int argc, char **argv) {
   }
   StringRef text = file->getBuffer();
   sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  if (action != ImportCard && (batch != 0 || length != 0)) {
+    llvm::errs() << "muonssm-translate: error: --batch and --length size a "
+                    "model card (--import-card)\n";
+    return 1;
+  }
   if (action == ImportCard) {
     if (batch < 0 || length < 0) {
       llvm::errs() << "muonssm-translate: error: --batch and --length must "
