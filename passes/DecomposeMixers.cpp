@@ -179,6 +179,40 @@ public:
                    [&](ValueRange a) { return fn(a[0], a[1]); });
   }
 
+  /// x [B, L, C] with zero tokens around it along L: `front` before and
+  /// `extra − front` after (`extra` in all), built elementwise (a tensor
+  /// insert_slice would bufferize to a strided memref.copy, which needs the
+  /// MLIR runner-utils library at run time). Without `boundedAfter` the
+  /// caller promises nothing is read past the end (all padding in front).
+  Value zeroPadded(Value x, Value front, Value extra, bool boundedAfter) {
+    SmallVector<OpFoldResult> dims = sizes(x);
+    Value length = getValueOrCreateConstantIndexOp(b, b.getLoc(), dims[1]);
+    dims[1] = getAsOpFoldResult(b.createOrFold<arith::AddIOp>(length, extra));
+    Value zero = arith::ConstantOp::create(b, acc, b.getFloatAttr(acc, 0.0));
+    return generic(
+        {}, {}, empty(dims, acc),
+        SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+        [&](ValueRange) -> Value {
+          Value bi = linalg::IndexOp::create(b, 0);
+          Value l = linalg::IndexOp::create(b, 1);
+          Value c = linalg::IndexOp::create(b, 2);
+          Value inside = arith::CmpIOp::create(b, arith::CmpIPredicate::uge,
+                                               l, front);
+          if (boundedAfter)
+            inside = arith::AndIOp::create(
+                b, inside,
+                arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
+                                      arith::SubIOp::create(b, l, front),
+                                      length));
+          // Clamped so that the (discarded) read outside is in bounds.
+          Value src = arith::SelectOp::create(
+              b, inside, arith::SubIOp::create(b, l, front),
+              arith::ConstantIndexOp::create(b, 0));
+          Value value = tensor::ExtractOp::create(b, x, ValueRange{bi, src, c});
+          return arith::SelectOp::create(b, inside, value, zero);
+        });
+  }
+
   /// Depthwise conv along L of x [B, L, C] with w [C, W] and bias [C] (or
   /// none): out[b,l,c] = bias[c] + Σ_j w[c,j]·x[b, l − front + j, c], zero
   /// outside the sequence. Causal: front = W − 1 (PyTorch's Conv1d, padding
@@ -194,36 +228,8 @@ public:
         same ? b.createOrFold<arith::DivUIOp>(
                    span, arith::ConstantIndexOp::create(b, 2))
              : span;
-    Value length = getValueOrCreateConstantIndexOp(b, b.getLoc(), dims[1]);
-    // x with W − 1 zero tokens around it, built elementwise (a tensor
-    // insert_slice would bufferize to a strided memref.copy, which needs the
-    // MLIR runner-utils library at run time).
-    SmallVector<OpFoldResult> paddedDims = dims;
-    paddedDims[1] =
-        getAsOpFoldResult(b.createOrFold<arith::AddIOp>(length, span));
-    Value zero = arith::ConstantOp::create(b, acc, b.getFloatAttr(acc, 0.0));
-    Value padded = generic(
-        {}, {}, empty(paddedDims, acc),
-        SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
-        [&](ValueRange) -> Value {
-          Value bi = linalg::IndexOp::create(b, 0);
-          Value l = linalg::IndexOp::create(b, 1);
-          Value c = linalg::IndexOp::create(b, 2);
-          Value inside = arith::CmpIOp::create(b, arith::CmpIPredicate::uge,
-                                               l, front);
-          if (same)
-            inside = arith::AndIOp::create(
-                b, inside,
-                arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
-                                      arith::SubIOp::create(b, l, front),
-                                      length));
-          // Clamped so that the (discarded) read outside is in bounds.
-          Value src = arith::SelectOp::create(
-              b, inside, arith::SubIOp::create(b, l, front),
-              arith::ConstantIndexOp::create(b, 0));
-          Value value = tensor::ExtractOp::create(b, x, ValueRange{bi, src, c});
-          return arith::SelectOp::create(b, inside, value, zero);
-        });
+    // W − 1 zero tokens around x: all in front (causal) or split.
+    Value padded = zeroPadded(x, front, span, /*boundedAfter=*/same);
     // The bias, broadcast, is the accumulator's start (c is dimension 2 of
     // both iteration spaces).
     AffineExpr bi, l, c, j;
@@ -262,7 +268,8 @@ public:
     SmallVector<OpFoldResult> dims = sizes(w);
     dims[1] = b.getIndexAttr(count);
     return tensor::ExtractSliceOp::create(
-        b, w, SmallVector<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(offset)},
+        b, w,
+        SmallVector<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(offset)},
         dims, SmallVector<OpFoldResult>(2, b.getIndexAttr(1)));
   }
 
@@ -409,32 +416,11 @@ struct DecomposeLayer : OpRewritePattern<Op> {
     auto yType = cast<RankedTensorType>(op.getY().getType());
     int64_t padding = static_cast<int64_t>(op.getPadding());
     SmallVector<OpFoldResult> xDims = blk.sizes(x);
-    Value length = getValueOrCreateConstantIndexOp(b, b.getLoc(), xDims[1]);
-    Value pad = arith::ConstantIndexOp::create(b, padding);
-    // x with `padding` zero tokens on both sides, built elementwise (see
-    // depthwiseConv).
-    SmallVector<OpFoldResult> paddedDims = xDims;
-    paddedDims[1] = getAsOpFoldResult(b.createOrFold<arith::AddIOp>(
-        length, arith::ConstantIndexOp::create(b, 2 * padding)));
-    Value zero = blk.cst(0.0);
-    Value padded = blk.generic(
-        {}, {}, blk.empty(paddedDims, blk.acc),
-        SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
-        [&](ValueRange) -> Value {
-          Value bi = linalg::IndexOp::create(b, 0);
-          Value l = linalg::IndexOp::create(b, 1);
-          Value c = linalg::IndexOp::create(b, 2);
-          Value src = arith::SubIOp::create(b, l, pad);
-          Value inside = arith::AndIOp::create(
-              b,
-              arith::CmpIOp::create(b, arith::CmpIPredicate::uge, l, pad),
-              arith::CmpIOp::create(b, arith::CmpIPredicate::ult, src,
-                                    length));
-          Value safe = arith::SelectOp::create(
-              b, inside, src, arith::ConstantIndexOp::create(b, 0));
-          Value v = tensor::ExtractOp::create(b, x, ValueRange{bi, safe, c});
-          return arith::SelectOp::create(b, inside, v, zero);
-        });
+    // `padding` zero tokens on both sides.
+    Value padded = blk.zeroPadded(
+        x, arith::ConstantIndexOp::create(b, padding),
+        arith::ConstantIndexOp::create(b, 2 * padding), /*boundedAfter=*/true);
+    SmallVector<OpFoldResult> paddedDims = blk.sizes(padded);
     SmallVector<OpFoldResult> outDims = {
         xDims[0],
         yType.isDynamicDim(1)
@@ -761,7 +747,8 @@ struct DecomposeSelectiveMixer : OpRewritePattern<SelectiveMixerOp> {
       // concat would bufferize to a strided copy, see depthwiseConv).
       Value zc = convolved(z, op.getConvZWeight(), op.getConvZBias());
       Value yPart = blk.linear(y, blk.weightColumns(outProj, 0, s.inner));
-      Value zPart = blk.linear(zc, blk.weightColumns(outProj, s.inner, s.inner));
+      Value zPart =
+          blk.linear(zc, blk.weightColumns(outProj, s.inner, s.inner));
       out = blk.map({yPart, zPart}, acc, [&](ValueRange a) -> Value {
         return arith::AddFOp::create(b, a[0], a[1]);
       });

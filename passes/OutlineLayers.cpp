@@ -44,8 +44,7 @@ std::string signatureOf(Operation *op) {
   return key;
 }
 
-struct OutlineLayersPass
-    : muonssm::impl::OutlineLayersBase<OutlineLayersPass> {
+struct OutlineLayersPass : muonssm::impl::OutlineLayersBase<OutlineLayersPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SymbolTable symbols(module);
@@ -70,8 +69,8 @@ struct OutlineLayersPass
         if (!callee)
           callee = outline(op, symbols);
         OpBuilder b(op);
-        auto call = func::CallOp::create(b, op->getLoc(), callee,
-                                         op->getOperands());
+        auto call =
+            func::CallOp::create(b, op->getLoc(), callee, op->getOperands());
         op->replaceAllUsesWith(call.getResults());
         op->erase();
       }

@@ -229,9 +229,11 @@ std::optional<CardModel> Importer::read(const toml::table &root) {
   card.normEps = number(m, "norm_eps", 1e-5).value_or(1e-5);
   card.tieEmbeddings = boolean(m, "tie_embeddings", false).value_or(false);
   if (const toml::node *eps = model->get("norm_eps"))
-    if (eps->is_number() && !(card.normEps > 0.0 && std::isfinite(card.normEps)))
-      error(eps->source()) << "[model] norm_eps must be a finite number > 0, got "
-                           << card.normEps;
+    if (eps->is_number() &&
+        !(card.normEps > 0.0 && std::isfinite(card.normEps)))
+      error(eps->source())
+          << "[model] norm_eps must be a finite number > 0, got "
+          << card.normEps;
   // A whole model's every RMSNorm, Gated DeltaNet's gated output norm
   // included (as fla's models do); one mixer layer keeps the seed's 1e-5.
   if (card.layers > 0)
@@ -279,7 +281,8 @@ std::optional<CardModel> Importer::read(const toml::table &root) {
         return 1;
       double total = *expand * static_cast<double>(card.dModel);
       // Bounded before rounding: llround of a huge value is unspecified.
-      bool inRange = total > 0.0 && total <= static_cast<double>(card::kMaxSize);
+      bool inRange =
+          total > 0.0 && total <= static_cast<double>(card::kMaxSize);
       int64_t rounded = inRange ? static_cast<int64_t>(std::llround(total)) : 0;
       const toml::node *at = x.table->get(key);
       if (!inRange || std::fabs(total - rounded) > 1e-9 ||
@@ -388,7 +391,8 @@ OwningOpRef<ModuleOp> card::importCard(StringRef text, StringRef path,
                                        MLIRContext *context, Sizes sizes) {
   if (path.ends_with(".json"))
     return importConfig(text, path, context, sizes);
-  context->loadDialect<MuonSSMDialect, func::FuncDialect, arith::ArithDialect>();
+  context
+      ->loadDialect<MuonSSMDialect, func::FuncDialect, arith::ArithDialect>();
   Importer importer(path, context, sizes);
   toml::parse_result parsed =
       toml::parse(std::string_view(text.data(), text.size()),

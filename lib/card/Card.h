@@ -24,16 +24,17 @@ struct Sizes {
 };
 
 /// Parses and checks the card `text` read from `path` (a `.json` path: a
-/// Hugging Face config, importConfig), and builds its module (verified). On any problem it emits located errors and returns
-/// null; nothing is half-built.
+/// Hugging Face config, importConfig), and builds its module (verified).
+/// On any problem it emits located errors and returns null; nothing is
+/// half-built. `sizes` replaces the card's batch and length.
 OwningOpRef<ModuleOp> importCard(StringRef text, StringRef path,
                                  MLIRContext *context, Sizes sizes = {});
 
 /// Imports the subset of a Hugging Face `config.json` that the plain
 /// backbones' checkpoints use (flash-linear-attention's `gated_deltanet`,
 /// transformers' `mamba`; docs/cards.md): the whole model at batch 1 and 16
-/// tokens unless `sizes` says otherwise, its arguments named as the checkpoint's tensors. Located errors
-/// and null on any problem.
+/// tokens unless `sizes` says otherwise, its arguments named as the
+/// checkpoint's tensors. Located errors and null on any problem.
 OwningOpRef<ModuleOp> importConfig(StringRef text, StringRef path,
                                    MLIRContext *context, Sizes sizes = {});
 

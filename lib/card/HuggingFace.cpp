@@ -32,14 +32,27 @@ using namespace mlir::muonssm::card;
 namespace {
 
 /// Keys of every transformers config that do not change the forward pass.
-constexpr StringRef kGenericKeys[] = {
-    "architectures", "model_type", "transformers_version", "torch_dtype",
-    "dtype",
-    "bos_token_id", "eos_token_id", "pad_token_id", "initializer_range",
-    "use_cache", "_name_or_path", "return_dict", "output_hidden_states",
-    "output_attentions", "auto_map", "max_position_embeddings",
-    "fuse_cross_entropy", "fuse_norm", "fuse_swiglu", "fuse_linear_cross_entropy",
-    "use_l2warp"};
+constexpr StringRef kGenericKeys[] = {"architectures",
+                                      "model_type",
+                                      "transformers_version",
+                                      "torch_dtype",
+                                      "dtype",
+                                      "bos_token_id",
+                                      "eos_token_id",
+                                      "pad_token_id",
+                                      "initializer_range",
+                                      "use_cache",
+                                      "_name_or_path",
+                                      "return_dict",
+                                      "output_hidden_states",
+                                      "output_attentions",
+                                      "auto_map",
+                                      "max_position_embeddings",
+                                      "fuse_cross_entropy",
+                                      "fuse_norm",
+                                      "fuse_swiglu",
+                                      "fuse_linear_cross_entropy",
+                                      "use_l2warp"};
 
 class ConfigReader {
 public:
@@ -87,8 +100,8 @@ public:
       return std::nullopt;
     }
     if (*n < least || *n > kMaxSize) {
-      error(key) << "'" << key << "' must lie in [" << least << ", "
-                 << kMaxSize << "], got " << *n;
+      error(key) << "'" << key << "' must lie in [" << least << ", " << kMaxSize
+                 << "], got " << *n;
       return std::nullopt;
     }
     return n;
@@ -150,18 +163,18 @@ public:
         unknown.push_back({locate(key), key});
     }
     llvm::sort(unknown, [](auto &a, auto &b) {
-      auto la = cast<FileLineColLoc>(a.first), lb = cast<FileLineColLoc>(b.first);
+      auto la = cast<FileLineColLoc>(a.first),
+           lb = cast<FileLineColLoc>(b.first);
       return std::make_pair(la.getLine(), la.getColumn()) <
              std::make_pair(lb.getLine(), lb.getColumn());
     });
     for (auto &[loc, key] : unknown) {
       if (llvm::is_contained(kGenericKeys, key))
         continue;
-      error(key) << "unknown key '" << key
-                   << "' in a " << modelType
-                   << " config: muonssm does not know whether it changes the "
-                      "model (docs/cards.md lists the keys it reads and "
-                      "ignores)";
+      error(key) << "unknown key '" << key << "' in a " << modelType
+                 << " config: muonssm does not know whether it changes the "
+                    "model (docs/cards.md lists the keys it reads and "
+                    "ignores)";
     }
   }
 
@@ -197,8 +210,8 @@ void ConfigReader::readCommon(CardModel &card) {
     card.dtype = "f64";
   else
     error(dtypeKey) << "'" << dtypeKey << "' = \"" << dtype
-                         << "\" is not one of float32, bfloat16, float16, "
-                            "float64";
+                    << "\" is not one of float32, bfloat16, float16, "
+                       "float64";
   // A config has no batch or length: one sequence of 16 tokens unless the
   // command line says otherwise (importConfig's `sizes`).
   card.batch = 1;
@@ -230,11 +243,11 @@ std::optional<CardModel> ConfigReader::readGatedDeltaNet() {
   card.outputNormEps = card.normEps; // fla passes it to o_norm too
   if (!(card.normEps > 0.0 && std::isfinite(card.normEps)))
     error("norm_eps") << "'norm_eps' must be a finite number > 0";
-  card.tieEmbeddings =
-      boolean("tie_word_embeddings", false).value_or(false);
+  card.tieEmbeddings = boolean("tie_word_embeddings", false).value_or(false);
   // GatedMLP: intermediate_size, else 2/3·hidden_ratio·hidden_size rounded
   // up to a multiple of 256.
-  std::optional<int64_t> intermediate = integer("intermediate_size", int64_t(0));
+  std::optional<int64_t> intermediate =
+      integer("intermediate_size", int64_t(0));
   int64_t ratio = integer("hidden_ratio", int64_t(4)).value_or(4);
   card.mlpLoc = locate("intermediate_size");
   if (intermediate && *intermediate > 0) {
@@ -269,8 +282,8 @@ std::optional<CardModel> ConfigReader::readGatedDeltaNet() {
     if (attnres->kind() != llvm::json::Value::Null)
       error("attnres_block_size")
           << "'attnres_block_size' (attention residuals) is not supported";
-  rejectUnknown({"attn_mode", "attn", "elementwise_affine",
-                 "norm_first", "residual_in_fp32"});
+  rejectUnknown({"attn_mode", "attn", "elementwise_affine", "norm_first",
+                 "residual_in_fp32"});
   require("conv_bias", boolean("conv_bias", false), false,
           "the short convolutions have no bias");
   if (const llvm::json::Value *attn = object.get("attn"))
@@ -302,11 +315,12 @@ std::optional<CardModel> ConfigReader::readMamba() {
     card.dtRank = (card.dModel + 15) / 16;
   else
     card.dtRank = integer("time_step_rank", std::nullopt).value_or(1);
-  if (std::optional<int64_t> inner = integer("intermediate_size", int64_t(0), 0))
+  if (std::optional<int64_t> inner =
+          integer("intermediate_size", int64_t(0), 0))
     if (*inner != 0 && *inner != card.expand * card.dModel)
       error("intermediate_size")
-          << "'intermediate_size' = " << *inner << " is not expand·hidden_size = "
-          << card.expand * card.dModel;
+          << "'intermediate_size' = " << *inner
+          << " is not expand·hidden_size = " << card.expand * card.dModel;
   // mamba_ssm's names, which converted checkpoints keep beside
   // transformers' own: they must agree.
   for (auto [alias, value] :
@@ -333,9 +347,9 @@ std::optional<CardModel> ConfigReader::readMamba() {
   require("hidden_act", string("hidden_act", "silu"), std::string("silu"),
           "the block's activation is SiLU");
   rejectUnknown({"residual_in_fp32", "time_step_scale", "time_step_min",
-                 "time_step_max", "time_step_init_scheme",
-                 "time_step_floor", "rescale_prenorm_residual",
-                 "use_mambapy", "use_associative_scan", "fused_add_norm",
+                 "time_step_max", "time_step_init_scheme", "time_step_floor",
+                 "rescale_prenorm_residual", "use_mambapy",
+                 "use_associative_scan", "fused_add_norm",
                  "pad_vocab_size_multiple"});
   if (!ok)
     return std::nullopt;
@@ -346,7 +360,8 @@ std::optional<CardModel> ConfigReader::readMamba() {
 
 OwningOpRef<ModuleOp> card::importConfig(StringRef text, StringRef path,
                                          MLIRContext *context, Sizes sizes) {
-  context->loadDialect<MuonSSMDialect, func::FuncDialect, arith::ArithDialect>();
+  context
+      ->loadDialect<MuonSSMDialect, func::FuncDialect, arith::ArithDialect>();
   llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(text);
   if (!parsed) {
     emitError(FileLineColLoc::get(context, path, 1, 1))
@@ -360,9 +375,9 @@ OwningOpRef<ModuleOp> card::importConfig(StringRef text, StringRef path,
     return nullptr;
   }
   ConfigReader reader(text, path, context, *object);
-  std::optional<StringRef> type =
-      object->get("model_type") ? object->get("model_type")->getAsString()
-                                : std::nullopt;
+  std::optional<StringRef> type = object->get("model_type")
+                                      ? object->get("model_type")->getAsString()
+                                      : std::nullopt;
   if (!type) {
     emitError(reader.locate("model_type"))
         << "config.json needs 'model_type' (\"gated_deltanet\" or \"mamba\")";

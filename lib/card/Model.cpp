@@ -33,8 +33,8 @@ struct Weight {
 };
 
 std::vector<Weight> mixerWeights(const CardModel &card) {
-  int64_t dm = card.dModel, di = card.expand * card.dModel,
-          n = card.dState, r = card.dtRank, w = card.dConv;
+  int64_t dm = card.dModel, di = card.expand * card.dModel, n = card.dState,
+          r = card.dtRank, w = card.dConv;
   int64_t hk = card.heads * card.keyDim, hv = card.heads * card.valueDim;
   if (card.gatedDeltaNet())
     return {{"q_proj", {hk, dm}, "attn.q_proj.weight"},
@@ -90,11 +90,11 @@ Value buildMixer(OpBuilder &b, const CardModel &card, Value x,
   if (card.gatedDeltaNet())
     return GatedDeltaNetMixerOp::create(
         b, loc, type, DeltaNetFormAttr::get(context, card.form), x,
-        weight("q_proj"), weight("k_proj"), weight("v_proj"),
-        weight("q_conv"), weight("k_conv"), weight("v_conv"),
-        weight("b_proj"), weight("a_proj"), weight("A_log"),
-        weight("dt_bias"), weight("g_proj"), weight("norm_weight"),
-        weight("o_proj"), b.getI64IntegerAttr(card.heads), momentum, ns,
+        weight("q_proj"), weight("k_proj"), weight("v_proj"), weight("q_conv"),
+        weight("k_conv"), weight("v_conv"), weight("b_proj"), weight("a_proj"),
+        weight("A_log"), weight("dt_bias"), weight("g_proj"),
+        weight("norm_weight"), weight("o_proj"),
+        b.getI64IntegerAttr(card.heads), momentum, ns,
         b.getF64FloatAttr(card.tau), b.getF64FloatAttr(card.outputNormEps));
   bool mamba = StringRef(card.kind).ends_with("mamba");
   return SelectiveMixerOp::create(
@@ -104,8 +104,8 @@ Value buildMixer(OpBuilder &b, const CardModel &card, Value x,
       card.vision ? b.getUnitAttr() : UnitAttr(), x, weight("in_proj"),
       weight("conv_weight"), weight("conv_bias"), weight("conv_z_weight"),
       weight("conv_z_bias"), weight("x_proj"), weight("dt_proj_weight"),
-      weight("dt_proj_bias"), weight("A_log"), weight("D"),
-      weight("out_proj"), momentum, ns, b.getF64FloatAttr(card.tau));
+      weight("dt_proj_bias"), weight("A_log"), weight("D"), weight("out_proj"),
+      momentum, ns, b.getF64FloatAttr(card.tau));
 }
 
 } // namespace
@@ -144,9 +144,9 @@ OwningOpRef<ModuleOp> card::buildModel(const CardModel &card,
       add(w.name, w.shape);
   } else {
     if (tokens) {
-      args.push_back({"input_ids", RankedTensorType::get(
-                                       {card.batch, card.length},
-                                       b.getIntegerType(32))});
+      args.push_back(
+          {"input_ids", RankedTensorType::get({card.batch, card.length},
+                                              b.getIntegerType(32))});
       add(root + "embeddings.weight", {card.vocab, dm});
     } else {
       add("x", {card.batch, card.length, dm});
@@ -171,10 +171,9 @@ OwningOpRef<ModuleOp> card::buildModel(const CardModel &card,
   SmallVector<Type> types;
   for (auto &arg : args)
     types.push_back(arg.second);
-  Type resultType =
-      tokens ? RankedTensorType::get({card.batch, card.length, card.vocab},
-                                     element)
-             : Type(hiddenType);
+  Type resultType = tokens ? RankedTensorType::get(
+                                 {card.batch, card.length, card.vocab}, element)
+                           : Type(hiddenType);
   auto func = func::FuncOp::create(b, modelLoc, card.entry,
                                    b.getFunctionType(types, {resultType}));
   for (auto [i, arg] : llvm::enumerate(args))
@@ -200,10 +199,11 @@ OwningOpRef<ModuleOp> card::buildModel(const CardModel &card,
     auto norm = [&](Value x, StringRef weight, Location loc) -> Value {
       return RMSNormOp::create(b, loc, hiddenType, x, arg(weight), eps);
     };
-    Value h = tokens ? Value(EmbeddingOp::create(
-                           b, modelLoc, hiddenType, arg("input_ids"),
-                           arg(root + "embeddings.weight")))
-                     : arg("x");
+    Value h = tokens
+                  ? Value(EmbeddingOp::create(b, modelLoc, hiddenType,
+                                              arg("input_ids"),
+                                              arg(root + "embeddings.weight")))
+                  : arg("x");
     for (int64_t i = 0; i < card.layers; ++i) {
       Value a = norm(h, layerName(i, fla ? "attn_norm.weight" : "norm.weight"),
                      mixerLoc);
@@ -225,11 +225,11 @@ OwningOpRef<ModuleOp> card::buildModel(const CardModel &card,
     }
     out = norm(h, root + (fla ? "norm.weight" : "norm_f.weight"), modelLoc);
     if (tokens)
-      out = LinearOp::create(
-          b, modelLoc, resultType, out,
-          arg(card.tieEmbeddings ? root + "embeddings.weight"
-                                 : std::string("lm_head.weight")),
-          /*bias=*/Value());
+      out = LinearOp::create(b, modelLoc, resultType, out,
+                             arg(card.tieEmbeddings
+                                     ? root + "embeddings.weight"
+                                     : std::string("lm_head.weight")),
+                             /*bias=*/Value());
   }
   func::ReturnOp::create(b, modelLoc, out);
   // The verifier reports at the card's lines; the op's generic form, which
@@ -242,4 +242,3 @@ OwningOpRef<ModuleOp> card::buildModel(const CardModel &card,
     return nullptr;
   return module;
 }
-

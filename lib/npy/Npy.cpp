@@ -538,7 +538,8 @@ void Array::setFromDouble(size_t i, double v) {
     // than the encoder: a language model's random weights are 10^8 of
     // them. Out of range the cast is undefined behaviour, so the encoder
     // rounds those (to ±FLT_MAX or ±inf) and NaN.
-    if (std::fabs(v) <= static_cast<double>(std::numeric_limits<float>::max())) {
+    if (std::fabs(v) <=
+        static_cast<double>(std::numeric_limits<float>::max())) {
       float f = static_cast<float>(v);
       uint32_t word;
       std::memcpy(&word, &f, sizeof f);

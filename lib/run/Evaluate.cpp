@@ -333,7 +333,8 @@ private:
     expect(op.getDtBias(), "dt_proj bias", {inner});
     expect(op.getALog(), "A_log", {inner, state});
     expect(op.getD(), "D", {inner});
-    expect(op.getConvZWeight(), "conv_z weight", {inner, shapeOf(op.getConvWeight())[1]});
+    expect(op.getConvZWeight(), "conv_z weight",
+           {inner, shapeOf(op.getConvWeight())[1]});
     expect(op.getConvZBias(), "conv_z bias", {inner});
     expect(op.getOutProj(), "out_proj",
            {model, op.getVision() ? 2 * inner : inner});

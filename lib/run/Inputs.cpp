@@ -48,8 +48,8 @@ Role run::roleOf(BlockArgument argument) {
       // Projection and conv weights keep activations at unit scale; x,
       // biases, A_log and D are standard normal.
       if (v == mixer.getInProj() || v == mixer.getConvWeight() ||
-          v == mixer.getConvZWeight() || v == mixer.getXProj() || v == mixer.getDtProj() ||
-          v == mixer.getOutProj())
+          v == mixer.getConvZWeight() || v == mixer.getXProj() ||
+          v == mixer.getDtProj() || v == mixer.getOutProj())
         return Role::Weight;
       return Role::Normal;
     }
@@ -259,8 +259,8 @@ FailureOr<std::vector<Input>> run::prepareInputs(func::FuncOp entry,
     input.name = argumentName(entry, i);
     input.role = roleOf(arg);
     auto type = dyn_cast<RankedTensorType>(arg.getType());
-    FailureOr<npy::DType> dtype =
-        type ? dtypeOf(type.getElementType()) : FailureOr<npy::DType>(failure());
+    FailureOr<npy::DType> dtype = type ? dtypeOf(type.getElementType())
+                                       : FailureOr<npy::DType>(failure());
     if (failed(dtype))
       return emitError(entry.getLoc())
              << "argument '" << input.name << "' has type " << arg.getType()

@@ -245,8 +245,8 @@ int run::runModel(const RunOptions &options) {
   std::vector<npy::Array> outputs;
   for (unsigned i = 0; i < entry.getNumResults(); ++i) {
     auto type = dyn_cast<RankedTensorType>(entry.getResultTypes()[i]);
-    FailureOr<npy::DType> dtype =
-        type ? dtypeOf(type.getElementType()) : FailureOr<npy::DType>(failure());
+    FailureOr<npy::DType> dtype = type ? dtypeOf(type.getElementType())
+                                       : FailureOr<npy::DType>(failure());
     if (failed(dtype)) {
       emitError(entry.getLoc())
           << "result " << i << " has type " << entry.getResultTypes()[i]
@@ -289,7 +289,8 @@ int run::runModel(const RunOptions &options) {
       auto start = std::chrono::steady_clock::now();
       if (failed(jit->call(inPtrs, outPtrs)))
         return 1;
-      std::chrono::duration<double> d = std::chrono::steady_clock::now() - start;
+      std::chrono::duration<double> d =
+          std::chrono::steady_clock::now() - start;
       times.push_back(d.count());
     }
     std::sort(times.begin(), times.end());
