@@ -32,27 +32,15 @@ using namespace mlir::muonssm::card;
 namespace {
 
 /// Keys of every transformers config that do not change the forward pass.
-constexpr StringRef kGenericKeys[] = {"architectures",
-                                      "model_type",
-                                      "transformers_version",
-                                      "torch_dtype",
-                                      "dtype",
-                                      "bos_token_id",
-                                      "eos_token_id",
-                                      "pad_token_id",
-                                      "initializer_range",
-                                      "use_cache",
-                                      "_name_or_path",
-                                      "return_dict",
-                                      "output_hidden_states",
-                                      "output_attentions",
-                                      "auto_map",
-                                      "max_position_embeddings",
-                                      "fuse_cross_entropy",
-                                      "fuse_norm",
-                                      "fuse_swiglu",
-                                      "fuse_linear_cross_entropy",
-                                      "use_l2warp"};
+// clang-format off
+constexpr StringRef kGenericKeys[] = {
+    "architectures", "model_type", "transformers_version", "torch_dtype",
+    "dtype", "bos_token_id", "eos_token_id", "pad_token_id",
+    "initializer_range", "use_cache", "_name_or_path", "return_dict",
+    "output_hidden_states", "output_attentions", "auto_map",
+    "max_position_embeddings", "fuse_cross_entropy", "fuse_norm",
+    "fuse_swiglu", "fuse_linear_cross_entropy", "use_l2warp"};
+// clang-format on
 
 class ConfigReader {
 public:
