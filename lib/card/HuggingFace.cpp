@@ -368,7 +368,9 @@ OwningOpRef<ModuleOp> card::importConfig(StringRef text, StringRef path,
                                       : std::nullopt;
   if (!type) {
     emitError(reader.locate("model_type"))
-        << "config.json needs 'model_type' (\"gated_deltanet\" or \"mamba\")";
+        << (object->get("model_type") ? "'model_type' must be a string"
+                                      : "config.json needs 'model_type'")
+        << " (\"gated_deltanet\" or \"mamba\")";
     return nullptr;
   }
   reader.modelType = type->str();
