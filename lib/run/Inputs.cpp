@@ -10,6 +10,7 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Parallel.h"
 #include "llvm/Support/Path.h"
 
 #include <algorithm>
@@ -384,6 +385,7 @@ FailureOr<std::vector<Input>> run::prepareInputs(func::FuncOp entry,
            << llvm::formatv("{0:F1}", memory / (1 << 30)).str()
            << " GiB of memory";
 
+  std::vector<unsigned> plain; // drawn by randomArray, below
   for (unsigned i = 0; i < count; ++i) {
     Input &input = inputs[i];
     if (input.fromFile)
@@ -453,7 +455,17 @@ FailureOr<std::vector<Input>> run::prepareInputs(func::FuncOp entry,
             e, static_cast<double>(normal.below(static_cast<uint64_t>(vocab))));
       continue;
     }
-    input.data = ::muonssm::data::randomArray(input.role, dtype, shapes[i], normal);
+    plain.push_back(i);
   }
+  // The plain draws in parallel: each argument has its own generator, so
+  // the data do not depend on the order (a language model's 10^8 weights
+  // took most of a run's input time on one core).
+  llvm::parallelFor(0, plain.size(), [&](size_t p) {
+    unsigned i = plain[p];
+    ::muonssm::data::Normal normal = ::muonssm::data::generatorFor(seed, i);
+    inputs[i].data = ::muonssm::data::randomArray(
+        inputs[i].role, *dtypeOf(types[i].getElementType()), shapes[i],
+        normal);
+  });
   return inputs;
 }
