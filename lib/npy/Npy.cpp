@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lib/npy/Npy.h"
+#include "lib/npy/FileIO.h"
 
 #include <algorithm>
 #include <cassert>
@@ -18,11 +19,11 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <limits>
 #include <memory>
 
 using namespace muonssm::npy;
+using namespace muonssm::npy::detail;
 
 namespace {
 
@@ -37,25 +38,6 @@ constexpr size_t kGrowthAxisMaxDigits = 21;
 // numpy's sizes are npy_intp; refuse anything a signed 64-bit size cannot
 // hold rather than letting the product wrap.
 constexpr uint64_t kMaxBytes = std::numeric_limits<int64_t>::max();
-
-struct FileCloser {
-  void operator()(std::FILE *f) const { std::fclose(f); }
-};
-using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
-
-// Elements are little-endian in memory and on disk whatever the host; these
-// make that explicit instead of relying on memcpy into host integers.
-uint64_t loadLE(const uint8_t *p, size_t n) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < n; ++i)
-    v |= static_cast<uint64_t>(p[i]) << (8 * i);
-  return v;
-}
-
-void storeLE(uint8_t *p, uint64_t v, size_t n) {
-  for (size_t i = 0; i < n; ++i)
-    p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
 
 // Decodes an IEEE-style binary float with `expBits` exponent bits and
 // `mantBits` stored fraction bits. Every such value with at most 11
@@ -599,23 +581,13 @@ bool muonssm::npy::readNpy(const std::string &path, Array &out,
     error = path + ": " + what;
     return false;
   };
-  auto readError = [&](std::FILE *f) {
-    return fail(std::string("cannot read: ") +
-                (std::ferror(f) ? std::strerror(errno)
-                                : "the file changed while being read"));
-  };
+  auto readError = [&](std::FILE *f) { return fail(readFailure(f)); };
 
-  errno = 0;
-  FilePtr file(std::fopen(path.c_str(), "rb"));
-  if (!file)
-    return fail(std::string("cannot open: ") + std::strerror(errno));
-  // fopen succeeds on a directory on Linux, and its "size" is meaningless.
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    return fail("cannot read: not a regular file");
-  const uint64_t fileSize = std::filesystem::file_size(path, ec);
-  if (ec)
-    return fail("cannot read: " + ec.message());
+  FilePtr file;
+  uint64_t fileSize = 0;
+  std::string what;
+  if (!openForReading(path, file, fileSize, what))
+    return fail(what);
 
   // Magic and version.
   uint8_t prefix[12];
@@ -751,31 +723,11 @@ bool muonssm::npy::writeNpy(const std::string &path, const Array &array,
                 std::to_string(dataBytes));
 
   const std::string header = buildHeader(descrFor(array.dtype), array.shape);
-  const std::string tmpPath = path + ".tmp";
-  errno = 0;
-  FilePtr file(std::fopen(tmpPath.c_str(), "wb"));
-  if (!file)
-    return fail("cannot create " + tmpPath + ": " + std::strerror(errno));
-  // An empty array's data() may be null, which fwrite must not see.
-  bool ok = std::fwrite(header.data(), 1, header.size(), file.get()) ==
-                header.size() &&
-            (dataBytes == 0 || std::fwrite(array.data.data(), 1, dataBytes,
-                                           file.get()) == dataBytes);
-  int savedErrno = errno;
-  // fclose flushes: a full disk may only show up here.
-  if (std::fclose(file.release()) != 0 && ok) {
-    ok = false;
-    savedErrno = errno;
-  }
-  if (!ok) {
-    std::remove(tmpPath.c_str());
-    return fail("cannot write " + tmpPath + ": " + std::strerror(savedErrno));
-  }
-  if (std::rename(tmpPath.c_str(), path.c_str()) != 0) {
-    savedErrno = errno;
-    std::remove(tmpPath.c_str());
-    return fail("cannot rename " + tmpPath + " to " + path + ": " +
-                std::strerror(savedErrno));
-  }
+  std::string what;
+  if (!writeAtomically(path,
+                       {{header.data(), header.size()},
+                        {array.data.data(), dataBytes}},
+                       what))
+    return fail(what);
   return true;
 }

@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lib/npy/Safetensors.h"
+#include "lib/npy/FileIO.h"
 
 #include <nlohmann/json.hpp>
 
@@ -22,12 +23,12 @@
 #include <climits>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <limits>
 #include <memory>
 #include <set>
 
 using namespace muonssm::npy;
+using namespace muonssm::npy::detail;
 
 // ordered_json keeps object keys in file order, which names() promises;
 // nlohmann::json would sort them.
@@ -44,22 +45,6 @@ constexpr size_t kHeaderAlign = 8;
 constexpr size_t kMaxShown = 200;
 constexpr char kMetadataKey[] = "__metadata__";
 
-struct FileCloser {
-  void operator()(std::FILE *f) const { std::fclose(f); }
-};
-using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
-
-uint64_t loadLE64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8; ++i)
-    v |= static_cast<uint64_t>(p[i]) << (8 * i);
-  return v;
-}
-
-void storeLE64(uint8_t *p, uint64_t v) {
-  for (size_t i = 0; i < 8; ++i)
-    p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
 
 const char *safetensorsDTypeName(DType dtype) {
   switch (dtype) {
@@ -350,23 +335,13 @@ bool SafetensorsFile::open(const std::string &filePath, std::string &error) {
     error = filePath + ": " + what;
     return false;
   };
-  auto readError = [&](std::FILE *f) {
-    return fail(std::string("cannot read: ") +
-                (std::ferror(f) ? std::strerror(errno)
-                                : "the file changed while being read"));
-  };
+  auto readError = [&](std::FILE *f) { return fail(readFailure(f)); };
 
-  errno = 0;
-  FilePtr file(std::fopen(filePath.c_str(), "rb"));
-  if (!file)
-    return fail(std::string("cannot open: ") + std::strerror(errno));
-  // fopen succeeds on a directory on Linux, and its "size" is meaningless.
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(filePath, ec))
-    return fail("cannot read: not a regular file");
-  const uint64_t fileSize = std::filesystem::file_size(filePath, ec);
-  if (ec)
-    return fail("cannot read: " + ec.message());
+  FilePtr file;
+  uint64_t fileSize = 0;
+  std::string what;
+  if (!openForReading(filePath, file, fileSize, what))
+    return fail(what);
 
   uint8_t sizeField[8];
   size_t got = std::fread(sizeField, 1, 8, file.get());
@@ -376,7 +351,7 @@ bool SafetensorsFile::open(const std::string &filePath, std::string &error) {
     return fail("truncated: the file holds only " + std::to_string(got) +
                 " bytes, too few for the 8-byte header size");
   }
-  const uint64_t headerSize = loadLE64(sizeField);
+  const uint64_t headerSize = loadLE(sizeField, 8);
   if (headerSize > kMaxHeaderBytes)
     return fail("the header size field declares " + std::to_string(headerSize) +
                 " bytes of header, more than the " +
@@ -541,36 +516,14 @@ bool muonssm::npy::writeSafetensors(
                 " bytes, more than the " + std::to_string(kMaxHeaderBytes) +
                 " a .safetensors header may have");
   uint8_t sizeField[8];
-  storeLE64(sizeField, text.size());
+  storeLE(sizeField, text.size(), 8);
 
-  const std::string tmpPath = path + ".tmp";
-  errno = 0;
-  FilePtr file(std::fopen(tmpPath.c_str(), "wb"));
-  if (!file)
-    return fail("cannot create " + tmpPath + ": " + std::strerror(errno));
-  bool ok = std::fwrite(sizeField, 1, 8, file.get()) == 8 &&
-            std::fwrite(text.data(), 1, text.size(), file.get()) == text.size();
-  for (size_t i = 0; ok && i < tensors.size(); ++i) {
-    const std::vector<uint8_t> &data = tensors[i].second->data;
-    // An empty array's data() may be null, which fwrite must not see.
-    ok = data.empty() ||
-         std::fwrite(data.data(), 1, data.size(), file.get()) == data.size();
-  }
-  int savedErrno = errno;
-  // fclose flushes: a full disk may only show up here.
-  if (std::fclose(file.release()) != 0 && ok) {
-    ok = false;
-    savedErrno = errno;
-  }
-  if (!ok) {
-    std::remove(tmpPath.c_str());
-    return fail("cannot write " + tmpPath + ": " + std::strerror(savedErrno));
-  }
-  if (std::rename(tmpPath.c_str(), path.c_str()) != 0) {
-    savedErrno = errno;
-    std::remove(tmpPath.c_str());
-    return fail("cannot rename " + tmpPath + " to " + path + ": " +
-                std::strerror(savedErrno));
-  }
+  std::vector<std::pair<const void *, size_t>> pieces = {
+      {sizeField, 8}, {text.data(), text.size()}};
+  for (const auto &tensor : tensors)
+    pieces.push_back({tensor.second->data.data(), tensor.second->data.size()});
+  std::string what;
+  if (!writeAtomically(path, pieces, what))
+    return fail(what);
   return true;
 }
