@@ -405,9 +405,5 @@ OwningOpRef<ModuleOp> card::importCard(StringRef text, StringRef path,
   std::optional<CardModel> card = importer.read(parsed.table());
   if (!card)
     return nullptr;
-  if (sizes.batch > 0)
-    card->batch = sizes.batch;
-  if (sizes.length > 0)
-    card->length = sizes.length;
-  return buildModel(*card, context);
+  return buildModel(*card, context, sizes);
 }

@@ -388,9 +388,5 @@ OwningOpRef<ModuleOp> card::importConfig(StringRef text, StringRef path,
   }
   if (!card)
     return nullptr;
-  if (sizes.batch > 0)
-    card->batch = sizes.batch;
-  if (sizes.length > 0)
-    card->length = sizes.length;
-  return buildModel(*card, context);
+  return buildModel(*card, context, sizes);
 }

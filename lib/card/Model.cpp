@@ -110,8 +110,14 @@ Value buildMixer(OpBuilder &b, const CardModel &card, Value x,
 
 } // namespace
 
-OwningOpRef<ModuleOp> card::buildModel(const CardModel &card,
-                                       MLIRContext *context) {
+OwningOpRef<ModuleOp> card::buildModel(const CardModel &described,
+                                       MLIRContext *context, Sizes sizes) {
+  // The command line's sizes replace the description's.
+  CardModel card = described;
+  if (sizes.batch > 0)
+    card.batch = sizes.batch;
+  if (sizes.length > 0)
+    card.length = sizes.length;
   OpBuilder b(context);
   Location modelLoc = card.modelLoc;
   OwningOpRef<ModuleOp> module = ModuleOp::create(modelLoc);

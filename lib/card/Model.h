@@ -10,6 +10,7 @@
 #define MUONSSM_LIB_CARD_MODEL_H
 
 #include "dialect/MuonSSMOps.h"
+#include "lib/card/Card.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
@@ -68,9 +69,10 @@ struct CardModel {
 constexpr int64_t kMaxSize = int64_t(1) << 24;
 
 /// The module of `card`: one entry function, its arguments named after the
-/// weights (checkpoint names for whole models), verified. Null after
-/// located errors.
-OwningOpRef<ModuleOp> buildModel(const CardModel &card, MLIRContext *context);
+/// weights (checkpoint names for whole models), verified, at the batch and
+/// length `sizes` gives where it gives them. Null after located errors.
+OwningOpRef<ModuleOp> buildModel(const CardModel &card, MLIRContext *context,
+                                 Sizes sizes = {});
 
 } // namespace mlir::muonssm::card
 
