@@ -7,6 +7,8 @@
 
 #include "lib/npy/Npy.h"
 
+#include "test/unit/ScratchFiles.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -20,30 +22,10 @@
 #include <vector>
 
 using namespace muonssm::npy;
+using namespace muonssm::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr auto npos = std::string::npos;
-
-#define EXPECT_HAS(haystack, needle)                                           \
-  EXPECT_NE((haystack).find(needle), npos) << "message: " << (haystack)
-
-std::string le16(uint16_t v) {
-  return {static_cast<char>(v), static_cast<char>(v >> 8)};
-}
-std::string le32(uint32_t v) { return le16(v) + le16(v >> 16); }
-std::string le64(uint64_t v) { return le32(v) + le32(v >> 32); }
-std::string f32Bytes(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  return le32(bits);
-}
-std::string f64Bytes(double d) {
-  uint64_t bits;
-  std::memcpy(&bits, &d, 8);
-  return le64(bits);
-}
 
 // A .npy file as numpy lays it out: magic, version, header length, `dict`,
 // spaces so that the data starts on a multiple of `align`, '\n', `data`.
@@ -72,33 +54,8 @@ const std::string kNumpyF32x2x3Header =
     "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }" +
     std::string(20 + 38, ' ') + "\n";
 
-class NpyTest : public ::testing::Test {
+class NpyTest : public ScratchDirTest {
 protected:
-  void SetUp() override {
-    const auto *info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir = fs::path(::testing::TempDir()) /
-          (std::string("muonssm_npy_") + info->name());
-    fs::remove_all(dir);
-    ASSERT_TRUE(fs::create_directories(dir));
-  }
-  void TearDown() override { fs::remove_all(dir); }
-
-  std::string pathOf(const std::string &name) const {
-    return (dir / name).string();
-  }
-
-  std::string writeFile(const std::string &name, const std::string &bytes) {
-    std::string path = pathOf(name);
-    std::ofstream os(path, std::ios::binary);
-    os.write(bytes.data(), bytes.size());
-    return path;
-  }
-
-  std::string fileBytes(const std::string &path) {
-    std::ifstream is(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(is), {});
-  }
-
   // Writes `bytes` as q.npy, reads it back and expects success.
   Array readOk(const std::string &bytes, bool expectBf16 = false) {
     std::string path = writeFile("q.npy", bytes);
@@ -121,16 +78,8 @@ protected:
     return error;
   }
 
-  fs::path dir;
 };
 
-uint64_t bitsOf(const Array &a, size_t i) {
-  size_t size = dtypeSize(a.dtype);
-  uint64_t v = 0;
-  for (size_t b = 0; b < size; ++b)
-    v |= uint64_t(a.data[i * size + b]) << (8 * b);
-  return v;
-}
 
 // One element of `dtype` holding the bit pattern `bits`.
 Array fromBits(DType dtype, uint64_t bits) {

@@ -9,6 +9,8 @@
 
 #include "lib/npy/Safetensors.h"
 
+#include "test/unit/ScratchFiles.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -22,25 +24,10 @@
 #include <vector>
 
 using namespace muonssm::npy;
+using namespace muonssm::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr auto npos = std::string::npos;
-
-#define EXPECT_HAS(haystack, needle)                                           \
-  EXPECT_NE((haystack).find(needle), npos) << "message: " << (haystack)
-
-std::string le16(uint16_t v) {
-  return {static_cast<char>(v), static_cast<char>(v >> 8)};
-}
-std::string le32(uint32_t v) { return le16(v) + le16(v >> 16); }
-std::string le64(uint64_t v) { return le32(v) + le32(v >> 32); }
-std::string f32Bytes(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  return le32(bits);
-}
 
 // A .safetensors file: the header size, `json` padded with spaces to a
 // multiple of `align` bytes (1: no padding), then `data`.
@@ -62,13 +49,6 @@ std::string entryJson(const std::string &dtype, const std::string &shape,
 const DType kAllDTypes[] = {DType::F16, DType::BF16, DType::F32,
                             DType::F64, DType::I32,  DType::I64};
 
-uint64_t bitsOf(const Array &a, size_t i) {
-  size_t size = dtypeSize(a.dtype);
-  uint64_t v = 0;
-  for (size_t b = 0; b < size; ++b)
-    v |= uint64_t(a.data[i * size + b]) << (8 * b);
-  return v;
-}
 
 void setBits(Array &a, size_t i, uint64_t bits) {
   size_t size = dtypeSize(a.dtype);
@@ -76,33 +56,8 @@ void setBits(Array &a, size_t i, uint64_t bits) {
     a.data[i * size + b] = static_cast<uint8_t>(bits >> (8 * b));
 }
 
-class SafetensorsTest : public ::testing::Test {
+class SafetensorsTest : public ScratchDirTest {
 protected:
-  void SetUp() override {
-    const auto *info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir = fs::path(::testing::TempDir()) /
-          (std::string("muonssm_safetensors_") + info->name());
-    fs::remove_all(dir);
-    ASSERT_TRUE(fs::create_directories(dir));
-  }
-  void TearDown() override { fs::remove_all(dir); }
-
-  std::string pathOf(const std::string &name) const {
-    return (dir / name).string();
-  }
-
-  std::string writeFile(const std::string &name, const std::string &bytes) {
-    std::string path = pathOf(name);
-    std::ofstream os(path, std::ios::binary);
-    os.write(bytes.data(), bytes.size());
-    return path;
-  }
-
-  std::string fileBytes(const std::string &path) {
-    std::ifstream is(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(is), {});
-  }
-
   // Writes `bytes` as q.safetensors and expects open() to fail with one line
   // that starts with the file's path and leaves no tensors.
   std::string openFails(const std::string &bytes) {
@@ -124,7 +79,6 @@ protected:
                             std::string(dataBytes, '\0')));
   }
 
-  fs::path dir;
 };
 
 //===----------------------------------------------------------------------===//
