@@ -231,11 +231,12 @@ FailureOr<std::vector<Input>> run::prepareInputs(func::FuncOp entry,
   // NAME.npy files.
   std::vector<npy::SafetensorsFile> checkpoints;
   std::vector<std::string> notInCheckpoint;
+  bool inputsIsDirectory = llvm::sys::fs::is_directory(inputsDir);
   if (!inputsDir.empty()) {
     std::vector<std::string> paths;
     if (inputsDir.ends_with(".safetensors")) {
       paths.push_back(inputsDir.str());
-    } else if (llvm::sys::fs::is_directory(inputsDir)) {
+    } else if (inputsIsDirectory) {
       std::error_code ec;
       for (llvm::sys::fs::directory_iterator it(inputsDir, ec), end;
            it != end && !ec; it.increment(ec))
@@ -275,7 +276,7 @@ FailureOr<std::vector<Input>> run::prepareInputs(func::FuncOp entry,
     llvm::SmallString<256> path(inputsDir);
     llvm::sys::path::append(path, input.name + ".npy");
     std::string error;
-    if (llvm::sys::fs::is_directory(inputsDir) && llvm::sys::fs::exists(path)) {
+    if (inputsIsDirectory && llvm::sys::fs::exists(path)) {
       if (!npy::readNpy(path.str().str(), input.data, error,
                         /*expectBf16=*/*dtype == npy::DType::BF16))
         return emitError(entry.getLoc())
@@ -300,11 +301,11 @@ FailureOr<std::vector<Input>> run::prepareInputs(func::FuncOp entry,
       path = file->getPath();
       // A checkpoint stored narrower than the model is widened exactly
       // (bf16 weights into an f32 model); narrowing would round.
-      if (input.data.dtype != *dtype &&
-          npy::dtypeSize(input.data.dtype) < npy::dtypeSize(*dtype) &&
-          *dtype != npy::DType::I32 && *dtype != npy::DType::I64 &&
-          input.data.dtype != npy::DType::I32 &&
-          input.data.dtype != npy::DType::I64) {
+      auto isFloat = [](npy::DType t) {
+        return t != npy::DType::I32 && t != npy::DType::I64;
+      };
+      if (isFloat(input.data.dtype) && isFloat(*dtype) &&
+          npy::dtypeSize(input.data.dtype) < npy::dtypeSize(*dtype)) {
         npy::Array wide = npy::Array::zeros(*dtype, input.data.shape);
         for (size_t e = 0; e < wide.numElements(); ++e)
           wide.setFromDouble(e, input.data.getAsDouble(e));
@@ -396,6 +397,11 @@ FailureOr<std::vector<Input>> run::prepareInputs(func::FuncOp entry,
                << "argument '" << input.name << "' (" << types[i]
                << ") has a dynamic size that no other input fixes: give "
                << input.name << ".npy with --inputs DIR, or a static type";
+    if (input.role != Role::Offsets && input.role != Role::Slots &&
+        input.role != Role::TokenIds) {
+      plain.push_back(i);
+      continue;
+    }
     // One generator per argument, so adding an argument leaves the others'
     // data unchanged.
     ::muonssm::data::Normal normal = ::muonssm::data::generatorFor(seed, i);
@@ -453,9 +459,7 @@ FailureOr<std::vector<Input>> run::prepareInputs(func::FuncOp entry,
       for (size_t e = 0; e < input.data.numElements(); ++e)
         input.data.setFromDouble(
             e, static_cast<double>(normal.below(static_cast<uint64_t>(vocab))));
-      continue;
     }
-    plain.push_back(i);
   }
   // The plain draws in parallel: each argument has its own generator, so
   // the data do not depend on the order (a language model's 10^8 weights
