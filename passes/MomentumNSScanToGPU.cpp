@@ -22,6 +22,15 @@
 // registers:   S ← D(S) − ηβ k uᵀ + τ_out R M',   o = scale·Sᵀq.
 // Nothing per token leaves the chip but o.
 //
+// Schedule. A token has a momentum side (p, y → x, kᵀp → M', G', G'², R:
+// three phases) and a state side (u partials → u → S update and o partials:
+// three phases). With the update input, w = β⊙v does not depend on S, so the
+// momentum side runs one token ahead: iteration t does token t's state side
+// and token t + 1's momentum side phase by phase, 3 barriers a token instead
+// of 6, with M and R double buffered (token t's in buffer t mod 2). Token
+// inputs go through a ring of three shared slots (t, t + 1, and t + 2 being
+// stored); their global loads are issued an iteration ahead of the store.
+//
 //===----------------------------------------------------------------------===//
 
 #include "passes/GPULowering.h"
@@ -36,6 +45,11 @@ namespace {
 
 constexpr int64_t kThreads = 256;
 constexpr int64_t kMaxShared = 227 * 1024;
+/// Token inputs live in a ring of three slots: token t's S-side work, token
+/// t + 1's momentum-side work and token t + 2's stores overlap.
+constexpr int64_t kRing = 3;
+/// Rows of R and M' per step of the R M' loop.
+constexpr int64_t kUnroll = 2;
 
 struct NSConfig {
   int64_t K, V;
@@ -43,12 +57,18 @@ struct NSConfig {
   int64_t CG, Vp;   // 4-column groups, V padded to 4·CG
   int64_t CGT, NCG; // column groups per thread, thread columns (NCG·RG ≤ 256)
   bool square;      // the quintic's c ≠ 0: G² is kept
+  // The momentum side runs one token ahead of the state side (possible when
+  // w does not depend on S, i.e. the update input), with M and R double
+  // buffered; otherwise both run in order on single buffers.
+  bool lookahead;
+  int64_t copies; // of M and R
   // Shared memory (f32) offsets in floats.
-  int64_t offM, offG, offG2, offR, offK, offQ, offV, offBetaCh, offA, offU,
-      offW, offP, offX, offY, offPart, offScal, floats;
+  int64_t offM, offG, offG2, offR, offRingK, offRingQ, offRingA, offRingV,
+      offRingBeta, offRingW, offRingScal, offU, offP, offX, offY, offPartU,
+      offPartO, offScal, floats;
 };
 
-NSConfig chooseNSConfig(int64_t K, int64_t V, bool square) {
+NSConfig chooseNSConfig(int64_t K, int64_t V, bool square, bool lookahead) {
   NSConfig c;
   c.K = K;
   c.V = V;
@@ -59,29 +79,35 @@ NSConfig chooseNSConfig(int64_t K, int64_t V, bool square) {
   c.CGT = (c.RG * c.CG + kThreads - 1) / kThreads;
   c.NCG = (c.CG + c.CGT - 1) / c.CGT;
   c.square = square;
+  c.lookahead = lookahead;
+  c.copies = lookahead ? 2 : 1;
   int64_t off = 0;
   auto take = [&](int64_t n) {
     int64_t at = off;
     off += (n + 3) / 4 * 4; // float4 alignment
     return at;
   };
-  c.offM = take(c.Kp * c.Vp);
+  c.offM = take(c.copies * c.Kp * c.Vp);
   c.offG = take(c.Kp * c.Kp);
   c.offG2 = square ? take(c.Kp * c.Kp) : -1;
-  c.offR = take(c.Kp * c.Kp);
-  c.offK = take(c.Kp);
-  c.offQ = take(c.Kp);
-  c.offA = take(c.Kp);
+  c.offR = take(c.copies * c.Kp * c.Kp);
+  c.offRingK = take(kRing * c.Kp);
+  c.offRingQ = take(kRing * c.Kp);
+  c.offRingA = take(kRing * c.Kp);
+  c.offRingV = take(kRing * c.Vp);
+  c.offRingBeta = take(kRing * c.Vp);
+  c.offRingW = take(kRing * c.Vp);
+  c.offRingScal = take(kRing * 4);
+  c.offU = take(c.Vp);
   c.offP = take(c.Kp);
   c.offX = take(c.Kp);
   c.offY = take(c.Kp);
-  c.offV = take(c.Vp);
-  c.offBetaCh = take(c.Vp);
-  c.offU = take(c.Vp);
-  c.offW = take(c.Vp);
-  c.offPart = take(c.RG * c.Vp);
+  c.offPartU = take(c.RG * c.Vp);
+  c.offPartO = take(c.RG * c.Vp);
   c.offScal = take(8);
   c.floats = off;
+  if (lookahead && c.floats * 4 > kMaxShared)
+    return chooseNSConfig(K, V, square, /*lookahead=*/false);
   return c;
 }
 
@@ -103,7 +129,8 @@ std::string gpu_codegen::whyNotMomentumNS(ScanOp op) {
   auto vType = op.getV().getType();
   if (qType.isDynamicDim(3) || vType.isDynamicDim(3))
     return "its head dimensions are dynamic";
-  NSConfig c = chooseNSConfig(qType.getDimSize(3), vType.getDimSize(3), true);
+  NSConfig c = chooseNSConfig(qType.getDimSize(3), vType.getDimSize(3),
+                             /*square=*/true, /*lookahead=*/false);
   if (c.CGT > 8)
     return "its state is too large for the registers of one block (K·V up "
            "to 32768)";
@@ -123,7 +150,8 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
   NSCoefficients coef = getNSCoefficients(ns.getPolynomial());
   int64_t K = op.getQ().getType().getDimSize(3);
   int64_t V = op.getV().getType().getDimSize(3);
-  NSConfig c = chooseNSConfig(K, V, coef.c != 0.0);
+  NSConfig c = chooseNSConfig(K, V, coef.c != 0.0,
+                             op.getInput() == InputKind::Update);
 
   // The dynamic shared buffer (LowerToGPU.cpp creates it once per module).
   ensureSharedBuffer(kernels, op.getLoc());
@@ -161,7 +189,8 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
   const int64_t Kp = c.Kp, Vp = c.Vp, RG = c.RG, CGT = c.CGT;
   Type f32 = b.getF32Type();
 
-  // ---- Shared memory views.
+  // ---- Shared memory views. M and R have `copies` buffers: with the
+  // lookahead, token t's M' and R are in buffer t mod 2.
   auto space = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   Value raw = memref::GetGlobalOp::create(
       b, MemRefType::get({0}, b.getI8Type(), AffineMap(), space),
@@ -176,14 +205,19 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
         b, MemRefType::get(shape, f32, AffineMap(), space), raw,
         e.idx(offset * 4), ValueRange{});
   };
-  Value sM = view(c.offM, {Kp, Vp}), sG = view(c.offG, {Kp, Kp}),
-        sG2 = view(c.offG2, {Kp, Kp}), sR = view(c.offR, {Kp, Kp});
-  Value sK = view(c.offK, {Kp}), sQ = view(c.offQ, {Kp}),
-        sA = view(c.offA, {Kp}), sP = view(c.offP, {Kp}),
+  Value sM = view(c.offM, {c.copies, Kp, Vp}), sG = view(c.offG, {Kp, Kp}),
+        sG2 = view(c.offG2, {Kp, Kp}), sR = view(c.offR, {c.copies, Kp, Kp});
+  Value ringK = view(c.offRingK, {kRing, Kp}),
+        ringQ = view(c.offRingQ, {kRing, Kp}),
+        ringA = view(c.offRingA, {kRing, Kp}),
+        ringV = view(c.offRingV, {kRing, Vp}),
+        ringBeta = view(c.offRingBeta, {kRing, Vp}),
+        ringW = view(c.offRingW, {kRing, Vp}),
+        ringScal = view(c.offRingScal, {kRing, 4});
+  Value sU = view(c.offU, {Vp}), sP = view(c.offP, {Kp}),
         sX = view(c.offX, {Kp}), sY = view(c.offY, {Kp});
-  Value sV = view(c.offV, {Vp}), sBetaCh = view(c.offBetaCh, {Vp}),
-        sU = view(c.offU, {Vp}), sW = view(c.offW, {Vp});
-  Value sPart = view(c.offPart, {RG, Vp}), sScal = view(c.offScal, {8});
+  Value sPartU = view(c.offPartU, {RG, Vp}),
+        sPartO = view(c.offPartO, {RG, Vp}), sScal = view(c.offScal, {8});
   auto ld = [&](Value tile, ValueRange at) -> Value {
     return memref::LoadOp::create(b, tile, at);
   };
@@ -191,6 +225,11 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
     memref::StoreOp::create(b, x, tile, at);
   };
   Value zero = e.cst(0.0), one = e.cst(1.0);
+  // The ring slot of token t, and the M/R buffer of token t's M'.
+  auto slotOf = [&](Value t) { return e.irem(t, e.idx(kRing)); };
+  auto bufferOf = [&](Value t) {
+    return c.lookahead ? e.irem(t, e.idx(2)) : e.idx(0);
+  };
 
   // ---- Who am I: the state tile of rows 4·rg.. and columns
   // 4·CGT·cgi + 4·x.. (x < CGT) of value head h of sequence n.
@@ -229,7 +268,8 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
   };
 
   // ---- Initial states: S into the tiles' registers, M into shared memory
-  // (zero padded), then G = M Mᵀ, G² = G G and ν² = tr G.
+  // (the buffer of token first − 1, zero padded), then G = M Mᵀ, G² = G G
+  // and ν² = tr G.
   SmallVector<Value> S; // [r][x]: vector<4xf32> of row 4rg+r, group x
   for (int64_t r = 0; r < 4; ++r)
     for (int64_t x = 0; x < CGT; ++x) {
@@ -248,6 +288,7 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
       }
       S.push_back(e.fromElements(values));
     }
+  Value initialBuffer = bufferOf(e.iadd(first, e.idx(1)));
   forEach(Kp * Vp, [&](Value x) {
     Value i = e.idiv(x, e.idx(Vp)), j = e.irem(x, e.idx(Vp));
     Value value = zero;
@@ -258,24 +299,32 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
                                              e.imin(j, e.idx(V - 1)))),
                        zero);
     }
-    st(value, sM, {i, j});
+    st(value, sM, {initialBuffer, i, j});
   });
-  // The state's padding stays zero in these vectors.
+  // The padding of the token vectors stays zero: stores touch i < K, j < V.
+  forEach(kRing * Kp, [&](Value x) {
+    Value s = e.idiv(x, e.idx(Kp)), i = e.irem(x, e.idx(Kp));
+    for (Value vec : {ringK, ringQ, ringA})
+      st(zero, vec, {s, i});
+  });
+  forEach(kRing * Vp, [&](Value x) {
+    Value s = e.idiv(x, e.idx(Vp)), j = e.irem(x, e.idx(Vp));
+    for (Value vec : {ringV, ringBeta, ringW})
+      st(zero, vec, {s, j});
+  });
   forEach(Kp, [&](Value x) {
-    for (Value vec : {sK, sQ, sA, sP, sX, sY})
-      st(zero, vec, {x});
-  });
-  forEach(Vp, [&](Value x) {
-    for (Value vec : {sV, sBetaCh, sU, sW})
+    for (Value vec : {sP, sX, sY})
       st(zero, vec, {x});
   });
   e.barrier();
   forEach(Kp * Kp, [&](Value x) {
     Value i = e.idiv(x, e.idx(Kp)), l = e.irem(x, e.idx(Kp));
-    Value sum = e.loop(e.idx(0), e.idx(Vp), e.idx(1), {zero},
-                       [&](Value j, ValueRange acc) -> SmallVector<Value> {
-                         return {e.fma(ld(sM, {i, j}), ld(sM, {l, j}), acc[0])};
-                       })[0];
+    Value sum = e.loop(
+        e.idx(0), e.idx(Vp), e.idx(1), {zero},
+        [&](Value j, ValueRange acc) -> SmallVector<Value> {
+          return {e.fma(ld(sM, {initialBuffer, i, j}),
+                        ld(sM, {initialBuffer, l, j}), acc[0])};
+        })[0];
     st(sum, sG, {i, l});
   });
   e.barrier();
@@ -295,11 +344,11 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
                      [&](Value i, ValueRange acc) -> SmallVector<Value> {
                        return {e.add(acc[0], ld(sG, {i, i}))};
                      })[0];
-  e.barrier();
 
-  // ---- Per-token inputs, loaded one token ahead: thread i < Kp holds k_i,
-  // q_i (and g_i for the diagonal decay), thread j < Vp holds v_j (and β_j);
-  // every thread holds the per-head scalars g, β, gain.
+  // ---- Token inputs. Every thread loads: thread i < K k_i, q_i (and g_i
+  // for the diagonal decay), thread j < V v_j (and β_j); the per-head
+  // scalars g, β, gain. They are issued at the top of the iteration two
+  // tokens earlier and stored into the token's ring slot at its end.
   Value lastToken = e.isub(e.imax(last, e.iadd(first, e.idx(1))), e.idx(1));
   auto loadToken = [&](Value t) -> SmallVector<Value> {
     t = e.imin(t, lastToken);
@@ -326,257 +375,354 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
     in.push_back(gain ? e.load(gain, headIndex) : one);
     return in;
   };
+  // Ring slot s: k, q, the diagonal decay's exp(g), v and β per channel
+  // (error input), w = β⊙v (update input; the error input forms it once u is
+  // known), and the scalars [exp(g) or 1, β, gain].
+  auto storeToken = [&](ArrayRef<Value> in, Value s) {
+    Value kIn = in[0], qIn = in[1], vIn = in[2], betaChIn = in[3],
+          gateIn = in[4], betaIn = in[5], gainIn = in[6];
+    e.when(e.ult(tid, Kc), [&] {
+      st(kIn, ringK, {s, tid});
+      st(qIn, ringQ, {s, tid});
+      if (decay == DecayKind::Diagonal)
+        st(e.exp(gateIn), ringA, {s, tid});
+    });
+    e.when(e.ult(tid, Vc), [&] {
+      if (errorInput) {
+        st(vIn, ringV, {s, tid});
+        if (channelBeta)
+          st(betaChIn, ringBeta, {s, tid});
+      } else {
+        st(e.mul(channelBeta ? betaChIn : betaIn, vIn), ringW, {s, tid});
+      }
+    });
+    e.when(e.ieq(tid, e.idx(0)), [&] {
+      st(decay == DecayKind::Scalar ? e.exp(gateIn) : one, ringScal,
+         {s, e.idx(0)});
+      st(betaIn, ringScal, {s, e.idx(1)});
+      st(gainIn, ringScal, {s, e.idx(2)});
+    });
+  };
 
+  // ---- The momentum side of token τ, in three phases separated by
+  // barriers; buffer `prev` holds M_{τ−1}, `next` receives M'_τ and R_τ.
+  // Phase 1: p = γ M w and y = G k, four lanes per row (xor-shuffle sums);
+  // kᵀk and wᵀw by the last warp.
+  auto rowDots = [&](function_ref<Value(Value, Value)> matrix, int64_t cols,
+                     function_ref<Value(Value)> vec, Value out,
+                     double factor) {
+    for (int64_t base = 0; base < Kp; base += kThreads / 4) {
+      Value i = e.iadd(e.idx(base), e.idiv(tid, e.idx(4)));
+      Value part = e.irem(tid, e.idx(4));
+      Value safe = e.imin(i, e.idx(Kp - 1));
+      int64_t span = (cols + 3) / 4;
+      Value sum = zero;
+      for (int64_t jj = 0; jj < span; ++jj) {
+        Value j = e.iadd(e.imul(part, e.idx(span)), e.idx(jj));
+        Value jSafe = e.imin(j, e.idx(cols - 1));
+        Value term = e.mul(matrix(safe, jSafe), vec(jSafe));
+        sum = e.add(sum, e.select(e.ult(j, e.idx(cols)), term, zero));
+      }
+      sum = e.groupSum(sum, 4);
+      e.when(e.iand(e.ult(i, e.idx(Kp)), e.ieq(part, e.idx(0))),
+             [&] { st(e.mul(e.cst(factor), sum), out, {i}); });
+    }
+  };
+  auto gramAt = [&](Value i, Value l) { return ld(sG, {i, l}); };
+  Value lastWarp = e.ieq(e.idiv(tid, e.idx(32)), e.idx(kThreads / 32 - 1));
+  auto warpDot = [&](function_ref<Value(Value)> x,
+                     function_ref<Value(Value)> y, int64_t count) {
+    Value sum = zero;
+    for (int64_t base = 0; base < count; base += 32) {
+      Value i = e.iadd(e.idx(base), lane);
+      Value safe = e.imin(i, e.idx(count - 1));
+      sum = e.add(sum, e.select(e.ult(i, e.idx(count)),
+                                e.mul(x(safe), y(safe)), zero));
+    }
+    return e.groupSum(sum, 32);
+  };
+  auto momentumPhase1 = [&](Value s, Value prev) {
+    auto kAt = [&](Value i) { return ld(ringK, {s, i}); };
+    auto wAt = [&](Value j) { return ld(ringW, {s, j}); };
+    rowDots([&](Value i, Value j) { return ld(sM, {prev, i, j}); }, Vp, wAt,
+            sP, gamma);
+    if (c.square)
+      rowDots(gramAt, Kp, kAt, sY, 1.0);
+    e.when(lastWarp, [&] {
+      Value kk = warpDot(kAt, kAt, Kp), ww = warpDot(wAt, wAt, Vp);
+      e.when(e.ieq(lane, e.idx(0)), [&] {
+        st(kk, sScal, {e.idx(0)});
+        st(ww, sScal, {e.idx(1)});
+      });
+    });
+  };
+  // Phase 2: x = G p; kᵀp and pᵀp.
+  auto momentumPhase2 = [&](Value s) {
+    auto kAt = [&](Value i) { return ld(ringK, {s, i}); };
+    auto pAt = [&](Value i) { return ld(sP, {i}); };
+    if (c.square)
+      rowDots(gramAt, Kp, pAt, sX, 1.0);
+    e.when(lastWarp, [&] {
+      Value kp = warpDot(kAt, pAt, Kp), pp = warpDot(pAt, pAt, Kp);
+      e.when(e.ieq(lane, e.idx(0)), [&] {
+        st(kp, sScal, {e.idx(2)});
+        st(pp, sScal, {e.idx(3)});
+      });
+    });
+  };
+  // Phase 3: M' = γM + c k wᵀ; G', G'²; R = (aI + b G'/n² + c' G'²/n⁴)/n
+  // scaled by τ_out, four columns per thread and step. Returns ν'².
+  auto momentumPhase3 = [&](Value s, Value prev, Value next,
+                            Value nu2) -> Value {
+    Value cIn = e.mul(e.cst(tauIn), ld(ringScal, {s, e.idx(2)}));
+    Value kk = ld(sScal, {e.idx(0)}), ww = ld(sScal, {e.idx(1)});
+    Value kp = ld(sScal, {e.idx(2)}), pp = ld(sScal, {e.idx(3)});
+    Value nu2New = e.fma(e.mul(cIn, cIn), e.mul(kk, ww),
+                         e.fma(e.cst(gamma * gamma), nu2,
+                               e.mul(e.mul(e.cst(2.0), cIn), kp)));
+    nu2New = e.maxf(nu2New, zero);
+    Value nu = e.sqrt(nu2New);
+    Value norm = addEps ? e.add(nu, e.cst(eps)) : e.maxf(nu, e.cst(eps));
+    Value inv = e.div(one, norm), inv2 = e.mul(inv, inv);
+    auto v4 = [&](Value x) { return e.splat(x, 4); };
+    forEach(Kp * c.CG, [&](Value x) {
+      Value i = e.idiv(x, e.idx(c.CG));
+      Value j = e.imul(e.irem(x, e.idx(c.CG)), e.idx(4));
+      Value ck = e.mul(cIn, ld(ringK, {s, i}));
+      Value mOld = e.vload(sM, {prev, i, j}, 4);
+      Value w4 = e.vload(ringW, {s, j}, 4);
+      e.vstore(e.fma(v4(e.cst(gamma)), mOld, e.mul(v4(ck), w4)), sM,
+               {next, i, j});
+    });
+    // Δ = c(p kᵀ + k pᵀ) + c²σ k kᵀ; Δ² = D00 ppᵀ + D01 (pkᵀ + kpᵀ) +
+    // D11 kkᵀ with D = C Γ C, C = [[0, c], [c, c²σ]], Γ = Gram of (p, k).
+    Value c2 = e.mul(cIn, cIn), c2s = e.mul(c2, ww);
+    Value d00 = e.mul(c2, kk);
+    Value d01 = e.add(e.mul(c2, kp), e.mul(e.mul(c2s, cIn), kk));
+    Value d11 = e.add(e.mul(c2, pp),
+                      e.add(e.mul(e.mul(e.cst(2.0), e.mul(c2s, cIn)), kp),
+                            e.mul(e.mul(c2s, c2s), kk)));
+    Value scaleR = e.mul(e.cst(tauOut), inv);
+    forEach(Kp * RG, [&](Value x) {
+      Value i = e.idiv(x, e.idx(RG));
+      Value l = e.imul(e.irem(x, e.idx(RG)), e.idx(4));
+      Value ki = v4(ld(ringK, {s, i})), pi = v4(ld(sP, {i}));
+      Value kl = e.vload(ringK, {s, l}, 4), pl = e.vload(sP, {l}, 4);
+      Value sym = e.fma(pi, kl, e.mul(ki, pl)); // (pkᵀ + kpᵀ)_il
+      Value kkT = e.mul(ki, kl);
+      Value delta = e.fma(v4(cIn), sym, e.mul(v4(c2s), kkT));
+      Value gNew =
+          e.fma(v4(e.cst(gamma * gamma)), e.vload(sG, {i, l}, 4), delta);
+      e.vstore(gNew, sG, {i, l});
+      SmallVector<Value> eye;
+      for (int64_t d = 0; d < 4; ++d)
+        eye.push_back(e.select(e.ieq(i, e.iadd(l, e.idx(d))),
+                               e.cst(coef.a), zero));
+      Value r = e.fma(v4(e.cst(coef.b)), e.mul(gNew, v4(inv2)),
+                      e.fromElements(eye));
+      if (c.square) {
+        Value xi = v4(ld(sX, {i})), xl = e.vload(sX, {l}, 4);
+        Value yi = v4(ld(sY, {i})), yl = e.vload(sY, {l}, 4);
+        // GΔ + ΔG = c(x kᵀ + k xᵀ + y pᵀ + p yᵀ) + c²σ(y kᵀ + k yᵀ)
+        Value cross = e.mul(v4(cIn), e.add(e.fma(xi, kl, e.mul(ki, xl)),
+                                           e.fma(yi, pl, e.mul(pi, yl))));
+        cross = e.fma(v4(c2s), e.fma(yi, kl, e.mul(ki, yl)), cross);
+        Value sq = e.fma(v4(d00), e.mul(pi, pl),
+                         e.fma(v4(d01), sym, e.mul(v4(d11), kkT)));
+        Value g2 = e.fma(v4(e.cst(gamma * gamma * gamma * gamma)),
+                         e.vload(sG2, {i, l}, 4),
+                         e.fma(v4(e.cst(gamma * gamma)), cross, sq));
+        e.vstore(g2, sG2, {i, l});
+        r = e.fma(v4(e.cst(coef.c)), e.mul(g2, v4(e.mul(inv2, inv2))), r);
+      }
+      e.vstore(e.mul(v4(scaleR), r), sR, {next, i, l});
+    });
+    return nu2New;
+  };
+
+  // ---- The state side of token t (ring slot s, M'_t and R_t in `buffer`).
+  // The decay of row i (a vector over the 4 rows of the tile).
+  auto rowDecays = [&](Value s) {
+    SmallVector<Value> rowDecay;
+    Value aScalar = ld(ringScal, {s, e.idx(0)});
+    for (int64_t r = 0; r < 4; ++r)
+      rowDecay.push_back(decay == DecayKind::Diagonal
+                             ? ld(ringA, {s, e.iadd(row0, e.idx(r))})
+                             : aScalar);
+    return rowDecay;
+  };
+  // Phase A: partial sums of u = D(S)ᵀk over the tile's 4 rows.
+  auto statePhaseA = [&](Value s, ArrayRef<Value> S) {
+    SmallVector<Value> rowDecay = rowDecays(s);
+    SmallVector<Value> kRows;
+    for (int64_t r = 0; r < 4; ++r)
+      kRows.push_back(
+          e.mul(rowDecay[r], ld(ringK, {s, e.iadd(row0, e.idx(r))})));
+    e.when(owner, [&] {
+      for (int64_t x = 0; x < CGT; ++x)
+        e.when(colValid(x), [&] {
+          Value sum = e.vcst(0.0, 4);
+          for (int64_t r = 0; r < 4; ++r)
+            sum = e.fma(e.splat(kRows[r], 4), S[r * CGT + x], sum);
+          e.vstore(sum, sPartU, {rg, tileCol(x)});
+        });
+    });
+  };
+  // Phase B: u (and w for the error input).
+  auto statePhaseB = [&](Value s) {
+    e.when(e.ult(tid, e.idx(Vp)), [&] {
+      Value u = zero;
+      for (int64_t r = 0; r < RG; ++r)
+        u = e.add(u, ld(sPartU, {e.idx(r), tid}));
+      st(u, sU, {tid});
+      if (errorInput) {
+        Value bj = channelBeta ? ld(ringBeta, {s, tid})
+                               : ld(ringScal, {s, e.idx(1)});
+        Value w = e.mul(bj, e.sub(ld(ringV, {s, tid}), u));
+        st(e.select(e.ult(tid, Vc), w, zero), ringW, {s, tid});
+      }
+    });
+  };
+  // Phase C: S ← D(S) − ηβ k uᵀ + R M' on the tile; partial sums of o.
+  // Threads without a tile keep S as it was (it is unused).
+  auto statePhaseC = [&](Value s, Value buffer,
+                         ArrayRef<Value> S) -> SmallVector<Value> {
+    SmallVector<Value> rowDecay = rowDecays(s);
+    Value betaHead = ld(ringScal, {s, e.idx(1)});
+    SmallVector<Value> next = e.ifElse(
+        owner,
+        [&]() -> SmallVector<Value> {
+          SmallVector<Value> acc;
+          for (int64_t r = 0; r < 4; ++r) {
+            Value i = e.iadd(row0, e.idx(r));
+            Value coefK =
+                e.mul(e.cst(eta), e.mul(betaHead, ld(ringK, {s, i})));
+            for (int64_t x = 0; x < CGT; ++x) {
+              Value col = e.imin(tileCol(x), e.idx(Vp - 4));
+              Value sv = e.mul(S[r * CGT + x], e.splat(rowDecay[r], 4));
+              if (delta)
+                sv = e.sub(sv, e.mul(e.splat(coefK, 4),
+                                     e.vload(sU, {col}, 4)));
+              acc.push_back(sv);
+            }
+          }
+          // R M': R is symmetric, so row l of R holds column l of the
+          // tile's rows.
+          // Two rows of R and M' per step, their loads issued together:
+          // 16.4 → 15.5 ms at the README sizes on an H200 (four rows
+          // measured no better). Kp is a multiple of 4.
+          return e.loop(
+              e.idx(0), e.idx(Kp), e.idx(kUnroll), acc,
+              [&](Value l0, ValueRange a) -> SmallVector<Value> {
+                SmallVector<Value> next(a.begin(), a.end());
+                SmallVector<Value> r4s, mRows;
+                for (int64_t dl = 0; dl < kUnroll; ++dl) {
+                  Value l = e.iadd(l0, e.idx(dl));
+                  r4s.push_back(e.vload(sR, {buffer, l, row0}, 4));
+                  for (int64_t x = 0; x < CGT; ++x)
+                    mRows.push_back(e.vload(
+                        sM, {buffer, l, e.imin(tileCol(x), e.idx(Vp - 4))},
+                        4));
+                }
+                for (int64_t dl = 0; dl < kUnroll; ++dl)
+                  for (int64_t r = 0; r < 4; ++r)
+                    for (int64_t x = 0; x < CGT; ++x)
+                      next[r * CGT + x] =
+                          e.fma(e.splat(e.element(r4s[dl], r), 4),
+                                mRows[dl * CGT + x], next[r * CGT + x]);
+                return next;
+              });
+        },
+        [&]() -> SmallVector<Value> { return SmallVector<Value>(S); });
+    e.when(owner, [&] {
+      for (int64_t x = 0; x < CGT; ++x)
+        e.when(colValid(x), [&] {
+          Value sum = e.vcst(0.0, 4);
+          for (int64_t r = 0; r < 4; ++r)
+            sum = e.fma(e.splat(ld(ringQ, {s, e.iadd(row0, e.idx(r))}), 4),
+                        next[r * CGT + x], sum);
+          e.vstore(sum, sPartO, {rg, tileCol(x)});
+        });
+    });
+    return next;
+  };
+  // o_t = scale·Sᵀq from the partial sums of phase C.
+  auto storeOutput = [&](Value t) {
+    Value bt = e.iadd(e.imul(bIdx, T), t);
+    e.when(e.ult(tid, Vc), [&] {
+      Value sum = zero;
+      for (int64_t r = 0; r < RG; ++r)
+        sum = e.add(sum, ld(sPartO, {e.idx(r), tid}));
+      e.store(e.mul(e.cst(scale), sum), o,
+              e.iadd(e.imul(e.iadd(e.imul(bt, HV), h), Vc), tid));
+    });
+  };
+
+  // ---- The token loop. Prologue: tokens first and first + 1 into their
+  // slots; with the lookahead, token first's momentum side.
+  {
+    SmallVector<Value> in0 = loadToken(first);
+    SmallVector<Value> in1 = loadToken(e.iadd(first, e.idx(1)));
+    storeToken(in0, slotOf(first));
+    storeToken(in1, slotOf(e.iadd(first, e.idx(1))));
+    e.barrier();
+  }
+  if (c.lookahead) {
+    Value s = slotOf(first), prev = initialBuffer, next = bufferOf(first);
+    momentumPhase1(s, prev);
+    e.barrier();
+    momentumPhase2(s);
+    e.barrier();
+    nu2 = momentumPhase3(s, prev, next, nu2);
+    e.barrier();
+  }
+  // Iteration t: token t's state side and token t + 1's momentum side
+  // (lookahead: 3 barriers), or token t's momentum side then its state side
+  // (6 barriers); token t + 2's inputs are loaded at the top and stored into
+  // their slot at the end; o_{t−1} is summed in phase A.
   SmallVector<Value> inits(S);
   const size_t stateCount = S.size();
   inits.push_back(nu2);
-  size_t inputsAt = inits.size();
-  inits.append(loadToken(e.imin(first, lastToken)));
   SmallVector<Value> end = e.loop(
       first, last, e.idx(1), inits,
-      [&](Value t, ValueRange carriedRange) -> SmallVector<Value> {
-        SmallVector<Value> all(carriedRange.begin(), carriedRange.end());
-        ArrayRef<Value> carried(all);
+      [&](Value t, ValueRange carried) -> SmallVector<Value> {
         SmallVector<Value> S(carried.take_front(stateCount));
-        Value nu2 = carried[inputsAt - 1];
-        SmallVector<Value> in(carried.drop_front(inputsAt));
-        SmallVector<Value> next = loadToken(e.iadd(t, e.idx(1)));
-        Value kIn = in[0], qIn = in[1], vIn = in[2], betaChIn = in[3],
-              gateIn = in[4], betaIn = in[5], gainIn = in[6];
-        Value bt = e.iadd(e.imul(bIdx, T), t);
+        Value nu2 = carried[stateCount];
+        SmallVector<Value> ahead = loadToken(e.iadd(t, e.idx(2)));
+        Value t1 = e.iadd(t, e.idx(1));
+        Value s = slotOf(t), s1 = slotOf(t1);
+        Value buffer = bufferOf(t);
 
-        // -- T0: the token into shared memory.
-        e.when(e.ult(tid, Kc), [&] {
-          st(kIn, sK, {tid});
-          st(qIn, sQ, {tid});
-          if (decay == DecayKind::Diagonal)
-            st(e.exp(gateIn), sA, {tid});
-        });
-        e.when(e.ult(tid, Vc), [&] {
-          st(vIn, sV, {tid});
-          if (channelBeta)
-            st(betaChIn, sBetaCh, {tid});
-        });
+        e.when(e.ult(first, t), [&] { storeOutput(e.isub(t, e.idx(1))); });
+        statePhaseA(s, S);
+        if (c.lookahead)
+          momentumPhase1(s1, buffer);
         e.barrier();
-        Value aScalar = decay == DecayKind::Scalar ? e.exp(gateIn) : one;
-        // The decay of row i (a vector over the 4 rows of the tile).
-        SmallVector<Value> rowDecay;
-        for (int64_t r = 0; r < 4; ++r)
-          rowDecay.push_back(decay == DecayKind::Diagonal
-                                 ? ld(sA, {e.iadd(row0, e.idx(r))})
-                                 : aScalar);
-
-        // -- T1: u = D(S)ᵀk, partial sums of the tile's 4 rows.
-        SmallVector<Value> kRows;
-        for (int64_t r = 0; r < 4; ++r)
-          kRows.push_back(
-              e.mul(rowDecay[r], ld(sK, {e.iadd(row0, e.idx(r))})));
-        e.when(owner, [&] {
-          for (int64_t x = 0; x < CGT; ++x)
-            e.when(colValid(x), [&] {
-              Value sum = e.vcst(0.0, 4);
-              for (int64_t r = 0; r < 4; ++r)
-                sum = e.fma(e.splat(kRows[r], 4), S[r * CGT + x], sum);
-              e.vstore(sum, sPart, {rg, tileCol(x)});
-            });
-        });
+        statePhaseB(s);
+        if (c.lookahead)
+          momentumPhase2(s1);
         e.barrier();
-
-        // -- T2: u and w.
-        Value betaHead = betaIn;
-        e.when(e.ult(tid, e.idx(Vp)), [&] {
-          Value u = zero;
-          for (int64_t r = 0; r < RG; ++r)
-            u = e.add(u, ld(sPart, {e.idx(r), tid}));
-          st(u, sU, {tid});
-          Value bj = channelBeta ? ld(sBetaCh, {tid}) : betaHead;
-          Value vj = ld(sV, {tid});
-          Value w = e.mul(bj, errorInput ? e.sub(vj, u) : vj);
-          st(e.select(e.ult(tid, Vc), w, zero), sW, {tid});
-        });
+        if (c.lookahead) {
+          nu2 = momentumPhase3(s1, buffer, bufferOf(t1), nu2);
+        } else {
+          momentumPhase1(s, buffer);
+          e.barrier();
+          momentumPhase2(s);
+          e.barrier();
+          nu2 = momentumPhase3(s, buffer, buffer, nu2);
+          e.barrier();
+        }
+        S = statePhaseC(s, buffer, S);
+        storeToken(ahead, slotOf(e.iadd(t, e.idx(2))));
         e.barrier();
-
-        // -- T3: p = γ M w and y = G k, four lanes per row (xor-shuffle
-        // sums); kᵀk and wᵀw by the last warp.
-        auto rowDots = [&](Value matrix, int64_t cols, Value vec, Value out,
-                           double factor) {
-          for (int64_t base = 0; base < Kp; base += kThreads / 4) {
-            Value i = e.iadd(e.idx(base), e.idiv(tid, e.idx(4)));
-            Value part = e.irem(tid, e.idx(4));
-            Value safe = e.imin(i, e.idx(Kp - 1));
-            int64_t span = (cols + 3) / 4;
-            Value sum = zero;
-            for (int64_t jj = 0; jj < span; ++jj) {
-              Value j = e.iadd(e.imul(part, e.idx(span)), e.idx(jj));
-              Value jSafe = e.imin(j, e.idx(cols - 1));
-              Value term = e.mul(ld(matrix, {safe, jSafe}), ld(vec, {jSafe}));
-              sum = e.add(sum, e.select(e.ult(j, e.idx(cols)), term, zero));
-            }
-            sum = e.groupSum(sum, 4);
-            e.when(e.iand(e.ult(i, e.idx(Kp)), e.ieq(part, e.idx(0))),
-                   [&] { st(e.mul(e.cst(factor), sum), out, {i}); });
-          }
-        };
-        rowDots(sM, Vp, sW, sP, gamma);
-        if (c.square)
-          rowDots(sG, Kp, sK, sY, 1.0);
-        Value lastWarp = e.ieq(e.idiv(tid, e.idx(32)), e.idx(kThreads / 32 - 1));
-        auto warpDot = [&](Value x, Value y, int64_t count) {
-          Value sum = zero;
-          for (int64_t base = 0; base < count; base += 32) {
-            Value i = e.iadd(e.idx(base), lane);
-            Value safe = e.imin(i, e.idx(count - 1));
-            sum = e.add(sum, e.select(e.ult(i, e.idx(count)),
-                                      e.mul(ld(x, {safe}), ld(y, {safe})),
-                                      zero));
-          }
-          return e.groupSum(sum, 32);
-        };
-        e.when(lastWarp, [&] {
-          Value kk = warpDot(sK, sK, Kp), ww = warpDot(sW, sW, Vp);
-          e.when(e.ieq(lane, e.idx(0)), [&] {
-            st(kk, sScal, {e.idx(0)});
-            st(ww, sScal, {e.idx(1)});
-          });
-        });
-        e.barrier();
-
-        // -- T4: x = G p; kᵀp and pᵀp.
-        if (c.square)
-          rowDots(sG, Kp, sP, sX, 1.0);
-        e.when(lastWarp, [&] {
-          Value kp = warpDot(sK, sP, Kp), pp = warpDot(sP, sP, Kp);
-          e.when(e.ieq(lane, e.idx(0)), [&] {
-            st(kp, sScal, {e.idx(2)});
-            st(pp, sScal, {e.idx(3)});
-          });
-        });
-        e.barrier();
-
-        // -- T5: M' = γM + c k wᵀ; G', G'²; R = (aI + b G'/n² + c' G'²/n⁴)/n
-        // scaled by τ_out.
-        Value cIn = e.mul(e.cst(tauIn), gainIn);
-        Value kk = ld(sScal, {e.idx(0)}), ww = ld(sScal, {e.idx(1)});
-        Value kp = ld(sScal, {e.idx(2)}), pp = ld(sScal, {e.idx(3)});
-        Value nu2New = e.fma(e.mul(cIn, cIn), e.mul(kk, ww),
-                             e.fma(e.cst(gamma * gamma), nu2,
-                                   e.mul(e.mul(e.cst(2.0), cIn), kp)));
-        nu2New = e.maxf(nu2New, zero);
-        Value nu = e.sqrt(nu2New);
-        Value norm = addEps ? e.add(nu, e.cst(eps)) : e.maxf(nu, e.cst(eps));
-        Value inv = e.div(one, norm), inv2 = e.mul(inv, inv);
-        forEach(Kp * Vp, [&](Value x) {
-          Value i = e.idiv(x, e.idx(Vp)), j = e.irem(x, e.idx(Vp));
-          st(e.fma(e.cst(gamma), ld(sM, {i, j}),
-                   e.mul(cIn, e.mul(ld(sK, {i}), ld(sW, {j})))),
-             sM, {i, j});
-        });
-        // Δ = c(p kᵀ + k pᵀ) + c²σ k kᵀ; Δ² = D00 ppᵀ + D01 (pkᵀ + kpᵀ) +
-        // D11 kkᵀ with D = C Γ C, C = [[0, c], [c, c²σ]], Γ = Gram of (p, k).
-        Value c2 = e.mul(cIn, cIn), c2s = e.mul(c2, ww);
-        Value d00 = e.mul(c2, kk);
-        Value d01 = e.add(e.mul(c2, kp), e.mul(e.mul(c2s, cIn), kk));
-        Value d11 = e.add(e.mul(c2, pp),
-                          e.add(e.mul(e.mul(e.cst(2.0), e.mul(c2s, cIn)), kp),
-                                e.mul(e.mul(c2s, c2s), kk)));
-        forEach(Kp * Kp, [&](Value x) {
-          Value i = e.idiv(x, e.idx(Kp)), l = e.irem(x, e.idx(Kp));
-          Value ki = ld(sK, {i}), kl = ld(sK, {l});
-          Value pi = ld(sP, {i}), pl = ld(sP, {l});
-          Value sym = e.fma(pi, kl, e.mul(ki, pl)); // (pkᵀ + kpᵀ)_il
-          Value delta = e.fma(cIn, sym, e.mul(c2s, e.mul(ki, kl)));
-          Value gOld = ld(sG, {i, l});
-          Value gNew = e.fma(e.cst(gamma * gamma), gOld, delta);
-          st(gNew, sG, {i, l});
-          Value r = e.fma(e.cst(coef.b), e.mul(gNew, inv2),
-                          e.select(e.ieq(i, l), e.cst(coef.a), zero));
-          if (c.square) {
-            Value xi = ld(sX, {i}), xl = ld(sX, {l});
-            Value yi = ld(sY, {i}), yl = ld(sY, {l});
-            // GΔ + ΔG = c(x kᵀ + k xᵀ + y pᵀ + p yᵀ) + c²σ(y kᵀ + k yᵀ)
-            Value cross = e.mul(
-                cIn, e.add(e.fma(xi, kl, e.mul(ki, xl)),
-                           e.fma(yi, pl, e.mul(pi, yl))));
-            cross = e.fma(c2s, e.fma(yi, kl, e.mul(ki, yl)), cross);
-            Value sq = e.fma(d00, e.mul(pi, pl),
-                             e.fma(d01, sym, e.mul(d11, e.mul(ki, kl))));
-            Value g2 = e.fma(e.cst(gamma * gamma * gamma * gamma),
-                             ld(sG2, {i, l}),
-                             e.fma(e.cst(gamma * gamma), cross, sq));
-            st(g2, sG2, {i, l});
-            r = e.fma(e.cst(coef.c), e.mul(g2, e.mul(inv2, inv2)), r);
-          }
-          st(e.mul(e.mul(e.cst(tauOut), inv), r), sR, {i, l});
-        });
-        e.barrier();
-
-        // -- T6: S ← D(S) − ηβ k uᵀ + R M' on the tile; o partial sums.
-        // Threads without a tile keep S as it was (it is unused).
-        S = e.ifElse(
-            owner,
-            [&]() -> SmallVector<Value> {
-              SmallVector<Value> acc;
-              for (int64_t r = 0; r < 4; ++r) {
-                Value i = e.iadd(row0, e.idx(r));
-                Value coefK =
-                    e.mul(e.cst(eta), e.mul(betaHead, ld(sK, {i})));
-                for (int64_t x = 0; x < CGT; ++x) {
-                  Value col = e.imin(tileCol(x), e.idx(Vp - 4));
-                  Value sv = e.mul(S[r * CGT + x], e.splat(rowDecay[r], 4));
-                  if (delta)
-                    sv = e.sub(sv, e.mul(e.splat(coefK, 4),
-                                         e.vload(sU, {col}, 4)));
-                  acc.push_back(sv);
-                }
-              }
-              // R M': R is symmetric, so row l of R holds column l of the
-              // tile's rows.
-              return e.loop(
-                  e.idx(0), e.idx(Kp), e.idx(1), acc,
-                  [&](Value l, ValueRange a) -> SmallVector<Value> {
-                    SmallVector<Value> next(a.begin(), a.end());
-                    Value r4 = e.vload(sR, {l, row0}, 4);
-                    SmallVector<Value> mRow;
-                    for (int64_t x = 0; x < CGT; ++x)
-                      mRow.push_back(e.vload(
-                          sM, {l, e.imin(tileCol(x), e.idx(Vp - 4))}, 4));
-                    for (int64_t r = 0; r < 4; ++r)
-                      for (int64_t x = 0; x < CGT; ++x)
-                        next[r * CGT + x] =
-                            e.fma(e.splat(e.element(r4, r), 4), mRow[x],
-                                  next[r * CGT + x]);
-                    return next;
-                  });
-            },
-            [&]() -> SmallVector<Value> { return S; });
-        e.when(owner, [&] {
-          for (int64_t x = 0; x < CGT; ++x)
-            e.when(colValid(x), [&] {
-              Value sum = e.vcst(0.0, 4);
-              for (int64_t r = 0; r < 4; ++r)
-                sum = e.fma(e.splat(ld(sQ, {e.iadd(row0, e.idx(r))}), 4),
-                            S[r * CGT + x], sum);
-              e.vstore(sum, sPart, {rg, tileCol(x)});
-            });
-        });
-        e.barrier();
-
-        // -- T7: o = scale·Sᵀq (the next token's T0 stores only k, q, v).
-        e.when(e.ult(tid, Vc), [&] {
-          Value sum = zero;
-          for (int64_t r = 0; r < RG; ++r)
-            sum = e.add(sum, ld(sPart, {e.idx(r), tid}));
-          e.store(e.mul(e.cst(scale), sum), o,
-                  e.iadd(e.imul(e.iadd(e.imul(bt, HV), h), Vc), tid));
-        });
         SmallVector<Value> yield(S);
-        yield.push_back(nu2New);
-        yield.append(next);
+        yield.push_back(nu2);
         return yield;
       });
+  e.when(e.ult(first, last), [&] { storeOutput(e.isub(last, e.idx(1))); });
 
-  // ---- Final states (M from shared memory after the last token).
-  e.barrier();
+  // ---- Final states (M' of token last − 1, from shared memory).
+  Value finalBuffer = bufferOf(e.iadd(last, e.idx(1)));
   Value writer = slotValid ? e.iand(owner, slotValid) : owner;
   if (sT)
     e.when(writer, [&] {
@@ -593,7 +739,9 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
   if (mT)
     forEach(K * V, [&](Value x) {
       Value i = e.idiv(x, Vc), j = e.irem(x, Vc);
-      auto store = [&] { e.store(ld(sM, {i, j}), mT, stateIndex(i, j)); };
+      auto store = [&] {
+        e.store(ld(sM, {finalBuffer, i, j}), mT, stateIndex(i, j));
+      };
       if (slotValid)
         e.when(slotValid, store);
       else
