@@ -42,6 +42,13 @@ struct Tiling {
   int64_t lanesPerColumn; // TPC: a power of two ≤ 32
   int64_t rowsPerLane;    // R
   int64_t columnsPerBlock;
+  /// Rows of the shared state tile are `pitch` floats apart.
+  int64_t pitch;
+  /// Lane l of a column holds rows l, l + TPC, … (a short sequence, whose
+  /// cost is the state's staging: with the pitch below, the TPC lanes of a
+  /// column read the tile without bank conflicts); otherwise rows
+  /// l·R … l·R + R − 1 (which the staged chunks load as one vector).
+  bool interleavedRows = false;
   /// TC > 0: the token loop walks chunks of TC tokens whose inputs the
   /// block stages in shared memory (double-buffered, loaded a chunk ahead);
   /// 0: each thread loads its inputs from global memory one token ahead.
@@ -64,6 +71,16 @@ Tiling chooseTiling(int64_t keyDim, bool shortSequence) {
   t.lanesPerColumn = lanes;
   t.rowsPerLane = (keyDim + lanes - 1) / lanes;
   t.columnsPerBlock = t.threads / lanes;
+  // Interleaved rows: lane l of column c reads tile row r·TPC + l at
+  // (r·TPC + l)·pitch + c; a warp holds 32/TPC columns, so a pitch of
+  // C + 32/TPC puts the TPC lanes of a column 32/TPC·l banks apart: one
+  // wavefront per read instead of TPC (blocked rows l·R + r with R = 32
+  // put all TPC lanes on one bank). A multiple of 4, so the tile's rows
+  // move as float4s. Decode at B = 64, K = V = 128 on an H200: 60.1 →
+  // 53.7 µs (bench/results/gpu-h200.md).
+  t.interleavedRows = shortSequence && lanes > 1;
+  t.pitch = t.interleavedRows ? t.columnsPerBlock + 32 / lanes
+                              : t.columnsPerBlock + 1;
   return t;
 }
 
@@ -168,7 +185,8 @@ public:
     SmallVector<Value> rows, rowValid;
     bool allRowsValid = K % (R * TPC) == 0;
     for (int64_t r = 0; r < R; ++r) {
-      Value i = e.iadd(firstRow, e.idx(r));
+      Value i = tiling.interleavedRows ? e.iadd(lane, e.idx(r * TPC))
+                                       : e.iadd(firstRow, e.idx(r));
       rowValid.push_back(allRowsValid ? Value() : e.ult(i, Kc));
       rows.push_back(allRowsValid ? i : e.imin(i, e.idx(K - 1)));
     }
@@ -200,7 +218,7 @@ public:
     // States move through a shared tile (K rows × the block's columns, one
     // float of padding per row) so that global reads and writes are
     // coalesced along the value columns; this is most of a decode step.
-    const int64_t C = tiling.columnsPerBlock, pitch = C + 1;
+    const int64_t C = tiling.columnsPerBlock, pitch = tiling.pitch;
     Value tile = func.getWorkgroupAttributions().front();
     Value colBase = e.imul(e.blockId(gpu::Dimension::x), e.idx(C));
     Value localColumn = e.idiv(tid, e.idx(TPC));
@@ -233,9 +251,8 @@ public:
       }
       return out;
     };
-    auto tileAt = [&](Value row, Value col, int64_t d) {
-      return ValueRange{e.iadd(e.iadd(e.imul(row, e.idx(pitch)), col),
-                               e.idx(d))};
+    auto tileIndex = [&](Value row, Value col, int64_t d) -> Value {
+      return e.iadd(e.iadd(e.imul(row, e.idx(pitch)), col), e.idx(d));
     };
     auto stageIn = [&](Value buffer) {
       SmallVector<Piece> all = pieces();
@@ -257,10 +274,14 @@ public:
       // store (columns past V do store their zeros).
       for (auto [sl, value] : llvm::zip(all, loaded)) {
         auto store = [&, value = value, sl = &sl] {
+          if (width > 1 && pitch % width == 0) {
+            e.vstore(value, tile, {tileIndex(sl->row, sl->col, 0)});
+            return;
+          }
           for (int64_t d = 0; d < width; ++d)
             memref::StoreOp::create(b,
                                     width == 1 ? value : e.element(value, d),
-                                    tile, tileAt(sl->row, sl->col, d));
+                                    tile, {tileIndex(sl->row, sl->col, d)});
         };
         if (sl.inRange)
           e.when(sl.inRange, store);
@@ -292,9 +313,15 @@ public:
       Type element = cast<MemRefType>(buffer.getType()).getElementType();
       for (const Piece &sl : pieces()) {
         SmallVector<Value> values;
-        for (int64_t d = 0; d < width; ++d)
-          values.push_back(
-              memref::LoadOp::create(b, tile, tileAt(sl.row, sl.col, d)));
+        if (width > 1 && pitch % width == 0) {
+          Value vec = e.vload(tile, {tileIndex(sl.row, sl.col, 0)}, width);
+          for (int64_t d = 0; d < width; ++d)
+            values.push_back(e.element(vec, d));
+        } else {
+          for (int64_t d = 0; d < width; ++d)
+            values.push_back(
+                memref::LoadOp::create(b, tile, {tileIndex(sl.row, sl.col, d)}));
+        }
         Value write = slotValid ? e.iand(sl.valid, slotValid) : sl.valid;
         e.when(write, [&] {
           Value index = stateIndex(sl.row, sl.global);
@@ -674,13 +701,17 @@ LogicalResult gpu_codegen::lowerRecurrentScan(ScanOp op,
   Value v = op.getV();
   launch.addSize("V", v, 3);
   gpu::GPUFuncOp func = launch.createKernel(tiling.threads, /*sharedBytes=*/0);
-  // The state tile: K rows of the block's columns plus one float of padding.
+  // The state tile: K rows of the block's columns plus padding.
   func.addWorkgroupAttribution(
-      MemRefType::get({K * (tiling.columnsPerBlock + 1)},
+      MemRefType::get({K * tiling.pitch},
                       Float32Type::get(op.getContext()), AffineMap(),
                       gpu::AddressSpaceAttr::get(op.getContext(),
                                                  gpu::AddressSpace::Workgroup)),
       op.getLoc());
+  // 16-byte aligned: the tile's rows move as float4s (ld/st.shared.v4).
+  func.setWorkgroupAttributionAttr(
+      0, StringAttr::get(op.getContext(), LLVM::LLVMDialect::getAlignAttrName()),
+      IntegerAttr::get(IntegerType::get(op.getContext(), 64), 16));
   if (tiling.stagedTokens)
     func.addWorkgroupAttribution(
         MemRefType::get({2 * StagedArrays(op).floats(tiling.stagedTokens, K,
