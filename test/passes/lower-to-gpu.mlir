@@ -38,6 +38,33 @@ func.func @gated_deltanet(%q: tensor<2x24x4x64xbf16>, %k: tensor<2x24x4x64xbf16>
 
 // -----
 
+// A decode step (T < 16) is the state's load and store through a shared tile:
+// 32 rows per lane (4 lanes per column at K = 128), 32 columns per block,
+// lane l holding rows l, l + 4, …, so a pitch of 32 + 8 floats keeps the
+// tile reads free of bank conflicts (128 × 40 floats); the tile is 16-byte
+// aligned and its rows move as float4s in both directions.
+
+// CHECK-LABEL: func.func @decode
+// CHECK:       gpu.func @muonssm_k0
+// CHECK-SAME:    workgroup(%[[TILE:[^ ]+]] : memref<5120xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
+// CHECK:         vector.store %{{.*}}, %[[TILE]]
+// CHECK:         gpu.barrier
+// CHECK:         memref.load %[[TILE]]
+// CHECK:         vector.load %[[TILE]]
+func.func @decode(%q: tensor<64x1x16x128xbf16>, %k: tensor<64x1x16x128xbf16>,
+    %v: tensor<64x1x16x128xbf16>, %g: tensor<64x1x16xf32>, %b: tensor<64x1x16xf32>,
+    %s0: tensor<64x16x128x128xf32>)
+    -> (tensor<64x1x16x128xbf16>, tensor<64x16x128x128xf32>) {
+  %o, %s = muonssm.scan q(%q : tensor<64x1x16x128xbf16>) k(%k : tensor<64x1x16x128xbf16>)
+      v(%v : tensor<64x1x16x128xbf16>) g(%g : tensor<64x1x16xf32>) beta(%b : tensor<64x1x16xf32>)
+      initial_state(%s0 : tensor<64x16x128x128xf32>)
+      decay = scalar, input = update, delta_rule = 1.0, tau = 1.0, scale = 0.125
+      -> o tensor<64x1x16x128xbf16> final_state tensor<64x16x128x128xf32>
+  return %o, %s : tensor<64x1x16x128xbf16>, tensor<64x16x128x128xf32>
+}
+
+// -----
+
 // Mamba's decay with momentum: 2^(Δ_j·A[h,i,j]·log₂e) per row by the ftz
 // ex2 intrinsic, a second register vector for the momentum (K = 16: four
 // rows per lane), the next token's inputs carried in the loop (9 tokens:
@@ -71,7 +98,7 @@ func.func @mamba(%c: tensor<1x9x1x16xf32>, %bm: tensor<1x9x1x16xf32>,
 
 // CHECK-LABEL: func.func @staged
 // CHECK:       gpu.func @muonssm_k0
-// CHECK-SAME:    workgroup(%{{[^ ]+}} : memref<528xf32, #gpu.address_space<workgroup>>, %[[STAGE:[^ ]+]] : memref<6144xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME:    workgroup(%{{[^ ]+}} : memref<528xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[STAGE:[^ ]+]] : memref<6144xf32, #gpu.address_space<workgroup>>)
 // CHECK:         memref.store %{{.*}}, %[[STAGE]]
 // CHECK:         gpu.barrier
 // CHECK:         scf.for {{.*}} -> (vector<4xf32>) {
@@ -197,7 +224,8 @@ func.func @short_sequence(%q: tensor<4x1x2x64xbf16>, %k: tensor<4x1x2x64xbf16>,
 // Newton-Schulz of the whole momentum (the seed's form) has no chunked
 // form: the fused recurrent kernel keeps S in registers and M, the Gram
 // matrices and the NS result in shared memory, one block of 256 threads per
-// (sequence, head).
+// (sequence, head). With the error input, w needs u = Sᵀk, so a token runs
+// its state and momentum sides in order: six barriers in the token loop.
 
 // CHECK-LABEL: func.func @momentum_ns
 // CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0
@@ -205,8 +233,9 @@ func.func @short_sequence(%q: tensor<4x1x2x64xbf16>, %k: tensor<4x1x2x64xbf16>,
 // CHECK-SAME:      dynamic_shared_memory_size
 // CHECK:       gpu.func @muonssm_k0
 // CHECK-SAME:    known_block_size = array<i32: 256, 1, 1>
-// CHECK:         scf.for
-// CHECK:           gpu.barrier
+// CHECK:         scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, f32)
+// CHECK-COUNT-6:   gpu.barrier
+// CHECK-NOT:       gpu.barrier
 // CHECK:         gpu.return
 func.func @momentum_ns(%q: tensor<2x130x2x42xbf16>, %k: tensor<2x130x2x42xbf16>,
     %v: tensor<2x130x2x84xbf16>, %g: tensor<2x130x2xf32>, %b: tensor<2x130x2xf32>)
@@ -214,6 +243,33 @@ func.func @momentum_ns(%q: tensor<2x130x2x42xbf16>, %k: tensor<2x130x2x42xbf16>,
   %o = muonssm.scan q(%q : tensor<2x130x2x42xbf16>) k(%k : tensor<2x130x2x42xbf16>)
       v(%v : tensor<2x130x2x84xbf16>) g(%g : tensor<2x130x2xf32>) beta(%b : tensor<2x130x2xf32>)
       decay = scalar, input = error, momentum = 0.9,
+      newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1> on momentum with tau inside,
+      tau = 1.0, scale = 0.1543033499620919
+      -> o tensor<2x130x2x84xbf16>
+  return %o : tensor<2x130x2x84xbf16>
+}
+
+// -----
+
+// With the update input (the seed's), w = β⊙v does not depend on S: the
+// momentum side of token t + 1 runs beside the state side of token t, three
+// barriers a token, M and R double buffered (more shared memory: 73488
+// bytes against 50960 above).
+
+// CHECK-LABEL: func.func @momentum_ns_lookahead
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0
+// CHECK-SAME:      dynamic_shared_memory_size %c73488
+// CHECK:       gpu.func @muonssm_k0
+// CHECK:         scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, f32)
+// CHECK-COUNT-3:   gpu.barrier
+// CHECK-NOT:       gpu.barrier
+// CHECK:         gpu.return
+func.func @momentum_ns_lookahead(%q: tensor<2x130x2x42xbf16>, %k: tensor<2x130x2x42xbf16>,
+    %v: tensor<2x130x2x84xbf16>, %g: tensor<2x130x2xf32>, %b: tensor<2x130x2xf32>)
+    -> tensor<2x130x2x84xbf16> {
+  %o = muonssm.scan q(%q : tensor<2x130x2x42xbf16>) k(%k : tensor<2x130x2x42xbf16>)
+      v(%v : tensor<2x130x2x84xbf16>) g(%g : tensor<2x130x2xf32>) beta(%b : tensor<2x130x2xf32>)
+      decay = scalar, input = update, delta_rule = 1.0, momentum = 0.9,
       newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1> on momentum with tau inside,
       tau = 1.0, scale = 0.1543033499620919
       -> o tensor<2x130x2x84xbf16>
