@@ -76,8 +76,8 @@ Tiling chooseTiling(int64_t keyDim, bool shortSequence) {
   // C + 32/TPC puts the TPC lanes of a column 32/TPC·l banks apart: one
   // wavefront per read instead of TPC (blocked rows l·R + r with R = 32
   // put all TPC lanes on one bank). A multiple of 4, so the tile's rows
-  // move as float4s. Decode at B = 64, K = V = 128 on an H200: 60.1 →
-  // 53.7 µs (bench/results/gpu-h200.md).
+  // move as float4s. Decode at B = 64, K = V = 128 on an H200: 61.1 →
+  // 52.7 µs (bench/results/gpu-h200-stop13.md).
   t.interleavedRows = shortSequence && lanes > 1;
   t.pitch = t.interleavedRows ? t.columnsPerBlock + 32 / lanes
                               : t.columnsPerBlock + 1;
