@@ -28,8 +28,11 @@
 // momentum side runs one token ahead: iteration t does token t's state side
 // and token t + 1's momentum side phase by phase, 3 barriers a token instead
 // of 6, with M and R double buffered (token t's in buffer t mod 2). Token
-// inputs go through a ring of three shared slots (t, t + 1, and t + 2 being
-// stored); their global loads are issued an iteration ahead of the store.
+// inputs go through a ring of shared slots (three with the lookahead: t,
+// t + 1, and t + 2 being stored; two in order), their global loads issued at
+// the top of the iteration that stores them. In order (the error input, or
+// sizes whose double buffers do not fit), u's partial sums share R's buffer,
+// so the kernel covers the sizes it did before the lookahead.
 //
 //===----------------------------------------------------------------------===//
 
@@ -45,9 +48,6 @@ namespace {
 
 constexpr int64_t kThreads = 256;
 constexpr int64_t kMaxShared = 227 * 1024;
-/// Token inputs live in a ring of three slots: token t's S-side work, token
-/// t + 1's momentum-side work and token t + 2's stores overlap.
-constexpr int64_t kRing = 3;
 /// Rows of R and M' per step of the R M' loop.
 constexpr int64_t kUnroll = 2;
 
@@ -62,13 +62,32 @@ struct NSConfig {
   // buffered; otherwise both run in order on single buffers.
   bool lookahead;
   int64_t copies; // of M and R
-  // Shared memory (f32) offsets in floats.
-  int64_t offM, offG, offG2, offR, offRingK, offRingQ, offRingA, offRingV,
-      offRingBeta, offRingW, offRingScal, offU, offP, offX, offY, offPartU,
-      offPartO, offScal, floats;
+  // Token inputs live in a ring of shared slots: with the lookahead three
+  // (token t's state side, token t + 1's momentum side, token t + 2 being
+  // stored), in order two (token t, token t + 1 being stored).
+  int64_t ringSlots;
+  // Shared memory (f32) offsets in floats; -1: not needed.
+  int64_t offM, offG, offG2, offR, offRingK, offRingQ, offRingA, offRingBeta,
+      offRingW, offRingScal, offU, offP, offX, offY, offPartU, offPartO,
+      offScal, floats;
 };
 
-NSConfig chooseNSConfig(int64_t K, int64_t V, bool square, bool lookahead) {
+/// What a scan needs of the kernel's shared memory besides its sizes.
+struct NSNeeds {
+  bool square;    // the polynomial has a G² term
+  bool diagonal;  // a decay per row: exp(g) in the token ring
+  bool errorBeta; // the error input with β per channel: β in the token ring
+};
+
+NSNeeds nsNeeds(ScanOp op) {
+  return {getNSCoefficients(op.getNewtonSchulz()->getPolynomial()).c != 0.0,
+          op.getDecay() == DecayKind::Diagonal,
+          op.getInput() == InputKind::Error && op.getBeta() &&
+              op.hasChannelBeta()};
+}
+
+NSConfig chooseNSConfig(int64_t K, int64_t V, NSNeeds needs, bool lookahead) {
+  const bool square = needs.square;
   NSConfig c;
   c.K = K;
   c.V = V;
@@ -81,6 +100,7 @@ NSConfig chooseNSConfig(int64_t K, int64_t V, bool square, bool lookahead) {
   c.square = square;
   c.lookahead = lookahead;
   c.copies = lookahead ? 2 : 1;
+  c.ringSlots = lookahead ? 3 : 2;
   int64_t off = 0;
   auto take = [&](int64_t n) {
     int64_t at = off;
@@ -91,23 +111,28 @@ NSConfig chooseNSConfig(int64_t K, int64_t V, bool square, bool lookahead) {
   c.offG = take(c.Kp * c.Kp);
   c.offG2 = square ? take(c.Kp * c.Kp) : -1;
   c.offR = take(c.copies * c.Kp * c.Kp);
-  c.offRingK = take(kRing * c.Kp);
-  c.offRingQ = take(kRing * c.Kp);
-  c.offRingA = take(kRing * c.Kp);
-  c.offRingV = take(kRing * c.Vp);
-  c.offRingBeta = take(kRing * c.Vp);
-  c.offRingW = take(kRing * c.Vp);
-  c.offRingScal = take(kRing * 4);
+  c.offRingK = take(c.ringSlots * c.Kp);
+  c.offRingQ = take(c.ringSlots * c.Kp);
+  c.offRingA = needs.diagonal ? take(c.ringSlots * c.Kp) : -1;
+  c.offRingBeta = needs.errorBeta ? take(c.ringSlots * c.Vp) : -1;
+  c.offRingW = take(c.ringSlots * c.Vp); // the error input's v until w replaces it
+  c.offRingScal = take(c.ringSlots * 4);
   c.offU = take(c.Vp);
   c.offP = take(c.Kp);
   c.offX = take(c.Kp);
   c.offY = take(c.Kp);
-  c.offPartU = take(c.RG * c.Vp);
+  // In order, R is dead from its use in phase C to its rewrite in phase 3,
+  // which spans phases A and B, where u's partial sums live: they share R's
+  // buffer, so that the in-order schedule needs no more shared memory than
+  // the kernel did before the lookahead (K = V = 112, K = 96 with V = 192).
+  c.offPartU = !lookahead && c.RG * c.Vp <= c.Kp * c.Kp
+                   ? c.offR
+                   : take(c.RG * c.Vp);
   c.offPartO = take(c.RG * c.Vp);
   c.offScal = take(8);
   c.floats = off;
   if (lookahead && c.floats * 4 > kMaxShared)
-    return chooseNSConfig(K, V, square, /*lookahead=*/false);
+    return chooseNSConfig(K, V, needs, /*lookahead=*/false);
   return c;
 }
 
@@ -130,7 +155,7 @@ std::string gpu_codegen::whyNotMomentumNS(ScanOp op) {
   if (qType.isDynamicDim(3) || vType.isDynamicDim(3))
     return "its head dimensions are dynamic";
   NSConfig c = chooseNSConfig(qType.getDimSize(3), vType.getDimSize(3),
-                             /*square=*/true, /*lookahead=*/false);
+                              nsNeeds(op), /*lookahead=*/false);
   if (c.CGT > 8)
     return "its state is too large for the registers of one block (K·V up "
            "to 32768)";
@@ -150,8 +175,8 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
   NSCoefficients coef = getNSCoefficients(ns.getPolynomial());
   int64_t K = op.getQ().getType().getDimSize(3);
   int64_t V = op.getV().getType().getDimSize(3);
-  NSConfig c = chooseNSConfig(K, V, coef.c != 0.0,
-                             op.getInput() == InputKind::Update);
+  NSConfig c =
+      chooseNSConfig(K, V, nsNeeds(op), op.getInput() == InputKind::Update);
 
   // The dynamic shared buffer (LowerToGPU.cpp creates it once per module).
   ensureSharedBuffer(kernels, op.getLoc());
@@ -207,13 +232,12 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
   };
   Value sM = view(c.offM, {c.copies, Kp, Vp}), sG = view(c.offG, {Kp, Kp}),
         sG2 = view(c.offG2, {Kp, Kp}), sR = view(c.offR, {c.copies, Kp, Kp});
-  Value ringK = view(c.offRingK, {kRing, Kp}),
-        ringQ = view(c.offRingQ, {kRing, Kp}),
-        ringA = view(c.offRingA, {kRing, Kp}),
-        ringV = view(c.offRingV, {kRing, Vp}),
-        ringBeta = view(c.offRingBeta, {kRing, Vp}),
-        ringW = view(c.offRingW, {kRing, Vp}),
-        ringScal = view(c.offRingScal, {kRing, 4});
+  Value ringK = view(c.offRingK, {c.ringSlots, Kp}),
+        ringQ = view(c.offRingQ, {c.ringSlots, Kp}),
+        ringA = view(c.offRingA, {c.ringSlots, Kp}),
+        ringBeta = view(c.offRingBeta, {c.ringSlots, Vp}),
+        ringW = view(c.offRingW, {c.ringSlots, Vp}),
+        ringScal = view(c.offRingScal, {c.ringSlots, 4});
   Value sU = view(c.offU, {Vp}), sP = view(c.offP, {Kp}),
         sX = view(c.offX, {Kp}), sY = view(c.offY, {Kp});
   Value sPartU = view(c.offPartU, {RG, Vp}),
@@ -226,7 +250,7 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
   };
   Value zero = e.cst(0.0), one = e.cst(1.0);
   // The ring slot of token t, and the M/R buffer of token t's M'.
-  auto slotOf = [&](Value t) { return e.irem(t, e.idx(kRing)); };
+  auto slotOf = [&](Value t) { return e.irem(t, e.idx(c.ringSlots)); };
   auto bufferOf = [&](Value t) {
     return c.lookahead ? e.irem(t, e.idx(2)) : e.idx(0);
   };
@@ -302,15 +326,17 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
     st(value, sM, {initialBuffer, i, j});
   });
   // The padding of the token vectors stays zero: stores touch i < K, j < V.
-  forEach(kRing * Kp, [&](Value x) {
+  forEach(c.ringSlots * Kp, [&](Value x) {
     Value s = e.idiv(x, e.idx(Kp)), i = e.irem(x, e.idx(Kp));
     for (Value vec : {ringK, ringQ, ringA})
-      st(zero, vec, {s, i});
+      if (vec)
+        st(zero, vec, {s, i});
   });
-  forEach(kRing * Vp, [&](Value x) {
+  forEach(c.ringSlots * Vp, [&](Value x) {
     Value s = e.idiv(x, e.idx(Vp)), j = e.irem(x, e.idx(Vp));
-    for (Value vec : {ringV, ringBeta, ringW})
-      st(zero, vec, {s, j});
+    for (Value vec : {ringBeta, ringW})
+      if (vec)
+        st(zero, vec, {s, j});
   });
   forEach(Kp, [&](Value x) {
     for (Value vec : {sP, sX, sY})
@@ -375,9 +401,10 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
     in.push_back(gain ? e.load(gain, headIndex) : one);
     return in;
   };
-  // Ring slot s: k, q, the diagonal decay's exp(g), v and β per channel
-  // (error input), w = β⊙v (update input; the error input forms it once u is
-  // known), and the scalars [exp(g) or 1, β, gain].
+  // Ring slot s: k, q, the diagonal decay's exp(g), w = β⊙v (update input;
+  // the error input stores v there and phase B replaces it by β⊙(v − u),
+  // with β per channel from its own array), and the scalars [exp(g) or 1,
+  // β, gain].
   auto storeToken = [&](ArrayRef<Value> in, Value s) {
     Value kIn = in[0], qIn = in[1], vIn = in[2], betaChIn = in[3],
           gateIn = in[4], betaIn = in[5], gainIn = in[6];
@@ -389,7 +416,7 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
     });
     e.when(e.ult(tid, Vc), [&] {
       if (errorInput) {
-        st(vIn, ringV, {s, tid});
+        st(vIn, ringW, {s, tid});
         if (channelBeta)
           st(betaChIn, ringBeta, {s, tid});
       } else {
@@ -568,7 +595,8 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
         });
     });
   };
-  // Phase B: u (and w for the error input).
+  // Phase B: u (and w for the error input, in place of v: each column's
+  // thread reads its v and writes its w).
   auto statePhaseB = [&](Value s) {
     e.when(e.ult(tid, e.idx(Vp)), [&] {
       Value u = zero;
@@ -578,7 +606,7 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
       if (errorInput) {
         Value bj = channelBeta ? ld(ringBeta, {s, tid})
                                : ld(ringScal, {s, e.idx(1)});
-        Value w = e.mul(bj, e.sub(ld(ringV, {s, tid}), u));
+        Value w = e.mul(bj, e.sub(ld(ringW, {s, tid}), u));
         st(e.select(e.ult(tid, Vc), w, zero), ringW, {s, tid});
       }
     });
@@ -658,13 +686,15 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
     });
   };
 
-  // ---- The token loop. Prologue: tokens first and first + 1 into their
-  // slots; with the lookahead, token first's momentum side.
+  // ---- The token loop. Prologue: tokens first … first + ringSlots − 2
+  // into their slots; with the lookahead, token first's momentum side.
+  const int64_t storeAhead = c.ringSlots - 1;
   {
-    SmallVector<Value> in0 = loadToken(first);
-    SmallVector<Value> in1 = loadToken(e.iadd(first, e.idx(1)));
-    storeToken(in0, slotOf(first));
-    storeToken(in1, slotOf(e.iadd(first, e.idx(1))));
+    SmallVector<SmallVector<Value>> in;
+    for (int64_t d = 0; d < storeAhead; ++d)
+      in.push_back(loadToken(e.iadd(first, e.idx(d))));
+    for (int64_t d = 0; d < storeAhead; ++d)
+      storeToken(in[d], slotOf(e.iadd(first, e.idx(d))));
     e.barrier();
   }
   if (c.lookahead) {
@@ -678,8 +708,8 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
   }
   // Iteration t: token t's state side and token t + 1's momentum side
   // (lookahead: 3 barriers), or token t's momentum side then its state side
-  // (6 barriers); token t + 2's inputs are loaded at the top and stored into
-  // their slot at the end; o_{t−1} is summed in phase A.
+  // (6 barriers); the inputs of token t + ringSlots − 1 are loaded at the top
+  // and stored into their slot at the end; o_{t−1} is summed in phase A.
   SmallVector<Value> inits(S);
   const size_t stateCount = S.size();
   inits.push_back(nu2);
@@ -688,7 +718,8 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
       [&](Value t, ValueRange carried) -> SmallVector<Value> {
         SmallVector<Value> S(carried.take_front(stateCount));
         Value nu2 = carried[stateCount];
-        SmallVector<Value> ahead = loadToken(e.iadd(t, e.idx(2)));
+        Value tAhead = e.iadd(t, e.idx(storeAhead));
+        SmallVector<Value> ahead = loadToken(tAhead);
         Value t1 = e.iadd(t, e.idx(1));
         Value s = slotOf(t), s1 = slotOf(t1);
         Value buffer = bufferOf(t);
@@ -713,7 +744,7 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
           e.barrier();
         }
         S = statePhaseC(s, buffer, S);
-        storeToken(ahead, slotOf(e.iadd(t, e.idx(2))));
+        storeToken(ahead, slotOf(tAhead));
         e.barrier();
         SmallVector<Value> yield(S);
         yield.push_back(nu2);

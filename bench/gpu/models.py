@@ -145,6 +145,12 @@ def numerics_models():
         models[f"seedns_diag_T130_{dt}"] = scan(
             "NS of the momentum, diagonal decay", 2, 130, 2, 2, 32, 64, dt,
             decay="diagonal", attrs=QUINTIC_MOMENTUM, momentum=0.9, states=True)
+        # K = V = 112: M and R do not fit twice, so the update input runs the
+        # in-order schedule (w formed when the token is stored).
+        models[f"seedns_inorder_K112_T65_{dt}"] = scan(
+            "NS of the momentum, in-order schedule", 1, 65, 2, 2, 112, 112, dt,
+            attrs="delta_rule = 1.0, " + QUINTIC_MOMENTUM, momentum=0.9,
+            states=True)
         models[f"seedns_varlen_T300_{dt}"] = scan(
             "NS of the momentum, varlen", 1, 300, 2, 2, 42, 84, dt,
             attrs="delta_rule = 1.0, " + QUINTIC_MOMENTUM, momentum=0.9, varlen=3,
