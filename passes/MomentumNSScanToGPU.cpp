@@ -27,7 +27,7 @@
 // three phases). With the update input, w = β⊙v does not depend on S, so the
 // momentum side runs one token ahead: iteration t does token t's state side
 // and token t + 1's momentum side phase by phase, 3 barriers a token instead
-// of 6, with M and R double buffered (token t's in buffer t mod 2). Token
+// of the 6 of the in-order schedule, with M and R double buffered (token t's in buffer t mod 2). Token
 // inputs go through a ring of shared slots (three with the lookahead: t,
 // t + 1, and t + 2 being stored; two in order), their global loads issued at
 // the top of the iteration that stores them. In order (the error input, or
@@ -154,6 +154,10 @@ std::string gpu_codegen::whyNotMomentumNS(ScanOp op) {
   auto vType = op.getV().getType();
   if (qType.isDynamicDim(3) || vType.isDynamicDim(3))
     return "its head dimensions are dynamic";
+  // One thread per row of k and q and per column of v, u and o.
+  if (qType.getDimSize(3) > kThreads || vType.getDimSize(3) > kThreads)
+    return "its head dimensions exceed 256 (one thread of the block per key "
+           "row and value column)";
   NSConfig c = chooseNSConfig(qType.getDimSize(3), vType.getDimSize(3),
                               nsNeeds(op), /*lookahead=*/false);
   if (c.CGT > 8)
@@ -373,8 +377,9 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
 
   // ---- Token inputs. Every thread loads: thread i < K k_i, q_i (and g_i
   // for the diagonal decay), thread j < V v_j (and β_j); the per-head
-  // scalars g, β, gain. They are issued at the top of the iteration two
-  // tokens earlier and stored into the token's ring slot at its end.
+  // scalars g, β, gain. They are issued at the top of the iteration that
+  // stores them into the token's ring slot at its end (ringSlots − 1 tokens
+  // ahead).
   Value lastToken = e.isub(e.imax(last, e.iadd(first, e.idx(1))), e.idx(1));
   auto loadToken = [&](Value t) -> SmallVector<Value> {
     t = e.imin(t, lastToken);

@@ -72,11 +72,12 @@ Tiling chooseTiling(int64_t keyDim, bool shortSequence) {
   t.rowsPerLane = (keyDim + lanes - 1) / lanes;
   t.columnsPerBlock = t.threads / lanes;
   // Interleaved rows: lane l of column c reads tile row r·TPC + l at
-  // (r·TPC + l)·pitch + c; a warp holds 32/TPC columns, so a pitch of
-  // C + 32/TPC puts the TPC lanes of a column 32/TPC·l banks apart: one
-  // wavefront per read instead of TPC (blocked rows l·R + r with R = 32
-  // put all TPC lanes on one bank). A multiple of 4, so the tile's rows
-  // move as float4s. Decode at B = 64, K = V = 128 on an H200: 61.1 →
+  // (r·TPC + l)·pitch + c. A warp holds 32/TPC columns, and with 128
+  // threads C·TPC = 128 ≡ 0 (mod 32), so a pitch of C + 32/TPC puts lane l
+  // of a column l·32/TPC banks from lane 0 for TPC ≤ 4, and at 20·l mod 32
+  // (still distinct) for TPC = 8: one wavefront per read instead of TPC
+  // (blocked rows l·R + r with R = 32 put all TPC lanes on one bank). The
+  // pitch is a multiple of 4 (TPC ≤ 8), so the tile's rows move as float4s. Decode at B = 64, K = V = 128 on an H200: 61.1 →
   // 52.7 µs (bench/results/gpu-h200-stop13.md).
   t.interleavedRows = shortSequence && lanes > 1;
   t.pitch = t.interleavedRows ? t.columnsPerBlock + 32 / lanes
@@ -170,7 +171,8 @@ public:
     const int64_t R = tiling.rowsPerLane, TPC = tiling.lanesPerColumn;
     bool momentum = op.hasMomentum();
 
-    // Who am I: column j of value head h of sequence n; rows g·R .. g·R+R−1.
+    // Who am I: column j of value head h of sequence n; rows lane·R …
+    // lane·R + R − 1, or lane, lane + TPC, … (Tiling::interleavedRows).
     Value tid = e.threadId();
     Value lane = e.irem(tid, e.idx(TPC));
     Value column =
@@ -694,6 +696,9 @@ LogicalResult gpu_codegen::lowerRecurrentScan(ScanOp op,
            << qType;
   Tiling tiling = chooseTiling(K, isShortSequence(op));
   chooseStaging(tiling, op, K, isShortSequence(op));
+  // The staged chunks read a lane's rows as one vector from firstRow.
+  assert(!(tiling.interleavedRows && tiling.stagedTokens) &&
+         "interleaved rows are for unstaged short sequences");
 
   // Arguments: present operands and results as flat buffers, then sizes.
   LaunchBuilder launch(op, kernels, name);

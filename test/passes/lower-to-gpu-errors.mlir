@@ -35,6 +35,20 @@ func.func @head_dim(%q: tensor<1x5x1x512xbf16>, %k: tensor<1x5x1x512xbf16>,
 
 // -----
 
+// The momentum NS kernel has one thread per value column (v, u and o):
+// V = 512 fits its registers and shared memory but not its 256 threads.
+func.func @momentum_ns_wide_v(%q: tensor<1x5x1x32xf32>, %k: tensor<1x5x1x32xf32>,
+    %v: tensor<1x5x1x512xf32>) -> tensor<1x5x1x512xf32> {
+  // expected-error @+1 {{the GPU kernel for Newton-Schulz of the momentum does not cover this scan: its head dimensions exceed 256}}
+  %o = muonssm.scan q(%q : tensor<1x5x1x32xf32>) k(%k : tensor<1x5x1x32xf32>)
+      v(%v : tensor<1x5x1x512xf32>) decay = none, input = update, momentum = 0.9,
+      newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1> on momentum with tau inside,
+      tau = 1.0, scale = 1.0 -> o tensor<1x5x1x512xf32>
+  return %o : tensor<1x5x1x512xf32>
+}
+
+// -----
+
 // The momentum NS kernel keeps the Gram polynomial of one step.
 func.func @momentum_ns_steps(%q: tensor<1x5x1x16xf32>, %k: tensor<1x5x1x16xf32>,
     %v: tensor<1x5x1x16xf32>) -> tensor<1x5x1x16xf32> {
