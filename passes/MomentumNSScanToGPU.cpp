@@ -27,12 +27,13 @@
 // three phases). With the update input, w = β⊙v does not depend on S, so the
 // momentum side runs one token ahead: iteration t does token t's state side
 // and token t + 1's momentum side phase by phase, 3 barriers a token instead
-// of the 6 of the in-order schedule, with M and R double buffered (token t's in buffer t mod 2). Token
-// inputs go through a ring of shared slots (three with the lookahead: t,
-// t + 1, and t + 2 being stored; two in order), their global loads issued at
-// the top of the iteration that stores them. In order (the error input, or
-// sizes whose double buffers do not fit), u's partial sums share R's buffer,
-// so the kernel covers the sizes it did before the lookahead.
+// of the 6 of the in-order schedule, with M and R double buffered (token
+// t's in buffer t mod 2). Token inputs go through a ring of shared slots
+// (three with the lookahead: t, t + 1, and t + 2 being stored; two in
+// order), their global loads issued at the top of the iteration that stores
+// them. In order (the error input, or sizes whose double buffers do not
+// fit), u's partial sums share R's buffer, so the kernel covers the sizes it
+// did before the lookahead.
 //
 //===----------------------------------------------------------------------===//
 
@@ -115,7 +116,8 @@ NSConfig chooseNSConfig(int64_t K, int64_t V, NSNeeds needs, bool lookahead) {
   c.offRingQ = take(c.ringSlots * c.Kp);
   c.offRingA = needs.diagonal ? take(c.ringSlots * c.Kp) : -1;
   c.offRingBeta = needs.errorBeta ? take(c.ringSlots * c.Vp) : -1;
-  c.offRingW = take(c.ringSlots * c.Vp); // the error input's v until w replaces it
+  // (the error input's v until phase B replaces it by w)
+  c.offRingW = take(c.ringSlots * c.Vp);
   c.offRingScal = take(c.ringSlots * 4);
   c.offU = take(c.Vp);
   c.offP = take(c.Kp);

@@ -77,8 +77,9 @@ Tiling chooseTiling(int64_t keyDim, bool shortSequence) {
   // of a column l·32/TPC banks from lane 0 for TPC ≤ 4, and at 20·l mod 32
   // (still distinct) for TPC = 8: one wavefront per read instead of TPC
   // (blocked rows l·R + r with R = 32 put all TPC lanes on one bank). The
-  // pitch is a multiple of 4 (TPC ≤ 8), so the tile's rows move as float4s. Decode at B = 64, K = V = 128 on an H200: 61.1 →
-  // 52.7 µs (bench/results/gpu-h200-stop13.md).
+  // pitch is a multiple of 4 (TPC ≤ 8), so the tile's rows move as
+  // float4s. Decode at B = 64, K = V = 128 on an H200: 61.1 → 52.7 µs
+  // (bench/results/gpu-h200-stop13.md).
   t.interleavedRows = shortSequence && lanes > 1;
   t.pitch = t.interleavedRows ? t.columnsPerBlock + 32 / lanes
                               : t.columnsPerBlock + 1;
@@ -217,8 +218,8 @@ public:
       return e.iadd(
           e.imul(e.iadd(e.imul(e.iadd(e.imul(slot, HV), h), Kc), i), V), col);
     };
-    // States move through a shared tile (K rows × the block's columns, one
-    // float of padding per row) so that global reads and writes are
+    // States move through a shared tile (K rows × the block's columns,
+    // rows `pitch` floats apart) so that global reads and writes are
     // coalesced along the value columns; this is most of a decode step.
     const int64_t C = tiling.columnsPerBlock, pitch = tiling.pitch;
     Value tile = func.getWorkgroupAttributions().front();
@@ -321,8 +322,8 @@ public:
             values.push_back(e.element(vec, d));
         } else {
           for (int64_t d = 0; d < width; ++d)
-            values.push_back(
-                memref::LoadOp::create(b, tile, {tileIndex(sl.row, sl.col, d)}));
+            values.push_back(memref::LoadOp::create(
+                b, tile, ValueRange{tileIndex(sl.row, sl.col, d)}));
         }
         Value write = slotValid ? e.iand(sl.valid, slotValid) : sl.valid;
         e.when(write, [&] {
@@ -715,7 +716,8 @@ LogicalResult gpu_codegen::lowerRecurrentScan(ScanOp op,
       op.getLoc());
   // 16-byte aligned: the tile's rows move as float4s (ld/st.shared.v4).
   func.setWorkgroupAttributionAttr(
-      0, StringAttr::get(op.getContext(), LLVM::LLVMDialect::getAlignAttrName()),
+      0,
+      StringAttr::get(op.getContext(), LLVM::LLVMDialect::getAlignAttrName()),
       IntegerAttr::get(IntegerType::get(op.getContext(), 64), 16));
   if (tiling.stagedTokens)
     func.addWorkgroupAttribution(
