@@ -475,6 +475,17 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
     }
     return e.groupSum(sum, 32);
   };
+  // Two dot products by the last warp, into sScal[at] and sScal[at + 1].
+  auto lastWarpDots = [&](int64_t at, function_ref<Value()> first,
+                          function_ref<Value()> second) {
+    e.when(lastWarp, [&] {
+      Value x = first(), y = second();
+      e.when(e.ieq(lane, e.idx(0)), [&] {
+        st(x, sScal, {e.idx(at)});
+        st(y, sScal, {e.idx(at + 1)});
+      });
+    });
+  };
   auto momentumPhase1 = [&](Value s, Value prev) {
     auto kAt = [&](Value i) { return ld(ringK, {s, i}); };
     auto wAt = [&](Value j) { return ld(ringW, {s, j}); };
@@ -482,13 +493,9 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
             sP, gamma);
     if (c.square)
       rowDots(gramAt, Kp, kAt, sY, 1.0);
-    e.when(lastWarp, [&] {
-      Value kk = warpDot(kAt, kAt, Kp), ww = warpDot(wAt, wAt, Vp);
-      e.when(e.ieq(lane, e.idx(0)), [&] {
-        st(kk, sScal, {e.idx(0)});
-        st(ww, sScal, {e.idx(1)});
-      });
-    });
+    lastWarpDots(
+        0, [&] { return warpDot(kAt, kAt, Kp); },
+        [&] { return warpDot(wAt, wAt, Vp); });
   };
   // Phase 2: x = G p; kᵀp and pᵀp.
   auto momentumPhase2 = [&](Value s) {
@@ -496,13 +503,9 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
     auto pAt = [&](Value i) { return ld(sP, {i}); };
     if (c.square)
       rowDots(gramAt, Kp, pAt, sX, 1.0);
-    e.when(lastWarp, [&] {
-      Value kp = warpDot(kAt, pAt, Kp), pp = warpDot(pAt, pAt, Kp);
-      e.when(e.ieq(lane, e.idx(0)), [&] {
-        st(kp, sScal, {e.idx(2)});
-        st(pp, sScal, {e.idx(3)});
-      });
-    });
+    lastWarpDots(
+        2, [&] { return warpDot(kAt, pAt, Kp); },
+        [&] { return warpDot(pAt, pAt, Kp); });
   };
   // Phase 3: M' = γM + c k wᵀ; G', G'²; R = (aI + b G'/n² + c' G'²/n⁴)/n
   // scaled by τ_out, four columns per thread and step. Returns ν'².
