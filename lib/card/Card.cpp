@@ -387,6 +387,14 @@ std::optional<CardModel> Importer::read(const toml::table &root) {
 
 } // namespace
 
+std::string card::checkSizes(Sizes sizes) {
+  for (int64_t size : {sizes.batch, sizes.length})
+    if (size < 0 || size > kMaxSize)
+      return "--batch and --length must be within [1, " +
+             std::to_string(kMaxSize) + "]";
+  return "";
+}
+
 OwningOpRef<ModuleOp> card::importCard(StringRef text, StringRef path,
                                        MLIRContext *context, Sizes sizes) {
   if (path.ends_with(".json"))

@@ -14,6 +14,8 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 
+#include <string>
+
 namespace mlir::muonssm::card {
 
 /// Sizes given on the command line: they replace a card's `[model] batch`
@@ -22,6 +24,10 @@ struct Sizes {
   int64_t batch = 0;  ///< 0: the card's
   int64_t length = 0; ///< 0: the card's
 };
+
+/// Why `sizes` cannot size a card ("" when they can): each is 0 (the card's
+/// own) or within [1, 2^24], the bound of the card's own keys (kMaxSize).
+std::string checkSizes(Sizes sizes);
 
 /// Parses and checks the card `text` read from `path` (a `.json` path: a
 /// Hugging Face config, importConfig), and builds its module (verified).

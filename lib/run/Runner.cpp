@@ -100,8 +100,9 @@ std::string run::checkOptions(const RunOptions &options) {
   if (options.nsPerChunk && options.target == "cuda")
     return "--ns-per-chunk runs on the CPU only (the GPU lowering has no "
            "kernel for the per-chunk approximation); use --target cpu";
-  if (options.batch < 0 || options.length < 0)
-    return "--batch and --length must be >= 1";
+  if (std::string why = card::checkSizes({options.batch, options.length});
+      !why.empty())
+    return why;
   if ((options.batch || options.length) && !card::isCardPath(options.file))
     return "--batch and --length size a model card or a config.json; an "
            "MLIR model's sizes are its types";

@@ -96,9 +96,9 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (action == ImportCard) {
-    if (batch < 0 || length < 0) {
-      llvm::errs() << "muonssm-translate: error: --batch and --length must "
-                      "be >= 1\n";
+    if (std::string why = muonssm::card::checkSizes({batch, length});
+        !why.empty()) {
+      llvm::errs() << "muonssm-translate: error: " << why << "\n";
       return 1;
     }
     // Errors print as CARD.toml:LINE:COL through the source manager; the
