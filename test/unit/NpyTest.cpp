@@ -147,15 +147,7 @@ void expectRoundTrip(const std::string &path, const Array &a) {
   EXPECT_FALSE(fs::exists(path + ".tmp"));
   Array b;
   ASSERT_TRUE(readNpy(path, b, error, a.dtype == DType::BF16)) << error;
-  EXPECT_EQ(b.dtype, a.dtype);
-  EXPECT_EQ(b.shape, a.shape);
-  EXPECT_EQ(b.data, a.data);
-  for (size_t i = 0; i < a.numElements(); ++i) {
-    double x = a.getAsDouble(i), y = b.getAsDouble(i);
-    if (!(std::isnan(x) && std::isnan(y))) {
-      EXPECT_EQ(y, x) << "element " << i;
-    }
-  }
+  expectSameArray(a, b);
 }
 
 TEST_F(NpyTest, RoundTripEveryDType) {

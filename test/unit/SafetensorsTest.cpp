@@ -116,15 +116,7 @@ void expectRoundTrip(
 
     Array b;
     ASSERT_TRUE(file.read(name, b, error)) << error;
-    EXPECT_EQ(b.dtype, a.dtype);
-    EXPECT_EQ(b.shape, a.shape);
-    EXPECT_EQ(b.data, a.data);
-    for (size_t i = 0; i < a.numElements(); ++i) {
-      double x = a.getAsDouble(i), y = b.getAsDouble(i);
-      if (!(std::isnan(x) && std::isnan(y))) {
-        EXPECT_EQ(y, x) << "element " << i;
-      }
-    }
+    expectSameArray(a, b);
   }
   // The header is padded to 8 bytes and the data section holds exactly the
   // tensors.

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -53,6 +54,20 @@ inline uint64_t bitsOf(const npy::Array &a, size_t i) {
 }
 
 /// A fresh directory per test, removed afterwards.
+/// `b` is `a` read back: the same dtype, shape and bytes, and (as a check of
+/// getAsDouble) the same values, NaN matching NaN.
+inline void expectSameArray(const npy::Array &a, const npy::Array &b) {
+  EXPECT_EQ(b.dtype, a.dtype);
+  EXPECT_EQ(b.shape, a.shape);
+  EXPECT_EQ(b.data, a.data);
+  for (size_t i = 0; i < a.numElements(); ++i) {
+    double x = a.getAsDouble(i), y = b.getAsDouble(i);
+    if (!(std::isnan(x) && std::isnan(y))) {
+      EXPECT_EQ(y, x) << "element " << i;
+    }
+  }
+}
+
 class ScratchDirTest : public ::testing::Test {
 protected:
   void SetUp() override {
