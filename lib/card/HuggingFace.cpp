@@ -73,11 +73,17 @@ public:
     return emitError(locate(key));
   }
 
-  std::optional<int64_t> integer(StringRef key, std::optional<int64_t> fallback,
-                                 int64_t least = 1) {
+  /// The value of `key`, marked as read; null where it is absent or null.
+  const llvm::json::Value *present(StringRef key) {
     used.insert(key);
     const llvm::json::Value *value = object.get(key);
-    if (!value || value->kind() == llvm::json::Value::Null) {
+    return value && value->kind() != llvm::json::Value::Null ? value
+                                                             : nullptr;
+  }
+  std::optional<int64_t> integer(StringRef key, std::optional<int64_t> fallback,
+                                 int64_t least = 1) {
+    const llvm::json::Value *value = present(key);
+    if (!value) {
       if (!fallback)
         error(key) << "config.json needs '" << key << "'";
       return fallback;
@@ -95,9 +101,8 @@ public:
     return n;
   }
   std::optional<double> number(StringRef key, double fallback) {
-    used.insert(key);
-    const llvm::json::Value *value = object.get(key);
-    if (!value || value->kind() == llvm::json::Value::Null)
+    const llvm::json::Value *value = present(key);
+    if (!value)
       return fallback;
     std::optional<double> x = value->getAsNumber();
     if (!x)
@@ -105,9 +110,8 @@ public:
     return x;
   }
   std::optional<bool> boolean(StringRef key, bool fallback) {
-    used.insert(key);
-    const llvm::json::Value *value = object.get(key);
-    if (!value || value->kind() == llvm::json::Value::Null)
+    const llvm::json::Value *value = present(key);
+    if (!value)
       return fallback;
     std::optional<bool> b = value->getAsBoolean();
     if (!b)
@@ -115,9 +119,8 @@ public:
     return b;
   }
   std::optional<std::string> string(StringRef key, StringRef fallback) {
-    used.insert(key);
-    const llvm::json::Value *value = object.get(key);
-    if (!value || value->kind() == llvm::json::Value::Null)
+    const llvm::json::Value *value = present(key);
+    if (!value)
       return fallback.str();
     std::optional<StringRef> s = value->getAsString();
     if (!s) {
@@ -182,11 +185,7 @@ void ConfigReader::readCommon(CardModel &card) {
   card.modelLoc = locate("model_type");
   // The checkpoint's dtype, as written by save_pretrained (transformers 5
   // writes `dtype`, earlier versions `torch_dtype`).
-  const llvm::json::Value *dtypeValue = object.get("dtype");
-  StringRef dtypeKey =
-      dtypeValue && dtypeValue->kind() != llvm::json::Value::Null
-          ? "dtype"
-          : "torch_dtype";
+  StringRef dtypeKey = present("dtype") ? "dtype" : "torch_dtype";
   std::string dtype = string(dtypeKey, "float32").value_or("float32");
   if (dtype == "float32")
     card.dtype = "f32";
@@ -265,18 +264,15 @@ std::optional<CardModel> ConfigReader::readGatedDeltaNet() {
     error("output_gate_activation")
         << "'output_gate_activation' = \"" << gate
         << "\" is not supported: the gated RMSNorm's gate is SiLU";
-  used.insert("attnres_block_size");
-  if (const llvm::json::Value *attnres = object.get("attnres_block_size"))
-    if (attnres->kind() != llvm::json::Value::Null)
-      error("attnres_block_size")
-          << "'attnres_block_size' (attention residuals) is not supported";
+  if (present("attnres_block_size"))
+    error("attnres_block_size")
+        << "'attnres_block_size' (attention residuals) is not supported";
   rejectUnknown({"attn_mode", "attn", "elementwise_affine", "norm_first",
                  "residual_in_fp32"});
   require("conv_bias", boolean("conv_bias", false), false,
           "the short convolutions have no bias");
-  if (const llvm::json::Value *attn = object.get("attn"))
-    if (attn->kind() != llvm::json::Value::Null)
-      error("attn") << "'attn' layers (hybrid attention) are not supported";
+  if (present("attn"))
+    error("attn") << "'attn' layers (hybrid attention) are not supported";
   if (!ok)
     return std::nullopt;
   return card;
@@ -296,10 +292,8 @@ std::optional<CardModel> ConfigReader::readMamba() {
     error("layer_norm_epsilon")
         << "'layer_norm_epsilon' must be a finite number > 0";
   card.tieEmbeddings = boolean("tie_word_embeddings", true).value_or(true);
-  used.insert("time_step_rank");
-  const llvm::json::Value *rank = object.get("time_step_rank");
-  if (!rank || rank->kind() == llvm::json::Value::Null ||
-      rank->getAsString() == std::optional<StringRef>("auto"))
+  const llvm::json::Value *rank = present("time_step_rank");
+  if (!rank || rank->getAsString() == std::optional<StringRef>("auto"))
     card.dtRank = (card.dModel + 15) / 16;
   else
     card.dtRank = integer("time_step_rank", std::nullopt).value_or(1);
@@ -322,10 +316,8 @@ std::optional<CardModel> ConfigReader::readMamba() {
                      << ")";
   require("rms_norm", boolean("rms_norm", true), true,
           "the blocks' norm is RMSNorm");
-  used.insert("ssm_cfg");
-  if (const llvm::json::Value *ssm = object.get("ssm_cfg"))
-    if (ssm->kind() != llvm::json::Value::Null &&
-        (!ssm->getAsObject() || !ssm->getAsObject()->empty()))
+  if (const llvm::json::Value *ssm = present("ssm_cfg"))
+    if (!ssm->getAsObject() || !ssm->getAsObject()->empty())
       error("ssm_cfg") << "'ssm_cfg' must be empty: the layer's settings are "
                           "state_size, expand, conv_kernel, time_step_rank";
   require("use_bias", boolean("use_bias", false), false,
