@@ -54,6 +54,18 @@ inline uint64_t bitsOf(const npy::Array &a, size_t i) {
 }
 
 /// A fresh directory per test, removed afterwards.
+/// A 2×3 array of `dtype` holding values exact in every dtype (so that a
+/// round trip must keep them unchanged), checked as it is set.
+inline npy::Array exactArray(npy::DType dtype) {
+  const double values[] = {0, 1, -2, 3, 1024, -7};
+  npy::Array a = npy::Array::zeros(dtype, {2, 3});
+  for (size_t i = 0; i < 6; ++i)
+    a.setFromDouble(i, values[i]);
+  for (size_t i = 0; i < 6; ++i)
+    EXPECT_EQ(a.getAsDouble(i), values[i]);
+  return a;
+}
+
 /// `b` is `a` read back: the same dtype, shape and bytes, and (as a check of
 /// getAsDouble) the same values, NaN matching NaN.
 inline void expectSameArray(const npy::Array &a, const npy::Array &b) {
