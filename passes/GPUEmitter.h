@@ -177,11 +177,12 @@ public:
   Value threadId() { return gpu::ThreadIdOp::create(b, gpu::Dimension::x); }
   Value blockId(gpu::Dimension d) { return gpu::BlockIdOp::create(b, d); }
 
-  /// The sum of `partial` over groups of `width` consecutive lanes of a warp
-  /// (a power of two ≤ 32), by xor shuffles: every lane of a group gets it.
-  Value groupSum(Value partial, int64_t width) {
+  /// The sum of `partial` over groups of `width` lanes of a warp `stride`
+  /// apart (lanes l, l ^ stride, …; powers of two, width·stride ≤ 32), by
+  /// xor shuffles: every lane of a group gets it.
+  Value groupSum(Value partial, int64_t width, int64_t stride = 1) {
     Value w32 = arith::ConstantIntOp::create(b, 32, 32);
-    for (int64_t offset = width / 2; offset >= 1; offset /= 2) {
+    for (int64_t offset = width / 2 * stride; offset >= stride; offset /= 2) {
       Value off = arith::ConstantIntOp::create(b, offset, 32);
       auto shuffle = gpu::ShuffleOp::create(b, partial, off, w32,
                                             gpu::ShuffleMode::XOR);

@@ -89,26 +89,31 @@ std::pair<WarpMma::Frag, WarpMma::Frag> WarpMma::loadB(Value tile, Value k0,
   return {{all[0], all[1]}, {all[2], all[3]}};
 }
 
-Value WarpMma::mma(Value acc, const Frag &a, const Frag &bFrag) {
+/// acc + a·b by nvvm.mma.sync of shape m16n8k`k` on `type` operands, f32
+/// accumulators (vector<4xf32>).
+static Value mmaSync(KernelBuilder &e, Value acc, ArrayRef<Value> a,
+                     ArrayRef<Value> bFrag, int64_t k, NVVM::MMATypes type) {
   SmallVector<Value> c;
   for (int64_t r = 0; r < 4; ++r)
     c.push_back(e.element(acc, r));
-  MLIRContext *ctx = e.b.getContext();
   Type f32 = e.b.getF32Type();
-  auto resultType =
-      LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
-  NVVM::MMATypes type =
-      element.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+  auto resultType = LLVM::LLVMStructType::getLiteral(e.b.getContext(),
+                                                     {f32, f32, f32, f32});
   Value d = NVVM::MmaOp::create(
-      e.b, resultType, a, bFrag, c, ArrayRef<int64_t>{16, 8, 16},
-      std::nullopt, std::nullopt,
-      std::array<NVVM::MMATypes, 2>{type, type},
+      e.b, resultType, a, bFrag, c, ArrayRef<int64_t>{16, 8, k},
+      std::nullopt, std::nullopt, std::array<NVVM::MMATypes, 2>{type, type},
       std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
                                      NVVM::MMALayout::col});
   SmallVector<Value> out;
   for (int64_t r = 0; r < 4; ++r)
     out.push_back(LLVM::ExtractValueOp::create(e.b, d, r));
   return e.fromElements(out);
+}
+
+Value WarpMma::mma(Value acc, const Frag &a, const Frag &bFrag) {
+  return mmaSync(e, acc, a, bFrag, 16,
+                 element.isBF16() ? NVVM::MMATypes::bf16
+                                  : NVVM::MMATypes::f16);
 }
 
 Value WarpMma::pair(Value x0, Value x1) {
@@ -130,4 +135,22 @@ WarpMma::Frag WarpMma::accumulatorsToA(Value low, Value high) {
           pack(e.element(low, 2), e.element(low, 3)),
           pack(e.element(high, 0), e.element(high, 1)),
           pack(e.element(high, 2), e.element(high, 3))};
+}
+
+Value mlir::muonssm::gpu_codegen::mmaTF32(KernelBuilder &e, Value acc, ArrayRef<Value> a,
+                           ArrayRef<Value> bFrag) {
+  return mmaSync(e, acc, a, bFrag, 8, NVVM::MMATypes::tf32);
+}
+
+Value mlir::muonssm::gpu_codegen::toTF32(KernelBuilder &e, Value x) {
+  return NVVM::ConvertFloatToTF32Op::create(e.b, e.b.getI32Type(), x,
+                                            NVVM::FPRoundingMode::RNA,
+                                            NVVM::SaturationMode::NONE,
+                                            /*relu=*/false);
+}
+
+std::pair<Value, Value> mlir::muonssm::gpu_codegen::splitTF32(KernelBuilder &e, Value x) {
+  Value hi = toTF32(e, x);
+  Value hiF = arith::BitcastOp::create(e.b, e.b.getF32Type(), hi);
+  return {hi, toTF32(e, e.sub(x, hiF))};
 }

@@ -74,6 +74,22 @@ private:
                  bool transpose);
 };
 
+/// mma.sync m16n8k8 with tf32 operands (i32 registers, PTX ISA "Matrix
+/// Fragments for mma.m16n8k8", .tf32), f32 accumulators; with
+/// g = lane / 4 and c = lane % 4:
+///   A 16×8: a0 = (g, c), a1 = (g+8, c), a2 = (g, c+4), a3 = (g+8, c+4)
+///   B 8×8:  b0 = (k c, n g), b1 = (k c+4, n g)
+///   C 16×8: as m16n8k16's (c0,c1 = (g, 2c..2c+1), c2,c3 = (g+8, 2c..)).
+/// acc (vector<4xf32>) + a·b.
+Value mmaTF32(KernelBuilder &e, Value acc, ArrayRef<Value> a,
+              ArrayRef<Value> b);
+/// An f32 rounded to the nearest tf32 (cvt.rna.tf32.f32), as the i32 the
+/// products take.
+Value toTF32(KernelBuilder &e, Value x);
+/// x as hi + lo, both tf32 (lo = tf32(x − hi)): the operands of the 3×tf32
+/// product hi·hi' + hi·lo' + lo·hi', which keeps about 21 of f32's 24 bits.
+std::pair<Value, Value> splitTF32(KernelBuilder &e, Value x);
+
 } // namespace mlir::muonssm::gpu_codegen
 
 #endif // MUONSSM_PASSES_GPUMMA_H
