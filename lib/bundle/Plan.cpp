@@ -320,8 +320,9 @@ bool bundle::planFromJson(const std::string &text, Plan &plan,
     if (l.contains("products")) {
       if (!r.string(l, "products", path, launch.products))
         return false;
-      if (launch.products != "bf16" && launch.products != "f16")
-        return r.fail(path + ".products", "expected bf16 or f16");
+      if (launch.products != "bf16" && launch.products != "f16" &&
+          launch.products != "tf32")
+        return r.fail(path + ".products", "expected bf16, f16 or tf32");
     }
     for (size_t a = 0; a < l["args"].size(); ++a) {
       const json &arg = l["args"][a];

@@ -82,7 +82,7 @@ Comparison compare(const npy::Array &out, const std::vector<double> &ref);
 /// f64 1e-10, f32 1e-4, f16 1e-3, bf16 8e-3, integers exact).
 double checkTolerance(const std::string &dtypeName);
 /// The tolerance of every result of a kernel whose matrix products round
-/// their operands to `operandDtype` (bf16 or f16 tensor cores).
+/// their operands to `operandDtype` (bf16, f16 or tf32 tensor cores).
 double productTolerance(const std::string &operandDtype);
 
 } // namespace muonssm::data

@@ -412,7 +412,9 @@ LogicalResult translate::emitBundle(ModuleOp module, StringRef entry,
     bundle::Launch l;
     l.kernel = launch.getKernelName().str();
     if (auto products = launch->getAttrOfType<TypeAttr>("muonssm.products"))
-      l.products = products.getValue().isBF16() ? "bf16" : "f16";
+      l.products = products.getValue().isBF16()   ? "bf16"
+                   : products.getValue().isF16() ? "f16"
+                                                 : "tf32";
     json params = json::array();
     std::map<std::string, int> uses; // a buffer may be passed twice (Δ as dt and β)
     for (Value operand : launch.getKernelOperands()) {
