@@ -49,6 +49,20 @@ func.func @momentum_ns_wide_v(%q: tensor<1x5x1x32xf32>, %k: tensor<1x5x1x32xf32>
 
 // -----
 
+// K = V = 256 fits the threads but not the registers: S would take 256
+// floats a thread (16 row tiles × 4 column tiles a warp).
+func.func @momentum_ns_big_state(%q: tensor<1x5x1x256xf32>, %k: tensor<1x5x1x256xf32>,
+    %v: tensor<1x5x1x256xf32>) -> tensor<1x5x1x256xf32> {
+  // expected-error @+1 {{the GPU kernel for Newton-Schulz of the momentum does not cover this scan: its state is too large for the registers of one block (128 floats of S a thread: K·V up to about 32768)}}
+  %o = muonssm.scan q(%q : tensor<1x5x1x256xf32>) k(%k : tensor<1x5x1x256xf32>)
+      v(%v : tensor<1x5x1x256xf32>) decay = none, input = update, momentum = 0.9,
+      newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1> on momentum with tau inside,
+      tau = 1.0, scale = 1.0 -> o tensor<1x5x1x256xf32>
+  return %o : tensor<1x5x1x256xf32>
+}
+
+// -----
+
 // The momentum NS kernel keeps the Gram polynomial of one step.
 func.func @momentum_ns_steps(%q: tensor<1x5x1x16xf32>, %k: tensor<1x5x1x16xf32>,
     %v: tensor<1x5x1x16xf32>) -> tensor<1x5x1x16xf32> {

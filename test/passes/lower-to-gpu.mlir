@@ -224,17 +224,26 @@ func.func @short_sequence(%q: tensor<4x1x2x64xbf16>, %k: tensor<4x1x2x64xbf16>,
 // Newton-Schulz of the whole momentum (the seed's form) has no chunked
 // form: the fused recurrent kernel keeps S in registers and M, the Gram
 // matrices and the NS result in shared memory, one block of 256 threads per
-// (sequence, head). With the error input, w needs u = Sᵀk, so a token runs
-// its state and momentum sides in order: six barriers in the token loop.
+// (sequence, head). S is held in the accumulator layout of mma.m16n8k8 and
+// R M' runs on tensor cores, tf32 for bf16 inputs (the launch says so):
+// K = 42, V = 84 is 3 row tiles × 11 column tiles, two column tiles a warp,
+// six accumulators a thread; its six k steps are unrolled (36 products).
+// With the error input, w needs u = Sᵀk, so a token runs u, its momentum
+// side, then its state update: five barriers in the token loop.
 
 // CHECK-LABEL: func.func @momentum_ns
 // CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0
 // CHECK-SAME:      threads in (%c256,
 // CHECK-SAME:      dynamic_shared_memory_size
+// CHECK-SAME:      {muonssm.products = tf32}
 // CHECK:       gpu.func @muonssm_k0
 // CHECK-SAME:    known_block_size = array<i32: 256, 1, 1>
-// CHECK:         scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, f32)
-// CHECK-COUNT-6:   gpu.barrier
+// CHECK:         scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, f32)
+// CHECK-COUNT-4:   gpu.barrier
+// CHECK:           nvvm.convert.float.to.tf32 {{.*}}rna
+// CHECK-COUNT-36:  nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>
+// CHECK-NOT:       nvvm.mma.sync
+// CHECK:           gpu.barrier
 // CHECK-NOT:       gpu.barrier
 // CHECK:         gpu.return
 func.func @momentum_ns(%q: tensor<2x130x2x42xbf16>, %k: tensor<2x130x2x42xbf16>,
@@ -253,15 +262,18 @@ func.func @momentum_ns(%q: tensor<2x130x2x42xbf16>, %k: tensor<2x130x2x42xbf16>,
 
 // With the update input (the seed's), w = β⊙v does not depend on S: the
 // momentum side of token t + 1 runs beside the state side of token t, three
-// barriers a token, M and R double buffered and a third slot of token
-// inputs (more shared memory: 70944 bytes against 44016 above).
+// barriers a token (the state side, warp-local, beside the momentum side's
+// third phase), M and R double buffered and a third slot of token inputs
+// (more shared memory: 78128 bytes against 49728 above).
 
 // CHECK-LABEL: func.func @momentum_ns_lookahead
 // CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0
-// CHECK-SAME:      dynamic_shared_memory_size %c70944
+// CHECK-SAME:      dynamic_shared_memory_size %c78128
 // CHECK:       gpu.func @muonssm_k0
-// CHECK:         scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, f32)
-// CHECK-COUNT-3:   gpu.barrier
+// CHECK:         scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, f32)
+// CHECK-COUNT-2:   gpu.barrier
+// CHECK-COUNT-36:  nvvm.mma.sync
+// CHECK:           gpu.barrier
 // CHECK-NOT:       gpu.barrier
 // CHECK:         gpu.return
 func.func @momentum_ns_lookahead(%q: tensor<2x130x2x42xbf16>, %k: tensor<2x130x2x42xbf16>,
@@ -279,15 +291,20 @@ func.func @momentum_ns_lookahead(%q: tensor<2x130x2x42xbf16>, %k: tensor<2x130x2
 // -----
 
 // K = V = 112: M and R do not fit twice in 227 KiB, so the update input runs
-// in order, its u partial sums in R's buffer (217792 bytes: the sizes the
-// kernel covered before the lookahead are still covered).
+// in order (211968 bytes). R M' (7 row tiles, 2 column tiles a warp, 14 k
+// steps) loops over k.
 
 // CHECK-LABEL: func.func @momentum_ns_in_order
 // CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0
-// CHECK-SAME:      dynamic_shared_memory_size %c217792
+// CHECK-SAME:      dynamic_shared_memory_size %c211968
 // CHECK:       gpu.func @muonssm_k0
 // CHECK:         scf.for {{.*}} -> (vector<4xf32>, {{.*}}, f32)
-// CHECK-COUNT-6:   gpu.barrier
+// CHECK-COUNT-4:   gpu.barrier
+// CHECK:           scf.for {{.*}} step %c8{{.*}} -> (vector<4xf32>, {{.*}})
+// CHECK-COUNT-14:    nvvm.mma.sync
+// CHECK-NOT:         nvvm.mma.sync
+// CHECK:             scf.yield
+// CHECK:           gpu.barrier
 // CHECK-NOT:       gpu.barrier
 // CHECK:         gpu.return
 func.func @momentum_ns_in_order(%q: tensor<1x9x2x112xbf16>, %k: tensor<1x9x2x112xbf16>,
@@ -300,6 +317,34 @@ func.func @momentum_ns_in_order(%q: tensor<1x9x2x112xbf16>, %k: tensor<1x9x2x112
       tau = 1.0, scale = 0.1
       -> o tensor<1x9x2x112xbf16>
   return %o : tensor<1x9x2x112xbf16>
+}
+
+// -----
+
+// f32 inputs keep NS in f32: R M' as 3×tf32 (hi·lo', lo·hi', then hi·hi'
+// of each operand split in two tf32 halves), three products a tile and k
+// step (one tile, two k steps here), and no rounding recorded on the
+// launch.
+
+// CHECK-LABEL: func.func @momentum_ns_f32
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0
+// CHECK-SAME:      args({{[^{}]*}}){{$}}
+// CHECK:       gpu.func @muonssm_k0
+// CHECK:         scf.for {{.*}} -> (vector<4xf32>, f32)
+// CHECK:           gpu.barrier
+// CHECK-COUNT-6:   nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>
+// CHECK-NOT:       nvvm.mma.sync
+// CHECK:           gpu.barrier
+func.func @momentum_ns_f32(%q: tensor<1x9x2x16xf32>, %k: tensor<1x9x2x16xf32>,
+    %v: tensor<1x9x2x32xf32>, %g: tensor<1x9x2xf32>, %b: tensor<1x9x2xf32>)
+    -> tensor<1x9x2x32xf32> {
+  %o = muonssm.scan q(%q : tensor<1x9x2x16xf32>) k(%k : tensor<1x9x2x16xf32>)
+      v(%v : tensor<1x9x2x32xf32>) g(%g : tensor<1x9x2xf32>) beta(%b : tensor<1x9x2xf32>)
+      decay = scalar, input = update, delta_rule = 1.0, momentum = 0.9,
+      newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1> on momentum with tau inside,
+      tau = 1.0, scale = 0.25
+      -> o tensor<1x9x2x32xf32>
+  return %o : tensor<1x9x2x32xf32>
 }
 
 // -----
