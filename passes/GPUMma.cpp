@@ -15,6 +15,7 @@
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 
 using namespace mlir;
+using namespace mlir::muonssm;
 using namespace mlir::muonssm::gpu_codegen;
 
 WarpMma::WarpMma(KernelBuilder &e, FloatType element, Value lane)
@@ -137,19 +138,19 @@ WarpMma::Frag WarpMma::accumulatorsToA(Value low, Value high) {
           pack(e.element(high, 2), e.element(high, 3))};
 }
 
-Value mlir::muonssm::gpu_codegen::mmaTF32(KernelBuilder &e, Value acc, ArrayRef<Value> a,
+Value gpu_codegen::mmaTF32(KernelBuilder &e, Value acc, ArrayRef<Value> a,
                            ArrayRef<Value> bFrag) {
   return mmaSync(e, acc, a, bFrag, 8, NVVM::MMATypes::tf32);
 }
 
-Value mlir::muonssm::gpu_codegen::toTF32(KernelBuilder &e, Value x) {
+Value gpu_codegen::toTF32(KernelBuilder &e, Value x) {
   return NVVM::ConvertFloatToTF32Op::create(e.b, e.b.getI32Type(), x,
                                             NVVM::FPRoundingMode::RNA,
                                             NVVM::SaturationMode::NONE,
                                             /*relu=*/false);
 }
 
-std::pair<Value, Value> mlir::muonssm::gpu_codegen::splitTF32(KernelBuilder &e, Value x) {
+std::pair<Value, Value> gpu_codegen::splitTF32(KernelBuilder &e, Value x) {
   Value hi = toTF32(e, x);
   Value hiF = arith::BitcastOp::create(e.b, e.b.getF32Type(), hi);
   return {hi, toTF32(e, e.sub(x, hiF))};

@@ -22,9 +22,9 @@
 // S lives in registers in the accumulator layout of mma.m16n8k8 (tf32),
 // a warp owning whole columns of it, so R M' runs on tensor cores straight
 // into S, and u = D(S)ᵀk and o are warp-local sums. Operands are rounded to
-// tf32 for bf16/f16 inputs (finer than the inputs; recorded on the launch),
-// split in two tf32 halves (3 products) for f32 inputs. Nothing per token
-// leaves the chip but o.
+// tf32 for bf16/f16 inputs (as fine as f16, finer than bf16; recorded on
+// the launch), split in two tf32 halves (3 products) for f32 inputs.
+// Nothing per token leaves the chip but o.
 //
 // Schedule. A token has a momentum side (p, y → x, kᵀp → M', G', G'², R:
 // three phases separated by barriers) and a state side (u, the S update,
@@ -34,7 +34,7 @@
 // phase, 3 barriers a token, M and R double buffered (token t's in buffer
 // t mod 2). With the error input (w needs u) or where the double buffers do
 // not fit, a token runs u, its momentum side, then its state update, on
-// single buffers (5 barriers). Token inputs go through a ring of shared
+// single buffers (5 barriers; 4 with the update input). Token inputs go through a ring of shared
 // slots (three with the lookahead: t, t + 1, and t + 2 being stored; two in
 // order), their global loads issued at the top of the iteration that stores
 // them.
@@ -169,7 +169,8 @@ std::string gpu_codegen::whyNotMomentumNS(ScanOp op) {
   auto vType = op.getV().getType();
   if (qType.isDynamicDim(3) || vType.isDynamicDim(3))
     return "its head dimensions are dynamic";
-  // One thread per row of k and q and per column of v, u and o.
+  // The token inputs are loaded one thread per row of k and q and per
+  // column of v.
   if (qType.getDimSize(3) > kThreads || vType.getDimSize(3) > kThreads)
     return "its head dimensions exceed 256 (one thread of the block per key "
            "row and value column)";
@@ -231,8 +232,8 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
   const double eps = ns.getEpsValue();
   const bool addEps = ns.getEpsMode() == EpsMode::Add;
   const int64_t Kp = c.Kp, Vp = c.Vp, RG = c.RG, MT = c.MT, NTW = c.NTW;
-  // R M' on tensor cores: tf32 operands for bf16/f16 inputs (finer than
-  // the inputs; the bundle records the rounding), 3×tf32 for f32 inputs
+  // R M' on tensor cores: tf32 operands for bf16/f16 inputs (as fine as
+  // f16; the bundle records the rounding), 3×tf32 for f32 inputs
   // (the f32 NS the project keeps to about 2^-21).
   const bool splitProducts =
       cast<ShapedType>(op.getQ().getType()).getElementType().isF32();
@@ -338,16 +339,16 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
       [&](int64_t count, function_ref<SmallVector<Value>(Value)> compute,
           function_ref<void(Value, ArrayRef<Value>)> commit) {
         int64_t rounds = (count + kThreads - 1) / kThreads;
-        for (int64_t first = 0; first < rounds; first += kBatch) {
+        for (int64_t batch = 0; batch < rounds; batch += kBatch) {
           SmallVector<Value> items;
           SmallVector<SmallVector<Value>> results;
-          for (int64_t r = first; r < std::min(rounds, first + kBatch); ++r) {
+          for (int64_t r = batch; r < std::min(rounds, batch + kBatch); ++r) {
             Value x = e.iadd(tid, e.idx(r * kThreads));
             items.push_back(e.imin(x, e.idx(count - 1)));
             results.push_back(compute(items.back()));
           }
           for (auto [r, x] : llvm::enumerate(items)) {
-            int64_t round = first + static_cast<int64_t>(r);
+            int64_t round = batch + static_cast<int64_t>(r);
             if ((round + 1) * kThreads <= count) {
               commit(x, results[r]);
               continue;
@@ -469,7 +470,7 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
     return in;
   };
   // Ring slot s: k, q, the diagonal decay's exp(g), w = β⊙v (update input;
-  // the error input stores v there and phase B replaces it by β⊙(v − u),
+  // the error input stores v there and stateU replaces it by β⊙(v − u),
   // with β per channel from its own array), and the scalars [exp(g) or 1,
   // β, gain].
   auto storeToken = [&](ArrayRef<Value> in, Value s) {
@@ -720,8 +721,7 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
     return {toTF32(e, x), Value()};
   };
   // acc + R M' on tensor cores, one k step of 8 rows of M' at a time:
-  // a = R[16m + g (+8)][l + c (+4)], b = M'[l + c (+4)][8nt + g]. R is
-  // symmetric, so its rows serve as the A operand's rows.
+  // a = R[16m + g (+8)][l + c (+4)], b = M'[l + c (+4)][8nt + g].
   auto productRM = [&](Value buffer, SmallVector<Value> acc) {
     Value zeroBits = arith::ConstantIntOp::create(b, 0, 32);
     auto kStep = [&](Value l0, MutableArrayRef<Value> acc) {
@@ -827,7 +827,7 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
   // Iteration t: token t's state side and token t + 1's momentum side
   // (lookahead: 3 barriers, the state side beside phase 3),
   // or u_t (and w_t), token t's momentum side, then its state update (5
-  // barriers); the inputs of token t + ringSlots − 1 are loaded at the top
+  // barriers, 4 without the error input's w); the inputs of token t + ringSlots − 1 are loaded at the top
   // and stored into their slot at the end.
   SmallVector<Value> inits(S);
   const size_t stateCount = S.size();
@@ -857,7 +857,8 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
         } else {
           SmallVector<Value> rowDecay = rowDecays(s);
           SmallVector<Value> u = stateU(s, S, rowDecay);
-          e.barrier();
+          if (errorInput) // w, written by stateU, feeds phase 1
+            e.barrier();
           momentumPhase1(s, buffer);
           e.barrier();
           momentumPhase2(s);
