@@ -34,10 +34,10 @@
 // phase, 3 barriers a token, M and R double buffered (token t's in buffer
 // t mod 2). With the error input (w needs u) or where the double buffers do
 // not fit, a token runs u, its momentum side, then its state update, on
-// single buffers (5 barriers; 4 with the update input). Token inputs go through a ring of shared
-// slots (three with the lookahead: t, t + 1, and t + 2 being stored; two in
-// order), their global loads issued at the top of the iteration that stores
-// them.
+// single buffers (5 barriers; 4 with the update input). Token inputs go
+// through a ring of shared slots (three with the lookahead: t, t + 1, and
+// t + 2 being stored; two in order), their global loads issued at the top
+// of the iteration that stores them.
 //
 //===----------------------------------------------------------------------===//
 
@@ -825,10 +825,10 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
     e.barrier();
   }
   // Iteration t: token t's state side and token t + 1's momentum side
-  // (lookahead: 3 barriers, the state side beside phase 3),
-  // or u_t (and w_t), token t's momentum side, then its state update (5
-  // barriers, 4 without the error input's w); the inputs of token t + ringSlots − 1 are loaded at the top
-  // and stored into their slot at the end.
+  // (lookahead: 3 barriers, the state side beside phase 3), or u_t (and
+  // w_t), token t's momentum side, then its state update (5 barriers, 4
+  // without the error input's w); the inputs of token t + ringSlots − 1 are
+  // loaded at the top and stored into their slot at the end.
   SmallVector<Value> inits(S);
   const size_t stateCount = S.size();
   inits.push_back(nu2);
