@@ -233,6 +233,8 @@ public:
         !ShapedType::isDynamic(staticV) && staticV % 4 == 0 && C % 4 == 0 ? 4
                                                                           : 1;
     const int64_t perRow = C / width, total = K * perRow;
+    // The tile's side moves as vectors too where its rows keep them aligned.
+    const bool vectorTile = width > 1 && pitch % width == 0;
     struct Piece { // one staged element (or 4) of the K × C tile
       Value row, col, global, valid;
       Value inRange; // null when every thread's slot exists
@@ -277,7 +279,7 @@ public:
       // store (columns past V do store their zeros).
       for (auto [sl, value] : llvm::zip(all, loaded)) {
         auto store = [&, value = value, sl = &sl] {
-          if (width > 1 && pitch % width == 0) {
+          if (vectorTile) {
             e.vstore(value, tile, {tileIndex(sl->row, sl->col, 0)});
             return;
           }
@@ -316,7 +318,7 @@ public:
       Type element = cast<MemRefType>(buffer.getType()).getElementType();
       for (const Piece &sl : pieces()) {
         SmallVector<Value> values;
-        if (width > 1 && pitch % width == 0) {
+        if (vectorTile) {
           Value vec = e.vload(tile, {tileIndex(sl.row, sl.col, 0)}, width);
           for (int64_t d = 0; d < width; ++d)
             values.push_back(e.element(vec, d));
