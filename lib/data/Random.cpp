@@ -203,12 +203,10 @@ double data::productTolerance(const std::string &dtype) {
   // K S, T, W', U): a normwise bound of 4u, for f32 states too.
   if (dtype == "bf16")
     return 4 * 3.90625e-3; // u = 2^-8
-  if (dtype == "f16")
-    return 4 * 4.8828125e-4; // u = 2^-11
   // The Newton–Schulz-of-the-momentum kernel (docs/gpu.md §4) rounds R and
-  // M' of each token's R M' to tf32 (u = 2^-11) for bf16/f16 inputs: two
-  // roundings per term of S, inside the same 4u.
-  if (dtype == "tf32")
-    return 4 * 4.8828125e-4;
+  // M' of each token's R M' to tf32 (u = 2^-11, as f16) for bf16/f16 inputs:
+  // two roundings per term of S, inside the same 4u.
+  if (dtype == "f16" || dtype == "tf32")
+    return 4 * 4.8828125e-4; // u = 2^-11
   return 0.0;
 }

@@ -411,10 +411,10 @@ LogicalResult translate::emitBundle(ModuleOp module, StringRef entry,
     // in the launch operands.
     bundle::Launch l;
     l.kernel = launch.getKernelName().str();
+    // The rounding's type as MLIR spells it (bf16, f16, tf32): the plan
+    // checks it against the ones it knows.
     if (auto products = launch->getAttrOfType<TypeAttr>("muonssm.products"))
-      l.products = products.getValue().isBF16()   ? "bf16"
-                   : products.getValue().isF16() ? "f16"
-                                                 : "tf32";
+      llvm::raw_string_ostream(l.products) << products.getValue();
     json params = json::array();
     std::map<std::string, int> uses; // a buffer may be passed twice (Δ as dt and β)
     for (Value operand : launch.getKernelOperands()) {
