@@ -699,12 +699,13 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
         e.when(mine, [&] { body(j, 2 * slotN + parity); });
       }
   };
-  // u = D(S)ᵀk; with the error input, w = β⊙(v − u) replaces v in the slot.
-  auto stateU = [&](Value s, ArrayRef<Value> S,
-                    ArrayRef<Value> rowDecay) -> SmallVector<Value> {
-    SmallVector<Value> kd = rowValues(ringK, s);
-    for (auto [x, a] : llvm::zip(kd, rowDecay))
-      x = e.mul(a, x);
+  // u = D(S)ᵀk (kRows: k at the thread's rows); with the error input,
+  // w = β⊙(v − u) replaces v in the slot.
+  auto stateU = [&](Value s, ArrayRef<Value> S, ArrayRef<Value> rowDecay,
+                    ArrayRef<Value> kRows) -> SmallVector<Value> {
+    SmallVector<Value> kd;
+    for (auto [k, a] : llvm::zip(kRows, rowDecay))
+      kd.push_back(e.mul(a, k));
     SmallVector<Value> u = columnSums(kd, S);
     if (errorInput)
       forOwnColumns([&](Value j, int64_t at) {
@@ -772,12 +773,12 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
   // S ← D(S) − ηβ k uᵀ + R M' and o_t = scale·Sᵀq, stored by the column
   // owners.
   auto stateUpdate = [&](Value s, Value buffer, Value t, ArrayRef<Value> S,
-                         ArrayRef<Value> rowDecay,
+                         ArrayRef<Value> rowDecay, ArrayRef<Value> kRows,
                          ArrayRef<Value> u) -> SmallVector<Value> {
-    SmallVector<Value> coefK = rowValues(ringK, s);
     Value etaBeta = e.mul(e.cst(eta), ld(ringScal, {s, e.idx(1)}));
-    for (Value &x : coefK)
-      x = e.mul(etaBeta, x);
+    SmallVector<Value> coefK;
+    for (Value k : kRows)
+      coefK.push_back(e.mul(etaBeta, k));
     SmallVector<Value> acc;
     for (int64_t slotN = 0; slotN < NTW; ++slotN)
       for (int64_t m = 0; m < MT; ++m) {
@@ -852,11 +853,13 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
           // Beside phase 3 rather than the lighter phase 2: 14.8 → 14.3 ms
           // at the README sizes on an H200 (19.1 → 19.0 at the code's).
           SmallVector<Value> rowDecay = rowDecays(s);
-          SmallVector<Value> u = stateU(s, S, rowDecay);
-          S = stateUpdate(s, buffer, t, S, rowDecay, u);
+          SmallVector<Value> kRows = rowValues(ringK, s);
+          SmallVector<Value> u = stateU(s, S, rowDecay, kRows);
+          S = stateUpdate(s, buffer, t, S, rowDecay, kRows, u);
         } else {
           SmallVector<Value> rowDecay = rowDecays(s);
-          SmallVector<Value> u = stateU(s, S, rowDecay);
+          SmallVector<Value> kRows = rowValues(ringK, s);
+          SmallVector<Value> u = stateU(s, S, rowDecay, kRows);
           if (errorInput) // w, written by stateU, feeds phase 1
             e.barrier();
           momentumPhase1(s, buffer);
@@ -865,7 +868,7 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
           e.barrier();
           nu2 = momentumPhase3(s, buffer, buffer, nu2);
           e.barrier();
-          S = stateUpdate(s, buffer, t, S, rowDecay, u);
+          S = stateUpdate(s, buffer, t, S, rowDecay, kRows, u);
         }
         storeToken(ahead, slotOf(tAhead));
         e.barrier();
