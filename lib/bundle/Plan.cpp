@@ -2,6 +2,8 @@
 
 #include "lib/bundle/Plan.h"
 
+#include "lib/data/Random.h"
+
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
@@ -320,8 +322,8 @@ bool bundle::planFromJson(const std::string &text, Plan &plan,
     if (l.contains("products")) {
       if (!r.string(l, "products", path, launch.products))
         return false;
-      if (launch.products != "bf16" && launch.products != "f16" &&
-          launch.products != "tf32")
+      // A rounding the check has a tolerance for (data::productTolerance).
+      if (data::productTolerance(launch.products) == 0.0)
         return r.fail(path + ".products", "expected bf16, f16 or tf32");
     }
     for (size_t a = 0; a < l["args"].size(); ++a) {
