@@ -10,9 +10,10 @@
 // no shared memory and no barrier. Each token reads k, q (broadcast to all
 // columns), v_j, the gates, one token ahead, and writes o_j; selective
 // scans (Mamba, LongHorn) instead stage 32-token chunks of those inputs in
-// shared memory, a chunk ahead, with one barrier per chunk. Initial and
-// final states pass through a shared tile so that their global accesses are
-// coalesced (that is most of a decode step).
+// shared memory, a chunk ahead, with one barrier per chunk, and a static
+// short sequence (decode) stages all its tokens at once, with the initial
+// state. Initial and final states pass through a shared tile so that their
+// global accesses are coalesced (that is most of a decode step).
 //
 // It covers every linear scan: decays none/scalar/diagonal/mamba/longhorn,
 // the delta rule, the error input, momentum, a per-token gain, Mamba's skip
@@ -53,6 +54,10 @@ struct Tiling {
   /// block stages in shared memory (double-buffered, loaded a chunk ahead);
   /// 0: each thread loads its inputs from global memory one token ahead.
   int64_t stagedTokens = 0;
+  /// The sequence is one chunk (a static short sequence, TC = T): one
+  /// buffer, staged with the initial state.
+  bool singleChunk = false;
+  int64_t tileBytes(int64_t keyDim) const { return keyDim * pitch * 4; }
 };
 
 Tiling chooseTiling(int64_t keyDim, bool shortSequence) {
@@ -135,10 +140,26 @@ struct StagedArrays {
 /// token's loads bounds them (0.56 µs a token at d_state 16): they stage 32
 /// tokens at a time in shared memory, loaded one chunk ahead, when the two
 /// buffers fit the static 48 KiB with room to spare.
-void chooseStaging(Tiling &t, ScanOp op, int64_t keyDim, bool shortSequence) {
+/// A static short sequence (decode) is staged whole, its loads issued with
+/// the initial state's, so that the block waits for global memory once
+/// rather than for the state and then for the first token, and its lanes
+/// read their R rows of k and q from shared memory as they need them rather
+/// than holding 2·R of them in registers; when it fits the static 48 KiB
+/// beside the state tile (≤ 20 KiB).
+void chooseStaging(Tiling &t, ScanOp op, int64_t keyDim,
+                   int64_t staticTokens, bool shortSequence) {
+  if (shortSequence) {
+    int64_t bytes =
+        StagedArrays(op).floats(staticTokens, keyDim, t.columnsPerBlock) * 4;
+    if (staticTokens > 0 && bytes + t.tileBytes(keyDim) <= 48 * 1024) {
+      t.stagedTokens = staticTokens;
+      t.singleChunk = true;
+    }
+    return;
+  }
   bool elementwise = op.getDecay() == DecayKind::Mamba ||
                      op.getDecay() == DecayKind::Longhorn;
-  if (!elementwise || shortSequence || keyDim > 64)
+  if (!elementwise || keyDim > 64)
     return;
   const int64_t tokens = 32;
   int64_t bytes =
@@ -259,10 +280,13 @@ public:
     auto tileIndex = [&](Value row, Value col, int64_t d) -> Value {
       return e.iadd(e.iadd(e.imul(row, e.idx(pitch)), col), e.idx(d));
     };
-    auto stageIn = [&](Value buffer) {
-      SmallVector<Piece> all = pieces();
+    // The staging of an initial state is split so that a block's global
+    // loads (both states, a short sequence's tokens) are all issued before
+    // it waits for any: loadTile issues them, storeTile puts them in the
+    // tile, readTile (after a barrier) takes the thread's rows.
+    auto loadTile = [&](Value buffer) {
       SmallVector<Value> loaded;
-      for (const Piece &sl : all) {
+      for (const Piece &sl : pieces()) {
         Value cj = e.imin(sl.global, e.isub(V, e.idx(width)));
         Value index = stateIndex(sl.row, cj);
         Value value;
@@ -275,9 +299,12 @@ public:
                            e.vcst(0.0, width));
         loaded.push_back(value);
       }
+      return loaded;
+    };
+    auto storeTile = [&](ArrayRef<Value> loaded) {
       // Threads past the last slot were clamped onto it: they must not
       // store (columns past V do store their zeros).
-      for (auto [sl, value] : llvm::zip(all, loaded)) {
+      for (auto [sl, value] : llvm::zip(pieces(), loaded)) {
         auto store = [&, value = value, sl = &sl] {
           if (vectorTile) {
             e.vstore(value, tile, {tileIndex(sl->row, sl->col, 0)});
@@ -293,13 +320,13 @@ public:
         else
           store();
       }
-      gpu::BarrierOp::create(b);
+    };
+    auto readTile = [&] {
       SmallVector<Value> values;
       for (int64_t r = 0; r < R; ++r)
         values.push_back(memref::LoadOp::create(
             b, tile,
             ValueRange{e.iadd(e.imul(rows[r], e.idx(pitch)), localColumn)}));
-      gpu::BarrierOp::create(b);
       return e.fromElements(values);
     };
     auto stageOut = [&](Value vec, Value buffer) {
@@ -340,9 +367,6 @@ public:
       }
       gpu::BarrierOp::create(b);
     };
-    Value S = s0 ? stageIn(s0) : e.vcst(0.0, R);
-    Value M = momentum ? (m0 ? stageIn(m0) : e.vcst(0.0, R)) : Value();
-
     double tau = op.getTau().convertToDouble();
     double scale = op.getScale().convertToDouble();
     double gamma = momentum ? op.getMomentum()->convertToDouble() : 0.0;
@@ -496,11 +520,152 @@ public:
       return next;
     };
 
+    // Chunks of TC tokens staged in shared memory (Tiling::stagedTokens):
+    // per array a [token][element] tile, two buffers; the next chunk's global
+    // loads are issued before the current chunk's arithmetic and stored into
+    // the other buffer after it, so one barrier per chunk suffices. A short
+    // sequence is one chunk in one buffer, staged with the initial state.
+    const int64_t TC = tiling.stagedTokens;
+    StagedArrays arrays(op);
+    Value stage = TC ? Value(func.getWorkgroupAttributions()[1]) : Value();
+    Value lastValid = TC ? e.imin(lastToken, lastRow) : Value();
+    enum class Kind { Rows, Column, Scalar };
+    struct Array {
+      StringRef name;
+      Kind kind;
+      int64_t width, offset;
+      std::function<Value(Value, Value)> index; // (token, element)
+    };
+    SmallVector<Array> staged;
+    int64_t offset = 0;
+    auto bt = [&](Value t) {
+      return e.iadd(e.imul(bIdx, T), e.imin(t, lastValid));
+    };
+    for (StringRef name : arrays.rows) {
+      // k and q per key head, a diagonal g per value head.
+      bool perValueHead = name == "g";
+      staged.push_back({name, Kind::Rows, K, offset, [&, perValueHead](Value t, Value w) {
+                          Value head = perValueHead
+                                           ? e.iadd(e.imul(bt(t), HV), h)
+                                           : e.iadd(e.imul(bt(t), H), kh);
+                          return e.iadd(e.imul(head, Kc), w);
+                        }});
+      offset += TC * K;
+    }
+    for (StringRef name : arrays.columns) {
+      staged.push_back({name, Kind::Column, C, offset, [&](Value t, Value w) {
+                          Value col = e.imin(e.iadd(colBase, w),
+                                             e.isub(V, e.idx(1)));
+                          return e.iadd(
+                              e.imul(e.iadd(e.imul(bt(t), HV), h), V), col);
+                        }});
+      offset += TC * C;
+    }
+    for (StringRef name : arrays.scalars) {
+      staged.push_back({name, Kind::Scalar, 1, offset, [&](Value t, Value) {
+                          return e.iadd(e.imul(bt(t), HV), h);
+                        }});
+      offset += TC;
+    }
+    const int64_t bufferFloats = offset, threads = tiling.threads;
+
+    auto loadChunk = [&](Value t0) {
+      SmallVector<Value> values;
+      for (const Array &a : staged) {
+        int64_t count = TC * a.width;
+        for (int64_t x0 = 0; x0 < count; x0 += threads) {
+          Value x = e.iadd(tid, e.idx(x0));
+          if (x0 + threads > count) // threads past the tile repeat its end
+            x = e.imin(x, e.idx(count - 1));
+          Value t = e.iadd(t0, e.idiv(x, e.idx(a.width)));
+          values.push_back(
+              e.load(arg(a.name), a.index(t, e.irem(x, e.idx(a.width)))));
+        }
+      }
+      return values;
+    };
+    auto storeChunk = [&](ArrayRef<Value> values, Value base) {
+      size_t p = 0;
+      for (const Array &a : staged) {
+        int64_t count = TC * a.width;
+        for (int64_t x0 = 0; x0 < count; x0 += threads) {
+          Value x = e.iadd(tid, e.idx(x0));
+          Value at = e.iadd(base, e.iadd(e.idx(a.offset), x));
+          // The gate is staged as silu(z): once per element and block
+          // rather than once per token and lane (two MUFU operations).
+          Value value = a.name == "gate" ? silu(values[p++]) : values[p++];
+          auto store = [&] {
+            memref::StoreOp::create(b, value, stage, ValueRange{at});
+          };
+          if (x0 + threads > count)
+            e.when(e.ult(x, e.idx(count)), store);
+          else
+            store();
+        }
+      }
+    };
+    // Token i of the chunk in the buffer at `base`, as loadToken gives it
+    // (but silu(z) for z); a lane's blocked rows as one vector load,
+    // interleaved rows (a short sequence's) as R loads.
+    bool vectorRows = allRowsValid && !tiling.interleavedRows &&
+                      (R == 2 || R == 4 || R == 8);
+    auto readToken = [&](Value base, Value i) {
+      llvm::StringMap<Value> got;
+      for (const Array &a : staged) {
+        Value at = e.iadd(base, e.iadd(e.idx(a.offset),
+                                       e.imul(i, e.idx(a.width))));
+        if (a.kind == Kind::Rows)
+          got[a.name] =
+              vectorRows
+                  ? e.vload(stage, {e.iadd(at, firstRow)}, R)
+                  : rowVector(stage, [&](Value r) { return e.iadd(at, r); });
+        else if (a.kind == Kind::Scalar)
+          got[a.name] = e.loadRaw(stage, at);
+        else
+          got[a.name] = e.loadRaw(stage, e.iadd(at, localColumn));
+      }
+      SmallVector<Value> in{got["k"], got["q"], got["v"]};
+      in.push_back(got.count("g")    ? got["g"]
+                   : got.count("dt") ? got["dt"]
+                                     : e.cst(0.0));
+      in.push_back(got.count("beta")   ? got["beta"]
+                   : arrays.betaIsDt ? got["dt"]
+                                     : e.cst(1.0));
+      in.push_back(got.count("gain") ? got["gain"] : e.cst(1.0));
+      if (gate)
+        in.push_back(got["gate"]);
+      return in;
+    };
+
+    // Initial states (and a short sequence's tokens): every global load
+    // issued before the first shared store, so that their latencies overlap
+    // (a decode step is these loads, one round trip instead of two).
+    SmallVector<Value> sIn = s0 ? loadTile(s0) : SmallVector<Value>();
+    SmallVector<Value> mIn =
+        momentum && m0 ? loadTile(m0) : SmallVector<Value>();
+    SmallVector<Value> chunkIn = TC ? loadChunk(first) : SmallVector<Value>();
+    if (s0)
+      storeTile(sIn);
+    if (TC)
+      storeChunk(chunkIn, e.idx(0));
+    if (s0 || TC)
+      e.barrier();
+    Value S = s0 ? readTile() : e.vcst(0.0, R);
+    Value M = momentum ? e.vcst(0.0, R) : Value();
+    if (!mIn.empty()) { // the same tile, once every thread has read S
+      e.barrier();
+      storeTile(mIn);
+      e.barrier();
+      M = readTile();
+    }
+    if (s0 || !mIn.empty()) // before stageOut writes the tile
+      e.barrier();
+
     SmallVector<Value> inits{S};
     if (momentum)
       inits.push_back(M);
     SmallVector<Value> end;
-    if (tiling.stagedTokens == 0) {
+    if (TC == 0) {
       // Everything a token reads, loaded one token ahead (the loads of t + 1
       // are issued before the arithmetic of t, so their latency overlaps it).
       SmallVector<Value> firstInputs = loadToken(e.imin(first, lastToken));
@@ -517,155 +682,47 @@ public:
                      return yield;
                    });
     } else {
-      // Chunks of TC tokens staged in shared memory: per array a
-      // [token][element] tile, two buffers; the next chunk's global loads
-      // are issued before the current chunk's arithmetic and stored into
-      // the other buffer after it, so one barrier per chunk suffices.
-      const int64_t TC = tiling.stagedTokens;
-      StagedArrays arrays(op);
-      Value stage = func.getWorkgroupAttributions()[1];
-      Value lastValid = e.imin(lastToken, lastRow);
-      enum class Kind { Rows, Column, Scalar };
-      struct Array {
-        StringRef name;
-        Kind kind;
-        int64_t width, offset;
-        std::function<Value(Value, Value)> index; // (token, element)
+      auto run = [&](Value t0, Value cur, Value i, ValueRange st) {
+        return step(e.iadd(t0, i), st[0], momentum ? st[1] : Value(),
+                    readToken(cur, i));
       };
-      SmallVector<Array> staged;
-      int64_t offset = 0;
-      auto bt = [&](Value t) {
-        return e.iadd(e.imul(bIdx, T), e.imin(t, lastValid));
-      };
-      for (StringRef name : arrays.rows) {
-        // k and q per key head, a diagonal g per value head.
-        bool perValueHead = name == "g";
-        staged.push_back({name, Kind::Rows, K, offset, [&, perValueHead](Value t, Value w) {
-                            Value head = perValueHead
-                                             ? e.iadd(e.imul(bt(t), HV), h)
-                                             : e.iadd(e.imul(bt(t), H), kh);
-                            return e.iadd(e.imul(head, Kc), w);
-                          }});
-        offset += TC * K;
+      if (tiling.singleChunk) {
+        // The whole (static, short) sequence, staged above, unrolled.
+        SmallVector<Value> st(inits);
+        for (int64_t i = 0; i < TC; ++i)
+          st = run(first, e.idx(0), e.idx(i), st);
+        end = st;
+      } else {
+        Value chunks = e.idiv(e.iadd(e.isub(last, first), e.idx(TC - 1)),
+                              e.idx(TC));
+        end = e.loop(
+            e.idx(0), chunks, e.idx(1), inits,
+            [&](Value c, ValueRange carried) -> SmallVector<Value> {
+              Value t0 = e.iadd(first, e.imul(c, e.idx(TC)));
+              SmallVector<Value> next = loadChunk(e.iadd(t0, e.idx(TC)));
+              Value cur = e.imul(e.irem(c, e.idx(2)), e.idx(bufferFloats));
+              Value count = e.imin(e.isub(last, t0), e.idx(TC));
+              // Full chunks unrolled (their shared loads can be issued
+              // early); the last one token by token.
+              SmallVector<Value> state = e.ifElse(
+                  e.ieq(count, e.idx(TC)),
+                  [&] {
+                    SmallVector<Value> st(carried);
+                    for (int64_t i = 0; i < TC; ++i)
+                      st = run(t0, cur, e.idx(i), st);
+                    return st;
+                  },
+                  [&] {
+                    return e.loop(e.idx(0), count, e.idx(1), carried,
+                                  [&](Value i, ValueRange st) {
+                                    return run(t0, cur, i, st);
+                                  });
+                  });
+              storeChunk(next, e.isub(e.idx(bufferFloats), cur));
+              e.barrier();
+              return state;
+            });
       }
-      for (StringRef name : arrays.columns) {
-        staged.push_back({name, Kind::Column, C, offset, [&](Value t, Value w) {
-                            Value col = e.imin(e.iadd(colBase, w),
-                                               e.isub(V, e.idx(1)));
-                            return e.iadd(
-                                e.imul(e.iadd(e.imul(bt(t), HV), h), V), col);
-                          }});
-        offset += TC * C;
-      }
-      for (StringRef name : arrays.scalars) {
-        staged.push_back({name, Kind::Scalar, 1, offset, [&](Value t, Value) {
-                            return e.iadd(e.imul(bt(t), HV), h);
-                          }});
-        offset += TC;
-      }
-      const int64_t bufferFloats = offset, threads = tiling.threads;
-
-      auto loadChunk = [&](Value t0) {
-        SmallVector<Value> values;
-        for (const Array &a : staged) {
-          int64_t count = TC * a.width;
-          for (int64_t x0 = 0; x0 < count; x0 += threads) {
-            Value x = e.iadd(tid, e.idx(x0));
-            if (x0 + threads > count) // threads past the tile repeat its end
-              x = e.imin(x, e.idx(count - 1));
-            Value t = e.iadd(t0, e.idiv(x, e.idx(a.width)));
-            values.push_back(
-                e.load(arg(a.name), a.index(t, e.irem(x, e.idx(a.width)))));
-          }
-        }
-        return values;
-      };
-      auto storeChunk = [&](ArrayRef<Value> values, Value base) {
-        size_t p = 0;
-        for (const Array &a : staged) {
-          int64_t count = TC * a.width;
-          for (int64_t x0 = 0; x0 < count; x0 += threads) {
-            Value x = e.iadd(tid, e.idx(x0));
-            Value at = e.iadd(base, e.iadd(e.idx(a.offset), x));
-            // The gate is staged as silu(z): once per element and block
-            // rather than once per token and lane (two MUFU operations).
-            Value value = a.name == "gate" ? silu(values[p++]) : values[p++];
-            auto store = [&] {
-              memref::StoreOp::create(b, value, stage, ValueRange{at});
-            };
-            if (x0 + threads > count)
-              e.when(e.ult(x, e.idx(count)), store);
-            else
-              store();
-          }
-        }
-      };
-      // Token i of the chunk in the buffer at `base`, as loadToken gives it
-      // (but silu(z) for z).
-      bool vectorRows = allRowsValid && (R == 2 || R == 4 || R == 8);
-      auto readToken = [&](Value base, Value i) {
-        llvm::StringMap<Value> got;
-        for (const Array &a : staged) {
-          Value at = e.iadd(base, e.iadd(e.idx(a.offset),
-                                         e.imul(i, e.idx(a.width))));
-          if (a.kind == Kind::Rows)
-            got[a.name] =
-                vectorRows
-                    ? e.vload(stage, {e.iadd(at, firstRow)}, R)
-                    : rowVector(stage, [&](Value r) { return e.iadd(at, r); });
-          else if (a.kind == Kind::Scalar)
-            got[a.name] = e.loadRaw(stage, at);
-          else
-            got[a.name] = e.loadRaw(stage, e.iadd(at, localColumn));
-        }
-        SmallVector<Value> in{got["k"], got["q"], got["v"]};
-        in.push_back(got.count("g")    ? got["g"]
-                     : got.count("dt") ? got["dt"]
-                                       : e.cst(0.0));
-        in.push_back(got.count("beta")   ? got["beta"]
-                     : arrays.betaIsDt ? got["dt"]
-                                       : e.cst(1.0));
-        in.push_back(got.count("gain") ? got["gain"] : e.cst(1.0));
-        if (gate)
-          in.push_back(got["gate"]);
-        return in;
-      };
-
-      Value chunks = e.idiv(e.iadd(e.isub(last, first), e.idx(TC - 1)),
-                            e.idx(TC));
-      storeChunk(loadChunk(first), e.idx(0));
-      e.barrier();
-      end = e.loop(
-          e.idx(0), chunks, e.idx(1), inits,
-          [&](Value c, ValueRange carried) -> SmallVector<Value> {
-            Value t0 = e.iadd(first, e.imul(c, e.idx(TC)));
-            SmallVector<Value> next = loadChunk(e.iadd(t0, e.idx(TC)));
-            Value cur = e.imul(e.irem(c, e.idx(2)), e.idx(bufferFloats));
-            Value count = e.imin(e.isub(last, t0), e.idx(TC));
-            auto run = [&](Value i, ValueRange st) {
-              return step(e.iadd(t0, i), st[0], momentum ? st[1] : Value(),
-                          readToken(cur, i));
-            };
-            // Full chunks unrolled (their shared loads can be issued
-            // early); the last one token by token.
-            SmallVector<Value> state = e.ifElse(
-                e.ieq(count, e.idx(TC)),
-                [&] {
-                  SmallVector<Value> st(carried);
-                  for (int64_t i = 0; i < TC; ++i)
-                    st = run(e.idx(i), st);
-                  return st;
-                },
-                [&] {
-                  return e.loop(e.idx(0), count, e.idx(1), carried,
-                                [&](Value i, ValueRange st) {
-                                  return run(i, st);
-                                });
-                });
-            storeChunk(next, e.isub(e.idx(bufferFloats), cur));
-            e.barrier();
-            return state;
-          });
     }
 
     // Final states.
@@ -698,10 +755,8 @@ LogicalResult gpu_codegen::lowerRecurrentScan(ScanOp op,
            << "the GPU kernels support key dimensions K up to 256, got "
            << qType;
   Tiling tiling = chooseTiling(K, isShortSequence(op));
-  chooseStaging(tiling, op, K, isShortSequence(op));
-  // The staged chunks read a lane's rows as one vector from firstRow.
-  assert(!(tiling.interleavedRows && tiling.stagedTokens) &&
-         "interleaved rows are for unstaged short sequences");
+  chooseStaging(tiling, op, K, op.getV().getType().getDimSize(1),
+                isShortSequence(op));
 
   // Arguments: present operands and results as flat buffers, then sizes.
   LaunchBuilder launch(op, kernels, name);
@@ -709,25 +764,23 @@ LogicalResult gpu_codegen::lowerRecurrentScan(ScanOp op,
   Value v = op.getV();
   launch.addSize("V", v, 3);
   gpu::GPUFuncOp func = launch.createKernel(tiling.threads, /*sharedBytes=*/0);
-  // The state tile: K rows of the block's columns plus padding.
+  // The state tile: K rows of the block's columns plus padding, 16-byte
+  // aligned (its rows move as float4s: ld/st.shared.v4).
+  auto f32 = Float32Type::get(op.getContext());
+  auto workgroup = gpu::AddressSpaceAttr::get(op.getContext(),
+                                              gpu::AddressSpace::Workgroup);
   func.addWorkgroupAttribution(
-      MemRefType::get({K * tiling.pitch},
-                      Float32Type::get(op.getContext()), AffineMap(),
-                      gpu::AddressSpaceAttr::get(op.getContext(),
-                                                 gpu::AddressSpace::Workgroup)),
+      MemRefType::get({K * tiling.pitch}, f32, AffineMap(), workgroup),
       op.getLoc());
-  // 16-byte aligned: the tile's rows move as float4s (ld/st.shared.v4).
   func.setWorkgroupAttributionAttr(
-      0,
-      StringAttr::get(op.getContext(), LLVM::LLVMDialect::getAlignAttrName()),
+      0, StringAttr::get(op.getContext(), LLVM::LLVMDialect::getAlignAttrName()),
       IntegerAttr::get(IntegerType::get(op.getContext(), 64), 16));
   if (tiling.stagedTokens)
     func.addWorkgroupAttribution(
-        MemRefType::get({2 * StagedArrays(op).floats(tiling.stagedTokens, K,
-                                                     tiling.columnsPerBlock)},
-                        Float32Type::get(op.getContext()), AffineMap(),
-                        gpu::AddressSpaceAttr::get(
-                            op.getContext(), gpu::AddressSpace::Workgroup)),
+        MemRefType::get({(tiling.singleChunk ? 1 : 2) *
+                         StagedArrays(op).floats(tiling.stagedTokens, K,
+                                                 tiling.columnsPerBlock)},
+                        f32, AffineMap(), workgroup),
         op.getLoc());
   RecurrentKernel(op, tiling, K).emit(func, launch.argNames());
 

@@ -42,15 +42,30 @@ func.func @gated_deltanet(%q: tensor<2x24x4x64xbf16>, %k: tensor<2x24x4x64xbf16>
 // 32 rows per lane (4 lanes per column at K = 128), 32 columns per block,
 // lane l holding rows l, l + 4, …, so a pitch of 32 + 8 floats keeps the
 // tile reads free of bank conflicts (128 × 40 floats); the tile is 16-byte
-// aligned and its rows move as float4s in both directions.
+// aligned and its rows move as float4s in both directions. The sequence's
+// inputs are staged whole beside it (k and q rows, the block's 32 v
+// columns, g and β: 290 floats), their loads issued with the state's
+// (eight float4s a thread) before one barrier; the token then runs from
+// shared memory, unrolled.
 
 // CHECK-LABEL: func.func @decode
 // CHECK:       gpu.func @muonssm_k0
-// CHECK-SAME:    workgroup(%[[TILE:[^ ]+]] : memref<5120xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
-// CHECK:         vector.store %{{.*}}, %[[TILE]]
+// CHECK-SAME:    workgroup(%[[TILE:[^ ]+]] : memref<5120xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[STAGE:[^ ]+]] : memref<290xf32, #gpu.address_space<workgroup>>)
+// CHECK-COUNT-8: vector.load %{{[^[]+}}[%{{[^]]+}}] {alignment = 16 : i64} : memref<?xf32>, vector<4xf32>
+// CHECK-NOT:     gpu.barrier
+// CHECK:         memref.load %arg1
+// CHECK-NOT:     gpu.barrier
+// CHECK-COUNT-8: vector.store %{{.*}}, %[[TILE]]
+// CHECK-NOT:     gpu.barrier
+// CHECK:         memref.store %{{.*}}, %[[STAGE]]
+// CHECK-NOT:     gpu.barrier
 // CHECK:         gpu.barrier
 // CHECK:         memref.load %[[TILE]]
+// CHECK-NOT:     scf.for
+// CHECK:         memref.load %[[STAGE]]
+// CHECK-NOT:     scf.for
 // CHECK:         vector.load %[[TILE]]
+// CHECK:         gpu.return
 func.func @decode(%q: tensor<64x1x16x128xbf16>, %k: tensor<64x1x16x128xbf16>,
     %v: tensor<64x1x16x128xbf16>, %g: tensor<64x1x16xf32>, %b: tensor<64x1x16xf32>,
     %s0: tensor<64x16x128x128xf32>)
@@ -65,17 +80,56 @@ func.func @decode(%q: tensor<64x1x16x128xbf16>, %k: tensor<64x1x16x128xbf16>,
 
 // -----
 
+// Decode with momentum: both states' loads (sixteen float4s a thread) are
+// issued before the first barrier; the momentum passes through the tile
+// once every thread has read its rows of S.
+
+// CHECK-LABEL: func.func @decode_momentum
+// CHECK:       gpu.func @muonssm_k0
+// CHECK-SAME:    workgroup(%[[TILE:[^ ]+]] : memref<5120xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{[^ ]+}} : memref<290xf32, #gpu.address_space<workgroup>>)
+// CHECK-COUNT-8: vector.load %arg5
+// CHECK-COUNT-8: vector.load %arg6
+// CHECK-NOT:     gpu.barrier
+// CHECK-COUNT-8: vector.store %{{.*}}, %[[TILE]]
+// CHECK:         gpu.barrier
+// CHECK:         memref.load %[[TILE]]
+// CHECK:         gpu.barrier
+// CHECK-COUNT-8: vector.store %{{.*}}, %[[TILE]]
+// CHECK-NEXT:    gpu.barrier
+// CHECK:         gpu.return
+func.func @decode_momentum(%q: tensor<64x1x16x128xbf16>, %k: tensor<64x1x16x128xbf16>,
+    %v: tensor<64x1x16x128xbf16>, %g: tensor<64x1x16xf32>, %b: tensor<64x1x16xf32>,
+    %s0: tensor<64x16x128x128xf32>, %m0: tensor<64x16x128x128xf32>)
+    -> (tensor<64x1x16x128xbf16>, tensor<64x16x128x128xf32>, tensor<64x16x128x128xf32>) {
+  %o, %s, %m = muonssm.scan q(%q : tensor<64x1x16x128xbf16>) k(%k : tensor<64x1x16x128xbf16>)
+      v(%v : tensor<64x1x16x128xbf16>) g(%g : tensor<64x1x16xf32>) beta(%b : tensor<64x1x16xf32>)
+      initial_state(%s0 : tensor<64x16x128x128xf32>) initial_momentum(%m0 : tensor<64x16x128x128xf32>)
+      decay = scalar, input = update, delta_rule = 1.0, momentum = 0.9, tau = 1.0, scale = 0.125
+      -> o tensor<64x1x16x128xbf16> final_state tensor<64x16x128x128xf32> final_momentum tensor<64x16x128x128xf32>
+  return %o, %s, %m : tensor<64x1x16x128xbf16>, tensor<64x16x128x128xf32>, tensor<64x16x128x128xf32>
+}
+
+// -----
+
 // Mamba's decay with momentum: 2^(Δ_j·A[h,i,j]·log₂e) per row by the ftz
 // ex2 intrinsic, a second register vector for the momentum (K = 16: four
-// rows per lane), the next token's inputs carried in the loop (9 tokens:
-// a short sequence, not staged); the final states are stored per row.
+// rows per lane). A short sequence (9 tokens) is staged whole in one buffer,
+// 9·(2·16 + 2·32 + 1) floats (q and k rows, the v and Δ columns, β being Δ,
+// and the gain), and its tokens unrolled; the final states leave through
+// the tile (16 × 40 floats).
 
 // CHECK-LABEL: func.func @mamba
 // CHECK:       gpu.func @muonssm_k0
-// CHECK:         scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, f32, f32, f32, f32)
-// CHECK:           arith.mulf %{{.*}}, %{{.*}} : vector<4xf32>
-// CHECK:           llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f32"
-// CHECK:           math.fma %{{.*}} : vector<4xf32>
+// CHECK-SAME:    workgroup(%[[TILE:[^ ]+]] : memref<640xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[STAGE:[^ ]+]] : memref<873xf32, #gpu.address_space<workgroup>>)
+// CHECK:         memref.store %{{.*}}, %[[STAGE]]
+// CHECK:         gpu.barrier
+// CHECK-NOT:     scf.for
+// CHECK:         memref.load %[[STAGE]]
+// CHECK:         arith.mulf %{{.*}}, %{{.*}} : vector<4xf32>
+// CHECK:         llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f32"
+// CHECK:         math.fma %{{.*}} : vector<4xf32>
+// CHECK-NOT:     scf.for
+// CHECK:         gpu.return
 func.func @mamba(%c: tensor<1x9x1x16xf32>, %bm: tensor<1x9x1x16xf32>,
     %u: tensor<1x9x1x32xf32>, %d: tensor<1x9x1x32xf32>, %a: tensor<1x16x32xf32>,
     %gain: tensor<1x9x1xf32>)
