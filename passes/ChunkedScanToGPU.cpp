@@ -14,7 +14,7 @@
 //
 //   Pq = Q Kᵀ, A = K Kᵀ                      (tensor cores)
 //   P  = lower(scale·Pq ⊙ D),  L = strict_lower(b·A ⊙ D)
-//   T  = (I + L)⁻¹             (f32 blocks)  ‖  W' = w ⊙ V − (bΛ) ⊙ (K S)
+//   T  = (I + L)⁻¹   (f32, 3×tf32 blocks)  ‖  W' = w ⊙ V − (bΛ) ⊙ (K S)
 //   U  = T W'                                 (the delta rule's updates)
 //   o  = scale·Λ ⊙ (Q S) + P U
 //   S  = Λ_n S + Kᵀ (D_n ⊙ U)
@@ -197,8 +197,8 @@ private:
 /// pitch 68), in place, and its rounded copy in `sT` (docs/gpu.md §3.2).
 /// Diagonal 16×16 blocks by forward substitution, one column per lane; the
 /// 32×32 blocks [[A, 0], [B, C]]⁻¹ = [[A⁻¹, 0], [−C⁻¹BA⁻¹, C⁻¹]] by 16×16
-/// products in f32, one block per warp. Warps 0-3 call it; `barrier`
-/// synchronises exactly those.
+/// products on tensor cores (3×tf32), one block per warp. Warps 0-3 call
+/// it; `barrier` synchronises exactly those.
 static void solveUnitLower(KernelBuilder &e, WarpMma &mma, Value sL, Value sT,
                            Value warp, Value lane,
                            function_ref<void()> barrier) {
@@ -228,8 +228,9 @@ static void solveUnitLower(KernelBuilder &e, WarpMma &mma, Value sL, Value sT,
         for (int64_t i = 0; i < 4; ++i)
           row.push_back(e.element(four, i));
       }
+      // One FMA a term: the chain from x[r − 1] to x[r] is one FMA long.
       for (int64_t cc = 0; cc < r; ++cc)
-        sum = e.sub(sum, e.mul(row[cc], x[cc]));
+        sum = e.fma(arith::NegFOp::create(b, row[cc]), x[cc], sum);
       x.push_back(sum);
     }
     syncWarp();
@@ -240,9 +241,14 @@ static void solveUnitLower(KernelBuilder &e, WarpMma &mma, Value sL, Value sT,
   }
   barrier();
 
-  // 16×16 block products: lane l owns row l/2, columns 8·(l%2) .. +8.
-  Value row = e.idiv(lane, e.idx(2));
-  Value col = e.imul(e.irem(lane, e.idx(2)), e.idx(8));
+  // 16×16 block products on tensor cores: mma.m16n8k8 with the f32
+  // operands split in two tf32 halves (3×tf32, about 18 bits: T is an f32
+  // inverse whose blocks feed the later products; its rounded copy is what
+  // U = T W' takes). A warp's 16×16 result is two 16×8 accumulators, lane
+  // (g, c) holding rows g and g + 8 of columns 2c, 2c + 1 of each: eight
+  // floats, as the CUDA-core products held (which took 128 dependent-ish
+  // FMAs a lane and block, and most of a chunk's solve).
+  Value g = mma.g, c = e.irem(lane, e.idx(4)), c2 = mma.c2;
   struct Product {
     int64_t ar, ac, br, bc; // block coordinates of A and B
   };
@@ -253,26 +259,52 @@ static void solveUnitLower(KernelBuilder &e, WarpMma &mma, Value sL, Value sT,
     int64_t dr, dc; // destination block
     bool final;     // T's value: also rounded into sT
   };
+  auto at = [&](int64_t blockRow, Value r, int64_t blockCol, Value col) {
+    return SmallVector<Value>{e.iadd(e.idx(16 * blockRow), r),
+                              e.iadd(e.idx(16 * blockCol), col)};
+  };
+  auto split = [&](Value row, Value col) {
+    return splitTF32Truncated(
+        e, memref::LoadOp::create(b, sL, ValueRange{row, col}));
+  };
   auto compute = [&](const Job &job) -> SmallVector<Value> {
-    SmallVector<Value> acc(8, zero);
+    Value acc[2] = {e.vcst(0.0, 4), e.vcst(0.0, 4)};
     for (const Product &p : job.products)
-      for (int64_t kq = 0; kq < 4; ++kq) {
-        Value a4 = e.vload(sL, {e.iadd(e.idx(16 * p.ar), row),
-                                e.idx(16 * p.ac + 4 * kq)}, 4);
+      for (int64_t ks = 0; ks < 2; ++ks) {
+        // A 16×8 at k0 = 8·ks: (g, c), (g + 8, c), (g, c + 4), (g + 8, c + 4).
+        SmallVector<Value> aHi, aLo;
         for (int64_t i = 0; i < 4; ++i) {
-          Value a = e.element(a4, i);
-          Value bRow = e.idx(16 * p.br + 4 * kq + i);
-          Value bCol = e.iadd(e.idx(16 * p.bc), col);
-          Value b0 = e.vload(sL, {bRow, bCol}, 4);
-          Value b1 = e.vload(sL, {bRow, e.iadd(bCol, e.idx(4))}, 4);
-          for (int64_t cc = 0; cc < 8; ++cc)
-            acc[cc] = e.fma(a, e.element(cc < 4 ? b0 : b1, cc % 4), acc[cc]);
+          Value r = i % 2 ? e.iadd(g, e.idx(8)) : g;
+          Value k = e.iadd(c, e.idx(8 * ks + 4 * (i / 2)));
+          SmallVector<Value> idx = at(p.ar, r, p.ac, k);
+          auto [hi, lo] = split(idx[0], idx[1]);
+          aHi.push_back(hi);
+          aLo.push_back(lo);
+        }
+        for (int64_t nt = 0; nt < 2; ++nt) {
+          // B 8×8 of n-tile nt: (k c, n g), (k c + 4, n g).
+          SmallVector<Value> bHi, bLo;
+          for (int64_t i = 0; i < 2; ++i) {
+            SmallVector<Value> idx =
+                at(p.br, e.iadd(c, e.idx(8 * ks + 4 * i)), p.bc,
+                   e.iadd(g, e.idx(8 * nt)));
+            auto [hi, lo] = split(idx[0], idx[1]);
+            bHi.push_back(hi);
+            bLo.push_back(lo);
+          }
+          // The small terms first.
+          acc[nt] = mmaTF32(e, acc[nt], aHi, bLo);
+          acc[nt] = mmaTF32(e, acc[nt], aLo, bHi);
+          acc[nt] = mmaTF32(e, acc[nt], aHi, bHi);
         }
       }
-    if (job.negate)
-      for (Value &x : acc)
-        x = arith::NegFOp::create(b, x);
-    return acc;
+    SmallVector<Value> out;
+    for (Value x : acc)
+      for (int64_t i = 0; i < 4; ++i) {
+        Value v = e.element(x, i);
+        out.push_back(job.negate ? arith::NegFOp::create(b, v) : v);
+      }
+    return out;
   };
   auto phase = [&](ArrayRef<Job> jobs, bool warpLocal) {
     SmallVector<Value> result(8, zero);
@@ -288,16 +320,19 @@ static void solveUnitLower(KernelBuilder &e, WarpMma &mma, Value sL, Value sT,
       barrier();
     for (const Job &job : jobs)
       e.when(e.ieq(warp, e.idx(job.warp)), [&] {
-        Value r = e.iadd(e.idx(16 * job.dr), row);
-        for (int64_t half = 0; half < 2; ++half) {
-          Value four = e.fromElements(ArrayRef<Value>(result).slice(4 * half, 4));
-          Value cIndex = e.iadd(e.idx(16 * job.dc + 4 * half), col);
-          e.vstore(four, sL, {r, cIndex});
-          if (job.final)
-            e.vstore(arith::TruncFOp::create(
-                         b, VectorType::get({4}, mma.element), four),
-                     sT, {r, cIndex});
-        }
+        for (int64_t nt = 0; nt < 2; ++nt)
+          for (int64_t half = 0; half < 2; ++half) {
+            Value two = e.fromElements(
+                ArrayRef<Value>(result).slice(4 * nt + 2 * half, 2));
+            SmallVector<Value> idx =
+                at(job.dr, half ? e.iadd(g, e.idx(8)) : g, job.dc,
+                   e.iadd(c2, e.idx(8 * nt)));
+            e.vstore(two, sL, idx);
+            if (job.final)
+              e.vstore(arith::TruncFOp::create(
+                           b, VectorType::get({2}, mma.element), two),
+                       sT, idx);
+          }
       });
   };
   // A⁻¹ and C⁻¹ of the two 32×32 diagonal blocks: T10 = −T11 L10 T00,

@@ -155,3 +155,13 @@ std::pair<Value, Value> gpu_codegen::splitTF32(KernelBuilder &e, Value x) {
   Value hiF = arith::BitcastOp::create(e.b, e.b.getF32Type(), hi);
   return {hi, toTF32(e, e.sub(x, hiF))};
 }
+
+std::pair<Value, Value> gpu_codegen::splitTF32Truncated(KernelBuilder &e,
+                                                        Value x) {
+  Type i32 = e.b.getI32Type();
+  Value bits = arith::BitcastOp::create(e.b, i32, x);
+  Value hi = arith::AndIOp::create(
+      e.b, bits, arith::ConstantIntOp::create(e.b, i32, 0xffffe000));
+  Value hiF = arith::BitcastOp::create(e.b, e.b.getF32Type(), hi);
+  return {hi, arith::BitcastOp::create(e.b, i32, e.sub(x, hiF))};
+}

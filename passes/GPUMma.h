@@ -93,6 +93,12 @@ Value toTF32(KernelBuilder &e, Value x);
 /// x as hi + lo, both tf32 (lo = tf32(x − hi)): the operands of the 3×tf32
 /// product hi·hi' + hi·lo' + lo·hi', which keeps about 21 of f32's 24 bits.
 std::pair<Value, Value> splitTF32(KernelBuilder &e, Value x);
+/// x as hi + lo with hi = x truncated to tf32 (its low 13 bits cleared) and
+/// lo = x − hi (exact), lo handed over as is: the tensor cores ignore an
+/// operand's low 13 bits, so lo is truncated there. Two instructions where
+/// cvt.rna (which ptxas emulates on sm_90 with four or five) takes more;
+/// hi·hi' + hi·lo' + lo·hi' keeps about 18 of f32's 24 bits.
+std::pair<Value, Value> splitTF32Truncated(KernelBuilder &e, Value x);
 
 } // namespace mlir::muonssm::gpu_codegen
 

@@ -180,7 +180,9 @@ func.func @staged(%c: tensor<1x40x1x16xbf16>, %bm: tensor<1x40x1x16xbf16>,
 // A chunked bf16 scan with decay scalar, the delta rule and momentum takes
 // the tensor-core kernel: eight warps, the dynamic shared buffer viewed as
 // tiles, q/k/v by cp.async, bf16 products as ldmatrix + nvvm.mma.sync, the
-// triangular solve of warps 0-3 on named barrier 1; the launch records its
+// triangular solve of warps 0-3 on named barrier 1, its 16×16 block
+// products as 3×tf32 m16n8k8 (operands split by truncation: a mask, no
+// cvt.rna; 16 blocks of 16×16×16, 192 products); the launch records its
 // shared bytes and that its products round to bf16.
 
 // CHECK-LABEL: func.func @chunked
@@ -197,6 +199,10 @@ func.func @staged(%c: tensor<1x40x1x16xbf16>, %bm: tensor<1x40x1x16xbf16>,
 // CHECK:           nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false}
 // CHECK:           nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<bf16>
 // CHECK:           nvvm.barrier id = {{.*}} number_of_threads = {{.*}}
+// CHECK-NOT:       nvvm.convert.float.to.tf32
+// CHECK:           arith.andi %{{.*}}, %c-8192_i32 : i32
+// CHECK-COUNT-192: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>
+// CHECK-NOT:       nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>
 // CHECK:           nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true}
 func.func @chunked(%q: tensor<2x130x2x64xbf16>, %k: tensor<2x130x2x64xbf16>,
     %v: tensor<2x130x4x64xbf16>, %g: tensor<2x130x4xf32>, %b: tensor<2x130x4xf32>)

@@ -20,7 +20,8 @@
 
 // The gain kernel reduces with butterfly shuffles; the scan's products are
 // bf16 mma.sync with ldmatrix operands, its q/k/v tiles arrive by cp.async,
-// and the triangular solve synchronises its four warps on barrier 1.
+// and the triangular solve synchronises its four warps on barrier 1 and
+// multiplies its 16×16 blocks as tf32 on tensor cores (HMMA.1688).
 // PTX: .target sm_90a
 // PTX-DAG: .visible .entry muonssm_k0(
 // PTX-DAG: .visible .entry muonssm_k1(
@@ -30,8 +31,10 @@
 // PTX-DAG: ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // PTX-DAG: cp.async.cg.shared.global
 // PTX-DAG: bar.sync {{[[:space:]]*}}1, 128;
+// PTX-DAG: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
 
-// SASS: HMMA.16816.F32.BF16
+// SASS-DAG: HMMA.16816.F32.BF16
+// SASS-DAG: HMMA.1688.F32.TF32
 func.func @main(%q: tensor<2x64x4x32xbf16> {muonssm.name = "q"}, %k: tensor<2x64x4x32xbf16> {muonssm.name = "k"},
                 %v: tensor<2x64x4x32xbf16> {muonssm.name = "v"}, %g: tensor<2x64x4xf32> {muonssm.name = "g"},
                 %b: tensor<2x64x4xf32> {muonssm.name = "beta"})
