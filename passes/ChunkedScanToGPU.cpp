@@ -242,7 +242,7 @@ static void solveUnitLower(KernelBuilder &e, WarpMma &mma, Value sL, Value sT,
   barrier();
 
   // 16×16 block products on tensor cores: mma.m16n8k8 with the f32
-  // operands split in two tf32 halves (3×tf32, about 18 bits: T is an f32
+  // operands split in two tf32 halves (3×tf32, at worst 3·2⁻²⁰: T is an f32
   // inverse whose blocks feed the later products; its rounded copy is what
   // U = T W' takes). A warp's 16×16 result is two 16×8 accumulators, lane
   // (g, c) holding rows g and g + 8 of columns 2c, 2c + 1 of each: eight
@@ -307,6 +307,10 @@ static void solveUnitLower(KernelBuilder &e, WarpMma &mma, Value sL, Value sT,
     return out;
   };
   auto phase = [&](ArrayRef<Job> jobs, bool warpLocal) {
+    // A warp-local phase reads what other lanes of its warp stored in the
+    // previous one (a barrier orders the others).
+    if (warpLocal)
+      syncWarp();
     SmallVector<Value> result(8, zero);
     for (const Job &job : jobs)
       result = e.ifElse(

@@ -51,8 +51,9 @@ struct Tiling {
   /// l·R … l·R + R − 1 (which the staged chunks load as one vector).
   bool interleavedRows = false;
   /// TC > 0: the token loop walks chunks of TC tokens whose inputs the
-  /// block stages in shared memory (double-buffered, loaded a chunk ahead);
-  /// 0: each thread loads its inputs from global memory one token ahead.
+  /// block stages in shared memory (double-buffered, loaded a chunk ahead,
+  /// or all at once: singleChunk); 0: each thread loads its inputs from
+  /// global memory one token ahead.
   int64_t stagedTokens = 0;
   /// The sequence is one chunk (a static short sequence, TC = T): one
   /// buffer, staged with the initial state.
@@ -653,7 +654,8 @@ public:
     Value S = s0 ? readTile() : e.vcst(0.0, R);
     Value M = momentum ? e.vcst(0.0, R) : Value();
     if (!mIn.empty()) { // the same tile, once every thread has read S
-      e.barrier();
+      if (s0)
+        e.barrier();
       storeTile(mIn);
       e.barrier();
       M = readTile();
@@ -775,13 +777,18 @@ LogicalResult gpu_codegen::lowerRecurrentScan(ScanOp op,
   func.setWorkgroupAttributionAttr(
       0, StringAttr::get(op.getContext(), LLVM::LLVMDialect::getAlignAttrName()),
       IntegerAttr::get(IntegerType::get(op.getContext(), 64), 16));
-  if (tiling.stagedTokens)
+  if (tiling.stagedTokens) {
     func.addWorkgroupAttribution(
         MemRefType::get({(tiling.singleChunk ? 1 : 2) *
                          StagedArrays(op).floats(tiling.stagedTokens, K,
                                                  tiling.columnsPerBlock)},
                         f32, AffineMap(), workgroup),
         op.getLoc());
+    // Aligned for the vector loads of a lane's rows (readToken).
+    func.setWorkgroupAttributionAttr(
+        1, StringAttr::get(op.getContext(), LLVM::LLVMDialect::getAlignAttrName()),
+        IntegerAttr::get(IntegerType::get(op.getContext(), 64), 16));
+  }
   RecurrentKernel(op, tiling, K).emit(func, launch.argNames());
 
   // Grid: (value tiles, value heads, sequences).

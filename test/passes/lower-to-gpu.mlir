@@ -50,7 +50,7 @@ func.func @gated_deltanet(%q: tensor<2x24x4x64xbf16>, %k: tensor<2x24x4x64xbf16>
 
 // CHECK-LABEL: func.func @decode
 // CHECK:       gpu.func @muonssm_k0
-// CHECK-SAME:    workgroup(%[[TILE:[^ ]+]] : memref<5120xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[STAGE:[^ ]+]] : memref<290xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME:    workgroup(%[[TILE:[^ ]+]] : memref<5120xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[STAGE:[^ ]+]] : memref<290xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK-COUNT-8: vector.load %{{[^[]+}}[%{{[^]]+}}] {alignment = 16 : i64} : memref<?xf32>, vector<4xf32>
 // CHECK-NOT:     gpu.barrier
 // CHECK:         memref.load %arg1
@@ -86,7 +86,7 @@ func.func @decode(%q: tensor<64x1x16x128xbf16>, %k: tensor<64x1x16x128xbf16>,
 
 // CHECK-LABEL: func.func @decode_momentum
 // CHECK:       gpu.func @muonssm_k0
-// CHECK-SAME:    workgroup(%[[TILE:[^ ]+]] : memref<5120xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{[^ ]+}} : memref<290xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME:    workgroup(%[[TILE:[^ ]+]] : memref<5120xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{[^ ]+}} : memref<290xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK-COUNT-8: vector.load %arg5
 // CHECK-COUNT-8: vector.load %arg6
 // CHECK-NOT:     gpu.barrier
@@ -120,7 +120,7 @@ func.func @decode_momentum(%q: tensor<64x1x16x128xbf16>, %k: tensor<64x1x16x128x
 
 // CHECK-LABEL: func.func @mamba
 // CHECK:       gpu.func @muonssm_k0
-// CHECK-SAME:    workgroup(%[[TILE:[^ ]+]] : memref<640xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[STAGE:[^ ]+]] : memref<873xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME:    workgroup(%[[TILE:[^ ]+]] : memref<640xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[STAGE:[^ ]+]] : memref<873xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK:         memref.store %{{.*}}, %[[STAGE]]
 // CHECK:         gpu.barrier
 // CHECK-NOT:     scf.for
@@ -152,7 +152,7 @@ func.func @mamba(%c: tensor<1x9x1x16xf32>, %bm: tensor<1x9x1x16xf32>,
 
 // CHECK-LABEL: func.func @staged
 // CHECK:       gpu.func @muonssm_k0
-// CHECK-SAME:    workgroup(%{{[^ ]+}} : memref<528xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[STAGE:[^ ]+]] : memref<6144xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME:    workgroup(%{{[^ ]+}} : memref<528xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[STAGE:[^ ]+]] : memref<6144xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK:         memref.store %{{.*}}, %[[STAGE]]
 // CHECK:         gpu.barrier
 // CHECK:         scf.for {{.*}} -> (vector<4xf32>) {
