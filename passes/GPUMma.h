@@ -95,7 +95,9 @@ Value toTF32(KernelBuilder &e, Value x);
 std::pair<Value, Value> splitTF32(KernelBuilder &e, Value x);
 /// x as hi + lo with hi = x truncated to tf32 (its low 13 bits cleared) and
 /// lo = x − hi (exact), lo handed over as is: the tensor cores ignore an
-/// operand's low 13 bits, so lo is truncated there. Two instructions where
+/// operand's low 13 bits, so lo is truncated there (ptxas relies on it too:
+/// its emulated cvt.rna feeds HMMA x + 0x1000 without clearing them, as the
+/// SASS of stop 15's ncu profile shows). Two instructions where
 /// cvt.rna (which ptxas emulates on sm_90 with four or five) takes more;
 /// hi·hi' + hi·lo' + lo·hi' errs by at most 3·2⁻²⁰ relative (about 18 of
 /// f32's 24 bits; cvt.rna halves would give about 21).
