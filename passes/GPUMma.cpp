@@ -144,16 +144,24 @@ Value gpu_codegen::mmaTF32(KernelBuilder &e, Value acc, ArrayRef<Value> a,
 }
 
 Value gpu_codegen::toTF32(KernelBuilder &e, Value x) {
-  return NVVM::ConvertFloatToTF32Op::create(e.b, e.b.getI32Type(), x,
-                                            NVVM::FPRoundingMode::RNA,
-                                            NVVM::SaturationMode::NONE,
-                                            /*relu=*/false);
+  Type i32 = e.b.getI32Type();
+  return arith::AddIOp::create(
+      e.b, arith::BitcastOp::create(e.b, i32, x),
+      arith::ConstantIntOp::create(e.b, i32, 0x1000));
+}
+
+/// The tf32 value toTF32's operand stands for, as an f32 (its low 13 bits
+/// cleared, as the tensor cores clear them).
+static Value tf32Value(KernelBuilder &e, Value operand) {
+  Type i32 = e.b.getI32Type();
+  Value bits = arith::AndIOp::create(
+      e.b, operand, arith::ConstantIntOp::create(e.b, i32, 0xffffe000));
+  return arith::BitcastOp::create(e.b, e.b.getF32Type(), bits);
 }
 
 std::pair<Value, Value> gpu_codegen::splitTF32(KernelBuilder &e, Value x) {
   Value hi = toTF32(e, x);
-  Value hiF = arith::BitcastOp::create(e.b, e.b.getF32Type(), hi);
-  return {hi, toTF32(e, e.sub(x, hiF))};
+  return {hi, toTF32(e, e.sub(x, tf32Value(e, hi)))};
 }
 
 std::pair<Value, Value> gpu_codegen::splitTF32Truncated(KernelBuilder &e,

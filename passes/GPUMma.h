@@ -87,8 +87,13 @@ private:
 /// acc (vector<4xf32>) + a·b.
 Value mmaTF32(KernelBuilder &e, Value acc, ArrayRef<Value> a,
               ArrayRef<Value> b);
-/// An f32 rounded to the nearest tf32 (cvt.rna.tf32.f32), as the i32 the
-/// products take.
+/// An f32 rounded to the nearest tf32, ties away from zero (what
+/// cvt.rna.tf32.f32 gives), as the i32 the products take: its bits plus half
+/// a tf32 unit (0x1000), the tensor cores dropping the low 13 bits. One
+/// integer add, where ptxas emulates cvt.rna on sm_90 with an add, a
+/// comparison with ∞, a select and a mask; the same result for every finite
+/// x (a NaN may come out as another value: the state it came from is lost
+/// anyway, and the f32 paths around the product still carry it).
 Value toTF32(KernelBuilder &e, Value x);
 /// x as hi + lo, both tf32 (lo = tf32(x − hi)): the operands of the 3×tf32
 /// product hi·hi' + hi·lo' + lo·hi', which keeps about 21 of f32's 24 bits.

@@ -300,7 +300,8 @@ func.func @short_sequence(%q: tensor<4x1x2x64xbf16>, %k: tensor<4x1x2x64xbf16>,
 // CHECK-SAME:    known_block_size = array<i32: 256, 1, 1>
 // CHECK:         scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, f32)
 // CHECK-COUNT-4:   gpu.barrier
-// CHECK:           nvvm.convert.float.to.tf32 {{.*}}rna
+// CHECK-NOT:       nvvm.convert.float.to.tf32
+// CHECK:           arith.addi %{{.*}}, %c4096_i32 : i32
 // CHECK-COUNT-36:  nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>
 // CHECK-NOT:       nvvm.mma.sync
 // CHECK:           gpu.barrier

@@ -1,4 +1,4 @@
-// RUN: muonssm-opt %s -muonssm-to-gpu | muonssm-translate --emit-ptx | FileCheck %s --check-prefix=PTX
+// RUN: muonssm-opt %s -muonssm-to-gpu | muonssm-translate --emit-ptx | FileCheck %s --check-prefix=PTX --implicit-check-not=cvt.rna
 // RUN: muonssm-opt %s -muonssm-to-gpu | muonssm-translate --emit-ptx -o %t.ptx
 // RUN: %if ptxas %{ %cuda_bin/ptxas -arch=sm_90a %t.ptx -o %t.cubin %}
 // RUN: %if ptxas && cuobjdump %{ %cuobjdump -sass %t.cubin | FileCheck %s --check-prefix=SASS %}
@@ -16,11 +16,12 @@
 
 // Newton-Schulz of the whole momentum (the seed's Muon Gated DeltaNet): the
 // fused kernel's R M' runs on tensor cores, operands rounded to tf32 (bf16
-// inputs), straight into S held in the accumulator layout; u and o are warp
-// butterfly sums.
+// inputs: half a tf32 unit added, the low bits left to the tensor cores,
+// no cvt.rna, which ptxas would emulate), straight into S held in the
+// accumulator layout; u and o are warp butterfly sums.
 // PTX: .target sm_90a
 // PTX: .visible .entry muonssm_k0(
-// PTX-DAG: cvt.rna.tf32.f32
+// PTX-DAG: add.s32 {{%r[0-9]+}}, {{%r[0-9]+}}, 4096;
 // PTX-DAG: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
 // PTX-DAG: shfl.sync.bfly.b32
 
