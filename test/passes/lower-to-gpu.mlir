@@ -111,6 +111,45 @@ func.func @decode_momentum(%q: tensor<64x1x16x128xbf16>, %k: tensor<64x1x16x128x
 
 // -----
 
+// A short sequence is staged whole where it fits the static 48 KiB beside
+// the state tile: at K = 256 (8 lanes of 32 rows a column, 16 columns, a
+// 256 × 20 tile: 20 KiB) Gated DeltaNet takes 530 floats a token, so 13
+// tokens are staged (6890 floats) and unrolled, and 14 keep the token loop
+// with the next token's k and q rows in registers.
+
+// CHECK-LABEL: func.func @short_k256_staged
+// CHECK:       gpu.func @muonssm_k0
+// CHECK-SAME:    workgroup(%{{[^ ]+}} : memref<5120xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{[^ ]+}} : memref<6890xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
+// CHECK-NOT:     scf.for
+// CHECK:         gpu.return
+func.func @short_k256_staged(%q: tensor<2x13x1x256xbf16>, %k: tensor<2x13x1x256xbf16>,
+    %v: tensor<2x13x1x256xbf16>, %g: tensor<2x13x1xf32>, %b: tensor<2x13x1xf32>)
+    -> tensor<2x13x1x256xbf16> {
+  %o = muonssm.scan q(%q : tensor<2x13x1x256xbf16>) k(%k : tensor<2x13x1x256xbf16>)
+      v(%v : tensor<2x13x1x256xbf16>) g(%g : tensor<2x13x1xf32>) beta(%b : tensor<2x13x1xf32>)
+      decay = scalar, input = update, delta_rule = 1.0, tau = 1.0, scale = 0.0625
+      -> o tensor<2x13x1x256xbf16>
+  return %o : tensor<2x13x1x256xbf16>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @short_k256_unstaged
+// CHECK:       gpu.func @muonssm_k0
+// CHECK-SAME:    workgroup(%{{[^ ]+}} : memref<5120xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
+// CHECK:         scf.for {{.*}} -> (vector<32xf32>, vector<32xf32>, vector<32xf32>, f32, f32, f32, f32)
+func.func @short_k256_unstaged(%q: tensor<2x14x1x256xbf16>, %k: tensor<2x14x1x256xbf16>,
+    %v: tensor<2x14x1x256xbf16>, %g: tensor<2x14x1xf32>, %b: tensor<2x14x1xf32>)
+    -> tensor<2x14x1x256xbf16> {
+  %o = muonssm.scan q(%q : tensor<2x14x1x256xbf16>) k(%k : tensor<2x14x1x256xbf16>)
+      v(%v : tensor<2x14x1x256xbf16>) g(%g : tensor<2x14x1xf32>) beta(%b : tensor<2x14x1xf32>)
+      decay = scalar, input = update, delta_rule = 1.0, tau = 1.0, scale = 0.0625
+      -> o tensor<2x14x1x256xbf16>
+  return %o : tensor<2x14x1x256xbf16>
+}
+
+// -----
+
 // Mamba's decay with momentum: 2^(Δ_j·A[h,i,j]·log₂e) per row by the ftz
 // ex2 intrinsic, a second register vector for the momentum (K = 16: four
 // rows per lane). A short sequence (9 tokens) is staged whole in one buffer,
