@@ -150,13 +150,13 @@ Value gpu_codegen::toTF32(KernelBuilder &e, Value x) {
       arith::ConstantIntOp::create(e.b, i32, 0x1000));
 }
 
-/// The tf32 value toTF32's operand stands for, as an f32 (its low 13 bits
-/// cleared, as the tensor cores clear them).
-static Value tf32Value(KernelBuilder &e, Value operand) {
+/// The tf32 an operand's bits stand for, as an f32: its low 13 bits
+/// cleared, as the tensor cores clear them.
+static Value tf32Value(KernelBuilder &e, Value bits) {
   Type i32 = e.b.getI32Type();
-  Value bits = arith::AndIOp::create(
-      e.b, operand, arith::ConstantIntOp::create(e.b, i32, 0xffffe000));
-  return arith::BitcastOp::create(e.b, e.b.getF32Type(), bits);
+  Value cleared = arith::AndIOp::create(
+      e.b, bits, arith::ConstantIntOp::create(e.b, i32, 0xffffe000));
+  return arith::BitcastOp::create(e.b, e.b.getF32Type(), cleared);
 }
 
 std::pair<Value, Value> gpu_codegen::splitTF32(KernelBuilder &e, Value x) {
@@ -167,9 +167,7 @@ std::pair<Value, Value> gpu_codegen::splitTF32(KernelBuilder &e, Value x) {
 std::pair<Value, Value> gpu_codegen::splitTF32Truncated(KernelBuilder &e,
                                                         Value x) {
   Type i32 = e.b.getI32Type();
-  Value bits = arith::BitcastOp::create(e.b, i32, x);
-  Value hi = arith::AndIOp::create(
-      e.b, bits, arith::ConstantIntOp::create(e.b, i32, 0xffffe000));
-  Value hiF = arith::BitcastOp::create(e.b, e.b.getF32Type(), hi);
-  return {hi, arith::BitcastOp::create(e.b, i32, e.sub(x, hiF))};
+  Value hi = tf32Value(e, arith::BitcastOp::create(e.b, i32, x));
+  return {arith::BitcastOp::create(e.b, i32, hi),
+          arith::BitcastOp::create(e.b, i32, e.sub(x, hi))};
 }
