@@ -40,6 +40,8 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 
+#include <limits>
+
 using namespace mlir;
 using namespace mlir::muonssm;
 using namespace mlir::muonssm::gpu_codegen;
@@ -49,6 +51,8 @@ namespace {
 constexpr int64_t kChunk = 64; // tokens per chunk: 4 row blocks of 16
 constexpr int64_t kWarps = 8;
 constexpr int64_t kThreads = 32 * kWarps;
+// The solve kernel: four warps, one per 16-row block of T.
+constexpr int64_t kSolveThreads = 128;
 // The largest dynamic shared memory of a block on sm_90 (227 KiB).
 constexpr int64_t kMaxShared = 227 * 1024;
 // The tile-width choice counts waves on an H100 SXM (132 SMs; the PCIe
@@ -66,10 +70,13 @@ struct ChunkedConfig {
   int64_t stateSlots; // state m-tiles per warp row block
   FloatType element;  // bf16 or f16 (q, k, v, o)
   bool momentum, delta, decay, doubleBuffer;
+  // T = (I + L)⁻¹ of every chunk comes from the solve kernel (delta rule):
+  // its tile arrives with q, k and v instead of being solved in the chunk.
+  bool presolved;
   int64_t pitchK, pitchV; // row pitches in elements (+8: no ldmatrix conflicts)
 
-  // Byte offsets. Q, K, V come twice (buffer 1 at +bufferBytes) when double
-  // buffered; the rest once.
+  // Byte offsets. Q, K, V (and T when presolved) come twice (buffer 1 at
+  // +bufferBytes) when double buffered; the rest once.
   int64_t offQ, offK, offV, bufferBytes;
   int64_t offS, offM, offW, offY, offZ, offT, offP, offPO, offLE, offL, offOm;
   int64_t offG, offA, offB, offWf, offGam, offZero, bytes;
@@ -81,12 +88,13 @@ struct ChunkedConfig {
 /// are double buffered when that fits, and where even one buffer does not
 /// (momentum at K = 256: 245.5 KiB at BV = 64), the value tile narrows.
 static ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
-                                  FloatType element, int64_t cap);
-ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
-                           FloatType element) {
-  ChunkedConfig c = chooseConfig(op, K, V, element, /*cap=*/64);
+                                  FloatType element, int64_t cap,
+                                  bool presolved);
+static ChunkedConfig chooseTiling(ScanOp op, int64_t K, int64_t V,
+                                  FloatType element, bool presolved) {
+  ChunkedConfig c = chooseConfig(op, K, V, element, /*cap=*/64, presolved);
   while (c.bytes > kMaxShared && c.BV > 16)
-    c = chooseConfig(op, K, V, element, c.BV - 16);
+    c = chooseConfig(op, K, V, element, c.BV - 16, presolved);
   // With the number of (sequence, head) pairs known, count waves: a block
   // takes a whole SM (230-255 registers × 256 threads), and a chunk costs
   // about (64 + BV) column-units (the C×C products and the solve do not
@@ -106,7 +114,7 @@ ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
     return waves * (64 + x.BV) * (x.doubleBuffer ? 4 : 5);
   };
   for (int64_t cap = 80; cap <= kMaxTile; cap += 16) {
-    ChunkedConfig wide = chooseConfig(op, K, V, element, cap);
+    ChunkedConfig wide = chooseConfig(op, K, V, element, cap, presolved);
     if (wide.BV > c.BV && wide.bytes <= kMaxShared &&
         wide.stateSlots * (wide.BV / 8) * (wide.momentum ? 2 : 1) <= 64 &&
         cost(wide) < cost(c))
@@ -115,8 +123,41 @@ ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
   return c;
 }
 
+/// Where the chunks' T comes from (the delta rule only). The solve kernel
+/// takes the solve off the chunked kernel's serial path, at the price of a
+/// launch that reads K again and of T's round trip through HBM
+/// (bench/results/gpu-h200-stop16.md; H200, bf16, H = 16, K = V = 128).
+/// With momentum, whose value tiles each solved the same T, it pays at
+/// every size measured (16 × 2048: 1.46 → 1.20 ms). Without, it pays where
+/// the chunked kernel has at most one block per SM and the four warps
+/// forming W' (K × BV) had finished long before the solve's four: at
+/// K = 128 and BV = 64 (4 × 8192: 0.836 → 0.734 ms), K = 48, BV = 96 (the
+/// seed README's layer: 0.402 → 0.386). At BV = 128 (8 × 4096) W' took
+/// as long as the solve, and the kernel lost 5 %; with more blocks than
+/// SMs (16 × 2048, 512 blocks) the blocks hide each other's solves and it
+/// lost 6 %. Unknown batch sizes keep the in-chunk solve.
+ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
+                           FloatType element) {
+  if (!op.hasDeltaRule())
+    return chooseTiling(op, K, V, element, /*presolved=*/false);
+  ChunkedConfig c = chooseTiling(op, K, V, element, /*presolved=*/true);
+  if (c.momentum)
+    return c;
+  auto vType = op.getV().getType();
+  int64_t sequences = op.getCuSeqlens()
+                          ? op.getCuSeqlens().getType().getDimSize(0) - 1
+                          : vType.getDimSize(0);
+  int64_t heads = vType.getDimSize(2);
+  if (ShapedType::isDynamic(sequences) || ShapedType::isDynamic(heads) ||
+      sequences * heads * ((V + c.BV - 1) / c.BV) > kSMs ||
+      c.Kp * c.BV > 128 * 64)
+    return chooseTiling(op, K, V, element, /*presolved=*/false);
+  return c;
+}
+
 static ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
-                                  FloatType element, int64_t cap) {
+                                  FloatType element, int64_t cap,
+                                  bool presolved) {
   ChunkedConfig c;
   c.K = K;
   c.Kp = (K + 15) / 16 * 16;
@@ -125,6 +166,7 @@ static ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
   c.momentum = op.hasMomentum();
   c.delta = op.hasDeltaRule();
   c.decay = op.getDecay() == DecayKind::Scalar;
+  c.presolved = presolved;
   c.stateSlots = (c.Kp / 16 + 3) / 4;
   // (cap ≤ 64 keeps S and M within 64 floats per lane; wider caps are
   // only asked for by the wave count above, which checks that itself.)
@@ -149,21 +191,24 @@ static ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
     c.offQ = take(qkBytes);
     c.offK = take(qkBytes);
     c.offV = take(vBytes);
+    int64_t tileC = kChunk * (kChunk + 8) * 2;
+    c.offT = c.presolved ? take(tileC) : -1;
     c.bufferBytes = off;
     if (twice)
       off *= 2;
-    int64_t tileV = kChunk * c.pitchV * 2, tileC = kChunk * (kChunk + 8) * 2;
+    int64_t tileV = kChunk * c.pitchV * 2;
     int64_t f32C = kChunk * (kChunk + 4) * 4;
     c.offS = take(c.Kp * c.pitchV * 2);
     c.offM = c.momentum ? take(c.Kp * c.pitchV * 2) : -1;
     c.offW = take(tileV);
     c.offY = take(tileV);
     c.offZ = c.momentum ? take(tileV) : -1;
-    c.offT = c.delta ? take(tileC) : -1;
+    if (c.delta && !c.presolved)
+      c.offT = take(tileC);
     c.offP = take(tileC);
     c.offPO = c.momentum ? take(tileC) : -1;
     c.offLE = c.momentum && c.delta ? take(tileC) : -1;
-    c.offL = c.delta ? take(f32C) : -1;
+    c.offL = c.delta && !c.presolved ? take(f32C) : -1;
     c.offOm = c.momentum ? take(f32C) : -1;
     c.offG = take(kChunk * 4);
     c.offA = take(kChunk * 4);
@@ -362,6 +407,252 @@ static void solveUnitLower(KernelBuilder &e, WarpMma &mma, Value sL, Value sT,
         /*warpLocal=*/false);
 }
 
+/// The first slot of the sequence whose tokens start at `first` (counted
+/// over the whole flattened batch: n·T, or cu_seqlens[n]) in the solve
+/// kernel's T buffer [slots, HV, 64, 64]: ⌊first/64⌋ + n. Sequence n's
+/// chunks take slots ⌊first/64⌋ + n + c, c < ⌈length/64⌉, which end before
+/// sequence n + 1's first (⌊(first + length)/64⌋ + n + 1 ≥ the last + 1),
+/// and the largest is below ⌊tokens/64⌋ + N, the buffer's slot count.
+static Value solveSlot(KernelBuilder &e, Value first, Value n) {
+  return e.iadd(e.idiv(first, e.idx(kChunk)), n);
+}
+
+/// Shared-memory layout of the solve kernel.
+struct SolveLayout {
+  int64_t offK, offL, offT, offG, offB, offSeq, bytes;
+};
+static SolveLayout solveLayout(const ChunkedConfig &c) {
+  SolveLayout l;
+  int64_t off = 0;
+  auto take = [&](int64_t bytes) {
+    int64_t at = off;
+    off += (bytes + 127) / 128 * 128;
+    return at;
+  };
+  l.offK = take(kChunk * c.pitchK * 2);
+  l.offL = take(kChunk * (kChunk + 4) * 4);
+  l.offT = take(kChunk * (kChunk + 8) * 2);
+  l.offG = take(kChunk * 4);
+  l.offB = take(kChunk * 4);
+  l.offSeq = take(4);
+  l.bytes = off;
+  return l;
+}
+
+/// The solve kernel (docs/gpu.md §3.2): T = (I + L)⁻¹ of every chunk of
+/// every sequence and value head at once, one block of four warps per
+/// (slot, head), rounded to the input type into `t_inverse` [slots, HV,
+/// 64, 64] (the blocks above the diagonal zero). T depends only on K and
+/// the gates, not on the state, so this takes the solve off the chunked
+/// kernel's serial path: that kernel walks a sequence's chunks one after
+/// the other, and where there are fewer (sequence, head, tile) blocks than
+/// SMs, its chunk latency is the run time.
+static void emitSolveKernel(ScanOp op, const ChunkedConfig &c,
+                            gpu::GPUFuncOp func, ArrayRef<std::string> names) {
+  MLIRContext *ctx = op.getContext();
+  ImplicitLocOpBuilder b(op.getLoc(), ctx);
+  b.setInsertionPointToStart(&func.getBody().front());
+  KernelBuilder e(b, b.getF32Type());
+  auto arg = [&](StringRef n) { return kernelArg(func, names, n); };
+  Value k = arg("k"), g = arg("g"), beta = arg("beta"), cu = arg("cu_seqlens"),
+        tInverse = arg("t_inverse");
+  Value T = e.toIndex(arg("T")), H = e.toIndex(arg("H")),
+        HV = e.toIndex(arg("HV"));
+  // N1: the sequences, or cu_seqlens' size (one more).
+  Value N = e.toIndex(arg("N1"));
+  if (cu)
+    N = e.isub(N, e.idx(1));
+  const int64_t K = c.K, Kp = c.Kp;
+  const double eta = op.getDeltaRule()->convertToDouble();
+  FloatType et = c.element;
+  Type f32 = b.getF32Type();
+  SolveLayout l = solveLayout(c);
+
+  auto addressSpace =
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  auto rawType =
+      MemRefType::get({l.bytes}, b.getI8Type(), AffineMap(), addressSpace);
+  auto globalType =
+      MemRefType::get({0}, b.getI8Type(), AffineMap(), addressSpace);
+  Value raw = memref::GetGlobalOp::create(b, globalType, "muonssm_smem");
+  raw = memref::ReinterpretCastOp::create(b, rawType, raw, 0,
+                                          ArrayRef<int64_t>{l.bytes},
+                                          ArrayRef<int64_t>{1});
+  auto view = [&](int64_t offset, ArrayRef<int64_t> shape, Type element) {
+    auto type = MemRefType::get(shape, element, AffineMap(), addressSpace);
+    return memref::ViewOp::create(b, type, raw, e.idx(offset), ValueRange{})
+        .getResult();
+  };
+  Value sK = view(l.offK, {kChunk, c.pitchK}, et);
+  Value sL = view(l.offL, {kChunk, kChunk + 4}, f32);
+  Value sT = view(l.offT, {kChunk, kChunk + 8}, et);
+  Value sG = view(l.offG, {kChunk}, f32);
+  Value sB = view(l.offB, {kChunk}, f32);
+  Value sSeq = view(l.offSeq, {1}, b.getI32Type());
+  auto ldF = [&](Value tile, ValueRange at) -> Value {
+    return memref::LoadOp::create(b, tile, at);
+  };
+  auto stF = [&](Value x, Value tile, ValueRange at) {
+    memref::StoreOp::create(b, x, tile, at);
+  };
+  auto ule = [&](Value x, Value y) {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::ule, x, y);
+  };
+
+  Value tid = e.threadId();
+  Value warp = e.idiv(tid, e.idx(32)), lane = e.irem(tid, e.idx(32));
+  Value rb = warp;
+  WarpMma mma(e, et, e.threadId());
+  mma.setLane(lane);
+  Value slot = e.blockId(gpu::Dimension::x);
+  Value h = e.blockId(gpu::Dimension::y);
+  Value kh = e.idiv(h, e.idiv(HV, H));
+
+  // Whose slot is it: the n with firstSlot(n) ≤ slot < firstSlot(n + 1),
+  // every thread testing candidates tid, tid + 128, … (one round up to 128
+  // sequences).
+  auto globalFirst = [&](Value n) -> Value {
+    KernelBuilder::Sequence sq = e.sequence(cu, n, T);
+    return e.iadd(e.imul(sq.row, T), sq.first);
+  };
+  Value rounds = arith::CeilDivUIOp::create(b, N, e.idx(kSolveThreads));
+  e.loop(e.idx(0), rounds, [&](Value round) {
+    Value n = e.iadd(tid, e.imul(round, e.idx(kSolveThreads)));
+    e.when(e.ult(n, N), [&] {
+      Value n1 = e.iadd(n, e.idx(1));
+      Value lo = solveSlot(e, globalFirst(n), n);
+      // cu_seqlens[N] exists; (N)·T is the batch's end.
+      Value hi = e.select(e.ult(n1, N), solveSlot(e, globalFirst(n1), n1),
+                          e.idx(std::numeric_limits<int32_t>::max()));
+      e.when(e.iand(ule(lo, slot), e.ult(slot, hi)),
+             [&] { stF(e.toI32(n), sSeq, {e.idx(0)}); });
+    });
+  });
+  e.barrier();
+  Value n = e.toIndex(ldF(sSeq, {e.idx(0)}));
+  KernelBuilder::Sequence sequence = e.sequence(cu, n, T);
+  Value rowBase = e.imul(sequence.row, T);
+  Value chunk =
+      e.isub(slot, solveSlot(e, e.iadd(rowBase, sequence.first), n));
+  Value start = e.iadd(sequence.first, e.imul(chunk, e.idx(kChunk)));
+  // A slot past its sequence's chunks (or past the batch) has no T to
+  // solve: the chunked kernel never reads it.
+  e.when(e.ult(start, sequence.last), [&] {
+    Value len = e.imin(e.isub(sequence.last, start), e.idx(kChunk));
+    auto tokenRow = [&](Value t) {
+      return e.iadd(rowBase, e.iadd(start, e.imin(t, e.isub(len, e.idx(1)))));
+    };
+    // K's rows by cp.async, zero-filled past the sequence and K.
+    const int64_t width = K % 8 == 0 ? 8 : K % 4 == 0 ? 4 : 2;
+    const int64_t perRow = Kp / width;
+    for (int64_t x0 = 0; x0 < kChunk * perRow; x0 += kSolveThreads) {
+      Value x = e.iadd(tid, e.idx(x0));
+      auto body = [&] {
+        Value t = e.idiv(x, e.idx(perRow));
+        Value col = e.imul(e.irem(x, e.idx(perRow)), e.idx(width));
+        Value ok = e.iand(e.ult(t, len), e.ult(col, e.idx(K)));
+        Value src =
+            e.iadd(e.imul(e.iadd(e.imul(tokenRow(t), H), kh), e.idx(K)),
+                   e.imin(col, e.idx(K - width)));
+        Value count = e.select(ok, e.idx(width), e.idx(0));
+        nvgpu::DeviceAsyncCopyOp::create(
+            b, nvgpu::DeviceAsyncTokenType::get(ctx), sK, ValueRange{t, col},
+            k, ValueRange{src}, b.getIndexAttr(width), count,
+            width == 8 ? b.getUnitAttr() : UnitAttr());
+      };
+      if (x0 + kSolveThreads <= kChunk * perRow)
+        body();
+      else
+        e.when(e.ult(x, e.idx(kChunk * perRow)), body);
+    }
+    Value token = nvgpu::DeviceAsyncCreateGroupOp::create(
+        b, nvgpu::DeviceAsyncTokenType::get(ctx), ValueRange{});
+    // The gates: b_t = η·β_t (0 past the sequence), and G the cumulated
+    // log decay (warp 0 lane l: tokens 2l and 2l + 1).
+    auto gate = [&](Value buffer, Value t, Value fallback) -> Value {
+      Value x = buffer ? e.load(buffer, e.iadd(e.imul(tokenRow(t), HV), h))
+                       : fallback;
+      return e.select(e.ult(t, len), x, e.cst(0.0));
+    };
+    e.when(e.ult(tid, e.idx(kChunk)), [&] {
+      stF(e.mul(e.cst(eta), gate(beta, tid, e.cst(1.0))), sB, {tid});
+    });
+    if (c.decay)
+      e.when(e.ieq(warp, e.idx(0)), [&] {
+        Value t0 = e.imul(lane, e.idx(2)), t1 = e.iadd(t0, e.idx(1));
+        Value g0 = gate(g, t0, e.cst(0.0)), g1 = gate(g, t1, e.cst(0.0));
+        Value sum = e.add(g0, g1);
+        Value inclusive = e.warpInclusiveScan(sum, lane);
+        stF(e.add(e.sub(inclusive, sum), g0), sG, {t0});
+        stF(inclusive, sG, {t1});
+      });
+    nvgpu::DeviceAsyncWaitOp::create(b, token, b.getI32IntegerAttr(0));
+    e.barrier();
+
+    // L = strict_lower(b·A ⊙ D), A = K Kᵀ, on the pairs np ≤ rb, as the
+    // chunked kernel forms it.
+    Value m0 = e.imul(rb, e.idx(16));
+    Value rowLo = e.iadd(m0, mma.g), rowHi = e.iadd(rowLo, e.idx(8));
+    Value bRow[2] = {ldF(sB, {rowLo}), ldF(sB, {rowHi})};
+    Value gRow[2] = {c.decay ? ldF(sG, {rowLo}) : Value(),
+                     c.decay ? ldF(sG, {rowHi}) : Value()};
+    for (int64_t pair = 0; pair < 4; ++pair) {
+      Value np = e.idx(pair);
+      e.when(ule(np, rb), [&] {
+        Value n0 = e.idx(16 * pair);
+        Value a[2] = {e.vcst(0.0, 4), e.vcst(0.0, 4)};
+        for (int64_t ks = 0; ks < Kp / 16; ++ks) {
+          Value k0 = e.idx(16 * ks);
+          auto [b0, b1] = mma.loadBFromRows(sK, n0, k0);
+          WarpMma::Frag fk = mma.loadA(sK, m0, k0);
+          a[0] = mma.mma(a[0], fk, b0);
+          a[1] = mma.mma(a[1], fk, b1);
+        }
+        Value dd[2] = {e.isub(e.isub(rowLo, mma.c2), n0),
+                       e.isub(e.isub(rowHi, mma.c2), n0)};
+        for (int64_t hf = 0; hf < 2; ++hf) {
+          SmallVector<Value> lF;
+          for (int64_t r = 0; r < 4; ++r) {
+            Value s = e.iadd(n0, e.iadd(e.idx(8 * hf), mma.accCol(r)));
+            Value below =
+                arith::CmpIOp::create(b, arith::CmpIPredicate::sgt, dd[r / 2],
+                                      e.idx(8 * hf + r % 2));
+            Value dw = c.decay ? e.exp(e.sub(gRow[r / 2], ldF(sG, {s})))
+                               : e.cst(1.0);
+            lF.push_back(e.select(
+                below, e.mul(e.mul(bRow[r / 2], e.element(a[hf], r)), dw),
+                e.cst(0.0)));
+          }
+          for (int64_t half = 0; half < 2; ++half)
+            e.vstore(e.fromElements({lF[2 * half], lF[2 * half + 1]}), sL,
+                     {half ? rowHi : rowLo,
+                      e.iadd(n0, e.iadd(e.idx(8 * hf), mma.c2))});
+        }
+      });
+    }
+    e.barrier();
+    solveUnitLower(e, mma, sL, sT, warp, lane, [&] { e.barrier(); });
+    e.barrier();
+
+    // T's rows, 16 bytes a thread and store; the blocks above the diagonal
+    // (never written by the solve, never read by the chunked kernel) zero.
+    Value base = e.imul(e.iadd(e.imul(slot, HV), h), e.idx(kChunk * kChunk));
+    auto vecType = VectorType::get({8}, et);
+    Value zeros = arith::ConstantOp::create(
+        b, vecType, DenseElementsAttr::get(vecType, b.getFloatAttr(et, 0.0)));
+    for (int64_t x0 = 0; x0 < kChunk * kChunk / 8; x0 += kSolveThreads) {
+      Value x = e.iadd(tid, e.idx(x0));
+      Value t = e.idiv(x, e.idx(kChunk / 8));
+      Value col = e.imul(e.irem(x, e.idx(kChunk / 8)), e.idx(8));
+      Value above = e.ult(e.idiv(t, e.idx(16)), e.idiv(col, e.idx(16)));
+      Value row = e.select(above, zeros, e.vload(sT, {t, col}, 8));
+      e.vstore(row, tInverse,
+               {e.iadd(base, e.iadd(e.imul(t, e.idx(kChunk)), col))});
+    }
+  });
+  gpu::ReturnOp::create(b);
+}
+
 void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
   MLIRContext *ctx = op.getContext();
   ImplicitLocOpBuilder b(op.getLoc(), ctx);
@@ -372,7 +663,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         beta = arg("beta"), gain = arg("gain"), cu = arg("cu_seqlens"),
         s0 = arg("initial_state"), m0in = arg("initial_momentum"),
         o = arg("o"), finalState = arg("final_state"),
-        finalMomentum = arg("final_momentum");
+        finalMomentum = arg("final_momentum"), tInverse = arg("t_inverse");
   Value T = e.toIndex(arg("T")), H = e.toIndex(arg("H")),
         HV = e.toIndex(arg("HV"));
   const int64_t K = c.K, Kp = c.Kp, V = c.V, BV = c.BV;
@@ -419,6 +710,8 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
     sQ = view(shift, c.offQ, {kChunk, pK}, et);
     sK = view(shift, c.offK, {kChunk, pK}, et);
     sV = view(shift, c.offV, {kChunk, pV}, et);
+    if (c.presolved)
+      sT = view(shift, c.offT, {kChunk, kChunk + 8}, et);
   };
   auto bindTiles = [&](Value shift) {
     sS = view(shift, c.offS, {Kp, pV}, et);
@@ -426,7 +719,8 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
     sW = view(shift, c.offW, {kChunk, pV}, et);
     sY = view(shift, c.offY, {kChunk, pV}, et);
     sZ = view(shift, c.offZ, {kChunk, pV}, et);
-    sT = view(shift, c.offT, {kChunk, kChunk + 8}, et);
+    if (!c.presolved)
+      sT = view(shift, c.offT, {kChunk, kChunk + 8}, et);
     sP = view(shift, c.offP, {kChunk, kChunk + 8}, et);
     sPO = view(shift, c.offPO, {kChunk, kChunk + 8}, et);
     sLE = view(shift, c.offLE, {kChunk, kChunk + 8}, et);
@@ -492,6 +786,9 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
   Value bIdx = sequence.row, first = sequence.first, last = sequence.last;
   Value length = e.isub(last, first);
   Value chunks = arith::CeilDivUIOp::create(b, length, e.idx(kChunk));
+  // The sequence's first slot in the solve kernel's T buffer (solveSlot).
+  Value firstSlot =
+      c.presolved ? solveSlot(e, e.iadd(e.imul(bIdx, T), first), n) : Value();
 
   Value zeroF = e.cst(0.0), oneF = e.cst(1.0);
   auto zeroAcc = [&] { return e.vcst(0.0, 4); };
@@ -692,6 +989,23 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
               e.imul(e.iadd(e.imul(tokenRow(start, len, t), HV), h), Vc), cb);
         },
         e.isub(Vc, cb));
+    if (c.presolved) {
+      // The chunk's T from the solve kernel: 64 rows of 128 bytes, every
+      // row there (rows past the sequence hold the identity's).
+      Value tT = view(shift, c.offT, {kChunk, kChunk + 8}, et);
+      Value base = e.imul(e.iadd(e.imul(e.iadd(firstSlot, chunk), HV), h),
+                          e.idx(kChunk * kChunk));
+      for (int64_t x0 = 0; x0 < kChunk * kChunk / 8; x0 += kThreads) {
+        Value x = e.iadd(tid, e.idx(x0));
+        Value t = e.idiv(x, e.idx(kChunk / 8));
+        Value col = e.imul(e.irem(x, e.idx(kChunk / 8)), e.idx(8));
+        nvgpu::DeviceAsyncCopyOp::create(
+            b, nvgpu::DeviceAsyncTokenType::get(ctx), tT, ValueRange{t, col},
+            tInverse,
+            ValueRange{e.iadd(base, e.iadd(e.imul(t, e.idx(kChunk)), col))},
+            b.getIndexAttr(8), Value(), b.getUnitAttr());
+      }
+    }
     nvgpu::DeviceAsyncCreateGroupOp::create(
         b, nvgpu::DeviceAsyncTokenType::get(ctx), ValueRange{});
   };
@@ -831,6 +1145,9 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         // np ≤ rb (causal), weighted into the C×C operands:
         //   sP  = scale·Pq ⊙ D (s ≤ t)          sL  = b·A ⊙ D (s < t, f32)
         //   sPO = scale·Pq ⊙ Ω ⊙ w_s (s ≤ t)   sLE = A ⊙ (Ω − γ^{t−s}) ⊙ w_s
+        // (sL only where this kernel solves; A only where sL or sLE need it.)
+        const bool needL = delta && !c.presolved;
+        const bool needA = needL || (delta && momentum);
         for (int64_t which = 0; which < 2; ++which) {
           Value np = e.iadd(cs, e.idx(2 * which));
           e.when(ule(np, rb), [&] {
@@ -843,7 +1160,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
               WarpMma::Frag fq = mma.loadA(sQ, m0, k0);
               pq[0] = mma.mma(pq[0], fq, b0);
               pq[1] = mma.mma(pq[1], fq, b1);
-              if (delta) {
+              if (needA) {
                 WarpMma::Frag fk = mma.loadA(sK, m0, k0);
                 a[0] = mma.mma(a[0], fk, b0);
                 a[1] = mma.mma(a[1], fk, b1);
@@ -875,10 +1192,11 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
                   pO.push_back(
                       e.select(onOrBelow, e.mul(qk, e.mul(om, ws)), zeroF));
                 }
-                if (delta) {
+                if (needA) {
                   Value kk = e.element(a[hf], r);
-                  lF.push_back(
-                      e.select(below, e.mul(e.mul(bRow(r), kk), dw), zeroF));
+                  if (needL)
+                    lF.push_back(e.select(
+                        below, e.mul(e.mul(bRow(r), kk), dw), zeroF));
                   if (momentum)
                     lE.push_back(e.select(
                         below, e.mul(kk, e.mul(e.sub(om, gp), ws)), zeroF));
@@ -891,8 +1209,9 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
                 e.vstore(mma.pair(pD[r0], pD[r1]), sP, {t, col});
                 if (momentum)
                   e.vstore(mma.pair(pO[r0], pO[r1]), sPO, {t, col});
-                if (delta) {
-                  e.vstore(e.fromElements({lF[r0], lF[r1]}), sL, {t, col});
+                if (needA) {
+                  if (needL)
+                    e.vstore(e.fromElements({lF[r0], lF[r1]}), sL, {t, col});
                   if (momentum)
                     e.vstore(mma.pair(lE[r0], lE[r1]), sLE, {t, col});
                 }
@@ -902,12 +1221,54 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         }
         e.barrier();
 
-        // -- 4. The corrections' right-hand side ‖ T = (I + L)⁻¹.
-        // Warps 4-7 (row block rb, every column pair) form
+        // -- 4. The corrections' right-hand side ‖ T = (I + L)⁻¹:
         //   W'  = w ⊙ V − (bΛ) ⊙ (K S)                         (no momentum)
         //   RHS = −b ⊙ (Λ ⊙ K S + (Φ − γ^{t+1}) ⊙ K M + L^E V)  (momentum)
-        // into sW while warps 0-3 invert I + L (their own barrier 1).
-        if (delta) {
+        // into sW, for the pairs at n0s of row block rb. One accumulator
+        // set at a time: R = Λ ⊙ K S (+ (Φ − γ^{t+1}) ⊙ K M, then + L^E V
+        // accumulated onto it).
+        auto formRHS = [&](ArrayRef<Value> n0s, ArrayRef<Value> valid) {
+          SmallVector<Value> R =
+              product(zeros(2 * n0s.size()), sK, Kp / 16, sS, n0s, false);
+          auto scaleRows = [&](ArrayRef<Value> acc, Value lo, Value hi) {
+            SmallVector<Value> out;
+            for (Value x : acc)
+              out.push_back(e.mul(x, e.fromElements({lo, lo, hi, hi})));
+            return out;
+          };
+          R = scaleRows(R, lamLo, lamHi);
+          if (momentum) {
+            SmallVector<Value> X2 =
+                product(zeros(2 * n0s.size()), sK, Kp / 16, sM, n0s, false);
+            Value fLo = e.sub(phiLo, ldF(sGam, {e.iadd(rowLo, e.idx(1))}));
+            Value fHi = e.sub(phiHi, ldF(sGam, {e.iadd(rowHi, e.idx(1))}));
+            X2 = scaleRows(X2, fLo, fHi);
+            for (size_t x = 0; x < R.size(); ++x)
+              R[x] = e.add(R[x], X2[x]);
+            R = product(R, sLE, 4, sV, n0s, true);
+          }
+          storeRows(n0s, valid, sW,
+                    [&](int64_t idx, int64_t half, Value t, Value col) {
+                      int64_t r0 = 2 * half;
+                      Value nb = e.sub(zeroF, bRow(r0));
+                      Value x0 = e.element(R[idx], r0);
+                      Value x1 = e.element(R[idx], r0 + 1);
+                      if (momentum) // RHS = −b ⊙ R
+                        return std::make_pair(e.mul(nb, x0), e.mul(nb, x1));
+                      // W' = w ⊙ V − b ⊙ R
+                      auto [v0, v1] = vPair(sV, t, col);
+                      return std::make_pair(
+                          e.fma(nb, x0, e.mul(wRow(r0), v0)),
+                          e.fma(nb, x1, e.mul(wRow(r0), v1)));
+                    });
+        };
+        if (delta && c.presolved) {
+          // T arrived with the tiles: every warp forms its own pairs.
+          formRHS(pairN0, pairValid);
+          e.barrier(); // sW complete
+        } else if (delta) {
+          // Warps 0-3 invert I + L (their own barrier 1) while warps 4-7
+          // form every pair of their row block.
           e.when(e.ult(warp, e.idx(4)), [&] {
             solveUnitLower(e, mma, sL, sT, warp, lane, [&] {
               NVVM::BarrierOp::create(
@@ -916,43 +1277,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
                   NVVM::BarrierReductionAttr(), Value());
             });
           });
-          e.when(ule(e.idx(4), warp), [&] {
-            // One accumulator set at a time: R = Λ ⊙ K S (+ (Φ − γ^{t+1}) ⊙
-            // K M, then + L^E V accumulated onto it).
-            SmallVector<Value> R =
-                product(zeros(2 * c.pairs), sK, Kp / 16, sS, allN0, false);
-            auto scaleRows = [&](ArrayRef<Value> acc, Value lo, Value hi) {
-              SmallVector<Value> out;
-              for (Value x : acc)
-                out.push_back(e.mul(x, e.fromElements({lo, lo, hi, hi})));
-              return out;
-            };
-            R = scaleRows(R, lamLo, lamHi);
-            if (momentum) {
-              SmallVector<Value> X2 =
-                  product(zeros(2 * c.pairs), sK, Kp / 16, sM, allN0, false);
-              Value fLo = e.sub(phiLo, ldF(sGam, {e.iadd(rowLo, e.idx(1))}));
-              Value fHi = e.sub(phiHi, ldF(sGam, {e.iadd(rowHi, e.idx(1))}));
-              X2 = scaleRows(X2, fLo, fHi);
-              for (size_t x = 0; x < R.size(); ++x)
-                R[x] = e.add(R[x], X2[x]);
-              R = product(R, sLE, 4, sV, allN0, true);
-            }
-            storeRows(allN0, {}, sW,
-                      [&](int64_t idx, int64_t half, Value t, Value col) {
-                        int64_t r0 = 2 * half;
-                        Value nb = e.sub(zeroF, bRow(r0));
-                        Value x0 = e.element(R[idx], r0);
-                        Value x1 = e.element(R[idx], r0 + 1);
-                        if (momentum) // RHS = −b ⊙ R
-                          return std::make_pair(e.mul(nb, x0), e.mul(nb, x1));
-                        // W' = w ⊙ V − b ⊙ R
-                        auto [v0, v1] = vPair(sV, t, col);
-                        return std::make_pair(
-                            e.fma(nb, x0, e.mul(wRow(r0), v0)),
-                            e.fma(nb, x1, e.mul(wRow(r0), v1)));
-                      });
-          });
+          e.when(ule(e.idx(4), warp), [&] { formRHS(allN0, {}); });
           e.barrier(); // T and sW complete
         }
 
@@ -1193,16 +1518,52 @@ LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op,
 
   ensureSharedBuffer(kernels, op.getLoc());
 
+  // The solve kernel first, into a temporary the chunked kernel reads.
+  Value v = op.getV(), cu = op.getCuSeqlens();
+  Value tInverse;
+  if (config.presolved) {
+    LaunchBuilder solve(op, kernels, (name + "_solve").str());
+    solve.addBuffer("k", op.getK(), /*isResult=*/false);
+    if (op.getG())
+      solve.addBuffer("g", op.getG(), /*isResult=*/false);
+    if (op.getBeta())
+      solve.addBuffer("beta", op.getBeta(), /*isResult=*/false);
+    if (cu)
+      solve.addBuffer("cu_seqlens", cu, /*isResult=*/false);
+    Value sequences = cu ? solve.sub(solve.dim(cu, 0), 1) : solve.dim(v, 0);
+    Value slots = solve.add(
+        solve.div(solve.mul(solve.dim(v, 0), solve.dim(v, 1)), kChunk),
+        sequences);
+    Value heads = solve.dim(v, 2);
+    tInverse = solve.temporary(
+        element, {ShapedType::kDynamic, ShapedType::kDynamic, kChunk, kChunk},
+        {slots, heads});
+    solve.addMemRef("t_inverse", tInverse);
+    solve.addSize("T", v, 1);
+    solve.addSize("H", op.getQ(), 2);
+    solve.addSize("HV", v, 2);
+    solve.addSize("N1", cu ? cu : v, 0);
+    SolveLayout layout = solveLayout(config);
+    gpu::GPUFuncOp solveFunc = solve.createKernel(kSolveThreads, layout.bytes);
+    // Four blocks an SM (128 registers, no spills at K = 128): the solve
+    // is a chain of dependent steps that only more warps hide.
+    solveFunc->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
+                       IntegerAttr::get(IntegerType::get(op.getContext(), 32), 4));
+    emitSolveKernel(op, config, solveFunc, solve.argNames());
+    solve.setProducts(element);
+    solve.launchOnly({slots, heads});
+  }
+
   LaunchBuilder launch(op, kernels, name);
   launch.addScanOperands(op);
-  Value v = op.getV();
+  if (tInverse)
+    launch.addMemRef("t_inverse", tInverse);
   gpu::GPUFuncOp func = launch.createKernel(kThreads, config.bytes);
   ChunkedKernel(op, config).emit(func, launch.argNames());
 
   Value tiles = launch.cst((V + config.BV - 1) / config.BV);
-  Value sequences = op.getCuSeqlens()
-                        ? launch.sub(launch.dim(op.getCuSeqlens(), 0), 1)
-                        : launch.dim(v, 0);
+  Value sequences =
+      cu ? launch.sub(launch.dim(cu, 0), 1) : launch.dim(v, 0);
   launch.setProducts(element);
   launch.launch({tiles, launch.dim(v, 2), sequences});
   return success();

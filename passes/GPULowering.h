@@ -31,6 +31,13 @@ public:
   /// buffer, which bufferization then hands on as the result (copying the
   /// operand first only where it is still needed).
   void addInPlaceBuffer(StringRef name, Value operand, Value result);
+  /// A host buffer that no op result owns (a temporary between two
+  /// kernels, from `temporary`), passed as a flat buffer named `name`.
+  void addMemRef(StringRef name, Value memref);
+  /// A flat view of a temporary buffer of `shape` (the host's memref.alloc,
+  /// which the bundle records as a temporary), for addMemRef.
+  Value temporary(Type element, ArrayRef<int64_t> shape,
+                  ArrayRef<Value> dynamicSizes);
   /// Every operand a scan kernel reads and every result it writes, named
   /// as the operands are (q, k, v, g, dt, a, beta, gain, cu_seqlens,
   /// initial_state, initial_momentum, state_indices; o, final_state,
@@ -47,6 +54,9 @@ public:
 
   /// Launches the kernel on `grid` blocks and replaces the op's results.
   void launch(ArrayRef<Value> grid);
+  /// Launches the kernel on `grid` blocks, leaving the op in place: a
+  /// kernel that only writes temporaries for a later launch.
+  void launchOnly(ArrayRef<Value> grid);
   /// Marks the launch as computing its products on tensor cores with
   /// operands rounded to `element` (bf16/f16): muonssm-translate records it,
   /// and --check takes the matching tolerance.
@@ -58,8 +68,12 @@ public:
   Value ceilDiv(Value x, int64_t d);
   Value sub(Value x, int64_t y);
   Value mul(Value x, Value y);
+  Value add(Value x, Value y);
+  Value div(Value x, int64_t d);
 
 private:
+  gpu::LaunchFuncOp createLaunch(ArrayRef<Value> grid);
+
   struct Buffer {
     std::string name;
     Value tensor;

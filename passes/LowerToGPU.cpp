@@ -49,6 +49,12 @@ Value LaunchBuilder::sub(Value x, int64_t y) {
 Value LaunchBuilder::mul(Value x, Value y) {
   return arith::MulIOp::create(b, x, y);
 }
+Value LaunchBuilder::add(Value x, Value y) {
+  return arith::AddIOp::create(b, x, y);
+}
+Value LaunchBuilder::div(Value x, int64_t d) {
+  return arith::DivUIOp::create(b, x, cst(d));
+}
 
 /// A flat view memref<?xT> of an identity-layout buffer.
 static Value flatten(ImplicitLocOpBuilder &b, Value buffer) {
@@ -101,6 +107,17 @@ void LaunchBuilder::addInPlaceBuffer(StringRef argName, Value operand,
     alloc = memref::CastOp::create(b, resultMemref, memref);
   buffers.push_back({argName.str(), result, /*isResult=*/true,
                      flatten(b, memref), alloc});
+}
+
+void LaunchBuilder::addMemRef(StringRef argName, Value memref) {
+  buffers.push_back({argName.str(), Value(), /*isResult=*/false,
+                     flatten(b, memref), memref});
+}
+
+Value LaunchBuilder::temporary(Type element, ArrayRef<int64_t> shape,
+                               ArrayRef<Value> dynamicSizes) {
+  return flatten(b, memref::AllocOp::create(
+                       b, MemRefType::get(shape, element), dynamicSizes));
 }
 
 void LaunchBuilder::addScanOperands(ScanOp op) {
@@ -190,7 +207,7 @@ gpu::GPUFuncOp LaunchBuilder::createKernel(int64_t blockThreads,
   return func;
 }
 
-void LaunchBuilder::launch(ArrayRef<Value> grid) {
+gpu::LaunchFuncOp LaunchBuilder::createLaunch(ArrayRef<Value> grid) {
   SmallVector<Value> operands;
   for (const Buffer &buffer : buffers)
     operands.push_back(buffer.flat);
@@ -205,6 +222,13 @@ void LaunchBuilder::launch(ArrayRef<Value> grid) {
       gpu::LaunchFuncOp::create(b, func, gridDims, blockDims, shared, operands);
   if (products)
     launchOp->setAttr("muonssm.products", TypeAttr::get(products));
+  return launchOp;
+}
+
+void LaunchBuilder::launchOnly(ArrayRef<Value> grid) { createLaunch(grid); }
+
+void LaunchBuilder::launch(ArrayRef<Value> grid) {
+  createLaunch(grid);
   SmallVector<Value> results;
   for (const Buffer &buffer : buffers)
     if (buffer.isResult)

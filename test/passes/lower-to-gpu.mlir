@@ -217,32 +217,56 @@ func.func @staged(%c: tensor<1x40x1x16xbf16>, %bm: tensor<1x40x1x16xbf16>,
 // -----
 
 // A chunked bf16 scan with decay scalar, the delta rule and momentum takes
-// the tensor-core kernel: eight warps, the dynamic shared buffer viewed as
-// tiles, q/k/v by cp.async, bf16 products as ldmatrix + nvvm.mma.sync, the
-// triangular solve of warps 0-3 on named barrier 1, its 16×16 block
-// products as 3×tf32 m16n8k8 (operands split by truncation: a mask, no
-// cvt.rna; 16 blocks of 16×16×16, 192 products); the launch records its
-// shared bytes and that its products round to bf16.
+// two kernels. First the solve kernel, one block of four warps per (slot,
+// value head): its slot count ⌊B·T/64⌋ + B sizes the temporary T buffer
+// [slots, HV, 64, 64]; it loads K by cp.async, forms A = K Kᵀ as bf16
+// ldmatrix + nvvm.mma.sync, and inverts I + L, the 16×16 block products as 3×tf32 m16n8k8 (operands split by truncation: a
+// mask, no cvt.rna; 16 blocks of 16×16×16, 192 products), storing T as
+// 16-byte rows. Then the tensor-core chunked kernel: eight warps, the
+// dynamic shared buffer viewed as tiles, q/k/v and T's 64×64 tile by
+// cp.async, bf16 products, no solve of its own. Both launches record
+// their shared bytes and that their products round to bf16.
 
 // CHECK-LABEL: func.func @chunked
-// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0
+// CHECK:         %[[SLOTS:.*]] = arith.addi
+// CHECK:         %[[TINV:.*]] = memref.alloc(%[[SLOTS]], %{{.*}}) : memref<?x?x64x64xbf16>
+// CHECK:         %[[FLAT:.*]] = memref.collapse_shape %[[TINV]]
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0_solve blocks in (%[[SLOTS]],
 // CHECK-SAME:      dynamic_shared_memory_size
+// CHECK-SAME:      %[[FLAT]] : memref<?xbf16>
+// CHECK-SAME:      {muonssm.products = bf16}
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0 blocks
+// CHECK-SAME:      dynamic_shared_memory_size
+// CHECK-SAME:      %[[FLAT]] : memref<?xbf16>
 // CHECK-SAME:      {muonssm.products = bf16}
 // CHECK:       memref.global "public" @muonssm_smem : memref<0xi8, #gpu.address_space<workgroup>>
-// CHECK:       gpu.func @muonssm_k0
+// CHECK:       gpu.func @muonssm_k0_solve
+// CHECK-SAME:    known_block_size = array<i32: 128, 1, 1>
+// CHECK:         nvgpu.device_async_copy
+// CHECK:         nvgpu.device_async_wait
+// CHECK:         nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<bf16>
+// CHECK:         gpu.barrier
+// CHECK-NOT:     nvvm.convert.float.to.tf32
+// CHECK:         arith.andi %{{.*}}, %c-8192_i32 : i32
+// CHECK-COUNT-192: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>
+// CHECK-NOT:       nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>
+// CHECK:         vector.store {{.*}} {alignment = 16 : i64} : memref<?xbf16>, vector<8xbf16>
+// CHECK:         gpu.return
+// CHECK:       gpu.func @muonssm_k0(
+// CHECK-SAME:    %[[T:arg[0-9]+]]: memref<?xbf16> {muonssm.arg = "t_inverse"}
 // CHECK-SAME:    known_block_size = array<i32: 256, 1, 1>
 // CHECK:         memref.view
 // CHECK:         nvgpu.device_async_copy
+// CHECK:         nvgpu.device_async_copy %[[T]][%{{.*}}], %{{.*}}, 8 {bypassL1} : memref<?xbf16> to memref<64x72xbf16, #gpu.address_space<workgroup>>
 // CHECK:         scf.for
 // CHECK:           nvgpu.device_async_wait
 // CHECK:           nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false}
 // CHECK:           nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<bf16>
-// CHECK:           nvvm.barrier id = {{.*}} number_of_threads = {{.*}}
-// CHECK-NOT:       nvvm.convert.float.to.tf32
-// CHECK:           arith.andi %{{.*}}, %c-8192_i32 : i32
-// CHECK-COUNT-192: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>
-// CHECK-NOT:       nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>
+// CHECK-NOT:       nvvm.barrier id
+// CHECK-NOT:       mma_type<tf32>
 // CHECK:           nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true}
+// CHECK-NOT:       mma_type<tf32>
+// CHECK:         gpu.return
 func.func @chunked(%q: tensor<2x130x2x64xbf16>, %k: tensor<2x130x2x64xbf16>,
     %v: tensor<2x130x4x64xbf16>, %g: tensor<2x130x4xf32>, %b: tensor<2x130x4xf32>)
     -> tensor<2x130x4x64xbf16> {
@@ -453,11 +477,30 @@ func.func @momentum_ns_f32(%q: tensor<1x9x2x16xf32>, %k: tensor<1x9x2x16xf32>,
 // SM: 8 × 16 (sequence, head) pairs take one 128-column tile each (128
 // blocks, one wave) rather than two 64-column tiles (256 blocks, two waves);
 // 4 × 16 pairs keep two tiles (128 blocks are one wave either way).
+// Where T comes from: 4 × 16 pairs in two 64-column tiles take the solve
+// kernel (at most a block per SM, W' of K × BV = 128 × 64 short beside the
+// solve); one 128-column tile (W' as long as the solve) and 16 × 16 pairs
+// (256 blocks, more than the SMs) solve in the chunk, warps 0-3 on named
+// barrier 1.
 
 // CHECK-LABEL: func.func @wave_wide
+// CHECK-NOT:     muonssm_k0_solve
 // CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0 blocks in (%c1{{(_[0-9]+)?}},
 // CHECK-LABEL: func.func @wave_narrow
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k1_solve
 // CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k1 blocks in (%c2{{(_[0-9]+)?}},
+// CHECK-LABEL: func.func @many_blocks
+// CHECK-NOT:     muonssm_k2_solve
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k2 blocks
+// CHECK:       gpu.func @muonssm_k0(
+// CHECK:         nvvm.barrier id = {{.*}} number_of_threads = {{.*}}
+// CHECK:         nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>
+// CHECK:       gpu.func @muonssm_k1_solve(
+// CHECK:       gpu.func @muonssm_k1(
+// CHECK-NOT:     mma_type<tf32>
+// CHECK:       gpu.func @muonssm_k2(
+// CHECK:         nvvm.barrier id = {{.*}} number_of_threads = {{.*}}
+// CHECK:         nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>
 func.func @wave_wide(%q: tensor<8x64x16x128xbf16>, %k: tensor<8x64x16x128xbf16>,
     %v: tensor<8x64x16x128xbf16>, %g: tensor<8x64x16xf32>, %b: tensor<8x64x16xf32>)
     -> tensor<8x64x16x128xbf16> {
@@ -477,6 +520,16 @@ func.func @wave_narrow(%q: tensor<4x64x16x128xbf16>, %k: tensor<4x64x16x128xbf16
       schedule = <chunked, 64>, tau = 1.0, scale = 0.088
       -> o tensor<4x64x16x128xbf16>
   return %o : tensor<4x64x16x128xbf16>
+}
+func.func @many_blocks(%q: tensor<16x64x16x64xbf16>, %k: tensor<16x64x16x64xbf16>,
+    %v: tensor<16x64x16x64xbf16>, %g: tensor<16x64x16xf32>, %b: tensor<16x64x16xf32>)
+    -> tensor<16x64x16x64xbf16> {
+  %o = muonssm.scan q(%q : tensor<16x64x16x64xbf16>) k(%k : tensor<16x64x16x64xbf16>)
+      v(%v : tensor<16x64x16x64xbf16>) g(%g : tensor<16x64x16xf32>) beta(%b : tensor<16x64x16xf32>)
+      decay = scalar, input = update, delta_rule = 1.0,
+      schedule = <chunked, 64>, tau = 1.0, scale = 0.125
+      -> o tensor<16x64x16x64xbf16>
+  return %o : tensor<16x64x16x64xbf16>
 }
 
 // -----

@@ -12,6 +12,7 @@
 // CHECK-LABEL: func.func @main(
 // CHECK-SAME:    %arg5: memref<2x64x4x32xbf16> {muonssm.name = "o"}
 // CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k1_solve
 // CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k1
 // CHECK-SAME:      threads in (%{{.*}}, %{{.*}}, %{{.*}}) dynamic_shared_memory_size
 // CHECK-SAME:      muonssm.products = bf16
@@ -20,17 +21,17 @@
 
 // The gain kernel reduces with butterfly shuffles; the scan's products are
 // bf16 mma.sync with ldmatrix operands, its q/k/v tiles arrive by cp.async,
-// and the triangular solve synchronises its four warps on barrier 1 and
-// multiplies its 16×16 blocks as tf32 on tensor cores (HMMA.1688).
+// and its solve kernel multiplies the triangular solve's 16×16 blocks as
+// tf32 on tensor cores (HMMA.1688).
 // PTX: .target sm_90a
 // PTX-DAG: .visible .entry muonssm_k0(
+// PTX-DAG: .visible .entry muonssm_k1_solve(
 // PTX-DAG: .visible .entry muonssm_k1(
 // PTX-DAG: shfl.sync.bfly.b32
 // PTX-DAG: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // PTX-DAG: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
 // PTX-DAG: ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // PTX-DAG: cp.async.cg.shared.global
-// PTX-DAG: bar.sync {{[[:space:]]*}}1, 128;
 // PTX-DAG: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
 
 // SASS-DAG: HMMA.16816.F32.BF16
