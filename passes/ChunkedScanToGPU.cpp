@@ -31,6 +31,8 @@
 // Products are mma.sync m16n8k16 (GPUMma.h). Warp w = 4·cs + rb owns token
 // rows 16·rb.. of every 64-row product and half cs of the value columns;
 // in the triangular solve warps 0-3 work while warps 4-7 form W' (or RHS).
+// Where it pays (chooseConfig), a solve kernel computes every chunk's T
+// beforehand and the chunk loads it with q, k and v instead.
 //
 //===----------------------------------------------------------------------===//
 
