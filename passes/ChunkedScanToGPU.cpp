@@ -84,11 +84,20 @@ struct ChunkedConfig {
   int64_t offG, offA, offB, offWf, offGam, offZero, bytes;
 };
 
+/// The number of sequences, or ShapedType::kDynamic.
+static int64_t sequencesOf(ScanOp op) {
+  if (Value cu = op.getCuSeqlens()) {
+    int64_t offsets = cast<RankedTensorType>(cu.getType()).getDimSize(0);
+    return ShapedType::isDynamic(offsets) ? offsets : offsets - 1;
+  }
+  return op.getV().getType().getDimSize(0);
+}
+
 /// Registers bound the value tile: S (and M) take stateSlots·BV/8 floats
 /// per lane each, kept ≤ 64 (and BV ≤ 64); within that, the tiles split V
 /// as evenly as multiples of 16 allow. Shared memory bounds it too: q/k/v
 /// are double buffered when that fits, and where even one buffer does not
-/// (momentum at K = 256: 245.5 KiB at BV = 64), the value tile narrows.
+/// (momentum at K = 256: 228.5 KiB at BV = 64), the value tile narrows.
 static ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
                                   FloatType element, int64_t cap,
                                   bool presolved);
@@ -102,11 +111,8 @@ static ChunkedConfig chooseTiling(ScanOp op, int64_t K, int64_t V,
   // about (64 + BV) column-units (the C×C products and the solve do not
   // depend on BV). One wider tile in one wave beats two narrow ones in two
   // (the seed's 96 or 72 pairs, or 128 pairs of K = V = 128 at B = 8).
-  auto vType = op.getV().getType();
-  int64_t sequences = op.getCuSeqlens()
-                          ? op.getCuSeqlens().getType().getDimSize(0) - 1
-                          : vType.getDimSize(0);
-  int64_t heads = vType.getDimSize(2);
+  int64_t sequences = sequencesOf(op);
+  int64_t heads = op.getV().getType().getDimSize(2);
   if (ShapedType::isDynamic(sequences) || ShapedType::isDynamic(heads) ||
       K > 128)
     return c;
@@ -130,28 +136,34 @@ static ChunkedConfig chooseTiling(ScanOp op, int64_t K, int64_t V,
 /// launch that reads K again and of T's round trip through HBM
 /// (bench/results/gpu-h200-stop16.md; H200, bf16, H = 16, K = V = 128).
 /// With momentum, whose value tiles each solved the same T, it pays at
-/// every size measured (16 × 2048: 1.46 → 1.20 ms). Without, it pays where
+/// every size measured (16 × 2048: 1.46 → 1.17 ms). Without, it pays where
 /// the chunked kernel has at most one block per SM and the four warps
 /// forming W' (K × BV) had finished long before the solve's four: at
-/// K = 128 and BV = 64 (4 × 8192: 0.836 → 0.734 ms), K = 48, BV = 96 (the
-/// seed README's layer: 0.402 → 0.386). At BV = 128 (8 × 4096) W' took
-/// as long as the solve, and the kernel lost 5 %; with more blocks than
-/// SMs (16 × 2048, 512 blocks) the blocks hide each other's solves and it
-/// lost 6 %. Unknown batch sizes keep the in-chunk solve.
+/// K = 128 and BV = 64 (4 × 8192: 0.836 → 0.721 ms), Kp = 48, BV = 96
+/// (the seed README's layer: 0.402 → 0.370). At BV = 128 (8 × 4096) W'
+/// took as long as the solve, and the kernel lost 5 %; with more blocks
+/// than SMs (16 × 2048, 512 blocks) the blocks hide each other's solves
+/// and it lost 6 %. Without momentum, an unknown number of sequences or
+/// heads keeps the in-chunk solve; so does a static T buffer (64·HV
+/// elements a token) past the kernels' 32-bit indexing.
 ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
                            FloatType element) {
   if (!op.hasDeltaRule())
     return chooseTiling(op, K, V, element, /*presolved=*/false);
+  auto vType = op.getV().getType();
+  int64_t sequences = sequencesOf(op), heads = vType.getDimSize(2);
+  int64_t B = vType.getDimSize(0), T = vType.getDimSize(1);
+  bool known = !ShapedType::isDynamic(sequences) &&
+               !ShapedType::isDynamic(heads);
+  // (With a dynamic length the bundle checks the buffer at launch.)
+  if (known && !ShapedType::isDynamic(B) && !ShapedType::isDynamic(T) &&
+      (B * T / kChunk + sequences) * heads * kChunk * kChunk >
+          std::numeric_limits<int32_t>::max())
+    return chooseTiling(op, K, V, element, /*presolved=*/false);
   ChunkedConfig c = chooseTiling(op, K, V, element, /*presolved=*/true);
   if (c.momentum)
     return c;
-  auto vType = op.getV().getType();
-  int64_t sequences = op.getCuSeqlens()
-                          ? op.getCuSeqlens().getType().getDimSize(0) - 1
-                          : vType.getDimSize(0);
-  int64_t heads = vType.getDimSize(2);
-  if (ShapedType::isDynamic(sequences) || ShapedType::isDynamic(heads) ||
-      sequences * heads * ((V + c.BV - 1) / c.BV) > kSMs ||
+  if (!known || sequences * heads * ((V + c.BV - 1) / c.BV) > kSMs ||
       c.Kp * c.BV > 128 * 64)
     return chooseTiling(op, K, V, element, /*presolved=*/false);
   return c;
@@ -512,11 +524,18 @@ static void emitSolveKernel(ScanOp op, const ChunkedConfig &c,
 
   // Whose slot is it: the n with firstSlot(n) ≤ slot < firstSlot(n + 1),
   // every thread testing candidates tid, tid + 128, … (one round up to 128
-  // sequences).
+  // sequences). Valid cu_seqlens (the bundle checks: 0 first, T last, non-
+  // decreasing) give every slot exactly one; a slot that finds none keeps
+  // the sentinel N and solves nothing.
   auto globalFirst = [&](Value n) -> Value {
-    KernelBuilder::Sequence sq = e.sequence(cu, n, T);
-    return e.iadd(e.imul(sq.row, T), sq.first);
+    if (!cu)
+      return e.imul(n, T); // as KernelBuilder::sequence: row n, first 0
+    Value first = arith::IndexCastOp::create(b, b.getIndexType(),
+                                             e.loadRaw(cu, n));
+    return e.imin(first, T);
   };
+  e.when(e.ieq(tid, e.idx(0)), [&] { stF(e.toI32(N), sSeq, {e.idx(0)}); });
+  e.barrier();
   Value rounds = arith::CeilDivUIOp::create(b, N, e.idx(kSolveThreads));
   e.loop(e.idx(0), rounds, [&](Value round) {
     Value n = e.iadd(tid, e.imul(round, e.idx(kSolveThreads)));
@@ -532,125 +551,127 @@ static void emitSolveKernel(ScanOp op, const ChunkedConfig &c,
   });
   e.barrier();
   Value n = e.toIndex(ldF(sSeq, {e.idx(0)}));
-  KernelBuilder::Sequence sequence = e.sequence(cu, n, T);
-  Value rowBase = e.imul(sequence.row, T);
-  Value chunk =
-      e.isub(slot, solveSlot(e, e.iadd(rowBase, sequence.first), n));
-  Value start = e.iadd(sequence.first, e.imul(chunk, e.idx(kChunk)));
-  // A slot past its sequence's chunks (or past the batch) has no T to
-  // solve: the chunked kernel never reads it.
-  e.when(e.ult(start, sequence.last), [&] {
-    Value len = e.imin(e.isub(sequence.last, start), e.idx(kChunk));
-    auto tokenRow = [&](Value t) {
-      return e.iadd(rowBase, e.iadd(start, e.imin(t, e.isub(len, e.idx(1)))));
-    };
-    // K's rows by cp.async, zero-filled past the sequence and K.
-    const int64_t width = K % 8 == 0 ? 8 : K % 4 == 0 ? 4 : 2;
-    const int64_t perRow = Kp / width;
-    for (int64_t x0 = 0; x0 < kChunk * perRow; x0 += kSolveThreads) {
-      Value x = e.iadd(tid, e.idx(x0));
-      auto body = [&] {
-        Value t = e.idiv(x, e.idx(perRow));
-        Value col = e.imul(e.irem(x, e.idx(perRow)), e.idx(width));
-        Value ok = e.iand(e.ult(t, len), e.ult(col, e.idx(K)));
-        Value src =
-            e.iadd(e.imul(e.iadd(e.imul(tokenRow(t), H), kh), e.idx(K)),
-                   e.imin(col, e.idx(K - width)));
-        Value count = e.select(ok, e.idx(width), e.idx(0));
-        nvgpu::DeviceAsyncCopyOp::create(
-            b, nvgpu::DeviceAsyncTokenType::get(ctx), sK, ValueRange{t, col},
-            k, ValueRange{src}, b.getIndexAttr(width), count,
-            width == 8 ? b.getUnitAttr() : UnitAttr());
+  e.when(e.ult(n, N), [&] {
+    KernelBuilder::Sequence sequence = e.sequence(cu, n, T);
+    Value rowBase = e.imul(sequence.row, T);
+    Value chunk =
+        e.isub(slot, solveSlot(e, e.iadd(rowBase, sequence.first), n));
+    Value start = e.iadd(sequence.first, e.imul(chunk, e.idx(kChunk)));
+    // A slot past its sequence's chunks (or past the batch) has no T to
+    // solve: the chunked kernel never reads it.
+    e.when(e.ult(start, sequence.last), [&] {
+      Value len = e.imin(e.isub(sequence.last, start), e.idx(kChunk));
+      auto tokenRow = [&](Value t) {
+        return e.iadd(rowBase, e.iadd(start, e.imin(t, e.isub(len, e.idx(1)))));
       };
-      if (x0 + kSolveThreads <= kChunk * perRow)
-        body();
-      else
-        e.when(e.ult(x, e.idx(kChunk * perRow)), body);
-    }
-    Value token = nvgpu::DeviceAsyncCreateGroupOp::create(
-        b, nvgpu::DeviceAsyncTokenType::get(ctx), ValueRange{});
-    // The gates: b_t = η·β_t (0 past the sequence), and G the cumulated
-    // log decay (warp 0 lane l: tokens 2l and 2l + 1).
-    auto gate = [&](Value buffer, Value t, Value fallback) -> Value {
-      Value x = buffer ? e.load(buffer, e.iadd(e.imul(tokenRow(t), HV), h))
-                       : fallback;
-      return e.select(e.ult(t, len), x, e.cst(0.0));
-    };
-    e.when(e.ult(tid, e.idx(kChunk)), [&] {
-      stF(e.mul(e.cst(eta), gate(beta, tid, e.cst(1.0))), sB, {tid});
-    });
-    if (c.decay)
-      e.when(e.ieq(warp, e.idx(0)), [&] {
-        Value t0 = e.imul(lane, e.idx(2)), t1 = e.iadd(t0, e.idx(1));
-        Value g0 = gate(g, t0, e.cst(0.0)), g1 = gate(g, t1, e.cst(0.0));
-        Value sum = e.add(g0, g1);
-        Value inclusive = e.warpInclusiveScan(sum, lane);
-        stF(e.add(e.sub(inclusive, sum), g0), sG, {t0});
-        stF(inclusive, sG, {t1});
+      // K's rows by cp.async, zero-filled past the sequence and K.
+      const int64_t width = K % 8 == 0 ? 8 : K % 4 == 0 ? 4 : 2;
+      const int64_t perRow = Kp / width;
+      for (int64_t x0 = 0; x0 < kChunk * perRow; x0 += kSolveThreads) {
+        Value x = e.iadd(tid, e.idx(x0));
+        auto body = [&] {
+          Value t = e.idiv(x, e.idx(perRow));
+          Value col = e.imul(e.irem(x, e.idx(perRow)), e.idx(width));
+          Value ok = e.iand(e.ult(t, len), e.ult(col, e.idx(K)));
+          Value src =
+              e.iadd(e.imul(e.iadd(e.imul(tokenRow(t), H), kh), e.idx(K)),
+                     e.imin(col, e.idx(K - width)));
+          Value count = e.select(ok, e.idx(width), e.idx(0));
+          nvgpu::DeviceAsyncCopyOp::create(
+              b, nvgpu::DeviceAsyncTokenType::get(ctx), sK, ValueRange{t, col},
+              k, ValueRange{src}, b.getIndexAttr(width), count,
+              width == 8 ? b.getUnitAttr() : UnitAttr());
+        };
+        if (x0 + kSolveThreads <= kChunk * perRow)
+          body();
+        else
+          e.when(e.ult(x, e.idx(kChunk * perRow)), body);
+      }
+      Value token = nvgpu::DeviceAsyncCreateGroupOp::create(
+          b, nvgpu::DeviceAsyncTokenType::get(ctx), ValueRange{});
+      // The gates: b_t = η·β_t (0 past the sequence), and G the cumulated
+      // log decay (warp 0 lane l: tokens 2l and 2l + 1).
+      auto gate = [&](Value buffer, Value t, Value fallback) -> Value {
+        Value x = buffer ? e.load(buffer, e.iadd(e.imul(tokenRow(t), HV), h))
+                         : fallback;
+        return e.select(e.ult(t, len), x, e.cst(0.0));
+      };
+      e.when(e.ult(tid, e.idx(kChunk)), [&] {
+        stF(e.mul(e.cst(eta), gate(beta, tid, e.cst(1.0))), sB, {tid});
       });
-    nvgpu::DeviceAsyncWaitOp::create(b, token, b.getI32IntegerAttr(0));
-    e.barrier();
+      if (c.decay)
+        e.when(e.ieq(warp, e.idx(0)), [&] {
+          Value t0 = e.imul(lane, e.idx(2)), t1 = e.iadd(t0, e.idx(1));
+          Value g0 = gate(g, t0, e.cst(0.0)), g1 = gate(g, t1, e.cst(0.0));
+          Value sum = e.add(g0, g1);
+          Value inclusive = e.warpInclusiveScan(sum, lane);
+          stF(e.add(e.sub(inclusive, sum), g0), sG, {t0});
+          stF(inclusive, sG, {t1});
+        });
+      nvgpu::DeviceAsyncWaitOp::create(b, token, b.getI32IntegerAttr(0));
+      e.barrier();
 
-    // L = strict_lower(b·A ⊙ D), A = K Kᵀ, on the pairs np ≤ rb, as the
-    // chunked kernel forms it.
-    Value m0 = e.imul(rb, e.idx(16));
-    Value rowLo = e.iadd(m0, mma.g), rowHi = e.iadd(rowLo, e.idx(8));
-    Value bRow[2] = {ldF(sB, {rowLo}), ldF(sB, {rowHi})};
-    Value gRow[2] = {c.decay ? ldF(sG, {rowLo}) : Value(),
-                     c.decay ? ldF(sG, {rowHi}) : Value()};
-    for (int64_t pair = 0; pair < 4; ++pair) {
-      Value np = e.idx(pair);
-      e.when(ule(np, rb), [&] {
-        Value n0 = e.idx(16 * pair);
-        Value a[2] = {e.vcst(0.0, 4), e.vcst(0.0, 4)};
-        for (int64_t ks = 0; ks < Kp / 16; ++ks) {
-          Value k0 = e.idx(16 * ks);
-          auto [b0, b1] = mma.loadBFromRows(sK, n0, k0);
-          WarpMma::Frag fk = mma.loadA(sK, m0, k0);
-          a[0] = mma.mma(a[0], fk, b0);
-          a[1] = mma.mma(a[1], fk, b1);
-        }
-        Value dd[2] = {e.isub(e.isub(rowLo, mma.c2), n0),
-                       e.isub(e.isub(rowHi, mma.c2), n0)};
-        for (int64_t hf = 0; hf < 2; ++hf) {
-          SmallVector<Value> lF;
-          for (int64_t r = 0; r < 4; ++r) {
-            Value s = e.iadd(n0, e.iadd(e.idx(8 * hf), mma.accCol(r)));
-            Value below =
-                arith::CmpIOp::create(b, arith::CmpIPredicate::sgt, dd[r / 2],
-                                      e.idx(8 * hf + r % 2));
-            Value dw = c.decay ? e.exp(e.sub(gRow[r / 2], ldF(sG, {s})))
-                               : e.cst(1.0);
-            lF.push_back(e.select(
-                below, e.mul(e.mul(bRow[r / 2], e.element(a[hf], r)), dw),
-                e.cst(0.0)));
+      // L = strict_lower(b·A ⊙ D), A = K Kᵀ, on the pairs np ≤ rb, as the
+      // chunked kernel forms it.
+      Value m0 = e.imul(rb, e.idx(16));
+      Value rowLo = e.iadd(m0, mma.g), rowHi = e.iadd(rowLo, e.idx(8));
+      Value bRow[2] = {ldF(sB, {rowLo}), ldF(sB, {rowHi})};
+      Value gRow[2] = {c.decay ? ldF(sG, {rowLo}) : Value(),
+                       c.decay ? ldF(sG, {rowHi}) : Value()};
+      for (int64_t pair = 0; pair < 4; ++pair) {
+        Value np = e.idx(pair);
+        e.when(ule(np, rb), [&] {
+          Value n0 = e.idx(16 * pair);
+          Value a[2] = {e.vcst(0.0, 4), e.vcst(0.0, 4)};
+          for (int64_t ks = 0; ks < Kp / 16; ++ks) {
+            Value k0 = e.idx(16 * ks);
+            auto [b0, b1] = mma.loadBFromRows(sK, n0, k0);
+            WarpMma::Frag fk = mma.loadA(sK, m0, k0);
+            a[0] = mma.mma(a[0], fk, b0);
+            a[1] = mma.mma(a[1], fk, b1);
           }
-          for (int64_t half = 0; half < 2; ++half)
-            e.vstore(e.fromElements({lF[2 * half], lF[2 * half + 1]}), sL,
-                     {half ? rowHi : rowLo,
-                      e.iadd(n0, e.iadd(e.idx(8 * hf), mma.c2))});
-        }
-      });
-    }
-    e.barrier();
-    solveUnitLower(e, mma, sL, sT, warp, lane, [&] { e.barrier(); });
-    e.barrier();
+          Value dd[2] = {e.isub(e.isub(rowLo, mma.c2), n0),
+                         e.isub(e.isub(rowHi, mma.c2), n0)};
+          for (int64_t hf = 0; hf < 2; ++hf) {
+            SmallVector<Value> lF;
+            for (int64_t r = 0; r < 4; ++r) {
+              Value s = e.iadd(n0, e.iadd(e.idx(8 * hf), mma.accCol(r)));
+              Value below =
+                  arith::CmpIOp::create(b, arith::CmpIPredicate::sgt, dd[r / 2],
+                                        e.idx(8 * hf + r % 2));
+              Value dw = c.decay ? e.exp(e.sub(gRow[r / 2], ldF(sG, {s})))
+                                 : e.cst(1.0);
+              lF.push_back(e.select(
+                  below, e.mul(e.mul(bRow[r / 2], e.element(a[hf], r)), dw),
+                  e.cst(0.0)));
+            }
+            for (int64_t half = 0; half < 2; ++half)
+              e.vstore(e.fromElements({lF[2 * half], lF[2 * half + 1]}), sL,
+                       {half ? rowHi : rowLo,
+                        e.iadd(n0, e.iadd(e.idx(8 * hf), mma.c2))});
+          }
+        });
+      }
+      e.barrier();
+      solveUnitLower(e, mma, sL, sT, warp, lane, [&] { e.barrier(); });
+      e.barrier();
 
-    // T's rows, 16 bytes a thread and store; the blocks above the diagonal
-    // (never written by the solve, never read by the chunked kernel) zero.
-    Value base = e.imul(e.iadd(e.imul(slot, HV), h), e.idx(kChunk * kChunk));
-    auto vecType = VectorType::get({8}, et);
-    Value zeros = arith::ConstantOp::create(
-        b, vecType, DenseElementsAttr::get(vecType, b.getFloatAttr(et, 0.0)));
-    for (int64_t x0 = 0; x0 < kChunk * kChunk / 8; x0 += kSolveThreads) {
-      Value x = e.iadd(tid, e.idx(x0));
-      Value t = e.idiv(x, e.idx(kChunk / 8));
-      Value col = e.imul(e.irem(x, e.idx(kChunk / 8)), e.idx(8));
-      Value above = e.ult(e.idiv(t, e.idx(16)), e.idiv(col, e.idx(16)));
-      Value row = e.select(above, zeros, e.vload(sT, {t, col}, 8));
-      e.vstore(row, tInverse,
-               {e.iadd(base, e.iadd(e.imul(t, e.idx(kChunk)), col))});
-    }
+      // T's rows, 16 bytes a thread and store; the blocks above the diagonal
+      // (never written by the solve, never read by the chunked kernel) zero.
+      Value base = e.imul(e.iadd(e.imul(slot, HV), h), e.idx(kChunk * kChunk));
+      auto vecType = VectorType::get({8}, et);
+      Value zeros = arith::ConstantOp::create(
+          b, vecType, DenseElementsAttr::get(vecType, b.getFloatAttr(et, 0.0)));
+      for (int64_t x0 = 0; x0 < kChunk * kChunk / 8; x0 += kSolveThreads) {
+        Value x = e.iadd(tid, e.idx(x0));
+        Value t = e.idiv(x, e.idx(kChunk / 8));
+        Value col = e.imul(e.irem(x, e.idx(kChunk / 8)), e.idx(8));
+        Value above = e.ult(e.idiv(t, e.idx(16)), e.idiv(col, e.idx(16)));
+        Value row = e.select(above, zeros, e.vload(sT, {t, col}, 8));
+        e.vstore(row, tInverse,
+                 {e.iadd(base, e.iadd(e.imul(t, e.idx(kChunk)), col))});
+      }
+    });
   });
   gpu::ReturnOp::create(b);
 }

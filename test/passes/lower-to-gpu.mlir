@@ -228,7 +228,9 @@ func.func @staged(%c: tensor<1x40x1x16xbf16>, %bm: tensor<1x40x1x16xbf16>,
 // their shared bytes and that their products round to bf16.
 
 // CHECK-LABEL: func.func @chunked
-// CHECK:         %[[SLOTS:.*]] = arith.addi
+// CHECK:         %[[BT:.*]] = arith.muli
+// CHECK:         %[[PER:.*]] = arith.divui %[[BT]], %c64
+// CHECK:         %[[SLOTS:.*]] = arith.addi %[[PER]], %{{.*}} : index
 // CHECK:         %[[TINV:.*]] = memref.alloc(%[[SLOTS]], %{{.*}}) : memref<?x?x64x64xbf16>
 // CHECK:         %[[FLAT:.*]] = memref.collapse_shape %[[TINV]]
 // CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0_solve blocks in (%[[SLOTS]],
@@ -300,7 +302,7 @@ func.func @chunked_f32(%q: tensor<1x70x1x32xf32>, %k: tensor<1x70x1x32xf32>,
 // -----
 
 // Momentum at K = V = 256 does not fit in 227 KiB of shared memory with a
-// 64-column value tile (245.5 KiB even single-buffered): the tile narrows to
+// 64-column value tile (228.5 KiB even single-buffered): the tile narrows to
 // 48 columns, six blocks along V.
 
 // CHECK-LABEL: func.func @chunked_momentum_k256
@@ -481,7 +483,9 @@ func.func @momentum_ns_f32(%q: tensor<1x9x2x16xf32>, %k: tensor<1x9x2x16xf32>,
 // kernel (at most a block per SM, W' of K × BV = 128 × 64 short beside the
 // solve); one 128-column tile (W' as long as the solve) and 16 × 16 pairs
 // (256 blocks, more than the SMs) solve in the chunk, warps 0-3 on named
-// barrier 1.
+// barrier 1; so does momentum (which otherwise always takes the solve
+// kernel) where the T buffer would pass 2³¹ − 1 elements (2²¹ tokens ×
+// 16 heads × 64: 2.15e9; v itself is 1.07e9).
 
 // CHECK-LABEL: func.func @wave_wide
 // CHECK-NOT:     muonssm_k0_solve
@@ -489,9 +493,12 @@ func.func @momentum_ns_f32(%q: tensor<1x9x2x16xf32>, %k: tensor<1x9x2x16xf32>,
 // CHECK-LABEL: func.func @wave_narrow
 // CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k1_solve
 // CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k1 blocks in (%c2{{(_[0-9]+)?}},
-// CHECK-LABEL: func.func @many_blocks
+// CHECK-LABEL: func.func @huge_t_buffer
 // CHECK-NOT:     muonssm_k2_solve
 // CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k2 blocks
+// CHECK-LABEL: func.func @many_blocks
+// CHECK-NOT:     muonssm_k3_solve
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k3 blocks
 // CHECK:       gpu.func @muonssm_k0(
 // CHECK:         nvvm.barrier id = {{.*}} number_of_threads = {{.*}}
 // CHECK:         nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>
@@ -499,6 +506,8 @@ func.func @momentum_ns_f32(%q: tensor<1x9x2x16xf32>, %k: tensor<1x9x2x16xf32>,
 // CHECK:       gpu.func @muonssm_k1(
 // CHECK-NOT:     mma_type<tf32>
 // CHECK:       gpu.func @muonssm_k2(
+// CHECK:         nvvm.barrier id = {{.*}} number_of_threads = {{.*}}
+// CHECK:       gpu.func @muonssm_k3(
 // CHECK:         nvvm.barrier id = {{.*}} number_of_threads = {{.*}}
 // CHECK:         nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>
 func.func @wave_wide(%q: tensor<8x64x16x128xbf16>, %k: tensor<8x64x16x128xbf16>,
@@ -520,6 +529,16 @@ func.func @wave_narrow(%q: tensor<4x64x16x128xbf16>, %k: tensor<4x64x16x128xbf16
       schedule = <chunked, 64>, tau = 1.0, scale = 0.088
       -> o tensor<4x64x16x128xbf16>
   return %o : tensor<4x64x16x128xbf16>
+}
+func.func @huge_t_buffer(%q: tensor<1x2097152x16x32xbf16>, %k: tensor<1x2097152x16x32xbf16>,
+    %v: tensor<1x2097152x16x32xbf16>, %g: tensor<1x2097152x16xf32>, %b: tensor<1x2097152x16xf32>)
+    -> tensor<1x2097152x16x32xbf16> {
+  %o = muonssm.scan q(%q : tensor<1x2097152x16x32xbf16>) k(%k : tensor<1x2097152x16x32xbf16>)
+      v(%v : tensor<1x2097152x16x32xbf16>) g(%g : tensor<1x2097152x16xf32>) beta(%b : tensor<1x2097152x16xf32>)
+      decay = scalar, input = update, delta_rule = 1.0, momentum = 0.9,
+      schedule = <chunked, 64>, tau = 1.0, scale = 0.125
+      -> o tensor<1x2097152x16x32xbf16>
+  return %o : tensor<1x2097152x16x32xbf16>
 }
 func.func @many_blocks(%q: tensor<16x64x16x64xbf16>, %k: tensor<16x64x16x64xbf16>,
     %v: tensor<16x64x16x64xbf16>, %g: tensor<16x64x16xf32>, %b: tensor<16x64x16xf32>)

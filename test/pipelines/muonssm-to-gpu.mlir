@@ -5,9 +5,9 @@
 // RUN: %if ptxas && cuobjdump %{ %cuobjdump -sass %t.cubin | FileCheck %s --check-prefix=SASS %}
 
 // muonssm-to-gpu: NS of the rank-1 update becomes a gain kernel, the
-// chunked scan (bf16, momentum, delta rule) the tensor-core kernel; the host
-// function keeps buffers and launches (results as out-parameters), the
-// kernels are PTX in a gpu.binary.
+// chunked scan (bf16, momentum, delta rule) a solve kernel and the
+// tensor-core kernel; the host function keeps buffers and launches
+// (results as out-parameters), the kernels are PTX in a gpu.binary.
 
 // CHECK-LABEL: func.func @main(
 // CHECK-SAME:    %arg5: memref<2x64x4x32xbf16> {muonssm.name = "o"}
