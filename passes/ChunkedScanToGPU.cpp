@@ -107,10 +107,12 @@ static ChunkedConfig chooseTiling(ScanOp op, int64_t K, int64_t V,
   while (c.bytes > kMaxShared && c.BV > 16)
     c = chooseConfig(op, K, V, element, c.BV - 16, presolved);
   // With the number of (sequence, head) pairs known, count waves: a block
-  // takes a whole SM (230-255 registers × 256 threads), and a chunk costs
-  // about (64 + BV) column-units (the C×C products and the solve do not
-  // depend on BV). One wider tile in one wave beats two narrow ones in two
-  // (the seed's 96 or 72 pairs, or 128 pairs of K = V = 128 at B = 8).
+  // takes a whole SM (230-255 registers × 256 threads solving in the
+  // chunk; presolved about 128, but mostly over half the shared memory),
+  // and a chunk costs about (64 + BV) column-units (the C×C products and
+  // the solve do not depend on BV). One wider tile in one wave beats two
+  // narrow ones in two (the seed's 96 or 72 pairs, or 128 pairs of
+  // K = V = 128 at B = 8).
   int64_t sequences = sequencesOf(op);
   int64_t heads = op.getV().getType().getDimSize(2);
   if (ShapedType::isDynamic(sequences) || ShapedType::isDynamic(heads) ||
