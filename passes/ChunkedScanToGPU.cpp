@@ -486,14 +486,7 @@ static void emitSolveKernel(ScanOp op, const ChunkedConfig &c,
 
   auto addressSpace =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-  auto rawType =
-      MemRefType::get({l.bytes}, b.getI8Type(), AffineMap(), addressSpace);
-  auto globalType =
-      MemRefType::get({0}, b.getI8Type(), AffineMap(), addressSpace);
-  Value raw = memref::GetGlobalOp::create(b, globalType, "muonssm_smem");
-  raw = memref::ReinterpretCastOp::create(b, rawType, raw, 0,
-                                          ArrayRef<int64_t>{l.bytes},
-                                          ArrayRef<int64_t>{1});
+  Value raw = sharedBytes(b, l.bytes);
   auto view = [&](int64_t offset, ArrayRef<int64_t> shape, Type element) {
     auto type = MemRefType::get(shape, element, AffineMap(), addressSpace);
     return memref::ViewOp::create(b, type, raw, e.idx(offset), ValueRange{})
@@ -704,14 +697,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
   // ---- Shared memory: typed views of the dynamic shared buffer.
   auto addressSpace =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-  auto rawType =
-      MemRefType::get({c.bytes}, b.getI8Type(), AffineMap(), addressSpace);
-  auto globalType =
-      MemRefType::get({0}, b.getI8Type(), AffineMap(), addressSpace);
-  Value raw = memref::GetGlobalOp::create(b, globalType, "muonssm_smem");
-  raw = memref::ReinterpretCastOp::create(b, rawType, raw, 0,
-                                          ArrayRef<int64_t>{c.bytes},
-                                          ArrayRef<int64_t>{1});
+  Value raw = sharedBytes(b, c.bytes);
   auto view = [&](Value shift, int64_t offset, ArrayRef<int64_t> shape,
                   Type element) -> Value {
     if (offset < 0)

@@ -121,6 +121,9 @@ LogicalResult lowerMomentumNSScan(ScanOp op, gpu::GPUModuleOp kernels,
 
 /// The public `muonssm_smem` global (dynamic shared memory) of the module.
 void ensureSharedBuffer(gpu::GPUModuleOp kernels, Location loc);
+/// Inside a kernel: the dynamic shared buffer as memref<bytes × i8> in the
+/// workgroup address space, for memref.view at byte offsets.
+Value sharedBytes(ImplicitLocOpBuilder &b, int64_t bytes);
 
 /// muonssm.rank1_gain, one warp per (b, t, h) (LowerToGPU.cpp).
 LogicalResult lowerRank1Gain(Rank1GainOp op, gpu::GPUModuleOp kernels,

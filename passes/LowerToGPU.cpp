@@ -374,6 +374,17 @@ void gpu_codegen::ensureSharedBuffer(gpu::GPUModuleOp kernels,
                            gb.getI64IntegerAttr(16));
 }
 
+Value gpu_codegen::sharedBytes(ImplicitLocOpBuilder &b, int64_t bytes) {
+  auto space =
+      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  Value raw = memref::GetGlobalOp::create(
+      b, MemRefType::get({0}, b.getI8Type(), AffineMap(), space),
+      "muonssm_smem");
+  return memref::ReinterpretCastOp::create(
+      b, MemRefType::get({bytes}, b.getI8Type(), AffineMap(), space), raw, 0,
+      ArrayRef<int64_t>{bytes}, ArrayRef<int64_t>{1});
+}
+
 Value gpu_codegen::kernelArg(gpu::GPUFuncOp func, ArrayRef<std::string> names,
                              StringRef name) {
   for (auto [i, argName] : llvm::enumerate(names))

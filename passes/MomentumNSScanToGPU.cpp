@@ -242,12 +242,7 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
   // ---- Shared memory views. M and R have `copies` buffers: with the
   // lookahead, token t's M' and R are in buffer t mod 2.
   auto space = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-  Value raw = memref::GetGlobalOp::create(
-      b, MemRefType::get({0}, b.getI8Type(), AffineMap(), space),
-      "muonssm_smem");
-  raw = memref::ReinterpretCastOp::create(
-      b, MemRefType::get({c.floats * 4}, b.getI8Type(), AffineMap(), space),
-      raw, 0, ArrayRef<int64_t>{c.floats * 4}, ArrayRef<int64_t>{1});
+  Value raw = sharedBytes(b, c.floats * 4);
   auto view = [&](int64_t offset, ArrayRef<int64_t> shape) -> Value {
     if (offset < 0)
       return {};
