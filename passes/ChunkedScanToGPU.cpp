@@ -423,6 +423,43 @@ static void solveUnitLower(KernelBuilder &e, WarpMma &mma, Value sL, Value sT,
         /*warpLocal=*/false);
 }
 
+/// Elements one cp.async moves along rows of d 16-bit elements: 16, 8 or 4
+/// bytes, the widest that divides a row.
+static int64_t asyncWidth(int64_t d) {
+  return d % 8 == 0 ? 8 : d % 4 == 0 ? 4 : 2;
+}
+
+/// The 64 token rows of a chunk into `tile` ([64][pitch], 16-bit elements)
+/// by cp.async, `threads` threads from `tid`, `width` elements a copy over
+/// `cols` columns: element col of row t from buffer[rowBase(t) + col],
+/// zero-filled (src-size 0) where t ≥ len or col ≥ colLimit.
+static void copyRowsAsync(KernelBuilder &e, Value tid, int64_t threads,
+                          Value tile, Value buffer, int64_t width,
+                          int64_t cols, Value len,
+                          function_ref<Value(Value)> rowBase, Value colLimit) {
+  ImplicitLocOpBuilder &b = e.b;
+  int64_t perRow = cols / width;
+  Value lastCol = e.isub(colLimit, e.idx(width));
+  for (int64_t x0 = 0; x0 < kChunk * perRow; x0 += threads) {
+    Value x = e.iadd(tid, e.idx(x0));
+    auto body = [&] {
+      Value t = e.idiv(x, e.idx(perRow));
+      Value col = e.imul(e.irem(x, e.idx(perRow)), e.idx(width));
+      Value ok = e.iand(e.ult(t, len), e.ult(col, colLimit));
+      Value src = e.iadd(rowBase(t), e.imin(col, lastCol));
+      Value count = e.select(ok, e.idx(width), e.idx(0));
+      nvgpu::DeviceAsyncCopyOp::create(
+          b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tile,
+          ValueRange{t, col}, buffer, ValueRange{src}, b.getIndexAttr(width),
+          count, width * 2 == 16 ? b.getUnitAttr() : UnitAttr());
+    };
+    if (x0 + threads <= kChunk * perRow)
+      body();
+    else
+      e.when(e.ult(x, e.idx(kChunk * perRow)), body);
+  }
+}
+
 /// The first slot of the sequence whose tokens start at `first` (counted
 /// over the whole flattened batch: n·T, or cu_seqlens[n]) in the solve
 /// kernel's T buffer [slots, HV, 64, 64]: ⌊first/64⌋ + n. Sequence n's
@@ -560,28 +597,12 @@ static void emitSolveKernel(ScanOp op, const ChunkedConfig &c,
         return e.iadd(rowBase, e.iadd(start, e.imin(t, e.isub(len, e.idx(1)))));
       };
       // K's rows by cp.async, zero-filled past the sequence and K.
-      const int64_t width = K % 8 == 0 ? 8 : K % 4 == 0 ? 4 : 2;
-      const int64_t perRow = Kp / width;
-      for (int64_t x0 = 0; x0 < kChunk * perRow; x0 += kSolveThreads) {
-        Value x = e.iadd(tid, e.idx(x0));
-        auto body = [&] {
-          Value t = e.idiv(x, e.idx(perRow));
-          Value col = e.imul(e.irem(x, e.idx(perRow)), e.idx(width));
-          Value ok = e.iand(e.ult(t, len), e.ult(col, e.idx(K)));
-          Value src =
-              e.iadd(e.imul(e.iadd(e.imul(tokenRow(t), H), kh), e.idx(K)),
-                     e.imin(col, e.idx(K - width)));
-          Value count = e.select(ok, e.idx(width), e.idx(0));
-          nvgpu::DeviceAsyncCopyOp::create(
-              b, nvgpu::DeviceAsyncTokenType::get(ctx), sK, ValueRange{t, col},
-              k, ValueRange{src}, b.getIndexAttr(width), count,
-              width == 8 ? b.getUnitAttr() : UnitAttr());
-        };
-        if (x0 + kSolveThreads <= kChunk * perRow)
-          body();
-        else
-          e.when(e.ult(x, e.idx(kChunk * perRow)), body);
-      }
+      copyRowsAsync(
+          e, tid, kSolveThreads, sK, k, asyncWidth(K), Kp, len,
+          [&](Value t) {
+            return e.imul(e.iadd(e.imul(tokenRow(t), H), kh), e.idx(K));
+          },
+          e.idx(K));
       Value token = nvgpu::DeviceAsyncCreateGroupOp::create(
           b, nvgpu::DeviceAsyncTokenType::get(ctx), ValueRange{});
       // The gates: b_t = η·β_t (0 past the sequence), and G the cumulated
@@ -943,11 +964,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
 
   // ---- Loads of a chunk: q, k and the v tile by cp.async (zero-filled
   // past the sequence and the tile), the gates into registers.
-  auto widthFor = [](int64_t d) -> int64_t {
-    // cp.async moves 4, 8 or 16 bytes.
-    return d % 8 == 0 ? 8 : d % 4 == 0 ? 4 : 2;
-  };
-  const int64_t wK = widthFor(K), wV = widthFor(V);
+  const int64_t wK = asyncWidth(K), wV = asyncWidth(V);
   auto chunkStart = [&](Value chunk) {
     return e.iadd(first, e.imul(chunk, e.idx(kChunk)));
   };
@@ -962,31 +979,10 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
     Value tQ = view(shift, c.offQ, {kChunk, pK}, et);
     Value tK = view(shift, c.offK, {kChunk, pK}, et);
     Value tV = view(shift, c.offV, {kChunk, pV}, et);
-    SmallVector<Value> tokens;
     auto copyRows = [&](Value tile, Value buffer, int64_t width, int64_t cols,
                         function_ref<Value(Value)> rowBase, Value colLimit) {
-      int64_t perRow = cols / width;
-      Value lastCol = e.isub(colLimit, e.idx(width));
-      for (int64_t x0 = 0; x0 < kChunk * perRow; x0 += kThreads) {
-        Value x = e.iadd(tid, e.idx(x0));
-        auto body = [&] {
-          Value t = e.idiv(x, e.idx(perRow));
-          Value col = e.imul(e.irem(x, e.idx(perRow)), e.idx(width));
-          Value ok = e.iand(e.ult(t, len), e.ult(col, colLimit));
-          Value src = e.iadd(rowBase(t), e.imin(col, lastCol));
-          // src-size 0 fills the destination with zeros.
-          Value count = e.select(ok, e.idx(width), e.idx(0));
-          nvgpu::DeviceAsyncCopyOp::create(
-              b, nvgpu::DeviceAsyncTokenType::get(ctx), tile,
-              ValueRange{t, col}, buffer, ValueRange{src},
-              b.getIndexAttr(width), count,
-              width * 2 == 16 ? b.getUnitAttr() : UnitAttr());
-        };
-        if (x0 + kThreads <= kChunk * perRow)
-          body();
-        else
-          e.when(e.ult(x, e.idx(kChunk * perRow)), body);
-      }
+      copyRowsAsync(e, tid, kThreads, tile, buffer, width, cols, len, rowBase,
+                    colLimit);
     };
     auto qkRow = [&](Value t) {
       return e.imul(e.iadd(e.imul(tokenRow(start, len, t), H), kh), Kc);
