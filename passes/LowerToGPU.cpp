@@ -240,8 +240,22 @@ void LaunchBuilder::launch(ArrayRef<Value> grid) {
 }
 
 //===----------------------------------------------------------------------===//
-// muonssm.rank1_gain: one warp per (b, t, h)
+// muonssm.rank1_gain: a group of lanes per (b, t, h)
 //===----------------------------------------------------------------------===//
+
+/// Elements a lane loads at once from rows of `dim` elements of `type`: the
+/// most, up to 16 bytes, by which every row start stays aligned (the
+/// buffers are whole allocations with the identity layout, as the chunked
+/// kernel's cp.async assumes): K = 42 bf16 two, V = 84 four, 128 eight.
+static int64_t rowVectorWidth(RankedTensorType type) {
+  int64_t dim = type.getDimSize(type.getRank() - 1);
+  if (ShapedType::isDynamic(dim))
+    return 1;
+  int64_t width = 128 / type.getElementTypeBitWidth();
+  while (dim % width != 0)
+    width /= 2;
+  return width;
+}
 
 LogicalResult gpu_codegen::lowerRank1Gain(Rank1GainOp op,
                                           gpu::GPUModuleOp kernels,
@@ -262,7 +276,26 @@ LogicalResult gpu_codegen::lowerRank1Gain(Rank1GainOp op,
   launch.addSize("K", k, 3);
   launch.addSize("HV", v, 2);
   launch.addSize("V", v, 3);
-  const int64_t warps = 4;
+  // The kernel is a few loads per (b, t, h), so its time is the
+  // instructions around them (docs/gpu.md §1.1: the paper form's gain at
+  // 32k tokens, H = 16, K = V = 128, bf16, took 159 µs on an H200 with a
+  // warp per (b, t, h) and 2-byte loads, issue-bound; 68 µs now). So a
+  // lane loads up to 16 bytes at once, and a group of `lanes` lanes serves
+  // one (b, t, h): the fewest that cover a row of k and of v in at most
+  // four rounds, which are unrolled (the whole warp where a head dimension
+  // is dynamic).
+  auto kType = cast<RankedTensorType>(k.getType());
+  auto vType = cast<RankedTensorType>(v.getType());
+  const int64_t wK = rowVectorWidth(kType), wV = rowVectorWidth(vType);
+  const int64_t dimK = kType.getDimSize(3), dimV = vType.getDimSize(3);
+  const bool staticDims =
+      !ShapedType::isDynamic(dimK) && !ShapedType::isDynamic(dimV);
+  auto roundsOf = [](int64_t n, int64_t step) { return (n + step - 1) / step; };
+  int64_t lanes = staticDims ? 1 : 32;
+  while (lanes < 32 &&
+         std::max(roundsOf(dimK, lanes * wK), roundsOf(dimV, lanes * wV)) > 4)
+    lanes *= 2;
+  const int64_t warps = 4, perWarp = 32 / lanes;
   gpu::GPUFuncOp func = launch.createKernel(32 * warps, 0);
   SmallVector<std::string> names = launch.argNames();
   {
@@ -277,53 +310,122 @@ LogicalResult gpu_codegen::lowerRank1Gain(Rank1GainOp op,
           HV = e.toIndex(arg("HV")), V = e.toIndex(arg("V"));
     Value tid = e.threadId();
     Value lane = e.irem(tid, e.idx(32));
-    Value triple = e.iadd(e.imul(e.blockId(gpu::Dimension::x), e.idx(warps)),
-                          e.idiv(tid, e.idx(32)));
+    Value sub = e.irem(lane, e.idx(lanes));
+    Value warp = e.iadd(e.imul(e.blockId(gpu::Dimension::x), e.idx(warps)),
+                        e.idiv(tid, e.idx(32)));
+    Value triple =
+        e.iadd(e.imul(warp, e.idx(perWarp)), e.idiv(lane, e.idx(lanes)));
     Value count = e.imul(e.imul(B, T), HV);
-    // Every lane runs the same loops (shuffles need the whole warp); a warp
-    // past the last (b, t, h) works on the last one and stores nothing.
+    // Every lane runs the same loops (shuffles need the whole warp); a
+    // group past the last (b, t, h) works on the last one and stores
+    // nothing.
     Value p = e.imin(triple, e.isub(count, e.idx(1)));
     Value h = e.irem(p, HV), bt = e.idiv(p, HV);
     Value kh = e.idiv(h, e.idiv(HV, H));
     Value kBase = e.imul(e.iadd(e.imul(bt, H), kh), K);
     Value vBase = e.imul(p, V);
     Value zero = e.cst(0.0);
-    Value kk = e.loop(lane, K, e.idx(32), {zero},
-                      [&](Value i, ValueRange acc) -> SmallVector<Value> {
-                        Value x = e.load(kBuf, e.iadd(kBase, i));
-                        return {e.fma(x, x, acc[0])};
-                      })[0];
-    kk = e.groupSum(kk, 32);
     Value betaHead;
     bool channelBeta =
         beta && cast<RankedTensorType>(op.getBeta().getType()).getRank() == 4;
     if (beta && !channelBeta)
       betaHead = e.load(beta, p);
-    // Four loads in flight per lane and array (V is Mamba's d_inner: the
-    // loop is the kernel).
-    const int64_t unroll = 4;
-    Value ww = e.loop(
-        lane, V, e.idx(32 * unroll), {zero},
-        [&](Value j0, ValueRange acc) -> SmallVector<Value> {
-          Value sum = acc[0];
-          for (int64_t u = 0; u < unroll; ++u) {
-            Value j = e.iadd(j0, e.idx(32 * u));
-            Value valid = e.ult(j, V);
-            Value at = e.iadd(vBase, e.imin(j, e.isub(V, e.idx(1))));
-            Value w = e.load(vBuf, at);
-            if (dt) {
-              Value d = e.load(dt, at);
-              w = e.mul(e.divFast(d, e.fma(d, kk, e.cst(1.0))), w);
-            } else if (betaHead) {
-              w = e.mul(betaHead, w);
-            } else if (beta) {
-              w = e.mul(e.load(beta, at), w);
-            }
-            sum = e.fma(w, e.select(valid, w, zero), sum);
+    // Rounds of the group over a row of n: element j = (round·lanes + sub)·w.
+    // Statically known (unrolled), or with a dynamic head dimension a loop,
+    // two rounds an iteration so that their loads are in flight together.
+    auto rounds = [&](Value n, int64_t dim,
+                      int64_t w) -> std::pair<Value, int64_t> {
+      if (staticDims)
+        return {Value(), roundsOf(dim, lanes * w)};
+      return {e.idiv(e.iadd(n, e.idx(lanes * w - 1)), e.idx(lanes * w)), 0};
+    };
+    // Σ x_j² over this lane's w elements of round `round` of a row of n
+    // (none past n; the load clamped in bounds), x_j = scale(at_j, raw x_j).
+    auto squares = [&](Value round, Value n, int64_t w, Value buffer,
+                       Value base, Value sum, auto scale) {
+      Value j = e.imul(e.iadd(e.imul(round, e.idx(lanes)), sub), e.idx(w));
+      Value at = e.iadd(base, e.imin(j, e.isub(n, e.idx(w))));
+      SmallVector<Value> xs;
+      if (w == 1) {
+        xs.push_back(e.load(buffer, at));
+      } else {
+        Value row = e.convert(e.vload(buffer, {at}, w),
+                              VectorType::get({w}, b.getF32Type()));
+        for (int64_t i = 0; i < w; ++i)
+          xs.push_back(vector::ExtractOp::create(b, row, ArrayRef<int64_t>{i}));
+      }
+      Value partial = zero;
+      for (auto [i, x] : llvm::enumerate(xs)) {
+        Value y = scale(e.iadd(at, e.idx(i)), x);
+        partial = e.fma(y, y, partial);
+      }
+      return e.add(sum, e.select(e.ult(j, n), partial, zero));
+    };
+    auto identity = [](Value, Value x) { return x; };
+    // w_j = β·v_j (β per head or per channel) or v_j.
+    auto scaleV = [&](Value at, Value x) {
+      if (betaHead)
+        return e.mul(betaHead, x);
+      if (beta)
+        return e.mul(e.load(beta, at), x);
+      return x;
+    };
+    // body(round, sums) over the rounds in [0, count).
+    auto overRounds =
+        [&](std::pair<Value, int64_t> count, ValueRange init,
+            function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+          if (!count.first) {
+            SmallVector<Value> sums(init);
+            for (int64_t r = 0; r < count.second; ++r)
+              sums = body(e.idx(r), sums);
+            return sums;
           }
-          return {sum};
-        })[0];
-    ww = e.groupSum(ww, 32);
+          const int64_t unroll = 2;
+          return e.loop(e.idx(0), count.first, e.idx(unroll), init,
+                        [&](Value r0, ValueRange acc) -> SmallVector<Value> {
+                          SmallVector<Value> sums(acc);
+                          for (int64_t u = 0; u < unroll; ++u)
+                            sums = body(e.iadd(r0, e.idx(u)), sums);
+                          return sums;
+                        });
+        };
+    auto roundsK = rounds(K, dimK, wK), roundsV = rounds(V, dimV, wV);
+    Value kk, ww;
+    if (!dt) {
+      // Without LongHorn's dt, whose w needs ‖k‖² first, one loop loads
+      // k and v together.
+      std::pair<Value, int64_t> both = {
+          Value(), std::max(roundsK.second, roundsV.second)};
+      if (roundsK.first)
+        both.first = e.imax(roundsK.first, roundsV.first);
+      SmallVector<Value> sums =
+          overRounds(both, {zero, zero},
+                     [&](Value r, ValueRange acc) -> SmallVector<Value> {
+                       return {squares(r, K, wK, kBuf, kBase, acc[0], identity),
+                               squares(r, V, wV, vBuf, vBase, acc[1], scaleV)};
+                     });
+      kk = e.groupSum(sums[0], lanes);
+      ww = e.groupSum(sums[1], lanes);
+    } else {
+      kk = e.groupSum(
+          overRounds(roundsK, {zero},
+                     [&](Value r, ValueRange acc) -> SmallVector<Value> {
+                       return {
+                           squares(r, K, wK, kBuf, kBase, acc[0], identity)};
+                     })[0],
+          lanes);
+      // w_j = dt_j/(1 + dt_j·‖k‖²)·v_j.
+      auto scaleDt = [&](Value at, Value x) {
+        Value d = e.load(dt, at);
+        return e.mul(e.divFast(d, e.fma(d, kk, e.cst(1.0))), x);
+      };
+      ww = e.groupSum(
+          overRounds(roundsV, {zero},
+                     [&](Value r, ValueRange acc) -> SmallVector<Value> {
+                       return {squares(r, V, wV, vBuf, vBase, acc[0], scaleDt)};
+                     })[0],
+          lanes);
+    }
     double tauIn = op.getTauIn().convertToDouble();
     double tauOut = op.getTauOut().convertToDouble();
     NewtonSchulzAttr ns = op.getNewtonSchulz();
@@ -342,13 +444,13 @@ LogicalResult gpu_codegen::lowerRank1Gain(Rank1GainOp op,
                                          zero);
     Value gain = e.mul(e.cst(tauIn * tauOut),
                        e.select(isZero, zero, e.div(s, sigma)));
-    e.when(e.iand(e.ult(triple, count), e.ieq(lane, e.idx(0))),
+    e.when(e.iand(e.ult(triple, count), e.ieq(sub, e.idx(0))),
            [&] { e.store(gain, out, p); });
     gpu::ReturnOp::create(b);
   }
   Value count = launch.mul(launch.mul(launch.dim(v, 0), launch.dim(v, 1)),
                            launch.dim(v, 2));
-  launch.launch({launch.ceilDiv(count, warps)});
+  launch.launch({launch.ceilDiv(count, warps * perWarp)});
   return success();
 }
 

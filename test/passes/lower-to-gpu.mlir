@@ -571,3 +571,57 @@ func.func @dynamic(%q: tensor<?x?x2x16xf32>, %k: tensor<?x?x2x16xf32>,
       -> o tensor<?x?x2x16xf32> final_state tensor<?x2x16x16xf32>
   return %o, %s : tensor<?x?x2x16xf32>, tensor<?x2x16x16xf32>
 }
+
+// -----
+
+// muonssm.rank1_gain: a group of lanes per (b, t, h), each loading 16
+// bytes at once where the rows allow it, the fewest lanes that cover a row
+// in four rounds. K = V = 128 bf16: four lanes (two shuffles a sum), four
+// rounds of 8 elements of k and of v. K = 42, V = 84 (the seed README's):
+// 2 and 4 elements a load (4- and 8-byte aligned rows), eight lanes (three
+// shuffles), three rounds. Dynamic head dimensions: one element a load, the
+// whole warp (five shuffles), a loop over the rounds.
+
+// CHECK:       gpu.func @muonssm_k0(
+// CHECK-COUNT-8: vector.load {{.*}} vector<8xbf16>
+// CHECK-NOT:     vector.load
+// CHECK-COUNT-4: gpu.shuffle  xor
+// CHECK-NOT:     gpu.shuffle
+// CHECK:         gpu.return
+// CHECK:       gpu.func @muonssm_k1(
+// CHECK:         vector.load {{.*}} vector<2xbf16>
+// CHECK:         vector.load {{.*}} vector<4xbf16>
+// CHECK:         vector.load {{.*}} vector<2xbf16>
+// CHECK:         vector.load {{.*}} vector<4xbf16>
+// CHECK:         vector.load {{.*}} vector<2xbf16>
+// CHECK:         vector.load {{.*}} vector<4xbf16>
+// CHECK-NOT:     vector.load
+// CHECK-COUNT-6: gpu.shuffle  xor
+// CHECK-NOT:     gpu.shuffle
+// CHECK:         gpu.return
+// CHECK:       gpu.func @muonssm_k2(
+// CHECK:         scf.for
+// CHECK-NOT:     vector.load
+// CHECK-COUNT-10: gpu.shuffle  xor
+// CHECK-NOT:     gpu.shuffle
+// CHECK:         gpu.return
+func.func @gain_vector(%k: tensor<2x64x16x128xbf16>, %v: tensor<2x64x16x128xbf16>,
+    %b: tensor<2x64x16xf32>) -> tensor<2x64x16xf32> {
+  %g = muonssm.rank1_gain k(%k : tensor<2x64x16x128xbf16>) v(%v : tensor<2x64x16x128xbf16>)
+      beta(%b : tensor<2x64x16xf32>) newton_schulz = <cubic, max, eps = 1.0e-06, steps = 1>,
+      tau_in = 1.0, tau_out = 1.0 -> tensor<2x64x16xf32>
+  return %g : tensor<2x64x16xf32>
+}
+func.func @gain_narrow(%k: tensor<2x5x2x42xbf16>, %v: tensor<2x5x4x84xbf16>,
+    %b: tensor<2x5x4x84xbf16>) -> tensor<2x5x4xf32> {
+  %g = muonssm.rank1_gain k(%k : tensor<2x5x2x42xbf16>) v(%v : tensor<2x5x4x84xbf16>)
+      beta(%b : tensor<2x5x4x84xbf16>) newton_schulz = <quintic, add, eps = 1.0e-07, steps = 1>,
+      tau_in = 1.0, tau_out = 0.5 -> tensor<2x5x4xf32>
+  return %g : tensor<2x5x4xf32>
+}
+func.func @gain_dynamic(%k: tensor<?x?x2x?xf32>, %v: tensor<?x?x4x?xf32>) -> tensor<?x?x4xf32> {
+  %g = muonssm.rank1_gain k(%k : tensor<?x?x2x?xf32>) v(%v : tensor<?x?x4x?xf32>)
+      newton_schulz = <cubic, max, eps = 1.0e-06, steps = 1>,
+      tau_in = 1.0, tau_out = 1.0 -> tensor<?x?x4xf32>
+  return %g : tensor<?x?x4xf32>
+}

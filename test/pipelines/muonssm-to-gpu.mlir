@@ -19,7 +19,8 @@
 // CHECK-NOT:     muonssm.scan
 // CHECK:       gpu.binary @muonssm_kernels  [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">
 
-// The gain kernel reduces with butterfly shuffles; the scan's products are
+// The gain kernel reads k and v 16 bytes a load (one thread a 32-element
+// row, no shuffles); the scan's products are
 // bf16 mma.sync with ldmatrix operands, its q/k/v tiles arrive by cp.async,
 // and its solve kernel multiplies the triangular solve's 16×16 blocks as
 // tf32 on tensor cores (HMMA.1688).
@@ -27,7 +28,7 @@
 // PTX-DAG: .visible .entry muonssm_k0(
 // PTX-DAG: .visible .entry muonssm_k1_solve(
 // PTX-DAG: .visible .entry muonssm_k1(
-// PTX-DAG: shfl.sync.bfly.b32
+// PTX-DAG: ld.global.v4.b32
 // PTX-DAG: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // PTX-DAG: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
 // PTX-DAG: ldmatrix.sync.aligned.m8n8.x4.shared.b16
