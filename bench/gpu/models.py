@@ -124,6 +124,11 @@ def numerics_models():
         models[f"tc_{tag}_K128_V128_T200_f16"] = scan(
             "tensor cores: " + tag, 2, 200, 2, 4, 128, 128, "f16", decay=decay,
             attrs=attrs, states=True)
+    # Two blocks an SM: 8 × 9 pairs at the seed code's K = 56, V = 112 take
+    # three 48-column tiles (216 blocks; the last tile 16 columns wide).
+    models["tc_gdn_twopersm_K56_V112_T200_bf16"] = scan(
+        "tensor cores: gdn, three value tiles, two blocks an SM", 8, 200, 9, 9, 56, 112,
+        "bf16", attrs="delta_rule = 1.0, ", states=True)
     # The seed's Muon Gated DeltaNet: NS of the whole momentum every token
     # (the fused recurrent kernel); both polynomials, the error input, a
     # diagonal decay, varlen with states.

@@ -486,6 +486,10 @@ func.func @momentum_ns_f32(%q: tensor<1x9x2x16xf32>, %k: tensor<1x9x2x16xf32>,
 // barrier 1; so does momentum (which otherwise always takes the solve
 // kernel) where the T buffer would pass 2³¹ − 1 elements (2²¹ tokens ×
 // 16 heads × 64: 2.15e9; v itself is 1.07e9).
+// Fewer pairs than SMs with the solve kernel: the seed code's 8 × 9 pairs
+// (K = 56, V = 112) take three 48-column tiles, two blocks an SM (216
+// blocks, .minnctapersm 2); the README's 8 × 12 (K = 42, V = 84) keep one
+// 96-column tile (two 48-column blocks an SM count no cheaper).
 
 // CHECK-LABEL: func.func @wave_wide
 // CHECK-NOT:     muonssm_k0_solve
@@ -499,6 +503,12 @@ func.func @momentum_ns_f32(%q: tensor<1x9x2x16xf32>, %k: tensor<1x9x2x16xf32>,
 // CHECK-LABEL: func.func @many_blocks
 // CHECK-NOT:     muonssm_k3_solve
 // CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k3 blocks
+// CHECK-LABEL: func.func @two_per_sm
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k4_solve
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k4 blocks in (%c3{{(_[0-9]+)?}},
+// CHECK-LABEL: func.func @one_per_sm
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k5_solve
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k5 blocks in (%c1{{(_[0-9]+)?}},
 // CHECK:       gpu.func @muonssm_k0(
 // CHECK:         nvvm.barrier id = {{.*}} number_of_threads = {{.*}}
 // CHECK:         nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>
@@ -510,6 +520,8 @@ func.func @momentum_ns_f32(%q: tensor<1x9x2x16xf32>, %k: tensor<1x9x2x16xf32>,
 // CHECK:       gpu.func @muonssm_k3(
 // CHECK:         nvvm.barrier id = {{.*}} number_of_threads = {{.*}}
 // CHECK:         nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>
+// CHECK:       gpu.func @muonssm_k4({{.*}} kernel attributes {known_block_size = array<i32: 256, 1, 1>, nvvm.minctasm = 2 : i32} {
+// CHECK:       gpu.func @muonssm_k5({{.*}} kernel attributes {known_block_size = array<i32: 256, 1, 1>} {
 func.func @wave_wide(%q: tensor<8x64x16x128xbf16>, %k: tensor<8x64x16x128xbf16>,
     %v: tensor<8x64x16x128xbf16>, %g: tensor<8x64x16xf32>, %b: tensor<8x64x16xf32>)
     -> tensor<8x64x16x128xbf16> {
@@ -549,6 +561,26 @@ func.func @many_blocks(%q: tensor<16x64x16x64xbf16>, %k: tensor<16x64x16x64xbf16
       schedule = <chunked, 64>, tau = 1.0, scale = 0.125
       -> o tensor<16x64x16x64xbf16>
   return %o : tensor<16x64x16x64xbf16>
+}
+func.func @two_per_sm(%q: tensor<8x64x9x56xbf16>, %k: tensor<8x64x9x56xbf16>,
+    %v: tensor<8x64x9x112xbf16>, %g: tensor<8x64x9xf32>, %b: tensor<8x64x9xf32>)
+    -> tensor<8x64x9x112xbf16> {
+  %o = muonssm.scan q(%q : tensor<8x64x9x56xbf16>) k(%k : tensor<8x64x9x56xbf16>)
+      v(%v : tensor<8x64x9x112xbf16>) g(%g : tensor<8x64x9xf32>) beta(%b : tensor<8x64x9xf32>)
+      decay = scalar, input = update, delta_rule = 1.0,
+      schedule = <chunked, 64>, tau = 1.0, scale = 0.134
+      -> o tensor<8x64x9x112xbf16>
+  return %o : tensor<8x64x9x112xbf16>
+}
+func.func @one_per_sm(%q: tensor<8x64x12x42xbf16>, %k: tensor<8x64x12x42xbf16>,
+    %v: tensor<8x64x12x84xbf16>, %g: tensor<8x64x12xf32>, %b: tensor<8x64x12xf32>)
+    -> tensor<8x64x12x84xbf16> {
+  %o = muonssm.scan q(%q : tensor<8x64x12x42xbf16>) k(%k : tensor<8x64x12x42xbf16>)
+      v(%v : tensor<8x64x12x84xbf16>) g(%g : tensor<8x64x12xf32>) beta(%b : tensor<8x64x12xf32>)
+      decay = scalar, input = update, delta_rule = 1.0,
+      schedule = <chunked, 64>, tau = 1.0, scale = 0.154
+      -> o tensor<8x64x12x84xbf16>
+  return %o : tensor<8x64x12x84xbf16>
 }
 
 // -----
