@@ -563,15 +563,6 @@ static void emitSolveKernel(ScanOp op, const ChunkedConfig &c,
   Value sG = view(l.offG, {kChunk}, f32);
   Value sB = view(l.offB, {kChunk}, f32);
   Value sSeq = view(l.offSeq, {1}, b.getI32Type());
-  auto ldF = [&](Value tile, ValueRange at) -> Value {
-    return memref::LoadOp::create(b, tile, at);
-  };
-  auto stF = [&](Value x, Value tile, ValueRange at) {
-    memref::StoreOp::create(b, x, tile, at);
-  };
-  auto ule = [&](Value x, Value y) {
-    return arith::CmpIOp::create(b, arith::CmpIPredicate::ule, x, y);
-  };
 
   Value tid = e.threadId();
   Value warp = e.idiv(tid, e.idx(32)), lane = e.irem(tid, e.idx(32));
@@ -594,7 +585,8 @@ static void emitSolveKernel(ScanOp op, const ChunkedConfig &c,
                                              e.loadRaw(cu, n));
     return e.imin(first, T);
   };
-  e.when(e.ieq(tid, e.idx(0)), [&] { stF(e.toI32(N), sSeq, {e.idx(0)}); });
+  e.when(e.ieq(tid, e.idx(0)),
+         [&] { e.storeRaw(e.toI32(N), sSeq, {e.idx(0)}); });
   e.barrier();
   Value rounds = arith::CeilDivUIOp::create(b, N, e.idx(kSolveThreads));
   e.loop(e.idx(0), rounds, [&](Value round) {
@@ -605,12 +597,12 @@ static void emitSolveKernel(ScanOp op, const ChunkedConfig &c,
       // cu_seqlens[N] exists; (N)·T is the batch's end.
       Value hi = e.select(e.ult(n1, N), solveSlot(e, globalFirst(n1), n1),
                           e.idx(std::numeric_limits<int32_t>::max()));
-      e.when(e.iand(ule(lo, slot), e.ult(slot, hi)),
-             [&] { stF(e.toI32(n), sSeq, {e.idx(0)}); });
+      e.when(e.iand(e.ule(lo, slot), e.ult(slot, hi)),
+             [&] { e.storeRaw(e.toI32(n), sSeq, {e.idx(0)}); });
     });
   });
   e.barrier();
-  Value n = e.toIndex(ldF(sSeq, {e.idx(0)}));
+  Value n = e.toIndex(e.loadRaw(sSeq, {e.idx(0)}));
   e.when(e.ult(n, N), [&] {
     KernelBuilder::Sequence sequence = e.sequence(cu, n, T);
     Value rowBase = e.imul(sequence.row, T);
@@ -641,7 +633,7 @@ static void emitSolveKernel(ScanOp op, const ChunkedConfig &c,
         return e.select(e.ult(t, len), x, e.cst(0.0));
       };
       e.when(e.ult(tid, e.idx(kChunk)), [&] {
-        stF(e.mul(e.cst(eta), gate(beta, tid, e.cst(1.0))), sB, {tid});
+        e.storeRaw(e.mul(e.cst(eta), gate(beta, tid, e.cst(1.0))), sB, {tid});
       });
       if (c.decay)
         e.when(e.ieq(warp, e.idx(0)), [&] {
@@ -649,8 +641,8 @@ static void emitSolveKernel(ScanOp op, const ChunkedConfig &c,
           Value g0 = gate(g, t0, e.cst(0.0)), g1 = gate(g, t1, e.cst(0.0));
           Value sum = e.add(g0, g1);
           Value inclusive = e.warpInclusiveScan(sum, lane);
-          stF(e.add(e.sub(inclusive, sum), g0), sG, {t0});
-          stF(inclusive, sG, {t1});
+          e.storeRaw(e.add(e.sub(inclusive, sum), g0), sG, {t0});
+          e.storeRaw(inclusive, sG, {t1});
         });
       nvgpu::DeviceAsyncWaitOp::create(b, token, b.getI32IntegerAttr(0));
       e.barrier();
@@ -659,12 +651,12 @@ static void emitSolveKernel(ScanOp op, const ChunkedConfig &c,
       // chunked kernel forms it.
       Value m0 = e.imul(rb, e.idx(16));
       Value rowLo = e.iadd(m0, mma.g), rowHi = e.iadd(rowLo, e.idx(8));
-      Value bRow[2] = {ldF(sB, {rowLo}), ldF(sB, {rowHi})};
-      Value gRow[2] = {c.decay ? ldF(sG, {rowLo}) : Value(),
-                       c.decay ? ldF(sG, {rowHi}) : Value()};
+      Value bRow[2] = {e.loadRaw(sB, {rowLo}), e.loadRaw(sB, {rowHi})};
+      Value gRow[2] = {c.decay ? e.loadRaw(sG, {rowLo}) : Value(),
+                       c.decay ? e.loadRaw(sG, {rowHi}) : Value()};
       for (int64_t pair = 0; pair < 4; ++pair) {
         Value np = e.idx(pair);
-        e.when(ule(np, rb), [&] {
+        e.when(e.ule(np, rb), [&] {
           Value n0 = e.idx(16 * pair);
           Value a[2] = {e.vcst(0.0, 4), e.vcst(0.0, 4)};
           for (int64_t ks = 0; ks < Kp / 16; ++ks) {
@@ -683,7 +675,7 @@ static void emitSolveKernel(ScanOp op, const ChunkedConfig &c,
               Value below =
                   arith::CmpIOp::create(b, arith::CmpIPredicate::sgt, dd[r / 2],
                                         e.idx(8 * hf + r % 2));
-              Value dw = c.decay ? e.exp(e.sub(gRow[r / 2], ldF(sG, {s})))
+              Value dw = c.decay ? e.exp(e.sub(gRow[r / 2], e.loadRaw(sG, {s})))
                                  : e.cst(1.0);
               lF.push_back(e.select(
                   below, e.mul(e.mul(bRow[r / 2], e.element(a[hf], r)), dw),
@@ -852,15 +844,6 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
 
   Value zeroF = e.cst(0.0), oneF = e.cst(1.0);
   auto zeroAcc = [&] { return e.vcst(0.0, 4); };
-  auto ldF = [&](Value tile, ValueRange at) -> Value {
-    return memref::LoadOp::create(b, tile, at);
-  };
-  auto stF = [&](Value x, Value tile, ValueRange at) {
-    memref::StoreOp::create(b, x, tile, at);
-  };
-  auto ule = [&](Value x, Value y) {
-    return arith::CmpIOp::create(b, arith::CmpIPredicate::ule, x, y);
-  };
 
   SmallVector<Value> allN0;
   for (int64_t j = 0; j < c.pairs; ++j)
@@ -891,7 +874,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         return out;
       };
       if (causal)
-        acc = e.ifElse(ule(e.idx(ks), rb), step,
+        acc = e.ifElse(e.ule(e.idx(ks), rb), step,
                        [&]() -> SmallVector<Value> { return acc; });
       else
         acc = step();
@@ -938,7 +921,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
     e.when(e.ult(tid, e.idx(kChunk + 1)), [&] {
       Value kf = arith::UIToFPOp::create(b, f32, e.toI32(tid));
       Value pw = e.exp(e.mul(kf, e.cst(gamma > 0 ? std::log(gamma) : -1e30)));
-      stF(e.select(e.ieq(tid, e.idx(0)), oneF, pw), sGam, {tid});
+      e.storeRaw(e.select(e.ieq(tid, e.idx(0)), oneF, pw), sGam, {tid});
     });
 
   // ---- Initial states into the accumulators (f32) and their copies.
@@ -1071,7 +1054,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
   };
 
   e.when(e.ieq(tid, e.idx(0)), [&] {
-    stF(arith::ConstantIntOp::create(b, 0, 32), sZero, {e.idx(0)});
+    e.storeRaw(arith::ConstantIntOp::create(b, 0, 32), sZero, {e.idx(0)});
   });
   if (c.doubleBuffer)
     e.when(e.ult(e.idx(0), chunks), [&] { issueLoads(e.idx(0), e.idx(0)); });
@@ -1095,7 +1078,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         SmallVector<Value> gates(inputs.take_back(4));
         Value parity = c.doubleBuffer ? e.irem(chunk, e.idx(2)) : e.idx(0);
         Value zeroShift = arith::IndexCastUIOp::create(
-            b, b.getIndexType(), ldF(sZero, {e.idx(0)}));
+            b, b.getIndexType(), e.loadRaw(sZero, {e.idx(0)}));
         bindBuffers(e.iadd(zeroShift, e.imul(parity, e.idx(c.bufferBytes))));
         bindTiles(zeroShift);
         bindLane(e.iadd(e.threadId(), zeroShift));
@@ -1112,8 +1095,8 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
             b, nvgpu::DeviceAsyncTokenType::get(ctx), ValueRange{});
         nvgpu::DeviceAsyncWaitOp::create(b, token, b.getI32IntegerAttr(0));
         e.when(e.ult(tid, e.idx(kChunk)), [&] {
-          stF(e.mul(e.cst(eta), gates[2]), sB, {tid});
-          stF(e.mul(e.cst(tau), e.mul(gates[3], gates[2])), sWf, {tid});
+          e.storeRaw(e.mul(e.cst(eta), gates[2]), sB, {tid});
+          e.storeRaw(e.mul(e.cst(tau), e.mul(gates[3], gates[2])), sWf, {tid});
         });
         if (decay)
           e.when(e.ieq(warp, e.idx(0)), [&] {
@@ -1122,10 +1105,10 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
             Value before = e.sub(inclusive, sum);
             Value t0 = e.imul(lane, e.idx(2));
             Value t1 = e.iadd(t0, e.idx(1));
-            stF(e.add(before, gates[0]), sG, {t0});
-            stF(inclusive, sG, {t1});
-            stF(e.exp(gates[0]), sA, {t0});
-            stF(e.exp(gates[1]), sA, {t1});
+            e.storeRaw(e.add(before, gates[0]), sG, {t0});
+            e.storeRaw(inclusive, sG, {t1});
+            e.storeRaw(e.exp(gates[0]), sA, {t0});
+            e.storeRaw(e.exp(gates[1]), sA, {t1});
           });
         e.barrier();
 
@@ -1139,15 +1122,15 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         SmallVector<Value> nextGates = loadGates(next);
 
         // Per-row quantities of this lane's rows t and the last token e.
-        auto gAt = [&](Value t) { return decay ? ldF(sG, {t}) : zeroF; };
+        auto gAt = [&](Value t) { return decay ? e.loadRaw(sG, {t}) : zeroF; };
         Value gLo = gAt(rowLo), gHi = gAt(rowHi), gEnd = gAt(lastRow);
         auto gRow = [&](int64_t r) { return r < 2 ? gLo : gHi; };
         Value lamLo = decay ? e.exp(gLo) : oneF;
         Value lamHi = decay ? e.exp(gHi) : oneF;
         auto lamRow = [&](int64_t r) { return r < 2 ? lamLo : lamHi; };
         Value lamEnd = decay ? e.exp(gEnd) : oneF;
-        Value bLo = ldF(sB, {rowLo}), bHi = ldF(sB, {rowHi});
-        Value wLo = ldF(sWf, {rowLo}), wHi = ldF(sWf, {rowHi});
+        Value bLo = e.loadRaw(sB, {rowLo}), bHi = e.loadRaw(sB, {rowHi});
+        Value wLo = e.loadRaw(sWf, {rowLo}), wHi = e.loadRaw(sWf, {rowHi});
         auto bRow = [&](int64_t r) { return r < 2 ? bLo : bHi; };
         auto wRow = [&](int64_t r) { return r < 2 ? wLo : wHi; };
 
@@ -1159,11 +1142,12 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
             Value om = zeroF;
             for (int64_t t = 0; t < kChunk; ++t) {
               Value tc = e.idx(t);
-              Value on = ule(s, tc);
-              Value gp = ldF(sGam, {e.select(on, e.isub(tc, s), e.idx(0))});
-              Value a = decay ? ldF(sA, {tc}) : oneF;
+              Value on = e.ule(s, tc);
+              Value gp =
+                  e.loadRaw(sGam, {e.select(on, e.isub(tc, s), e.idx(0))});
+              Value a = decay ? e.loadRaw(sA, {tc}) : oneF;
               om = e.select(on, e.fma(a, om, gp), zeroF);
-              stF(om, sOm, {tc, s});
+              e.storeRaw(om, sOm, {tc, s});
             }
           });
           e.barrier();
@@ -1171,9 +1155,9 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         Value phiLo, phiHi, phiEnd;
         auto phiRow = [&](int64_t r) { return r < 2 ? phiLo : phiHi; };
         if (momentum) {
-          phiLo = e.mul(e.cst(gamma), ldF(sOm, {rowLo, e.idx(0)}));
-          phiHi = e.mul(e.cst(gamma), ldF(sOm, {rowHi, e.idx(0)}));
-          phiEnd = e.mul(e.cst(gamma), ldF(sOm, {lastRow, e.idx(0)}));
+          phiLo = e.mul(e.cst(gamma), e.loadRaw(sOm, {rowLo, e.idx(0)}));
+          phiHi = e.mul(e.cst(gamma), e.loadRaw(sOm, {rowHi, e.idx(0)}));
+          phiEnd = e.mul(e.cst(gamma), e.loadRaw(sOm, {lastRow, e.idx(0)}));
         }
 
         // -- 3. Pq = Q Kᵀ and A = K Kᵀ on the pairs np ∈ {cs, cs + 2} with
@@ -1185,7 +1169,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         const bool needA = needL || (delta && momentum);
         for (int64_t which = 0; which < 2; ++which) {
           Value np = e.iadd(cs, e.idx(2 * which));
-          e.when(ule(np, rb), [&] {
+          e.when(e.ule(np, rb), [&] {
             Value n0 = e.imul(np, e.idx(16));
             Value pq[2] = {zeroAcc(), zeroAcc()};
             Value a[2] = {zeroAcc(), zeroAcc()};
@@ -1216,14 +1200,15 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
                 Value below = arith::CmpIOp::create(
                     b, arith::CmpIPredicate::sgt, dd[r / 2], offset);
                 Value dw =
-                    decay ? e.exp(e.sub(gRow(r), ldF(sG, {s}))) : oneF;
+                    decay ? e.exp(e.sub(gRow(r), e.loadRaw(sG, {s}))) : oneF;
                 Value qk = e.mul(e.cst(scale), e.element(pq[hf], r));
                 pD.push_back(e.select(onOrBelow, e.mul(qk, dw), zeroF));
                 Value om, gp, ws;
                 if (momentum) {
-                  om = ldF(sOm, {t, s});
-                  gp = ldF(sGam, {e.select(below, e.isub(t, s), e.idx(0))});
-                  ws = ldF(sWf, {s});
+                  om = e.loadRaw(sOm, {t, s});
+                  gp = e.loadRaw(sGam,
+                                 {e.select(below, e.isub(t, s), e.idx(0))});
+                  ws = e.loadRaw(sWf, {s});
                   pO.push_back(
                       e.select(onOrBelow, e.mul(qk, e.mul(om, ws)), zeroF));
                 }
@@ -1275,8 +1260,10 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
           if (momentum) {
             SmallVector<Value> X2 =
                 product(zeros(2 * n0s.size()), sK, Kp / 16, sM, n0s, false);
-            Value fLo = e.sub(phiLo, ldF(sGam, {e.iadd(rowLo, e.idx(1))}));
-            Value fHi = e.sub(phiHi, ldF(sGam, {e.iadd(rowHi, e.idx(1))}));
+            Value fLo =
+                e.sub(phiLo, e.loadRaw(sGam, {e.iadd(rowLo, e.idx(1))}));
+            Value fHi =
+                e.sub(phiHi, e.loadRaw(sGam, {e.iadd(rowHi, e.idx(1))}));
             X2 = scaleRows(X2, fLo, fHi);
             for (size_t x = 0; x < R.size(); ++x)
               R[x] = e.add(R[x], X2[x]);
@@ -1312,7 +1299,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
                   NVVM::BarrierReductionAttr(), Value());
             });
           });
-          e.when(ule(e.idx(4), warp), [&] { formRHS(allN0, {}); });
+          e.when(e.ule(e.idx(4), warp), [&] { formRHS(allN0, {}); });
           e.barrier(); // T and sW complete
         }
 
@@ -1359,10 +1346,11 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
           Value omEnd[2], gpEnd[2];
           for (int64_t half = 0; half < 2; ++half) {
             Value t = rowOf(2 * half);
-            Value on = ule(t, lastRow);
-            omEnd[half] = e.select(on, ldF(sOm, {lastRow, t}), zeroF);
+            Value on = e.ule(t, lastRow);
+            omEnd[half] = e.select(on, e.loadRaw(sOm, {lastRow, t}), zeroF);
             gpEnd[half] = e.select(
-                on, ldF(sGam, {e.select(on, e.isub(lastRow, t), e.idx(0))}),
+                on,
+                e.loadRaw(sGam, {e.select(on, e.isub(lastRow, t), e.idx(0))}),
                 zeroF);
           }
           if (delta)
@@ -1445,7 +1433,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         // -- 7. S = Λ_e S [+ Φ_e M] + Kᵀ sY;  M = γ^len M + Kᵀ sZ.
         Value gammaLen;
         if (momentum)
-          gammaLen = ldF(sGam, {len});
+          gammaLen = e.loadRaw(sGam, {len});
         for (int64_t s = 0; s < c.stateSlots; ++s) {
           SmallVector<WarpMma::Frag> kT;
           for (int64_t ks = 0; ks < 4; ++ks)

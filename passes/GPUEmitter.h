@@ -43,6 +43,9 @@ public:
   Value ult(Value x, Value y) {
     return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x, y);
   }
+  Value ule(Value x, Value y) {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::ule, x, y);
+  }
   Value ieq(Value x, Value y) {
     return arith::CmpIOp::create(b, arith::CmpIPredicate::eq, x, y);
   }
@@ -146,8 +149,12 @@ public:
     return convert(memref::LoadOp::create(b, buffer, ValueRange{i}), acc);
   }
   /// buffer[i] as stored (integers stay integers).
-  Value loadRaw(Value buffer, Value i) {
-    return memref::LoadOp::create(b, buffer, ValueRange{i});
+  Value loadRaw(Value buffer, ValueRange at) {
+    return memref::LoadOp::create(b, buffer, at);
+  }
+  /// buffer[at] = x, x already of the buffer's element type.
+  void storeRaw(Value x, Value buffer, ValueRange at) {
+    memref::StoreOp::create(b, x, buffer, at);
   }
   void store(Value value, Value buffer, Value i) {
     Type element = cast<MemRefType>(buffer.getType()).getElementType();
