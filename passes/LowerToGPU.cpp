@@ -282,8 +282,8 @@ LogicalResult gpu_codegen::lowerRank1Gain(Rank1GainOp op,
   // warp per (b, t, h) and 2-byte loads, issue-bound; 68 µs now). So a
   // lane loads up to 16 bytes at once, and a group of `lanes` lanes serves
   // one (b, t, h): the fewest that cover a row of k and of v in at most
-  // four rounds, which are unrolled (the whole warp where a head dimension
-  // is dynamic).
+  // four rounds, or the whole warp (rows over 128 loads, or a dynamic head
+  // dimension). Per-channel β and dt are still read an element at a time.
   auto kType = cast<RankedTensorType>(k.getType());
   auto vType = cast<RankedTensorType>(v.getType());
   const int64_t wK = rowVectorWidth(kType), wV = rowVectorWidth(vType);
@@ -331,12 +331,15 @@ LogicalResult gpu_codegen::lowerRank1Gain(Rank1GainOp op,
     if (beta && !channelBeta)
       betaHead = e.load(beta, p);
     // Rounds of the group over a row of n: element j = (round·lanes + sub)·w.
-    // Statically known (unrolled), or with a dynamic head dimension a loop,
-    // two rounds an iteration so that their loads are in flight together.
+    // Up to eight statically known rounds are unrolled; more (Mamba's
+    // d_inner as V) or a dynamic head dimension take a loop, two rounds an
+    // iteration so that their loads are in flight together.
     auto rounds = [&](Value n, int64_t dim,
                       int64_t w) -> std::pair<Value, int64_t> {
-      if (staticDims)
+      if (staticDims && roundsOf(dim, lanes * w) <= 8)
         return {Value(), roundsOf(dim, lanes * w)};
+      if (staticDims)
+        return {e.idx(roundsOf(dim, lanes * w)), 0};
       return {e.idiv(e.iadd(n, e.idx(lanes * w - 1)), e.idx(lanes * w)), 0};
     };
     // Σ x_j² over this lane's w elements of round `round` of a row of n
@@ -391,22 +394,21 @@ LogicalResult gpu_codegen::lowerRank1Gain(Rank1GainOp op,
         };
     auto roundsK = rounds(K, dimK, wK), roundsV = rounds(V, dimV, wV);
     Value kk, ww;
-    if (!dt) {
-      // Without LongHorn's dt, whose w needs ‖k‖² first, one loop loads
-      // k and v together.
-      std::pair<Value, int64_t> both = {
-          Value(), std::max(roundsK.second, roundsV.second)};
-      if (roundsK.first)
-        both.first = e.imax(roundsK.first, roundsV.first);
-      SmallVector<Value> sums =
-          overRounds(both, {zero, zero},
-                     [&](Value r, ValueRange acc) -> SmallVector<Value> {
-                       return {squares(r, K, wK, kBuf, kBase, acc[0], identity),
-                               squares(r, V, wV, vBuf, vBase, acc[1], scaleV)};
-                     });
-      kk = e.groupSum(sums[0], lanes);
-      ww = e.groupSum(sums[1], lanes);
+    if (!dt && !roundsK.first && !roundsV.first) {
+      // Without LongHorn's dt, whose w needs ‖k‖² first, k's and v's
+      // unrolled rounds go together, each array's as many as it has.
+      Value sumK = zero, sumV = zero;
+      for (int64_t r = 0; r < std::max(roundsK.second, roundsV.second); ++r) {
+        if (r < roundsK.second)
+          sumK = squares(e.idx(r), K, wK, kBuf, kBase, sumK, identity);
+        if (r < roundsV.second)
+          sumV = squares(e.idx(r), V, wV, vBuf, vBase, sumV, scaleV);
+      }
+      kk = e.groupSum(sumK, lanes);
+      ww = e.groupSum(sumV, lanes);
     } else {
+      // k's rounds before v's: LongHorn's w = dt/(1 + dt·‖k‖²)⊙v needs
+      // ‖k‖² first (and a loop runs no round where a dimension is 0).
       kk = e.groupSum(
           overRounds(roundsK, {zero},
                      [&](Value r, ValueRange acc) -> SmallVector<Value> {
@@ -414,15 +416,16 @@ LogicalResult gpu_codegen::lowerRank1Gain(Rank1GainOp op,
                            squares(r, K, wK, kBuf, kBase, acc[0], identity)};
                      })[0],
           lanes);
-      // w_j = dt_j/(1 + dt_j·‖k‖²)·v_j.
-      auto scaleDt = [&](Value at, Value x) {
+      auto scaleW = [&](Value at, Value x) {
+        if (!dt)
+          return scaleV(at, x);
         Value d = e.load(dt, at);
         return e.mul(e.divFast(d, e.fma(d, kk, e.cst(1.0))), x);
       };
       ww = e.groupSum(
           overRounds(roundsV, {zero},
                      [&](Value r, ValueRange acc) -> SmallVector<Value> {
-                       return {squares(r, V, wV, vBuf, vBase, acc[0], scaleDt)};
+                       return {squares(r, V, wV, vBuf, vBase, acc[0], scaleW)};
                      })[0],
           lanes);
     }

@@ -612,13 +612,28 @@ func.func @dynamic(%q: tensor<?x?x2x16xf32>, %k: tensor<?x?x2x16xf32>,
 // rounds of 8 elements of k and of v. K = 42, V = 84 (the seed README's):
 // 2 and 4 elements a load (4- and 8-byte aligned rows), eight lanes (three
 // shuffles), three rounds. Dynamic head dimensions: one element a load, the
-// whole warp (five shuffles), a loop over the rounds.
+// whole warp (five shuffles), a loop over the rounds. K = 16, V = 4096:
+// the whole warp, k's one round unrolled, v's 16 in a loop, two an
+// iteration.
 
+// CHECK-LABEL: func.func @gain_vector
+// CHECK:         %[[G0:.*]] = arith.ceildivui %{{.*}}, %c32 : index
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0 blocks in (%[[G0]],
+// CHECK-LABEL: func.func @gain_narrow
+// CHECK:         %[[G1:.*]] = arith.ceildivui %{{.*}}, %c16 : index
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k1 blocks in (%[[G1]],
+// CHECK-LABEL: func.func @gain_dynamic
+// CHECK:         %[[G2:.*]] = arith.ceildivui %{{.*}}, %c4 : index
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k2 blocks in (%[[G2]],
 // CHECK:       gpu.func @muonssm_k0(
+// CHECK:         %[[LANE:.*]] = arith.remui %thread_id_x, %c32
+// CHECK:         %[[SUB:.*]] = arith.remui %[[LANE]], %c4
 // CHECK-COUNT-8: vector.load {{.*}} vector<8xbf16>
 // CHECK-NOT:     vector.load
 // CHECK-COUNT-4: gpu.shuffle  xor
 // CHECK-NOT:     gpu.shuffle
+// CHECK:         arith.cmpi eq, %[[SUB]], %c0
+// CHECK:         memref.store
 // CHECK:         gpu.return
 // CHECK:       gpu.func @muonssm_k1(
 // CHECK:         vector.load {{.*}} vector<2xbf16>
@@ -636,6 +651,13 @@ func.func @dynamic(%q: tensor<?x?x2x16xf32>, %k: tensor<?x?x2x16xf32>,
 // CHECK-NOT:     vector.load
 // CHECK-COUNT-10: gpu.shuffle  xor
 // CHECK-NOT:     gpu.shuffle
+// CHECK:         gpu.return
+// CHECK:       gpu.func @muonssm_k3(
+// CHECK:         vector.load {{.*}} vector<8xbf16>
+// CHECK:         scf.for
+// CHECK-COUNT-2:   vector.load {{.*}} vector<8xbf16>
+// CHECK:         scf.yield
+// CHECK-NOT:     vector.load
 // CHECK:         gpu.return
 func.func @gain_vector(%k: tensor<2x64x16x128xbf16>, %v: tensor<2x64x16x128xbf16>,
     %b: tensor<2x64x16xf32>) -> tensor<2x64x16xf32> {
@@ -656,4 +678,10 @@ func.func @gain_dynamic(%k: tensor<?x?x2x?xf32>, %v: tensor<?x?x4x?xf32>) -> ten
       newton_schulz = <cubic, max, eps = 1.0e-06, steps = 1>,
       tau_in = 1.0, tau_out = 1.0 -> tensor<?x?x4xf32>
   return %g : tensor<?x?x4xf32>
+}
+func.func @gain_long(%k: tensor<1x3x1x16xbf16>, %v: tensor<1x3x1x4096xbf16>) -> tensor<1x3x1xf32> {
+  %g = muonssm.rank1_gain k(%k : tensor<1x3x1x16xbf16>) v(%v : tensor<1x3x1x4096xbf16>)
+      newton_schulz = <cubic, max, eps = 1.0e-06, steps = 1>,
+      tau_in = 1.0, tau_out = 1.0 -> tensor<1x3x1xf32>
+  return %g : tensor<1x3x1xf32>
 }
