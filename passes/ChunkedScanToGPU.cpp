@@ -175,21 +175,22 @@ ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
   };
   if (!known || blocks(c) > kSMs || c.Kp * c.BV > 128 * 64)
     return chooseTiling(op, K, V, element, /*presolved=*/false);
-  // Fewer pairs than SMs leave SMs idle at one tile a pair. Narrow tiles of
-  // which two blocks fit an SM (presolved at Kp ≤ 64, BV ≤ 64: 121-128
-  // registers) can use them: counting a chunk as (64 + BV) column-units as
-  // chooseTiling does, an SM running two blocks does 2·(64 + BV') units
-  // about 1.4 times as fast as one (measured, H200, B = 8, T = 4096: the
-  // seed code's layer, H = 9, K = 56, V = 112, one tile of 112 against
-  // three of 48, 216 blocks: chunked kernel 390 → 347 µs, the layer
-  // 0.456 → 0.411 ms; the README's, H = 12, K = 42, V = 84, 96 against
-  // two of 48, 192 blocks, was slower: 0.372 → 0.418 ms, as the count
-  // says (160 units either way)).
-  // The narrowest such tiles count cheapest.
-  for (int64_t cap = 16; cap < c.BV; cap += 16) {
+  // At most one block an SM leaves SMs idle where the pairs are fewer
+  // than the SMs. Narrow tiles of which two blocks fit an SM (presolved at
+  // Kp ≤ 64 and BV 48 or 64: 121-128 registers, no spills; narrower ones
+  // are not measured) can use them: counting a chunk as (64 + BV)
+  // column-units as chooseTiling does, an SM running two blocks does
+  // 2·(64 + BV') units about 1.4 times as fast as one (measured, H200,
+  // B = 8, T = 4096: the seed code's layer, H = 9, K = 56, V = 112, one
+  // tile of 112 against three of 48, 216 blocks: chunked kernel 390 → 347
+  // µs, the layer 0.456 → 0.412 ms; the README's, H = 12, K = 42, V = 84,
+  // 96 against two of 48, 192 blocks, was slower, 0.373 → 0.418 ms: the
+  // count ties there at 160 units and keeps the wide tile, but the 1.4
+  // fits the first layer only). The narrowest such tiles count cheapest.
+  for (int64_t cap = 48; cap <= 64 && cap < c.BV; cap += 16) {
     ChunkedConfig narrow = chooseConfig(op, K, V, element, cap, true);
-    if (narrow.BV >= c.BV || blocks(narrow) <= kSMs ||
-        blocks(narrow) > 2 * kSMs ||
+    if (narrow.BV < 48 || narrow.BV > 64 || narrow.BV >= c.BV ||
+        blocks(narrow) <= kSMs || blocks(narrow) > 2 * kSMs ||
         2 * (narrow.bytes + kReservedShared) > kSMShared || narrow.Kp > 64 ||
         2 * (64 + narrow.BV) * 10 >= (64 + c.BV) * 14)
       continue;
