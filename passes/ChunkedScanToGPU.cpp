@@ -55,6 +55,8 @@ constexpr int64_t kWarps = 8;
 constexpr int64_t kThreads = 32 * kWarps;
 // The solve kernel: four warps, one per 16-row block of T.
 constexpr int64_t kSolveThreads = 128;
+// Rounds of its 128-ary search for a slot's sequence: 128⁵ > 2³¹.
+constexpr int64_t kSearchRounds = 5;
 // The largest dynamic shared memory of a block on sm_90 (227 KiB).
 constexpr int64_t kMaxShared = 227 * 1024;
 // The tile-width choice counts waves on an H100 SXM (132 SMs; the PCIe
@@ -516,7 +518,7 @@ static SolveLayout solveLayout(const ChunkedConfig &c) {
   l.offT = take(kChunk * (kChunk + 8) * 2);
   l.offG = take(kChunk * 4);
   l.offB = take(kChunk * 4);
-  l.offSeq = take(4);
+  l.offSeq = take(4 * kSearchRounds);
   l.bytes = off;
   return l;
 }
@@ -563,7 +565,7 @@ static void emitSolveKernel(ScanOp op, const ChunkedConfig &c,
   Value sT = view(l.offT, {kChunk, kChunk + 8}, et);
   Value sG = view(l.offG, {kChunk}, f32);
   Value sB = view(l.offB, {kChunk}, f32);
-  Value sSeq = view(l.offSeq, {1}, b.getI32Type());
+  Value sSeq = view(l.offSeq, {kSearchRounds}, b.getI32Type());
 
   Value tid = e.threadId();
   Value warp = e.idiv(tid, e.idx(32)), lane = e.irem(tid, e.idx(32));
@@ -574,11 +576,15 @@ static void emitSolveKernel(ScanOp op, const ChunkedConfig &c,
   Value h = e.blockId(gpu::Dimension::y);
   Value kh = e.idiv(h, e.idiv(HV, H));
 
-  // Whose slot is it: the n with firstSlot(n) ≤ slot < firstSlot(n + 1),
-  // every thread testing candidates tid, tid + 128, … (one round up to 128
-  // sequences). Valid cu_seqlens (the bundle checks: 0 first, T last, non-
-  // decreasing) give every slot exactly one; a slot that finds none keeps
-  // the sentinel N and solves nothing.
+  // Whose slot is it: the last n with firstSlot(n) ≤ slot (firstSlot
+  // increases with n, and firstSlot(0) = 0). A 128-ary search: each round
+  // the 128 threads test candidates spread evenly over [lo, hi), and the
+  // largest that passes (an atomic max in shared memory, one word a
+  // round so that no thread reads a word the next round writes) becomes
+  // lo, hi = lo + the spread: one round up to 128 sequences, two up to
+  // 16384. A slot past its sequence's chunks finds that sequence and
+  // solves nothing below; invalid cu_seqlens (which the bundle rejects)
+  // still give an n < N.
   auto globalFirst = [&](Value n) -> Value {
     if (!cu)
       return e.imul(n, T); // as KernelBuilder::sequence: row n, first 0
@@ -586,33 +592,43 @@ static void emitSolveKernel(ScanOp op, const ChunkedConfig &c,
                                              e.loadRaw(cu, n));
     return e.imin(first, T);
   };
-  e.when(e.ieq(tid, e.idx(0)),
-         [&] { e.storeRaw(e.toI32(N), sSeq, {e.idx(0)}); });
+  e.when(e.ult(tid, e.idx(kSearchRounds)),
+         [&] { e.storeRaw(e.toI32(e.idx(0)), sSeq, {tid}); });
   e.barrier();
-  Value rounds = arith::CeilDivUIOp::create(b, N, e.idx(kSolveThreads));
-  e.loop(e.idx(0), rounds, [&](Value round) {
-    Value n = e.iadd(tid, e.imul(round, e.idx(kSolveThreads)));
-    e.when(e.ult(n, N), [&] {
-      Value n1 = e.iadd(n, e.idx(1));
-      Value lo = solveSlot(e, globalFirst(n), n);
-      // cu_seqlens[N] exists; (N)·T is the batch's end.
-      Value hi = e.select(e.ult(n1, N), solveSlot(e, globalFirst(n1), n1),
-                          e.idx(std::numeric_limits<int32_t>::max()));
-      e.when(e.iand(e.ule(lo, slot), e.ult(slot, hi)),
-             [&] { e.storeRaw(e.toI32(n), sSeq, {e.idx(0)}); });
-    });
-  });
-  e.barrier();
-  Value n = e.toIndex(e.loadRaw(sSeq, {e.idx(0)}));
+  // Rounds: 1 + [N > 128] + [N > 128²] + …, the same in every thread.
+  Value rounds = e.idx(1);
+  for (int64_t r = 1, reach = kSolveThreads; r < kSearchRounds;
+       ++r, reach *= kSolveThreads)
+    rounds = e.iadd(rounds, e.select(e.ult(e.idx(reach), N), e.idx(1),
+                                     e.idx(0)));
+  SmallVector<Value> range = e.loop(
+      e.idx(0), rounds, e.idx(1), {e.idx(0), N},
+      [&](Value round, ValueRange lohi) -> SmallVector<Value> {
+        Value lo = lohi[0], hi = lohi[1];
+        Value spread =
+            arith::CeilDivUIOp::create(b, e.isub(hi, lo), e.idx(kSolveThreads));
+        Value n = e.iadd(lo, e.imul(tid, spread));
+        e.when(e.ult(n, hi), [&] {
+          e.when(e.ule(solveSlot(e, globalFirst(n), n), slot), [&] {
+            memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::maxu,
+                                        e.toI32(n), sSeq, ValueRange{round});
+          });
+        });
+        e.barrier();
+        Value found = e.toIndex(e.loadRaw(sSeq, {round}));
+        return {found, e.imin(e.iadd(found, spread), hi)};
+      });
+  Value n = range[0];
   e.when(e.ult(n, N), [&] {
     KernelBuilder::Sequence sequence = e.sequence(cu, n, T);
     Value rowBase = e.imul(sequence.row, T);
-    Value chunk =
-        e.isub(slot, solveSlot(e, e.iadd(rowBase, sequence.first), n));
+    Value firstSlot = solveSlot(e, e.iadd(rowBase, sequence.first), n);
+    Value chunk = e.isub(slot, firstSlot);
     Value start = e.iadd(sequence.first, e.imul(chunk, e.idx(kChunk)));
     // A slot past its sequence's chunks (or past the batch) has no T to
-    // solve: the chunked kernel never reads it.
-    e.when(e.ult(start, sequence.last), [&] {
+    // solve: the chunked kernel never reads it. (Nor has one before the
+    // sequence's first, which only invalid cu_seqlens leave.)
+    e.when(e.iand(e.ule(firstSlot, slot), e.ult(start, sequence.last)), [&] {
       Value len = e.imin(e.isub(sequence.last, start), e.idx(kChunk));
       auto tokenRow = [&](Value t) {
         return e.iadd(rowBase, e.iadd(start, e.imin(t, e.isub(len, e.idx(1)))));

@@ -124,6 +124,13 @@ def numerics_models():
         models[f"tc_{tag}_K128_V128_T200_f16"] = scan(
             "tensor cores: " + tag, 2, 200, 2, 4, 128, 128, "f16", decay=decay,
             attrs=attrs, states=True)
+    # Many packed sequences: the solve kernel's 128-ary search for a slot's
+    # sequence takes two rounds at 300 sequences and three at 17000
+    # (momentum: always the solve kernel).
+    for n, T in [(300, 4096), (17000, 20000)]:
+        models[f"varlen_many{n}_K32_V32_T{T}_bf16"] = scan(
+            f"varlen: {n} packed sequences, momentum, states", 1, T, 1, 1, 32, 32, "bf16",
+            attrs="delta_rule = 1.0, ", momentum=0.9, varlen=n, states=True)
     # Two blocks an SM: 8 × 9 pairs at the seed code's K = 56, V = 112 take
     # three 48-column tiles (216 blocks; the last tile 16 columns wide).
     models["tc_gdn_twopersm_K56_V112_T200_bf16"] = scan(

@@ -219,7 +219,9 @@ func.func @staged(%c: tensor<1x40x1x16xbf16>, %bm: tensor<1x40x1x16xbf16>,
 // A chunked bf16 scan with decay scalar, the delta rule and momentum takes
 // two kernels. First the solve kernel, one block of four warps per (slot,
 // value head): its slot count ⌊B·T/64⌋ + B sizes the temporary T buffer
-// [slots, HV, 64, 64]; it loads K by cp.async, forms A = K Kᵀ as bf16
+// [slots, HV, 64, 64]; a block finds its sequence by a 128-ary search
+// (rounds of 128 candidates, the largest passing one by an atomic max in
+// shared memory); it loads K by cp.async, forms A = K Kᵀ as bf16
 // ldmatrix + nvvm.mma.sync, and inverts I + L, the 16×16 block products as 3×tf32 m16n8k8 (operands split by truncation: a
 // mask, no cvt.rna; 16 blocks of 16×16×16, 192 products), storing T as
 // 16-byte rows. Then the tensor-core chunked kernel: eight warps, the
@@ -244,6 +246,11 @@ func.func @staged(%c: tensor<1x40x1x16xbf16>, %bm: tensor<1x40x1x16xbf16>,
 // CHECK:       memref.global "public" @muonssm_smem : memref<0xi8, #gpu.address_space<workgroup>>
 // CHECK:       gpu.func @muonssm_k0_solve
 // CHECK-SAME:    known_block_size = array<i32: 128, 1, 1>
+// CHECK:         scf.for
+// CHECK:           arith.ceildivui %{{.*}}, %c128
+// CHECK:           memref.atomic_rmw maxu
+// CHECK:           gpu.barrier
+// CHECK:           scf.yield
 // CHECK:         nvgpu.device_async_copy
 // CHECK:         nvgpu.device_async_wait
 // CHECK:         nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<bf16>

@@ -29,6 +29,7 @@
 // PTX-DAG: .visible .entry muonssm_k1_solve(
 // PTX-DAG: .visible .entry muonssm_k1(
 // PTX-DAG: ld.global.v4.b32
+// PTX-DAG: atom.shared.max.u32
 // PTX-DAG: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // PTX-DAG: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
 // PTX-DAG: ldmatrix.sync.aligned.m8n8.x4.shared.b16
