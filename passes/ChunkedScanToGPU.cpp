@@ -285,6 +285,27 @@ private:
 
 } // namespace
 
+/// The 16×16 block X Kᵀ at rows m0, columns n0 of each row-major tile X in
+/// `rowTiles` (q or k rows; Kp/16 k steps), K's B fragments loaded once for
+/// all of them: result[i] holds columns n0.. and n0 + 8.. as accumulators.
+static SmallVector<std::array<Value, 2>>
+blockProductsWithRows(KernelBuilder &e, WarpMma &mma, ArrayRef<Value> rowTiles,
+                      Value sK, Value m0, Value n0, int64_t Kp) {
+  SmallVector<std::array<Value, 2>> acc;
+  for (size_t i = 0; i < rowTiles.size(); ++i)
+    acc.push_back({e.vcst(0.0, 4), e.vcst(0.0, 4)});
+  for (int64_t ks = 0; ks < Kp / 16; ++ks) {
+    Value k0 = e.idx(16 * ks);
+    auto [b0, b1] = mma.loadBFromRows(sK, n0, k0);
+    for (auto [tile, pair] : llvm::zip(rowTiles, acc)) {
+      WarpMma::Frag f = mma.loadA(tile, m0, k0);
+      pair[0] = mma.mma(pair[0], f, b0);
+      pair[1] = mma.mma(pair[1], f, b1);
+    }
+  }
+  return acc;
+}
+
 /// (I + L)⁻¹ of the strictly lower triangular 64×64 L held in `sL` (f32,
 /// pitch 68), in place, and its rounded copy in `sT` (docs/gpu.md §3.2).
 /// Diagonal 16×16 blocks by forward substitution, one column per lane; the
@@ -675,14 +696,8 @@ static void emitSolveKernel(ScanOp op, const ChunkedConfig &c,
         Value np = e.idx(pair);
         e.when(e.ule(np, rb), [&] {
           Value n0 = e.idx(16 * pair);
-          Value a[2] = {e.vcst(0.0, 4), e.vcst(0.0, 4)};
-          for (int64_t ks = 0; ks < Kp / 16; ++ks) {
-            Value k0 = e.idx(16 * ks);
-            auto [b0, b1] = mma.loadBFromRows(sK, n0, k0);
-            WarpMma::Frag fk = mma.loadA(sK, m0, k0);
-            a[0] = mma.mma(a[0], fk, b0);
-            a[1] = mma.mma(a[1], fk, b1);
-          }
+          std::array<Value, 2> a =
+              blockProductsWithRows(e, mma, {sK}, sK, m0, n0, Kp)[0];
           Value dd[2] = {e.isub(e.isub(rowLo, mma.c2), n0),
                          e.isub(e.isub(rowHi, mma.c2), n0)};
           for (int64_t hf = 0; hf < 2; ++hf) {
@@ -1188,20 +1203,15 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
           Value np = e.iadd(cs, e.idx(2 * which));
           e.when(e.ule(np, rb), [&] {
             Value n0 = e.imul(np, e.idx(16));
-            Value pq[2] = {zeroAcc(), zeroAcc()};
-            Value a[2] = {zeroAcc(), zeroAcc()};
-            for (int64_t ks = 0; ks < Kp / 16; ++ks) {
-              Value k0 = e.idx(16 * ks);
-              auto [b0, b1] = mma.loadBFromRows(sK, n0, k0);
-              WarpMma::Frag fq = mma.loadA(sQ, m0, k0);
-              pq[0] = mma.mma(pq[0], fq, b0);
-              pq[1] = mma.mma(pq[1], fq, b1);
-              if (needA) {
-                WarpMma::Frag fk = mma.loadA(sK, m0, k0);
-                a[0] = mma.mma(a[0], fk, b0);
-                a[1] = mma.mma(a[1], fk, b1);
-              }
-            }
+            // Pq = Q Kᵀ and (where needed) A = K Kᵀ, sharing K's fragments.
+            SmallVector<Value, 2> rowTiles = {sQ};
+            if (needA)
+              rowTiles.push_back(sK);
+            SmallVector<std::array<Value, 2>> products =
+                blockProductsWithRows(e, mma, rowTiles, sK, m0, n0, Kp);
+            std::array<Value, 2> pq = products[0];
+            std::array<Value, 2> a =
+                needA ? products[1] : std::array<Value, 2>{};
             // Causality as (t − c2 − n0) against constants: no registers
             // per element column.
             Value dd[2] = {e.isub(e.isub(rowLo, mma.c2), n0),
