@@ -125,7 +125,7 @@ void ensureSharedBuffer(gpu::GPUModuleOp kernels, Location loc);
 /// workgroup address space, for memref.view at byte offsets.
 Value sharedBytes(ImplicitLocOpBuilder &b, int64_t bytes);
 
-/// muonssm.rank1_gain, one warp per (b, t, h) (LowerToGPU.cpp).
+/// muonssm.rank1_gain, a group of lanes per (b, t, h) (LowerToGPU.cpp).
 LogicalResult lowerRank1Gain(Rank1GainOp op, gpu::GPUModuleOp kernels,
                              StringRef name);
 

@@ -290,10 +290,9 @@ LogicalResult gpu_codegen::lowerRank1Gain(Rank1GainOp op,
   const int64_t dimK = kType.getDimSize(3), dimV = vType.getDimSize(3);
   const bool staticDims =
       !ShapedType::isDynamic(dimK) && !ShapedType::isDynamic(dimV);
-  auto roundsOf = [](int64_t n, int64_t step) { return (n + step - 1) / step; };
   int64_t lanes = staticDims ? 1 : 32;
-  while (lanes < 32 &&
-         std::max(roundsOf(dimK, lanes * wK), roundsOf(dimV, lanes * wV)) > 4)
+  while (lanes < 32 && std::max(llvm::divideCeil(dimK, lanes * wK),
+                                llvm::divideCeil(dimV, lanes * wV)) > 4)
     lanes *= 2;
   const int64_t warps = 4, perWarp = 32 / lanes;
   gpu::GPUFuncOp func = launch.createKernel(32 * warps, 0);
@@ -336,10 +335,10 @@ LogicalResult gpu_codegen::lowerRank1Gain(Rank1GainOp op,
     // iteration so that their loads are in flight together.
     auto rounds = [&](Value n, int64_t dim,
                       int64_t w) -> std::pair<Value, int64_t> {
-      if (staticDims && roundsOf(dim, lanes * w) <= 8)
-        return {Value(), roundsOf(dim, lanes * w)};
+      if (staticDims && llvm::divideCeil(dim, lanes * w) <= 8)
+        return {Value(), llvm::divideCeil(dim, lanes * w)};
       if (staticDims)
-        return {e.idx(roundsOf(dim, lanes * w)), 0};
+        return {e.idx(llvm::divideCeil(dim, lanes * w)), 0};
       return {e.idiv(e.iadd(n, e.idx(lanes * w - 1)), e.idx(lanes * w)), 0};
     };
     // Σ x_j² over this lane's w elements of round `round` of a row of n

@@ -191,7 +191,7 @@ def LowerToGPU : Pass<"muonssm-lower-to-gpu", "ModuleOp"> {
     flat views of its operands and results. The kernels (docs/gpu.md):
     `muonssm.scan` without Newton–Schulz runs token by token with the state
     in registers (one block per sequence, value head and tile of value
-    columns); `muonssm.rank1_gain` runs one warp per (b, t, h). The function
+    columns); `muonssm.rank1_gain` runs a group of lanes per (b, t, h). The function
     keeps its float64 reference as the `muonssm.reference` attribute for
     muonssm-translate's bundles.
   }];
