@@ -55,6 +55,8 @@ constexpr int64_t kWarps = 8;
 constexpr int64_t kThreads = 32 * kWarps;
 // The solve kernel: four warps, one per 16-row block of T.
 constexpr int64_t kSolveThreads = 128;
+// The chunked kernel's gates as loaded (g, β, gain), a row of 64 f32 each.
+constexpr int64_t kRawGates = 3;
 // Rounds of its 128-ary search for a slot's sequence: 128⁵ > 2³¹.
 constexpr int64_t kSearchRounds = 5;
 // The largest dynamic shared memory of a block on sm_90 (227 KiB).
@@ -83,9 +85,9 @@ struct ChunkedConfig {
   bool twoPerSM = false;
   int64_t pitchK, pitchV; // row pitches in elements (+8: no ldmatrix conflicts)
 
-  // Byte offsets. Q, K, V (and T when presolved) come twice (buffer 1 at
-  // +bufferBytes) when double buffered; the rest once.
-  int64_t offQ, offK, offV, bufferBytes;
+  // Byte offsets. Q, K, V, the raw gates (and T when presolved) come twice
+  // (buffer 1 at +bufferBytes) when double buffered; the rest once.
+  int64_t offQ, offK, offV, offRaw, bufferBytes;
   int64_t offS, offM, offW, offY, offZ, offT, offP, offPO, offLE, offL, offOm;
   int64_t offG, offA, offB, offWf, offGam, offZero, bytes;
 };
@@ -240,6 +242,7 @@ static ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
     c.offV = take(vBytes);
     int64_t tileC = kChunk * (kChunk + 8) * 2;
     c.offT = c.presolved ? take(tileC) : -1;
+    c.offRaw = take(kRawGates * kChunk * 4);
     c.bufferBytes = off;
     if (twice)
       off *= 2;
@@ -787,13 +790,14 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
   // into the ldmatrix/ld immediates. With a constant shift, LICM hoists each
   // of the hundreds of distinct fragment addresses out of the loop into its
   // own register, and the kernel spills.
-  Value sQ, sK, sV, sS, sM, sW, sY, sZ, sT, sP, sPO, sLE, sL, sOm, sG, sA,
-      sB, sWf, sGam;
+  Value sQ, sK, sV, sRaw, sS, sM, sW, sY, sZ, sT, sP, sPO, sLE, sL, sOm, sG,
+      sA, sB, sWf, sGam;
   const int64_t pK = c.pitchK, pV = c.pitchV;
   auto bindBuffers = [&](Value shift) {
     sQ = view(shift, c.offQ, {kChunk, pK}, et);
     sK = view(shift, c.offK, {kChunk, pK}, et);
     sV = view(shift, c.offV, {kChunk, pV}, et);
+    sRaw = view(shift, c.offRaw, {kRawGates, kChunk}, f32);
     if (c.presolved)
       sT = view(shift, c.offT, {kChunk, kChunk + 8}, et);
   };
@@ -1056,47 +1060,53 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
             b.getIndexAttr(8), Value(), b.getUnitAttr());
       }
     }
+    // The gates (zero past the sequence), each copied by the thread that
+    // reads it at the top of the chunk, whose own wait then makes it
+    // visible: thread t < 64 β_t and gain_t, warp 0 lane l g of tokens 2l
+    // and 2l + 1. (Loaded a chunk ahead into registers instead, they were
+    // live across the whole chunk; at 255 registers, the paper form's
+    // kernel spilled them, and each spill store waited for its load.)
+    Value tRaw = view(shift, c.offRaw, {kRawGates, kChunk}, f32);
+    auto copyGate = [&](Value buffer, int64_t which, Value t) {
+      if (!buffer)
+        return;
+      Value ok = e.ult(t, len);
+      Value at = e.iadd(e.imul(tokenRow(start, len, t), HV), h);
+      if (cast<MemRefType>(buffer.getType()).getElementType().isF32()) {
+        nvgpu::DeviceAsyncCopyOp::create(
+            b, nvgpu::DeviceAsyncTokenType::get(ctx), tRaw,
+            ValueRange{e.idx(which), t}, buffer, ValueRange{at},
+            b.getIndexAttr(1), e.select(ok, e.idx(1), e.idx(0)), UnitAttr());
+        return;
+      }
+      // cp.async moves at least 4 bytes: 16-bit gates pass through a
+      // register.
+      e.storeRaw(e.select(ok, e.load(buffer, at), zeroF), tRaw,
+                 {e.idx(which), t});
+    };
+    e.when(e.ult(tid, e.idx(kChunk)), [&] {
+      copyGate(beta, 1, tid);
+      copyGate(gain, 2, tid);
+    });
+    if (decay)
+      e.when(e.ieq(warp, e.idx(0)), [&] {
+        Value t0 = e.imul(lane, e.idx(2));
+        copyGate(g, 0, t0);
+        copyGate(g, 0, e.iadd(t0, e.idx(1)));
+      });
     nvgpu::DeviceAsyncCreateGroupOp::create(
         b, nvgpu::DeviceAsyncTokenType::get(ctx), ValueRange{});
   };
-  // Gates of a chunk, in the threads that store them: warp 0 lane l holds
-  // g of tokens 2l and 2l+1 (for the prefix sum); thread t < 64 holds β_t
-  // and gain_t.
-  auto loadGates = [&](Value chunk) -> SmallVector<Value> {
-    Value start = chunkStart(chunk);
-    Value len = e.imin(e.isub(last, start), e.idx(kChunk));
-    // The chunk past the end (prefetched by the last chunk) still loads,
-    // so its rows are clamped to the batch row's last token: T·(b+1) − 1
-    // (past the end of the buffer for the last sequence otherwise).
-    Value safe = e.imax(len, e.idx(1));
-    Value rowEnd = e.isub(e.imul(e.iadd(bIdx, e.idx(1)), e.imax(T, e.idx(1))),
-                          e.idx(1));
-    auto gate = [&](Value buffer, Value t, Value fallback) -> Value {
-      Value ok = e.iand(e.ult(t, len), e.ult(start, last));
-      Value row = e.imin(tokenRow(start, safe, t), rowEnd);
-      Value x = buffer ? e.load(buffer, e.iadd(e.imul(row, HV), h))
-                       : fallback;
-      return e.select(ok, x, zeroF);
-    };
-    Value t0 = e.imul(lane, e.idx(2));
-    Value tt = e.imin(tid, e.idx(kChunk - 1));
-    return {decay ? gate(g, t0, zeroF) : zeroF,
-            decay ? gate(g, e.iadd(t0, e.idx(1)), zeroF) : zeroF,
-            gate(beta, tt, oneF), gain ? gate(gain, tt, oneF) : oneF};
-  };
-
   e.when(e.ieq(tid, e.idx(0)), [&] {
     e.storeRaw(arith::ConstantIntOp::create(b, 0, 32), sZero, {e.idx(0)});
   });
   if (c.doubleBuffer)
     e.when(e.ult(e.idx(0), chunks), [&] { issueLoads(e.idx(0), e.idx(0)); });
-  SmallVector<Value> gates0 = loadGates(e.idx(0));
   e.barrier(); // γ powers, state copies and the zero shift stored
 
   // ---- The chunks.
   SmallVector<Value> carried(S);
   carried.append(M);
-  carried.append(gates0);
   SmallVector<Value> end = e.loop(
       e.idx(0), chunks, e.idx(1), carried,
       [&](Value chunk, ValueRange in) -> SmallVector<Value> {
@@ -1107,7 +1117,6 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         if (momentum)
           M.assign(inputs.slice(stateRegs, stateRegs).begin(),
                    inputs.slice(stateRegs, stateRegs).end());
-        SmallVector<Value> gates(inputs.take_back(4));
         Value parity = c.doubleBuffer ? e.irem(chunk, e.idx(2)) : e.idx(0);
         Value zeroShift = arith::IndexCastUIOp::create(
             b, b.getIndexType(), e.loadRaw(sZero, {e.idx(0)}));
@@ -1126,21 +1135,29 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         Value token = nvgpu::DeviceAsyncCreateGroupOp::create(
             b, nvgpu::DeviceAsyncTokenType::get(ctx), ValueRange{});
         nvgpu::DeviceAsyncWaitOp::create(b, token, b.getI32IntegerAttr(0));
+        // A missing β or gain is 1 within the sequence (0 past it).
+        auto rawGate = [&](Value buffer, int64_t which, Value t) {
+          return buffer ? e.loadRaw(sRaw, {e.idx(which), t})
+                        : e.select(e.ult(t, len), oneF, zeroF);
+        };
         e.when(e.ult(tid, e.idx(kChunk)), [&] {
-          e.storeRaw(e.mul(e.cst(eta), gates[2]), sB, {tid});
-          e.storeRaw(e.mul(e.cst(tau), e.mul(gates[3], gates[2])), sWf, {tid});
+          Value betaT = rawGate(beta, 1, tid), gainT = rawGate(gain, 2, tid);
+          e.storeRaw(e.mul(e.cst(eta), betaT), sB, {tid});
+          e.storeRaw(e.mul(e.cst(tau), e.mul(gainT, betaT)), sWf, {tid});
         });
         if (decay)
           e.when(e.ieq(warp, e.idx(0)), [&] {
-            Value sum = e.add(gates[0], gates[1]);
-            Value inclusive = e.warpInclusiveScan(sum, lane);
-            Value before = e.sub(inclusive, sum);
             Value t0 = e.imul(lane, e.idx(2));
             Value t1 = e.iadd(t0, e.idx(1));
-            e.storeRaw(e.add(before, gates[0]), sG, {t0});
+            Value g0 = e.loadRaw(sRaw, {e.idx(0), t0});
+            Value g1 = e.loadRaw(sRaw, {e.idx(0), t1});
+            Value sum = e.add(g0, g1);
+            Value inclusive = e.warpInclusiveScan(sum, lane);
+            Value before = e.sub(inclusive, sum);
+            e.storeRaw(e.add(before, g0), sG, {t0});
             e.storeRaw(inclusive, sG, {t1});
-            e.storeRaw(e.exp(gates[0]), sA, {t0});
-            e.storeRaw(e.exp(gates[1]), sA, {t1});
+            e.storeRaw(e.exp(g0), sA, {t0});
+            e.storeRaw(e.exp(g1), sA, {t1});
           });
         e.barrier();
 
@@ -1151,7 +1168,6 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
             issueLoads(next, e.imul(e.isub(e.idx(1), parity),
                                     e.idx(c.bufferBytes)));
           });
-        SmallVector<Value> nextGates = loadGates(next);
 
         // Per-row quantities of this lane's rows t and the last token e.
         auto gAt = [&](Value t) { return decay ? e.loadRaw(sG, {t}) : zeroF; };
@@ -1491,7 +1507,6 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
 
         SmallVector<Value> yield(S);
         yield.append(M);
-        yield.append(nextGates);
         return yield;
       });
 
