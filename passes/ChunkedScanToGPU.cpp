@@ -1183,19 +1183,28 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         auto wRow = [&](int64_t r) { return r < 2 ? wLo : wHi; };
 
         // -- Ω_ts = a_t·Ω_{t−1,s} + γ^{t−s} (Ω_ss = 1): one column s per
-        // thread of warps 0-1 (momentum).
+        // thread of warps 0-1 (momentum). Eight rows' a_t and γ^{t−s} are
+        // loaded before their stores: every tile is a view of one shared
+        // buffer, so no load moves above a store of Ω, and loaded row by
+        // row each step waited for its loads.
         if (momentum) {
           e.when(e.ult(tid, e.idx(kChunk)), [&] {
             Value s = tid;
             Value om = zeroF;
-            for (int64_t t = 0; t < kChunk; ++t) {
-              Value tc = e.idx(t);
-              Value on = e.ule(s, tc);
-              Value gp =
-                  e.loadRaw(sGam, {e.select(on, e.isub(tc, s), e.idx(0))});
-              Value a = decay ? e.loadRaw(sA, {tc}) : oneF;
-              om = e.select(on, e.fma(a, om, gp), zeroF);
-              e.storeRaw(om, sOm, {tc, s});
+            const int64_t batch = 8;
+            for (int64_t t0 = 0; t0 < kChunk; t0 += batch) {
+              SmallVector<Value> on, gp, a;
+              for (int64_t t = t0; t < t0 + batch; ++t) {
+                Value tc = e.idx(t);
+                on.push_back(e.ule(s, tc));
+                gp.push_back(e.loadRaw(
+                    sGam, {e.select(on.back(), e.isub(tc, s), e.idx(0))}));
+                a.push_back(decay ? e.loadRaw(sA, {tc}) : oneF);
+              }
+              for (int64_t i = 0; i < batch; ++i) {
+                om = e.select(on[i], e.fma(a[i], om, gp[i]), zeroF);
+                e.storeRaw(om, sOm, {e.idx(t0 + i), s});
+              }
             }
           });
           e.barrier();
