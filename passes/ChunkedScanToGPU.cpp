@@ -554,16 +554,20 @@ static SolveLayout solveLayout(const ChunkedConfig &c) {
 /// the gates, not on the state, so this takes the solve off the chunked
 /// kernel's serial path: that kernel walks a sequence's chunks one after
 /// the other, and where there are fewer (sequence, head, tile) blocks than
-/// SMs, its chunk latency is the run time.
-static void emitSolveKernel(ScanOp op, const ChunkedConfig &c,
-                            gpu::GPUFuncOp func, ArrayRef<std::string> names) {
+/// SMs, its chunk latency is the run time. With `gain` (the paper form,
+/// gainFormedBySolveKernel), it also writes that op's gain of every token
+/// into `gain` [B, T, HV], which saves the gain kernel's launch and its
+/// second read of K.
+static void emitSolveKernel(ScanOp op, Rank1GainOp gain,
+                            const ChunkedConfig &c, gpu::GPUFuncOp func,
+                            ArrayRef<std::string> names) {
   MLIRContext *ctx = op.getContext();
   ImplicitLocOpBuilder b(op.getLoc(), ctx);
   b.setInsertionPointToStart(&func.getBody().front());
   KernelBuilder e(b, b.getF32Type());
   auto arg = [&](StringRef n) { return kernelArg(func, names, n); };
   Value k = arg("k"), g = arg("g"), beta = arg("beta"), cu = arg("cu_seqlens"),
-        tInverse = arg("t_inverse");
+        tInverse = arg("t_inverse"), vBuf = arg("v"), gainOut = arg("gain");
   Value T = e.toIndex(arg("T")), H = e.toIndex(arg("H")),
         HV = e.toIndex(arg("HV"));
   // N1: the sequences, or cu_seqlens' size (one more).
@@ -666,6 +670,37 @@ static void emitSolveKernel(ScanOp op, const ChunkedConfig &c,
           e.idx(K));
       Value token = nvgpu::DeviceAsyncCreateGroupOp::create(
           b, nvgpu::DeviceAsyncTokenType::get(ctx), ValueRange{});
+      // The paper form's gain (§1.1) beside T, two lanes a token: v's rows
+      // loaded from global memory while K and the gates arrive (16 bytes
+      // a load where the rows allow), their squares summed below with
+      // K's from shared memory. (Summed as they arrived, their latency
+      // came before the gates' loads instead of beside them: the kernel
+      // took 172 µs instead of 163 at 16 × 2048, K = V = 128; 126 without
+      // the gain, whose own kernel took 68.)
+      auto squares = [&](Value row, int64_t n) {
+        Value x = e.convert(row, VectorType::get({n}, f32));
+        Value sum = e.cst(0.0);
+        for (int64_t i = 0; i < n; ++i) {
+          Value xi = vector::ExtractOp::create(b, x, ArrayRef<int64_t>{i});
+          sum = e.fma(xi, xi, sum);
+        }
+        return sum;
+      };
+      Value gainToken, gainHalf, gainRow;
+      SmallVector<Value> vRows;
+      const int64_t V = c.V, w = rowVectorWidth(op.getV().getType());
+      if (gain) {
+        gainToken = e.idiv(tid, e.idx(2));
+        gainHalf = e.irem(tid, e.idx(2));
+        gainRow = e.iadd(e.imul(tokenRow(gainToken), HV), h);
+        for (int64_t j0 = 0; j0 < V; j0 += 2 * w) {
+          // The second lane of a last round past V loads the row's last
+          // vector, and drops it below.
+          Value j = e.iadd(e.idx(j0), e.imul(gainHalf, e.idx(w)));
+          Value at = e.iadd(e.imul(gainRow, e.idx(V)), e.imin(j, e.idx(V - w)));
+          vRows.push_back(e.vload(vBuf, {at}, w));
+        }
+      }
       // The gates: b_t = η·β_t (0 past the sequence), and G the cumulated
       // log decay (warp 0 lane l: tokens 2l and 2l + 1).
       auto gate = [&](Value buffer, Value t, Value fallback) -> Value {
@@ -687,6 +722,30 @@ static void emitSolveKernel(ScanOp op, const ChunkedConfig &c,
         });
       nvgpu::DeviceAsyncWaitOp::create(b, token, b.getI32IntegerAttr(0));
       e.barrier();
+
+      if (gain) {
+        // K's rows are zero past K (and Kp is a multiple of 16).
+        Value kk = e.cst(0.0);
+        for (int64_t j0 = 0; j0 < Kp; j0 += 16) {
+          Value col = e.iadd(e.idx(j0), e.imul(gainHalf, e.idx(8)));
+          kk = e.add(kk, squares(e.vload(sK, {gainToken, col}, 8), 8));
+        }
+        Value vv = e.cst(0.0);
+        for (auto [round, row] : llvm::enumerate(vRows)) {
+          Value part = squares(row, w);
+          if (int64_t(round) * 2 * w + w >= V)
+            part = e.select(e.ieq(gainHalf, e.idx(0)), part, e.cst(0.0));
+          vv = e.add(vv, part);
+        }
+        Value ww = e.groupSum(vv, 2);
+        if (beta) {
+          Value betaT = e.load(beta, gainRow);
+          ww = e.mul(e.mul(betaT, betaT), ww);
+        }
+        Value result = rank1GainFromSums(e, gain, e.groupSum(kk, 2), ww);
+        e.when(e.iand(e.ieq(gainHalf, e.idx(0)), e.ult(gainToken, len)),
+               [&] { e.store(result, gainOut, gainRow); });
+      }
 
       // L = strict_lower(b·A ⊙ D), A = K Kᵀ, on the pairs np ≤ rb, as the
       // chunked kernel forms it.
@@ -1578,6 +1637,23 @@ std::string gpu_codegen::whyNotTensorCoreChunked(ScanOp op) {
   return "";
 }
 
+bool gpu_codegen::getsChunkedKernel(ScanOp op) {
+  return whyNotTensorCoreChunked(op).empty() && !isShortSequence(op);
+}
+
+Rank1GainOp gpu_codegen::gainFormedBySolveKernel(ScanOp op) {
+  auto gain =
+      op.getGain() ? op.getGain().getDefiningOp<Rank1GainOp>() : Rank1GainOp();
+  if (!gain || !gain.getGain().hasOneUse() || gain.getDt() ||
+      gain.getK() != op.getK() || gain.getV() != op.getV() ||
+      gain.getBeta() != op.getBeta() || !getsChunkedKernel(op))
+    return {};
+  int64_t K = op.getQ().getType().getDimSize(3);
+  int64_t V = op.getV().getType().getDimSize(3);
+  auto element = cast<FloatType>(op.getV().getType().getElementType());
+  return chooseConfig(op, K, V, element).presolved ? gain : Rank1GainOp();
+}
+
 LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op,
                                             gpu::GPUModuleOp kernels,
                                             StringRef name) {
@@ -1592,12 +1668,16 @@ LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op,
 
   ensureSharedBuffer(kernels, op.getLoc());
 
-  // The solve kernel first, into a temporary the chunked kernel reads.
+  // The solve kernel first, into temporaries the chunked kernel reads: T,
+  // and the paper form's gain where the solve kernel forms it.
   Value v = op.getV(), cu = op.getCuSeqlens();
-  Value tInverse;
+  Value tInverse, gainSums;
+  Rank1GainOp gain = gainFormedBySolveKernel(op);
   if (config.presolved) {
     LaunchBuilder solve(op, kernels, (name + "_solve").str());
     solve.addBuffer("k", op.getK(), /*isResult=*/false);
+    if (gain)
+      solve.addBuffer("v", v, /*isResult=*/false);
     if (op.getG())
       solve.addBuffer("g", op.getG(), /*isResult=*/false);
     if (op.getBeta())
@@ -1613,6 +1693,13 @@ LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op,
         element, {ShapedType::kDynamic, ShapedType::kDynamic, kChunk, kChunk},
         {slots, heads});
     solve.addMemRef("t_inverse", tInverse);
+    if (gain) {
+      auto type = gain.getGain().getType();
+      gainSums = solve.temporary(type.getElementType(),
+                                 SmallVector<int64_t>(3, ShapedType::kDynamic),
+                                 {solve.dim(v, 0), solve.dim(v, 1), heads});
+      solve.addMemRef("gain", gainSums);
+    }
     solve.addSize("T", v, 1);
     solve.addSize("H", op.getQ(), 2);
     solve.addSize("HV", v, 2);
@@ -1623,13 +1710,13 @@ LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op,
     // is a chain of dependent steps that only more warps hide.
     solveFunc->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
                        IntegerAttr::get(IntegerType::get(op.getContext(), 32), 4));
-    emitSolveKernel(op, config, solveFunc, solve.argNames());
+    emitSolveKernel(op, gain, config, solveFunc, solve.argNames());
     solve.setProducts(element);
     solve.launchOnly({slots, heads});
   }
 
   LaunchBuilder launch(op, kernels, name);
-  launch.addScanOperands(op);
+  launch.addScanOperands(op, gainSums);
   if (tInverse)
     launch.addMemRef("t_inverse", tInverse);
   gpu::GPUFuncOp func = launch.createKernel(kThreads, config.bytes);
@@ -1643,5 +1730,7 @@ LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op,
       cu ? launch.sub(launch.dim(cu, 0), 1) : launch.dim(v, 0);
   launch.setProducts(element);
   launch.launch({tiles, launch.dim(v, 2), sequences});
+  if (gain)
+    gain.erase();
   return success();
 }

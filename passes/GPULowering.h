@@ -42,8 +42,9 @@ public:
   /// as the operands are (q, k, v, g, dt, a, beta, gain, cu_seqlens,
   /// initial_state, initial_momentum, state_indices; o, final_state,
   /// final_momentum), the final states of pools in place; then the sizes
-  /// P (pools only), T, H and HV.
-  void addScanOperands(ScanOp op);
+  /// P (pools only), T, H and HV. A `gain` temporary (addMemRef) takes the
+  /// place of the op's gain operand.
+  void addScanOperands(ScanOp op, Value gain = {});
   /// Dimension `dim` of a tensor operand, passed as an i32 named `name`.
   void addSize(StringRef name, Value tensor, int64_t dim);
   size_t numBuffers() const { return buffers.size(); }
@@ -128,6 +129,23 @@ Value sharedBytes(ImplicitLocOpBuilder &b, int64_t bytes);
 /// muonssm.rank1_gain, a group of lanes per (b, t, h) (LowerToGPU.cpp).
 LogicalResult lowerRank1Gain(Rank1GainOp op, gpu::GPUModuleOp kernels,
                              StringRef name);
+/// Inside a kernel: `op`'s gain (docs/chunking.md §1) from the sums of
+/// squares ‖k‖² and ‖w‖² of one (b, t, h).
+Value rank1GainFromSums(KernelBuilder &e, Rank1GainOp op, Value kk, Value ww);
+/// Elements a lane loads at once from rows of `type`'s last dimension: the
+/// most, up to 16 bytes, by which every row start stays aligned (the
+/// buffers are whole allocations with the identity layout, as the chunked
+/// kernel's cp.async assumes): K = 42 bf16 two, V = 84 four, 128 eight.
+int64_t rowVectorWidth(RankedTensorType type);
+
+/// Whether `op` (a scan without NS) runs the tensor-core chunked kernel.
+bool getsChunkedKernel(ScanOp op);
+/// The rank1_gain op whose sums the solve kernel of `op` forms beside T
+/// (docs/gpu.md §3.2), or null: the scan's gain where it comes from a
+/// rank1_gain on the scan's own k, v and β, without dt, that nothing else
+/// reads, and `op` gets the chunked kernel with the solve kernel. Its own
+/// kernel is then not built.
+Rank1GainOp gainFormedBySolveKernel(ScanOp op);
 
 } // namespace mlir::muonssm::gpu_codegen
 

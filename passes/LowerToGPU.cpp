@@ -120,7 +120,7 @@ Value LaunchBuilder::temporary(Type element, ArrayRef<int64_t> shape,
                        b, MemRefType::get(shape, element), dynamicSizes));
 }
 
-void LaunchBuilder::addScanOperands(ScanOp op) {
+void LaunchBuilder::addScanOperands(ScanOp op, Value gain) {
   for (auto [argName, value] :
        SmallVector<std::pair<StringRef, Value>>{
            {"q", op.getQ()},
@@ -137,7 +137,9 @@ void LaunchBuilder::addScanOperands(ScanOp op) {
            {"initial_state", op.getInitialState()},
            {"initial_momentum", op.getInitialMomentum()},
            {"state_indices", op.getStateIndices()}})
-    if (value)
+    if (gain && argName == "gain")
+      addMemRef(argName, gain);
+    else if (value)
       addBuffer(argName, value, /*isResult=*/false);
   // Result sizes (for dynamic dimensions): o is v's shape, a final state
   // [N, HV, K, V] with N sequences (cu_seqlens: its size − 1).
@@ -243,11 +245,7 @@ void LaunchBuilder::launch(ArrayRef<Value> grid) {
 // muonssm.rank1_gain: a group of lanes per (b, t, h)
 //===----------------------------------------------------------------------===//
 
-/// Elements a lane loads at once from rows of `dim` elements of `type`: the
-/// most, up to 16 bytes, by which every row start stays aligned (the
-/// buffers are whole allocations with the identity layout, as the chunked
-/// kernel's cp.async assumes): K = 42 bf16 two, V = 84 four, 128 eight.
-static int64_t rowVectorWidth(RankedTensorType type) {
+int64_t gpu_codegen::rowVectorWidth(RankedTensorType type) {
   int64_t dim = type.getDimSize(type.getRank() - 1);
   if (ShapedType::isDynamic(dim))
     return 1;
@@ -255,6 +253,27 @@ static int64_t rowVectorWidth(RankedTensorType type) {
   while (dim % width != 0)
     width /= 2;
   return width;
+}
+
+Value gpu_codegen::rank1GainFromSums(KernelBuilder &e, Rank1GainOp op,
+                                     Value kk, Value ww) {
+  double tauIn = op.getTauIn().convertToDouble();
+  double tauOut = op.getTauOut().convertToDouble();
+  NewtonSchulzAttr ns = op.getNewtonSchulz();
+  NSCoefficients coef = getNSCoefficients(ns.getPolynomial());
+  Value zero = e.cst(0.0);
+  Value sigma = e.mul(e.cst(tauIn), e.mul(e.sqrt(kk), e.sqrt(ww)));
+  Value eps = e.cst(ns.getEpsValue());
+  Value s = e.div(sigma, ns.getEpsMode() == EpsMode::Add ? e.add(sigma, eps)
+                                                         : e.maxf(sigma, eps));
+  for (int64_t step = 0; step < ns.getSteps(); ++step) {
+    Value s2 = e.mul(s, s);
+    s = e.mul(s, e.fma(e.fma(e.cst(coef.c), s2, e.cst(coef.b)), s2,
+                       e.cst(coef.a)));
+  }
+  Value isZero = arith::CmpFOp::create(e.b, arith::CmpFPredicate::OEQ,
+                                       sigma, zero);
+  return e.mul(e.cst(tauIn * tauOut), e.select(isZero, zero, e.div(s, sigma)));
 }
 
 LogicalResult gpu_codegen::lowerRank1Gain(Rank1GainOp op,
@@ -428,24 +447,7 @@ LogicalResult gpu_codegen::lowerRank1Gain(Rank1GainOp op,
                      })[0],
           lanes);
     }
-    double tauIn = op.getTauIn().convertToDouble();
-    double tauOut = op.getTauOut().convertToDouble();
-    NewtonSchulzAttr ns = op.getNewtonSchulz();
-    NSCoefficients coef = getNSCoefficients(ns.getPolynomial());
-    Value sigma = e.mul(e.cst(tauIn), e.mul(e.sqrt(kk), e.sqrt(ww)));
-    Value eps = e.cst(ns.getEpsValue());
-    Value s = e.div(sigma, ns.getEpsMode() == EpsMode::Add
-                               ? e.add(sigma, eps)
-                               : e.maxf(sigma, eps));
-    for (int64_t step = 0; step < ns.getSteps(); ++step) {
-      Value s2 = e.mul(s, s);
-      s = e.mul(s, e.fma(e.fma(e.cst(coef.c), s2, e.cst(coef.b)), s2,
-                         e.cst(coef.a)));
-    }
-    Value isZero = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, sigma,
-                                         zero);
-    Value gain = e.mul(e.cst(tauIn * tauOut),
-                       e.select(isZero, zero, e.div(s, sigma)));
+    Value gain = rank1GainFromSums(e, op, kk, ww);
     e.when(e.iand(e.ult(triple, count), e.ieq(sub, e.idx(0))),
            [&] { e.store(gain, out, p); });
     gpu::ReturnOp::create(b);
@@ -554,6 +556,14 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
             return signalPassFailure();
           }
 
+    // Gains whose sums a scan's solve kernel forms: no kernel of their own
+    // (lowerChunkedScan erases them).
+    llvm::SmallPtrSet<Operation *, 4> formedBySolve;
+    for (Operation *op : ops)
+      if (auto scan = dyn_cast<ScanOp>(op))
+        if (Rank1GainOp gain = gainFormedBySolveKernel(scan))
+          formedBySolve.insert(gain);
+
     int counter = 0;
     for (Operation *op : ops) {
       std::string name = "muonssm_k" + std::to_string(counter++);
@@ -577,8 +587,7 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
                 // every other scan runs token by token, and so do short
                 // static sequences (decode, speculative decoding), where
                 // the state's load and store are the whole cost.
-                if (whyNotTensorCoreChunked(scan).empty() &&
-                    !isShortSequence(scan))
+                if (getsChunkedKernel(scan))
                   return lowerChunkedScan(scan, kernels, name);
                 return lowerRecurrentScan(scan, kernels, name);
               })
@@ -587,6 +596,8 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
                   return gain.emitError()
                          << "the GPU kernels compute in f32; f64 inputs run "
                             "on the CPU (--target cpu)";
+                if (formedBySolve.contains(gain))
+                  return success();
                 return lowerRank1Gain(gain, kernels, name);
               })
               .Case<ChunkNewtonSchulzOp>(

@@ -189,9 +189,12 @@ def LowerToGPU : Pass<"muonssm-lower-to-gpu", "ModuleOp"> {
     Creates `gpu.module @muonssm_kernels` with an NVVM target and, for every
     muonssm op, a `gpu.func` kernel; the op becomes a `gpu.launch_func` on
     flat views of its operands and results. The kernels (docs/gpu.md):
-    `muonssm.scan` without Newton–Schulz runs token by token with the state
-    in registers (one block per sequence, value head and tile of value
-    columns); `muonssm.rank1_gain` runs a group of lanes per (b, t, h). The function
+    `muonssm.scan` without Newton–Schulz runs chunked on tensor cores (bf16
+    and f16, often after a solve kernel) or token by token with the state in
+    registers (one block per sequence, value head and tile of value
+    columns); `muonssm.rank1_gain` runs a group of lanes per (b, t, h),
+    unless it feeds only a chunked scan on its own k, v and β, whose solve
+    kernel then forms the gain beside T. The function
     keeps its float64 reference as the `muonssm.reference` attribute for
     muonssm-translate's bundles.
   }];

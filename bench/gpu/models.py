@@ -131,6 +131,21 @@ def numerics_models():
         models[f"varlen_many{n}_K32_V32_T{T}_bf16"] = scan(
             f"varlen: {n} packed sequences, momentum, states", 1, T, 1, 1, 32, 32, "bf16",
             attrs="delta_rule = 1.0, ", momentum=0.9, varlen=n, states=True)
+    # The paper form's gain formed by the solve kernel beside T: varlen with
+    # states and the quintic with τ after; f16 at widths whose rows end in a
+    # part round (K = 20 pads to 32, V = 36 is nine 4-element loads).
+    models["paper_solvegain_varlen_K64_V64_T200_bf16"] = scan(
+        "paper form, gain in the solve kernel: varlen, states, quintic, tau after",
+        1, 200, 2, 4, 64, 64, "bf16", attrs="delta_rule = 1.0, " + QUINTIC_AFTER,
+        momentum=0.8, tau=0.6, varlen=3, states=True)
+    models["paper_solvegain_K20_V36_T130_f16"] = scan(
+        "paper form, gain in the solve kernel: f16, K = 20, V = 36", 2, 130, 1, 2, 20, 36,
+        "f16", attrs="delta_rule = 1.0, " + CUBIC_UPDATE, momentum=0.9, scale=1.0)
+    # 16-bit gates: the chunked kernel copies f32 gates into shared memory
+    # by cp.async (4 bytes at least), and these through a register.
+    models["tc_gdn_gates16_K64_V64_T200_bf16"] = scan(
+        "tensor cores: gdn, momentum, bf16 g and beta", 2, 200, 2, 4, 64, 64, "bf16",
+        attrs="delta_rule = 1.0, ", momentum=0.9, states=True, gate_dtype="bf16")
     # Two blocks an SM: 8 × 9 pairs at the seed code's K = 56, V = 112 take
     # three 48-column tiles (216 blocks; the last tile 16 columns wide).
     models["tc_gdn_twopersm_K56_V112_T200_bf16"] = scan(

@@ -692,3 +692,74 @@ func.func @gain_long(%k: tensor<1x3x1x16xbf16>, %v: tensor<1x3x1x4096xbf16>) -> 
       tau_in = 1.0, tau_out = 1.0 -> tensor<1x3x1xf32>
   return %g : tensor<1x3x1xf32>
 }
+
+// -----
+
+// The paper form: the gain of NS(τ·β·v kᵀ) on the scan's own k, v and β,
+// read by nothing else, is formed by the solve kernel, which loads K
+// already: no gain kernel (its op, muonssm_k0, launches nothing); the
+// solve kernel reads v and writes the gain into an f32 [B, T, HV]
+// temporary that the chunked kernel reads as its gain, 4 bytes a token by
+// cp.async into shared memory.
+
+// CHECK-LABEL: func.func @gain_in_solve
+// CHECK-NOT:     @muonssm_k0
+// CHECK:         %[[GAIN:.*]] = memref.alloc(%{{.*}}, %{{.*}}, %{{.*}}) : memref<?x?x?xf32>
+// CHECK:         %[[GFLAT:.*]] = memref.collapse_shape %[[GAIN]]
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k1_solve
+// CHECK-SAME:      %[[GFLAT]] : memref<?xf32>
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k1 blocks
+// CHECK-SAME:      %[[GFLAT]] : memref<?xf32>
+// CHECK-NOT:     gpu.func @muonssm_k0(
+// CHECK:       gpu.func @muonssm_k1_solve(
+// CHECK-SAME:    {muonssm.arg = "v"}
+// CHECK-SAME:    {muonssm.arg = "gain"}
+// CHECK:         vector.load {{.*}} vector<8xbf16>
+// CHECK:         nvgpu.device_async_wait
+// CHECK:         gpu.shuffle  xor
+// CHECK:         memref.store
+// CHECK:       gpu.func @muonssm_k1(
+// CHECK-SAME:    {muonssm.arg = "gain"}
+// CHECK:         nvgpu.device_async_copy {{.*}}, 1, %{{.*}} : memref<?xf32> to memref<3x64xf32, #gpu.address_space<workgroup>>
+func.func @gain_in_solve(%q: tensor<2x130x2x128xbf16>, %k: tensor<2x130x2x128xbf16>,
+    %v: tensor<2x130x2x128xbf16>, %g: tensor<2x130x2xf32>, %b: tensor<2x130x2xf32>)
+    -> tensor<2x130x2x128xbf16> {
+  %w = muonssm.rank1_gain k(%k : tensor<2x130x2x128xbf16>) v(%v : tensor<2x130x2x128xbf16>)
+      beta(%b : tensor<2x130x2xf32>) newton_schulz = <cubic, max, eps = 1.0e-06, steps = 1>,
+      tau_in = 1.0, tau_out = 1.0 -> tensor<2x130x2xf32>
+  %o = muonssm.scan q(%q : tensor<2x130x2x128xbf16>) k(%k : tensor<2x130x2x128xbf16>)
+      v(%v : tensor<2x130x2x128xbf16>) g(%g : tensor<2x130x2xf32>) beta(%b : tensor<2x130x2xf32>)
+      gain(%w : tensor<2x130x2xf32>)
+      decay = scalar, input = update, delta_rule = 1.0, momentum = 0.9,
+      schedule = <chunked, 64>, tau = 1.0, scale = 0.125
+      -> o tensor<2x130x2x128xbf16>
+  return %o : tensor<2x130x2x128xbf16>
+}
+
+// -----
+
+// A gain that something else reads too keeps its own kernel, and the
+// solve kernel reads neither v nor a gain.
+
+// CHECK-LABEL: func.func @gain_also_returned
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0 blocks
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k1_solve
+// CHECK:       gpu.func @muonssm_k0(
+// CHECK:       gpu.func @muonssm_k1_solve(
+// CHECK-NOT:     muonssm.arg = "v"
+// CHECK-NOT:     muonssm.arg = "gain"
+// CHECK-SAME:    known_block_size
+func.func @gain_also_returned(%q: tensor<2x130x2x128xbf16>, %k: tensor<2x130x2x128xbf16>,
+    %v: tensor<2x130x2x128xbf16>, %g: tensor<2x130x2xf32>, %b: tensor<2x130x2xf32>)
+    -> (tensor<2x130x2x128xbf16>, tensor<2x130x2xf32>) {
+  %w = muonssm.rank1_gain k(%k : tensor<2x130x2x128xbf16>) v(%v : tensor<2x130x2x128xbf16>)
+      beta(%b : tensor<2x130x2xf32>) newton_schulz = <cubic, max, eps = 1.0e-06, steps = 1>,
+      tau_in = 1.0, tau_out = 1.0 -> tensor<2x130x2xf32>
+  %o = muonssm.scan q(%q : tensor<2x130x2x128xbf16>) k(%k : tensor<2x130x2x128xbf16>)
+      v(%v : tensor<2x130x2x128xbf16>) g(%g : tensor<2x130x2xf32>) beta(%b : tensor<2x130x2xf32>)
+      gain(%w : tensor<2x130x2xf32>)
+      decay = scalar, input = update, delta_rule = 1.0, momentum = 0.9,
+      schedule = <chunked, 64>, tau = 1.0, scale = 0.125
+      -> o tensor<2x130x2x128xbf16>
+  return %o, %w : tensor<2x130x2x128xbf16>, tensor<2x130x2xf32>
+}

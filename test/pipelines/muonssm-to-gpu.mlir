@@ -4,14 +4,15 @@
 // RUN: %if ptxas %{ %cuda_bin/ptxas -arch=sm_90a %t.ptx -o %t.cubin %}
 // RUN: %if ptxas && cuobjdump %{ %cuobjdump -sass %t.cubin | FileCheck %s --check-prefix=SASS %}
 
-// muonssm-to-gpu: NS of the rank-1 update becomes a gain kernel, the
-// chunked scan (bf16, momentum, delta rule) a solve kernel and the
-// tensor-core kernel; the host function keeps buffers and launches
-// (results as out-parameters), the kernels are PTX in a gpu.binary.
+// muonssm-to-gpu: NS of the rank-1 update becomes a gain, which the
+// chunked scan's (bf16, momentum, delta rule) solve kernel forms beside T
+// (no kernel of its own), then the tensor-core kernel; the host function
+// keeps buffers and launches (results as out-parameters), the kernels are
+// PTX in a gpu.binary.
 
 // CHECK-LABEL: func.func @main(
 // CHECK-SAME:    %arg5: memref<2x64x4x32xbf16> {muonssm.name = "o"}
-// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0
+// CHECK-NOT:     @muonssm_k0
 // CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k1_solve
 // CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k1
 // CHECK-SAME:      threads in (%{{.*}}, %{{.*}}, %{{.*}}) dynamic_shared_memory_size
@@ -19,13 +20,13 @@
 // CHECK-NOT:     muonssm.scan
 // CHECK:       gpu.binary @muonssm_kernels  [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">
 
-// The gain kernel reads k and v 16 bytes a load (one thread a 32-element
-// row, no shuffles); the scan's products are
-// bf16 mma.sync with ldmatrix operands, its q/k/v tiles arrive by cp.async,
-// and its solve kernel multiplies the triangular solve's 16×16 blocks as
-// tf32 on tensor cores (HMMA.1688).
+// The solve kernel reads v 16 bytes a load for the gain, and multiplies
+// the triangular solve's 16×16 blocks as tf32 on tensor cores (HMMA.1688);
+// the scan's products are bf16 mma.sync with ldmatrix operands, its
+// q/k/v tiles arrive by cp.async (16 bytes), its f32 gates by 4-byte
+// cp.async.
 // PTX: .target sm_90a
-// PTX-DAG: .visible .entry muonssm_k0(
+// PTX-NOT: .entry muonssm_k0(
 // PTX-DAG: .visible .entry muonssm_k1_solve(
 // PTX-DAG: .visible .entry muonssm_k1(
 // PTX-DAG: ld.global.v4.b32
@@ -34,6 +35,7 @@
 // PTX-DAG: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
 // PTX-DAG: ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // PTX-DAG: cp.async.cg.shared.global
+// PTX-DAG: cp.async.ca.shared.global [{{.*}}], [{{.*}}], 4,
 // PTX-DAG: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
 
 // SASS-DAG: HMMA.16816.F32.BF16
