@@ -6,8 +6,8 @@
 // of BV value columns) walks the sequence in chunks of 64 tokens. The f32
 // state S (K×BV) and momentum M stay in registers, in the accumulator layout
 // of the products that update them, with bf16/f16 copies in shared memory as
-// operands of the next chunk's products. The next chunk's q, k and v arrive
-// by cp.async into a second buffer while a chunk computes.
+// operands of the next chunk's products. The next chunk's q, k, v and
+// gates arrive by cp.async into a second buffer while a chunk computes.
 //
 // Per chunk, with Λ_t = exp(G_t) the cumulated decay, D_ts = Λ_t/Λ_s,
 // b_t = η·β_t and w_t = τ·gain_t·β_t (no momentum):
@@ -57,6 +57,12 @@ constexpr int64_t kThreads = 32 * kWarps;
 constexpr int64_t kSolveThreads = 128;
 // The chunked kernel's gates as loaded (g, β, gain), a row of 64 f32 each.
 constexpr int64_t kRawGates = 3;
+// Rows of Ω computed together, their loads before their stores.
+constexpr int64_t kOmegaBatch = 8;
+// The most rounds of v loads (two lanes a token) that the solve kernel
+// holds in registers for the paper form's gain: V = 256 bf16 is 16 rounds
+// of 16 bytes; past that its 128 registers spill (V = 512: 88 bytes).
+constexpr int64_t kMaxGainRounds = 16;
 // Rounds of its 128-ary search for a slot's sequence: 128⁵ > 2³¹.
 constexpr int64_t kSearchRounds = 5;
 // The largest dynamic shared memory of a block on sm_90 (227 KiB).
@@ -677,16 +683,16 @@ static void emitSolveKernel(ScanOp op, Rank1GainOp gain,
       // came before the gates' loads instead of beside them: the kernel
       // took 172 µs instead of 163 at 16 × 2048, K = V = 128; 126 without
       // the gain, whose own kernel took 68.)
-      auto squares = [&](Value row, int64_t n) {
-        Value x = e.convert(row, VectorType::get({n}, f32));
+      auto squares = [&](Value row, int64_t width) {
+        Value x = e.convert(row, VectorType::get({width}, f32));
         Value sum = e.cst(0.0);
-        for (int64_t i = 0; i < n; ++i) {
+        for (int64_t i = 0; i < width; ++i) {
           Value xi = vector::ExtractOp::create(b, x, ArrayRef<int64_t>{i});
           sum = e.fma(xi, xi, sum);
         }
         return sum;
       };
-      Value gainToken, gainHalf, gainRow;
+      Value gainToken, gainHalf, gainRow, gainBeta;
       SmallVector<Value> vRows;
       const int64_t V = c.V, w = rowVectorWidth(op.getV().getType());
       if (gain) {
@@ -700,6 +706,8 @@ static void emitSolveKernel(ScanOp op, Rank1GainOp gain,
           Value at = e.iadd(e.imul(gainRow, e.idx(V)), e.imin(j, e.idx(V - w)));
           vRows.push_back(e.vload(vBuf, {at}, w));
         }
+        if (beta)
+          gainBeta = e.load(beta, gainRow);
       }
       // The gates: b_t = η·β_t (0 past the sequence), and G the cumulated
       // log decay (warp 0 lane l: tokens 2l and 2l + 1).
@@ -731,17 +739,15 @@ static void emitSolveKernel(ScanOp op, Rank1GainOp gain,
           kk = e.add(kk, squares(e.vload(sK, {gainToken, col}, 8), 8));
         }
         Value vv = e.cst(0.0);
-        for (auto [round, row] : llvm::enumerate(vRows)) {
+        for (auto [r, row] : llvm::enumerate(vRows)) {
           Value part = squares(row, w);
-          if (int64_t(round) * 2 * w + w >= V)
+          if (int64_t(r) * 2 * w + w >= V)
             part = e.select(e.ieq(gainHalf, e.idx(0)), part, e.cst(0.0));
           vv = e.add(vv, part);
         }
         Value ww = e.groupSum(vv, 2);
-        if (beta) {
-          Value betaT = e.load(beta, gainRow);
-          ww = e.mul(e.mul(betaT, betaT), ww);
-        }
+        if (beta)
+          ww = e.mul(e.mul(gainBeta, gainBeta), ww);
         Value result = rank1GainFromSums(e, gain, e.groupSum(kk, 2), ww);
         e.when(e.iand(e.ieq(gainHalf, e.idx(0)), e.ult(gainToken, len)),
                [&] { e.store(result, gainOut, gainRow); });
@@ -1069,7 +1075,8 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
     storeStateCopy(M, sM);
 
   // ---- Loads of a chunk: q, k and the v tile by cp.async (zero-filled
-  // past the sequence and the tile), the gates into registers.
+  // past the sequence and the tile), and the gates into the f32 tile sRaw
+  // (f32 gates by cp.async, 16-bit ones through a register).
   const int64_t wK = asyncWidth(K), wV = asyncWidth(V);
   auto chunkStart = [&](Value chunk) {
     return e.iadd(first, e.imul(chunk, e.idx(kChunk)));
@@ -1139,7 +1146,9 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         return;
       }
       // cp.async moves at least 4 bytes: 16-bit gates pass through a
-      // register.
+      // register, stored at once. (Loaded at step 2 but stored after
+      // step 3, so that no store waits for its load, GDN with bf16 g and β
+      // took 0.710 ms against 0.705 at 4 × 8192: not kept.)
       e.storeRaw(e.select(ok, e.load(buffer, at), zeroF), tRaw,
                  {e.idx(which), t});
     };
@@ -1250,17 +1259,16 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
           e.when(e.ult(tid, e.idx(kChunk)), [&] {
             Value s = tid;
             Value om = zeroF;
-            const int64_t batch = 8;
-            for (int64_t t0 = 0; t0 < kChunk; t0 += batch) {
+            for (int64_t t0 = 0; t0 < kChunk; t0 += kOmegaBatch) {
               SmallVector<Value> on, gp, a;
-              for (int64_t t = t0; t < t0 + batch; ++t) {
+              for (int64_t t = t0; t < t0 + kOmegaBatch; ++t) {
                 Value tc = e.idx(t);
                 on.push_back(e.ule(s, tc));
                 gp.push_back(e.loadRaw(
                     sGam, {e.select(on.back(), e.isub(tc, s), e.idx(0))}));
                 a.push_back(decay ? e.loadRaw(sA, {tc}) : oneF);
               }
-              for (int64_t i = 0; i < batch; ++i) {
+              for (int64_t i = 0; i < kOmegaBatch; ++i) {
                 om = e.select(on[i], e.fma(a[i], om, gp[i]), zeroF);
                 e.storeRaw(om, sOm, {e.idx(t0 + i), s});
               }
@@ -1650,6 +1658,9 @@ Rank1GainOp gpu_codegen::gainFormedBySolveKernel(ScanOp op) {
     return {};
   int64_t K = op.getQ().getType().getDimSize(3);
   int64_t V = op.getV().getType().getDimSize(3);
+  if (llvm::divideCeil(V, 2 * rowVectorWidth(op.getV().getType())) >
+      kMaxGainRounds)
+    return {};
   auto element = cast<FloatType>(op.getV().getType().getElementType());
   return chooseConfig(op, K, V, element).presolved ? gain : Rank1GainOp();
 }
@@ -1671,8 +1682,9 @@ LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op,
   // The solve kernel first, into temporaries the chunked kernel reads: T,
   // and the paper form's gain where the solve kernel forms it.
   Value v = op.getV(), cu = op.getCuSeqlens();
-  Value tInverse, gainSums;
+  Value tInverse, gainTemp;
   Rank1GainOp gain = gainFormedBySolveKernel(op);
+  assert((!gain || config.presolved) && "the gain needs the solve kernel");
   if (config.presolved) {
     LaunchBuilder solve(op, kernels, (name + "_solve").str());
     solve.addBuffer("k", op.getK(), /*isResult=*/false);
@@ -1695,10 +1707,10 @@ LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op,
     solve.addMemRef("t_inverse", tInverse);
     if (gain) {
       auto type = gain.getGain().getType();
-      gainSums = solve.temporary(type.getElementType(),
+      gainTemp = solve.temporary(type.getElementType(),
                                  SmallVector<int64_t>(3, ShapedType::kDynamic),
                                  {solve.dim(v, 0), solve.dim(v, 1), heads});
-      solve.addMemRef("gain", gainSums);
+      solve.addMemRef("gain", gainTemp);
     }
     solve.addSize("T", v, 1);
     solve.addSize("H", op.getQ(), 2);
@@ -1716,7 +1728,7 @@ LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op,
   }
 
   LaunchBuilder launch(op, kernels, name);
-  launch.addScanOperands(op, gainSums);
+  launch.addScanOperands(op, gainTemp);
   if (tInverse)
     launch.addMemRef("t_inverse", tInverse);
   gpu::GPUFuncOp func = launch.createKernel(kThreads, config.bytes);
@@ -1730,7 +1742,9 @@ LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op,
       cu ? launch.sub(launch.dim(cu, 0), 1) : launch.dim(v, 0);
   launch.setProducts(element);
   launch.launch({tiles, launch.dim(v, 2), sequences});
-  if (gain)
+  if (gain) {
+    assert(gain->use_empty() && "the scan was the gain's only reader");
     gain.erase();
+  }
   return success();
 }

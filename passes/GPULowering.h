@@ -140,11 +140,11 @@ int64_t rowVectorWidth(RankedTensorType type);
 
 /// Whether `op` (a scan without NS) runs the tensor-core chunked kernel.
 bool getsChunkedKernel(ScanOp op);
-/// The rank1_gain op whose sums the solve kernel of `op` forms beside T
+/// The rank1_gain op whose gain the solve kernel of `op` forms beside T
 /// (docs/gpu.md §3.2), or null: the scan's gain where it comes from a
 /// rank1_gain on the scan's own k, v and β, without dt, that nothing else
-/// reads, and `op` gets the chunked kernel with the solve kernel. Its own
-/// kernel is then not built.
+/// reads, `op` gets the chunked kernel with the solve kernel, and v's row
+/// takes at most 16 rounds of loads. Its own kernel is then not built.
 Rank1GainOp gainFormedBySolveKernel(ScanOp op);
 
 } // namespace mlir::muonssm::gpu_codegen

@@ -556,7 +556,7 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
             return signalPassFailure();
           }
 
-    // Gains whose sums a scan's solve kernel forms: no kernel of their own
+    // Gains that a scan's solve kernel forms: no kernel of their own
     // (lowerChunkedScan erases them).
     llvm::SmallPtrSet<Operation *, 4> formedBySolve;
     for (Operation *op : ops)

@@ -193,8 +193,9 @@ def LowerToGPU : Pass<"muonssm-lower-to-gpu", "ModuleOp"> {
     and f16, often after a solve kernel) or token by token with the state in
     registers (one block per sequence, value head and tile of value
     columns); `muonssm.rank1_gain` runs a group of lanes per (b, t, h),
-    unless it feeds only a chunked scan on its own k, v and β, whose solve
-    kernel then forms the gain beside T. The function
+    unless it feeds only a chunked scan with a solve kernel, on the scan's
+    own k, v and β and without dt, whose solve kernel then forms the gain
+    beside T. The function
     keeps its float64 reference as the `muonssm.reference` attribute for
     muonssm-translate's bundles.
   }];

@@ -256,6 +256,14 @@ def bench_models():
         models[f"paper_B{B}_T{T}"] = scan("paper Muon GDN", B, T, 16, 16, 128, 128,
                                           attrs="delta_rule = 1.0, " + CUBIC_UPDATE,
                                           momentum=0.9, scale=1.0)
+    # bf16 g and β (fla's benchmark passes β in bf16): the chunked kernel
+    # copies 16-bit gates through a register.
+    models["gdn_gates16_B4_T8192"] = scan("GDN, bf16 g and beta", 4, 8192, 16, 16, 128, 128,
+                                          attrs="delta_rule = 1.0, ", states=True,
+                                          gate_dtype="bf16")
+    models["paper_gates16_B16_T2048"] = scan("paper Muon GDN, bf16 g and beta", 16, 2048, 16, 16,
+                                             128, 128, attrs="delta_rule = 1.0, " + CUBIC_UPDATE,
+                                             momentum=0.9, scale=1.0, gate_dtype="bf16")
     models["gdn_seed_readme_B8_T4096"] = scan("GDN H12 K42 V84", 8, 4096, 12, 12, 42, 84,
                                               attrs="delta_rule = 1.0, ", states=True)
     models["gdn_seed_code_B8_T4096"] = scan("GDN H9 K56 V112", 8, 4096, 9, 9, 56, 112,

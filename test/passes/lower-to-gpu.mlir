@@ -712,15 +712,15 @@ func.func @gain_long(%k: tensor<1x3x1x16xbf16>, %v: tensor<1x3x1x4096xbf16>) -> 
 // CHECK-SAME:      %[[GFLAT]] : memref<?xf32>
 // CHECK-NOT:     gpu.func @muonssm_k0(
 // CHECK:       gpu.func @muonssm_k1_solve(
-// CHECK-SAME:    {muonssm.arg = "v"}
-// CHECK-SAME:    {muonssm.arg = "gain"}
-// CHECK:         vector.load {{.*}} vector<8xbf16>
+// CHECK-SAME:    %[[V:arg[0-9]+]]: memref<?xbf16> {muonssm.arg = "v"}
+// CHECK-SAME:    %[[SG:arg[0-9]+]]: memref<?xf32> {muonssm.arg = "gain"}
+// CHECK:         vector.load %[[V]][{{.*}} vector<8xbf16>
 // CHECK:         nvgpu.device_async_wait
 // CHECK:         gpu.shuffle  xor
-// CHECK:         memref.store
+// CHECK:         memref.store %{{.*}}, %[[SG]][
 // CHECK:       gpu.func @muonssm_k1(
-// CHECK-SAME:    {muonssm.arg = "gain"}
-// CHECK:         nvgpu.device_async_copy {{.*}}, 1, %{{.*}} : memref<?xf32> to memref<3x64xf32, #gpu.address_space<workgroup>>
+// CHECK-SAME:    %[[CG:arg[0-9]+]]: memref<?xf32> {muonssm.arg = "gain"}
+// CHECK:         nvgpu.device_async_copy %[[CG]][%{{.*}}], %{{.*}}, 1, %{{.*}} : memref<?xf32> to memref<3x64xf32, #gpu.address_space<workgroup>>
 func.func @gain_in_solve(%q: tensor<2x130x2x128xbf16>, %k: tensor<2x130x2x128xbf16>,
     %v: tensor<2x130x2x128xbf16>, %g: tensor<2x130x2xf32>, %b: tensor<2x130x2xf32>)
     -> tensor<2x130x2x128xbf16> {
@@ -739,7 +739,8 @@ func.func @gain_in_solve(%q: tensor<2x130x2x128xbf16>, %k: tensor<2x130x2x128xbf
 // -----
 
 // A gain that something else reads too keeps its own kernel, and the
-// solve kernel reads neither v nor a gain.
+// solve kernel reads neither v nor a gain; so does a gain whose β is not
+// the scan's.
 
 // CHECK-LABEL: func.func @gain_also_returned
 // CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0 blocks
@@ -762,4 +763,59 @@ func.func @gain_also_returned(%q: tensor<2x130x2x128xbf16>, %k: tensor<2x130x2x1
       schedule = <chunked, 64>, tau = 1.0, scale = 0.125
       -> o tensor<2x130x2x128xbf16>
   return %o, %w : tensor<2x130x2x128xbf16>, tensor<2x130x2xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @gain_other_beta
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0 blocks
+// CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k1_solve
+// CHECK:       gpu.func @muonssm_k0(
+// CHECK:       gpu.func @muonssm_k1_solve(
+// CHECK-NOT:     muonssm.arg = "gain"
+// CHECK-SAME:    known_block_size
+func.func @gain_other_beta(%q: tensor<2x130x2x128xbf16>, %k: tensor<2x130x2x128xbf16>,
+    %v: tensor<2x130x2x128xbf16>, %g: tensor<2x130x2xf32>, %b: tensor<2x130x2xf32>)
+    -> tensor<2x130x2x128xbf16> {
+  %w = muonssm.rank1_gain k(%k : tensor<2x130x2x128xbf16>) v(%v : tensor<2x130x2x128xbf16>)
+      newton_schulz = <cubic, max, eps = 1.0e-06, steps = 1>,
+      tau_in = 1.0, tau_out = 1.0 -> tensor<2x130x2xf32>
+  %o = muonssm.scan q(%q : tensor<2x130x2x128xbf16>) k(%k : tensor<2x130x2x128xbf16>)
+      v(%v : tensor<2x130x2x128xbf16>) g(%g : tensor<2x130x2xf32>) beta(%b : tensor<2x130x2xf32>)
+      gain(%w : tensor<2x130x2xf32>)
+      decay = scalar, input = update, delta_rule = 1.0, momentum = 0.9,
+      schedule = <chunked, 64>, tau = 1.0, scale = 0.125
+      -> o tensor<2x130x2x128xbf16>
+  return %o : tensor<2x130x2x128xbf16>
+}
+
+// -----
+
+// 16-bit gates (cp.async moves 4 bytes at least) pass through a register
+// into the gate tile, the first chunk's in the prologue, the next chunk's
+// at step 2.
+
+// CHECK-LABEL: func.func @gates16
+// CHECK:       gpu.func @muonssm_k0(
+// CHECK-SAME:    %[[G:arg[0-9]+]]: memref<?xbf16> {muonssm.arg = "g"}
+// CHECK-SAME:    %[[B:arg[0-9]+]]: memref<?xbf16> {muonssm.arg = "beta"}
+// CHECK:         memref.load %[[B]]
+// CHECK:         memref.store {{.*}} : memref<3x64xf32, #gpu.address_space<workgroup>>
+// CHECK:         scf.for
+// CHECK:           nvgpu.device_async_wait
+// CHECK:           gpu.barrier
+// CHECK:           memref.load %[[B]]
+// CHECK:           memref.store {{.*}} : memref<3x64xf32, #gpu.address_space<workgroup>>
+// CHECK:           memref.load %[[G]]
+// CHECK:           memref.store {{.*}} : memref<3x64xf32, #gpu.address_space<workgroup>>
+// CHECK:           scf.yield
+func.func @gates16(%q: tensor<2x130x2x64xbf16>, %k: tensor<2x130x2x64xbf16>,
+    %v: tensor<2x130x4x64xbf16>, %g: tensor<2x130x4xbf16>, %b: tensor<2x130x4xbf16>)
+    -> tensor<2x130x4x64xbf16> {
+  %o = muonssm.scan q(%q : tensor<2x130x2x64xbf16>) k(%k : tensor<2x130x2x64xbf16>)
+      v(%v : tensor<2x130x4x64xbf16>) g(%g : tensor<2x130x4xbf16>) beta(%b : tensor<2x130x4xbf16>)
+      decay = scalar, input = update, delta_rule = 1.0, momentum = 0.9,
+      schedule = <chunked, 64>, tau = 1.0, scale = 0.125
+      -> o tensor<2x130x4x64xbf16>
+  return %o : tensor<2x130x4x64xbf16>
 }
