@@ -31,6 +31,19 @@ for s in ${SECTIONS:-info numerics bench ncu fla}; do
       echo "== ${w}__bench_$n"
       timeout 90 ncu --clock-control none -k regex:muonssm -c 3 --metrics gpu__time_duration.sum,launch__registers_per_thread,smsp__sass_inst_executed_op_local_st.sum,smsp__sass_inst_executed_op_local_ld.sum $B $C/bundles/${w}__bench_$n --bench 1 --quiet 2>&1 | grep -v '^==PROF=='
     done; done > $OUT/ncu.txt 2>&1 ;;
+  bench3)
+    for pass in 1 2; do
+      for n in gdn_gates16_B4_T8192 paper_gates16_B16_T2048 paper_B16_T2048; do
+        if [ $pass = 1 ]; then order="old mid new"; else order="new mid old"; fi
+        for w in $order; do
+          [ -d $C/bundles/${w}__bench_$n ] || continue
+          echo "== $pass $w $n $(timeout 60 $B $C/bundles/${w}__bench_$n --bench 30 --quiet 2>&1 | tr '\n' ' ')"
+        done
+      done
+    done > $OUT/bench3.txt 2>&1
+    for n in paper_B8_T4096 paper_B4_T8192 paper_seed_readme_B8_T4096; do
+      echo "== new $n $(timeout 60 $B $C/bundles/new__bench_$n --bench 30 --quiet 2>&1 | tr '\n' ' ')"
+    done >> $OUT/bench3.txt 2>&1 ;;
   benchnew)
     for n in $(ls $C/bundles | grep '^new__bench_' | grep -v '\.mlir$'); do
       echo "== ${n#new__bench_} $(timeout 60 $B $C/bundles/$n --bench 30 --quiet 2>&1 | tr '\n' ' ')"
