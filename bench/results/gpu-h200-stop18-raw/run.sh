@@ -44,6 +44,16 @@ for s in ${SECTIONS:-info numerics bench ncu fla}; do
     for n in paper_B8_T4096 paper_B4_T8192 paper_seed_readme_B8_T4096; do
       echo "== new $n $(timeout 60 $B $C/bundles/new__bench_$n --bench 30 --quiet 2>&1 | tr '\n' ' ')"
     done >> $OUT/bench3.txt 2>&1 ;;
+  bench4)
+    for pass in 1 2; do
+      for n in paper_B16_T2048 paper_seed_readme_B8_T4096 paper_B8_T4096 paper_B4_T8192; do
+        if [ $pass = 2 ] && [ $n = paper_B8_T4096 -o $n = paper_B4_T8192 ]; then continue; fi
+        if [ $pass = 1 ]; then order="new xg"; else order="xg new"; fi
+        for w in $order; do
+          echo "== $pass $w $n $(timeout 60 $B $C/bundles/${w}__bench_$n --bench 30 --quiet 2>&1 | tr '\n' ' ')"
+        done
+      done
+    done > $OUT/bench4.txt 2>&1 ;;
   benchnew)
     for n in $(ls $C/bundles | grep '^new__bench_' | grep -v '\.mlir$'); do
       echo "== ${n#new__bench_} $(timeout 60 $B $C/bundles/$n --bench 30 --quiet 2>&1 | tr '\n' ' ')"
