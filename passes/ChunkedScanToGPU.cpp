@@ -685,12 +685,7 @@ static void emitSolveKernel(ScanOp op, Rank1GainOp gain,
       // the gain, whose own kernel took 68.)
       auto squares = [&](Value row, int64_t width) {
         Value x = e.convert(row, VectorType::get({width}, f32));
-        Value sum = e.cst(0.0);
-        for (int64_t i = 0; i < width; ++i) {
-          Value xi = vector::ExtractOp::create(b, x, ArrayRef<int64_t>{i});
-          sum = e.fma(xi, xi, sum);
-        }
-        return sum;
+        return e.dot(x, x);
       };
       Value gainToken, gainHalf, gainRow, gainBeta;
       SmallVector<Value> vRows;
