@@ -45,6 +45,7 @@
 #include "passes/GPUMma.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 
 using namespace mlir;
 using namespace mlir::muonssm;
@@ -268,6 +269,17 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
     memref::StoreOp::create(b, x, tile, at);
   };
   Value zero = e.cst(0.0), one = e.cst(1.0);
+  // A vector of f32 as the tf32 bits toTF32 gives (GPUMma.h), kept as f32
+  // for the f32 shared buffers.
+  auto roundedTF32 = [&](Value x) -> Value {
+    auto type = cast<VectorType>(x.getType());
+    auto bitsType = VectorType::get(type.getShape(), b.getI32Type());
+    Value half = arith::ConstantOp::create(
+        b, DenseElementsAttr::get(bitsType, b.getI32IntegerAttr(0x1000)));
+    Value bits = arith::AddIOp::create(
+        b, arith::BitcastOp::create(b, bitsType, x), half);
+    return arith::BitcastOp::create(b, type, bits);
+  };
   // The ring slot of token t, and the M/R buffer of token t's M'.
   auto slotOf = [&](Value t) { return e.irem(t, e.idx(c.ringSlots)); };
   auto bufferOf = [&](Value t) {
@@ -289,6 +301,21 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
     tileValid.push_back(e.ult(nt, e.idx(c.NT)));
     tileN.push_back(e.imin(nt, e.idx(c.NT - 1)));
   }
+  // The order in which the momentum side's strided loops hand out items
+  // (forEachBatched): warps NT mod 8 … 7 first, the ones whose last column
+  // tile slot recomputes tile NT − 1, so that a loop's partial last round
+  // falls on them first. Measured on an H200 against plain thread order:
+  // 9.28 → 9.13 ms at the README sizes, 13.07 → 12.78 ms at the code's
+  // (bench/results/gpu-h200-stop20.md, run 5). Skipping those warps'
+  // duplicate tile as well gained nothing (runs 3 and 5).
+  const int64_t lightFirst = c.NT % kWarps;
+  Value tidM =
+      lightFirst == 0
+          ? tid
+          : e.iadd(e.imul(e.irem(e.iadd(warp, e.idx(kWarps - lightFirst)),
+                                 e.idx(kWarps)),
+                          e.idx(32)),
+                   lane);
   // Row half `half` of row tile m: rows 16m + 8·half + g; past Kp (the
   // second half of a last tile when Kp % 16 = 8) it is padding, statically.
   auto halfPadded = [&](int64_t m, int64_t half) {
@@ -328,31 +355,29 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
   // forEach with the loads and arithmetic of up to kBatch rounds of a
   // thread before their stores: `compute` returns what `commit` stores. The
   // rounds are unrolled, so their shared loads issue together rather than
-  // one round's latency after another's. (A round past `count` computes on
-  // the last item and stores nothing.)
-  auto forEachBatched =
-      [&](int64_t count, function_ref<SmallVector<Value>(Value)> compute,
-          function_ref<void(Value, ArrayRef<Value>)> commit) {
-        int64_t rounds = (count + kThreads - 1) / kThreads;
-        for (int64_t batch = 0; batch < rounds; batch += kBatch) {
-          SmallVector<Value> items;
-          SmallVector<SmallVector<Value>> results;
-          for (int64_t r = batch; r < std::min(rounds, batch + kBatch); ++r) {
-            Value x = e.iadd(tid, e.idx(r * kThreads));
-            items.push_back(e.imin(x, e.idx(count - 1)));
-            results.push_back(compute(items.back()));
-          }
-          for (auto [r, x] : llvm::enumerate(items)) {
-            int64_t round = batch + static_cast<int64_t>(r);
-            if ((round + 1) * kThreads <= count) {
-              commit(x, results[r]);
-              continue;
-            }
-            e.when(e.ult(e.iadd(tid, e.idx(round * kThreads)), e.idx(count)),
-                   [&] { commit(x, results[r]); });
-          }
-        }
-      };
+  // one round's latency after another's. A partial last round runs on its
+  // own, only in the threads it covers (in the order of tidM): whole warps
+  // skip it rather than compute a clamped item and store nothing.
+  auto forEachBatched = [&](int64_t count,
+                            function_ref<SmallVector<Value>(Value)> compute,
+                            function_ref<void(Value, ArrayRef<Value>)> commit) {
+    int64_t full = count / kThreads, tail = count % kThreads;
+    for (int64_t batch = 0; batch < full; batch += kBatch) {
+      SmallVector<Value> items;
+      SmallVector<SmallVector<Value>> results;
+      for (int64_t r = batch; r < std::min(full, batch + kBatch); ++r) {
+        items.push_back(e.iadd(tidM, e.idx(r * kThreads)));
+        results.push_back(compute(items.back()));
+      }
+      for (auto [x, result] : llvm::zip(items, results))
+        commit(x, result);
+    }
+    if (tail)
+      e.when(e.ult(tidM, e.idx(tail)), [&] {
+        Value x = e.iadd(tidM, e.idx(full * kThreads));
+        commit(x, compute(x));
+      });
+  };
 
   // ---- Initial states: S into the tiles' registers, M into shared memory
   // (the buffer of token first − 1, zero padded), then G = M Mᵀ, G² = G G
@@ -375,17 +400,25 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
       S.push_back(e.fromElements(values));
     }
   Value initialBuffer = bufferOf(e.iadd(first, e.idx(1)));
-  forEach(Kp * Vp, [&](Value x) {
-    Value i = e.idiv(x, e.idx(Vp)), j = e.irem(x, e.idx(Vp));
+  // Every buffer of M is written, the other one zero: the token loop writes
+  // rows < K only, so the padding rows must start zero in both; R likewise.
+  forEach(c.copies * Kp * Vp, [&](Value x) {
+    Value buf = e.idiv(x, e.idx(Kp * Vp)), ij = e.irem(x, e.idx(Kp * Vp));
+    Value i = e.idiv(ij, e.idx(Vp)), j = e.irem(ij, e.idx(Vp));
     Value value = zero;
     if (m0) {
-      Value ok = e.iand(e.ult(i, Kc), e.ult(j, Vc));
+      Value ok =
+          e.iand(e.iand(e.ult(i, Kc), e.ult(j, Vc)), e.ieq(buf, initialBuffer));
       value = e.select(ok,
                        e.load(m0, stateIndex(e.imin(i, e.idx(K - 1)),
                                              e.imin(j, e.idx(V - 1)))),
                        zero);
     }
-    st(value, sM, {initialBuffer, i, j});
+    st(value, sM, {buf, i, j});
+  });
+  forEach(c.copies * Kp * Kp, [&](Value x) {
+    Value buf = e.idiv(x, e.idx(Kp * Kp)), il = e.irem(x, e.idx(Kp * Kp));
+    st(zero, sR, {buf, e.idiv(il, e.idx(Kp)), e.irem(il, e.idx(Kp))});
   });
   // The padding of the token vectors stays zero: stores touch i < K, j < V.
   forEach(c.ringSlots * Kp, [&](Value x) {
@@ -499,25 +532,30 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
   // Phase 1: p = γ M w and y = G k, four lanes per row (xor-shuffle sums);
   // kᵀk and wᵀw by the last warp.
   auto rowDots = [&](function_ref<Value(Value, Value)> matrix, int64_t cols,
-                     function_ref<Value(Value)> vec, Value out,
-                     double factor) {
-    for (int64_t base = 0; base < Kp; base += kThreads / 4) {
-      Value i = e.iadd(e.idx(base), e.idiv(tid, e.idx(4)));
-      Value part = e.irem(tid, e.idx(4));
-      Value safe = e.imin(i, e.idx(Kp - 1));
-      // An odd span: the four lanes of a row start on banks of distinct
-      // residues mod 4 (the pitches being ≡ 4 mod 8 separate the rows).
-      int64_t span = (cols + 3) / 4 | 1;
-      Value sum = zero;
-      for (int64_t jj = 0; jj < span; ++jj) {
-        Value j = e.iadd(e.imul(part, e.idx(span)), e.idx(jj));
-        Value jSafe = e.imin(j, e.idx(cols - 1));
-        Value term = e.mul(matrix(safe, jSafe), vec(jSafe));
-        sum = e.add(sum, e.select(e.ult(j, e.idx(cols)), term, zero));
-      }
-      sum = e.groupSum(sum, 4);
-      e.when(e.iand(e.ult(i, e.idx(Kp)), e.ieq(part, e.idx(0))),
-             [&] { st(e.mul(e.cst(factor), sum), out, {i}); });
+                     function_ref<Value(Value)> vec, Value out, double factor) {
+    for (int64_t base = 0; base < K; base += kThreads / 4) {
+      // Warps whose eight rows are all past K skip the pass (the last warp,
+      // for K ≤ 56, is then free for lastWarpDots).
+      Value warpRows = e.ult(e.iadd(e.idx(base), e.imul(warp, e.idx(8))), Kc);
+      e.when(warpRows, [&] {
+        Value i = e.iadd(e.idx(base), e.idiv(tid, e.idx(4)));
+        Value part = e.irem(tid, e.idx(4));
+        Value safe = e.imin(i, e.idx(K - 1));
+        // The lanes of a row take interleaved columns part, part + 4, …: with
+        // the pitches ≡ 4 (mod 8) a warp's eight rows and four lanes fall on
+        // 32 distinct banks, every address is the row's plus a constant, and
+        // as cols (Kp or Vp) is a multiple of 8 no column needs a mask (the
+        // padding is zero). Two partial sums halve the dependent chain.
+        Value sums[2] = {zero, zero};
+        for (int64_t jj = 0; jj < cols / 4; ++jj) {
+          Value j = e.iadd(part, e.idx(4 * jj));
+          sums[jj % 2] = e.fma(matrix(safe, j), vec(j), sums[jj % 2]);
+        }
+        Value sum = e.groupSum(e.add(sums[0], sums[1]), 4);
+        // Rows K … Kp − 1 of the result stay zero, as stored at the start.
+        e.when(e.iand(e.ult(i, Kc), e.ieq(part, e.idx(0))),
+               [&] { st(e.mul(e.cst(factor), sum), out, {i}); });
+      });
     }
   };
   auto gramAt = [&](Value i, Value l) { return ld(sG, {i, l}); };
@@ -566,7 +604,10 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
         [&] { return warpDot(pAt, pAt, Kp); });
   };
   // Phase 3: M' = γM + c k wᵀ; G', G'²; R = (aI + b G'/n² + c' G'²/n⁴)/n
-  // scaled by τ_out, four columns per thread and step. Returns ν'².
+  // scaled by τ_out (buffer `prev` holds M, `next` receives M' and R).
+  // Returns ν'². (M' needs neither p nor the Gram sums, but moved into
+  // phase 2 it was slower on an H200: 9.27 → 10.05 ms at the README sizes,
+  // 12.92 → 13.27 at the code's; here it overlaps the state side.)
   auto momentumPhase3 = [&](Value s, Value prev, Value next,
                             Value nu2) -> Value {
     Value cIn = e.mul(e.cst(tauIn), ld(ringScal, {s, e.idx(2)}));
@@ -584,8 +625,11 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
       return {e.idiv(x, e.idx(groups)),
               e.imul(e.irem(x, e.idx(groups)), e.idx(4))};
     };
+    // Rows K … Kp − 1 of M', G, G² and R are padding, zero from the start
+    // (k, p, x and y are zero there; R's zero rows give S's padding rows
+    // zero products): the loops cover rows < K only.
     forEachBatched(
-        Kp * c.CG,
+        K * c.CG,
         [&](Value x) -> SmallVector<Value> {
           auto [i, j] = rowCol(x, c.CG);
           Value ck = e.mul(cIn, ld(ringK, {s, i}));
@@ -605,47 +649,90 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
     Value d11 = e.add(e.mul(c2, pp),
                       e.add(e.mul(e.mul(e.cst(2.0), e.mul(c2s, cIn)), kp),
                             e.mul(e.mul(c2s, c2s), kk)));
-    Value scaleR = e.mul(e.cst(tauOut), inv);
-    forEachBatched(Kp * RG, [&](Value x) -> SmallVector<Value> {
-      auto [i, l] = rowCol(x, RG);
-      Value ki = v4(ld(ringK, {s, i})), pi = v4(ld(sP, {i}));
-      Value kl = e.vload(ringK, {s, l}, 4), pl = e.vload(sP, {l}, 4);
-      Value sym = e.fma(pi, kl, e.mul(ki, pl)); // (pkᵀ + kpᵀ)_il
-      Value kkT = e.mul(ki, kl);
-      Value delta = e.fma(v4(cIn), sym, e.mul(v4(c2s), kkT));
-      Value gNew =
-          e.fma(v4(e.cst(gamma * gamma)), e.vload(sG, {i, l}, 4), delta);
-      SmallVector<Value> results{gNew};
-      SmallVector<Value> eye;
-      for (int64_t d = 0; d < 4; ++d)
-        eye.push_back(e.select(e.ieq(i, e.iadd(l, e.idx(d))),
-                               e.cst(coef.a), zero));
-      Value r = e.fma(v4(e.cst(coef.b)), e.mul(gNew, v4(inv2)),
-                      e.fromElements(eye));
-      if (c.square) {
-        Value xi = v4(ld(sX, {i})), xl = e.vload(sX, {l}, 4);
-        Value yi = v4(ld(sY, {i})), yl = e.vload(sY, {l}, 4);
-        // GΔ + ΔG = c(x kᵀ + k xᵀ + y pᵀ + p yᵀ) + c²σ(y kᵀ + k yᵀ)
-        Value cross = e.mul(v4(cIn), e.add(e.fma(xi, kl, e.mul(ki, xl)),
-                                           e.fma(yi, pl, e.mul(pi, yl))));
-        cross = e.fma(v4(c2s), e.fma(yi, kl, e.mul(ki, yl)), cross);
-        Value sq = e.fma(v4(d00), e.mul(pi, pl),
-                         e.fma(v4(d01), sym, e.mul(v4(d11), kkT)));
-        Value g2 = e.fma(v4(e.cst(gamma * gamma * gamma * gamma)),
-                         e.vload(sG2, {i, l}, 4),
-                         e.fma(v4(e.cst(gamma * gamma)), cross, sq));
-        results.push_back(g2);
-        r = e.fma(v4(e.cst(coef.c)), e.mul(g2, v4(e.mul(inv2, inv2))), r);
-      }
-      results.push_back(e.mul(v4(scaleR), r));
-      return results;
-    }, [&](Value x, ArrayRef<Value> results) {
-      auto [i, l] = rowCol(x, RG);
-      e.vstore(results[0], sG, {i, l});
-      e.vstore(results.back(), sR, {next, i, l});
-      if (c.square)
-        e.vstore(results[1], sG2, {i, l});
-    });
+    // Collected by the left index, each of G' − γ²G and G'² − γ⁴G² is a
+    // sum of products (left vector)_i (right vector)_l:
+    //   G'  − γ²G  = p (c k)ᵀ + k (c p + c²σ k)ᵀ
+    //   G'² − γ⁴G² = x (γ²c k)ᵀ + y (γ²c p + γ²c²σ k)ᵀ
+    //              + p (γ²c y + D00 p + D01 k)ᵀ
+    //              + k (γ²c x + γ²c²σ y + D01 p + D11 k)ᵀ
+    // A thread takes two rows by four columns a round and forms the four
+    // columns' right vectors once for both rows.
+    const double g2c = gamma * gamma, g4c = g2c * g2c;
+    Value sa = e.mul(e.mul(e.cst(tauOut), inv), e.cst(coef.a));
+    Value sb = e.mul(e.mul(e.cst(tauOut * coef.b), inv), inv2);
+    Value sc = e.mul(e.mul(e.cst(tauOut * coef.c), inv), e.mul(inv2, inv2));
+    Value g2cIn = e.mul(e.cst(g2c), cIn), g2c2s = e.mul(e.cst(g2c), c2s);
+    const int64_t pairs = (K + 1) / 2;
+    auto pairOf = [&](Value x) -> std::pair<Value, Value> {
+      return {e.imul(e.idiv(x, e.idx(RG)), e.idx(2)),
+              e.imul(e.irem(x, e.idx(RG)), e.idx(4))};
+    };
+    forEachBatched(
+        pairs * RG,
+        [&](Value x) -> SmallVector<Value> {
+          auto [i0, l] = pairOf(x);
+          Value kl = e.vload(ringK, {s, l}, 4), pl = e.vload(sP, {l}, 4);
+          Value rightK = e.mul(v4(cIn), kl);
+          Value rightP = e.fma(v4(cIn), pl, e.mul(v4(c2s), kl));
+          Value rX, rY, rP, rK;
+          if (c.square) {
+            Value xl = e.vload(sX, {l}, 4), yl = e.vload(sY, {l}, 4);
+            rX = e.mul(v4(e.cst(g2c)), rightK);
+            rY = e.mul(v4(e.cst(g2c)), rightP);
+            rP = e.fma(v4(g2cIn), yl, e.fma(v4(d00), pl, e.mul(v4(d01), kl)));
+            rK = e.fma(
+                v4(g2cIn), xl,
+                e.fma(v4(g2c2s), yl, e.fma(v4(d01), pl, e.mul(v4(d11), kl))));
+          }
+          SmallVector<Value> results; // per row: G', (G'²), R
+          for (int64_t d = 0; d < 2; ++d) {
+            Value i = e.iadd(i0, e.idx(d));
+            Value ki = v4(ld(ringK, {s, i})), pi = v4(ld(sP, {i}));
+            Value gNew =
+                e.fma(pi, rightK,
+                      e.fma(ki, rightP,
+                            e.mul(v4(e.cst(g2c)), e.vload(sG, {i, l}, 4))));
+            results.push_back(gNew);
+            // τ_out (a I + b G'/n² + c G'²/n⁴)/n; row K (odd K) is padding,
+            // and R's padding rows stay zero.
+            SmallVector<Value> eye;
+            Value real = e.ult(i, Kc);
+            for (int64_t dl = 0; dl < 4; ++dl)
+              eye.push_back(e.select(
+                  e.iand(real, e.ieq(i, e.iadd(l, e.idx(dl)))), sa, zero));
+            Value r = e.fma(v4(sb), gNew, e.fromElements(eye));
+            if (c.square) {
+              Value xi = v4(ld(sX, {i})), yi = v4(ld(sY, {i}));
+              Value g2 =
+                  e.fma(xi, rX,
+                        e.fma(yi, rY,
+                              e.fma(pi, rP,
+                                    e.fma(ki, rK,
+                                          e.mul(v4(e.cst(g4c)),
+                                                e.vload(sG2, {i, l}, 4))))));
+              results.push_back(g2);
+              r = e.fma(v4(sc), g2, r);
+            }
+            results.push_back(r);
+          }
+          return results;
+        },
+        [&](Value x, ArrayRef<Value> results) {
+          auto [i0, l] = pairOf(x);
+          const size_t per = c.square ? 3 : 2;
+          for (int64_t d = 0; d < 2; ++d) {
+            Value i = e.iadd(i0, e.idx(d));
+            ArrayRef<Value> row = results.slice(d * per, per);
+            e.vstore(row[0], sG, {i, l});
+            if (c.square)
+              e.vstore(row[1], sG2, {i, l});
+            // R is only ever an A operand: with tf32 products it is stored
+            // rounded (the bits toTF32 gives), once, instead of by every warp
+            // at each load.
+            e.vstore(splitProducts ? row.back() : roundedTF32(row.back()), sR,
+                     {next, i, l});
+          }
+        });
     return nu2New;
   };
 
@@ -718,6 +805,16 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
   };
   // acc + R M' on tensor cores, one k step of 8 rows of M' at a time:
   // a = R[16m + g (+8)][l + c (+4)], b = M'[l + c (+4)][8nt + g].
+  // A fragment by one ldmatrix.x4 per row tile: for 32-bit data its 8×8
+  // b16 matrices are 8×4 f32 blocks, lane (g, c) receiving element (g, c),
+  // so the blocks at (rows +0, +8) × (columns +0, +4) are a0 … a3; lane L
+  // gives the address of row L % 8 of block L / 8. (R's row pitch is a
+  // multiple of 16 bytes and ≡ 4 floats mod 8: the eight rows of a block
+  // fall on distinct banks.)
+  Value ldRow =
+      e.iadd(e.irem(lane, e.idx(8)),
+             e.imul(e.irem(e.idiv(lane, e.idx(8)), e.idx(2)), e.idx(8)));
+  Value ldCol = e.imul(e.idiv(lane, e.idx(16)), e.idx(4));
   auto productRM = [&](Value buffer, SmallVector<Value> acc) {
     Value zeroBits = arith::ConstantIntOp::create(b, 0, 32);
     auto kStep = [&](Value l0, MutableArrayRef<Value> acc) {
@@ -731,16 +828,32 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
         bLo.push_back({lo0, lo1});
       }
       for (int64_t m = 0; m < MT; ++m) {
-        auto at = [&](int64_t half, Value l) -> std::pair<Value, Value> {
-          if (halfPadded(m, half))
-            return {zeroBits, zeroBits};
-          return operand(ld(sR, {buffer, rowOf(m, half), l}));
-        };
-        auto [a0, a0lo] = at(0, lA);
-        auto [a1, a1lo] = at(1, lA);
-        auto [a2, a2lo] = at(0, lB);
-        auto [a3, a3lo] = at(1, lB);
-        SmallVector<Value, 4> aHi{a0, a1, a2, a3}, aLo{a0lo, a1lo, a2lo, a3lo};
+        // A half-padded tile (Kp % 16 = 8) reads its last real row for the
+        // padding half, whose registers are then zero.
+        Value row = e.iadd(ldRow, e.idx(16 * m));
+        if (halfPadded(m, 1))
+          row = e.imin(row, e.idx(Kp - 1));
+        Value blocks = nvgpu::LdMatrixOp::create(
+            b, VectorType::get({4, 1}, f32), sR,
+            ValueRange{buffer, row, e.iadd(l0, ldCol)}, /*transpose=*/false,
+            /*numTiles=*/4);
+        SmallVector<Value, 4> aHi, aLo;
+        for (int64_t r = 0; r < 4; ++r) {
+          if (halfPadded(m, r % 2)) {
+            aHi.push_back(zeroBits);
+            aLo.push_back(zeroBits);
+            continue;
+          }
+          Value x =
+              vector::ExtractOp::create(b, blocks, ArrayRef<int64_t>{r, 0});
+          if (splitProducts) {
+            auto [hi, lo] = operand(x);
+            aHi.push_back(hi);
+            aLo.push_back(lo);
+          } else {
+            aHi.push_back(arith::BitcastOp::create(b, b.getI32Type(), x));
+          }
+        }
         for (int64_t slotN = 0; slotN < NTW; ++slotN) {
           Value &x = acc[slotN * MT + m];
           if (splitProducts) { // small terms first

@@ -172,6 +172,12 @@ def numerics_models():
         models[f"seedns_diag_T130_{dt}"] = scan(
             "NS of the momentum, diagonal decay", 2, 130, 2, 2, 32, 64, dt,
             decay="diagonal", attrs=QUINTIC_MOMENTUM, momentum=0.9, states=True)
+        # An odd K (the Gram loop's last row pair ends on a padding row) and
+        # K, V not multiples of 8 (a half-padded last row tile).
+        models[f"seedns_oddK_K21_V36_T130_{dt}"] = scan(
+            "NS of the momentum, odd K", 2, 130, 2, 2, 21, 36, dt,
+            attrs="delta_rule = 1.0, " + QUINTIC_MOMENTUM, momentum=0.9,
+            states=True)
         # K = V = 112: M and R do not fit twice, so the update input runs the
         # in-order schedule (w formed when the token is stored).
         models[f"seedns_inorder_K112_T65_{dt}"] = scan(

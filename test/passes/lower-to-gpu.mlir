@@ -398,14 +398,33 @@ func.func @momentum_ns(%q: tensor<2x130x2x42xbf16>, %k: tensor<2x130x2x42xbf16>,
 // barriers a token (the state side, warp-local, beside the momentum side's
 // third phase), M and R double buffered and a third slot of token inputs
 // (more shared memory: 78128 bytes against 49728 above).
+// The row dots p = γ M w and y = G k take the warps with rows < K (42),
+// four lanes a row, FMA chains without masks. Phase 3's loops cover rows
+// < K: M' in 42 × 22 four-column items, three full rounds and a last one of
+// 156 threads on its own; G', G'² and R in 21 row pairs × 12 items, one
+// round of 252. R is stored rounded to tf32 (its bits + 0x1000) and read
+// by one ldmatrix.x4 a row tile and k step (3 × 6), f32 blocks 8 × 4.
 
 // CHECK-LABEL: func.func @momentum_ns_lookahead
 // CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0
 // CHECK-SAME:      dynamic_shared_memory_size %c78128
 // CHECK:       gpu.func @muonssm_k0
 // CHECK:         scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, f32)
-// CHECK-COUNT-2:   gpu.barrier
-// CHECK-COUNT-36:  nvvm.mma.sync
+// CHECK:           %[[ROWS:.*]] = arith.cmpi ult, %{{[0-9]+}}, %c42
+// CHECK-NEXT:      scf.if %[[ROWS]] {
+// CHECK-NOT:         arith.select
+// CHECK:             math.fma
+// CHECK:           gpu.barrier
+// CHECK:           gpu.barrier
+// CHECK:           %[[MTAIL:.*]] = arith.cmpi ult, %[[TIDM:.*]], %c156
+// CHECK-NEXT:      scf.if %[[MTAIL]] {
+// CHECK:           %[[GTAIL:.*]] = arith.cmpi ult, %[[TIDM]], %c252
+// CHECK-NEXT:      scf.if %[[GTAIL]] {
+// CHECK:             arith.addi %{{.*}}, %{{.*}} : vector<4xi32>
+// CHECK:             vector.store %{{.*}}, %[[R:.*]][%{{.*}}, %{{.*}}, %{{.*}}] {{.*}} memref<2x48x52xf32
+// CHECK:           nvgpu.ldmatrix %[[R]][{{.*}}] {numTiles = 4 : i32, transpose = false} : memref<2x48x52xf32, #gpu.address_space<workgroup>> -> vector<4x1xf32>
+// CHECK-COUNT-17:  nvgpu.ldmatrix %[[R]]
+// CHECK-NOT:       nvgpu.ldmatrix
 // CHECK:           gpu.barrier
 // CHECK-NOT:       gpu.barrier
 // CHECK:         gpu.return
@@ -459,12 +478,16 @@ func.func @momentum_ns_in_order(%q: tensor<1x9x2x112xbf16>, %k: tensor<1x9x2x112
 // step (one tile, two k steps here), and no rounding recorded on the
 // launch.
 
+// R stays f32 in shared memory (split after its ldmatrix).
+
 // CHECK-LABEL: func.func @momentum_ns_f32
 // CHECK:         gpu.launch_func  @muonssm_kernels::@muonssm_k0
 // CHECK-SAME:      args({{[^{}]*}}){{$}}
 // CHECK:       gpu.func @muonssm_k0
+// CHECK-NOT:     vector<4xi32>
 // CHECK:         scf.for {{.*}} -> (vector<4xf32>, f32)
 // CHECK:           gpu.barrier
+// CHECK:           nvgpu.ldmatrix {{.*}} -> vector<4x1xf32>
 // CHECK-COUNT-6:   nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>
 // CHECK-NOT:       nvvm.mma.sync
 // CHECK:           gpu.barrier

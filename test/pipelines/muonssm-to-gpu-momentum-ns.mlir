@@ -18,14 +18,18 @@
 // fused kernel's R M' runs on tensor cores, operands rounded to tf32 (bf16
 // inputs: half a tf32 unit added, the low bits left to the tensor cores,
 // no cvt.rna, which ptxas would emulate), straight into S held in the
-// accumulator layout; u and o are warp butterfly sums.
+// accumulator layout; u and o are warp butterfly sums. R, only ever an A
+// operand, is stored rounded and read by ldmatrix (8 × 4 f32 blocks as
+// 8 × 8 b16 matrices).
 // PTX: .target sm_90a
 // PTX: .visible .entry muonssm_k0(
 // PTX-DAG: add.s32 {{%r[0-9]+}}, {{%r[0-9]+}}, 4096;
 // PTX-DAG: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// PTX-DAG: ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // PTX-DAG: shfl.sync.bfly.b32
 
-// SASS: HMMA.1688.F32.TF32
+// SASS-DAG: HMMA.1688.F32.TF32
+// SASS-DAG: LDSM.16.M88.4
 func.func @main(%q: tensor<2x33x2x42xbf16> {muonssm.name = "q"}, %k: tensor<2x33x2x42xbf16> {muonssm.name = "k"},
                 %v: tensor<2x33x2x84xbf16> {muonssm.name = "v"}, %g: tensor<2x33x2xf32> {muonssm.name = "g"},
                 %b: tensor<2x33x2xf32> {muonssm.name = "beta"})
