@@ -16,8 +16,10 @@
 // fragment of one k16 step (acc → A reuse, as in flash attention).
 //
 // Also mma.sync m16n8k8 with tf32 operands (mmaTF32 below; the operands
-// come from scalar shared loads, rounded to tf32 by toTF32, or split in two
-// tf32 halves for f32 accuracy), built the same way through nvvm.mma.sync.
+// come from shared memory, by scalar loads or, for an A fragment, by one
+// ldmatrix.x4 of four 8×4 f32 blocks (MomentumNSScanToGPU.cpp), rounded to
+// tf32 by toTF32 or split in two tf32 halves for f32 accuracy), built the
+// same way through nvvm.mma.sync.
 //
 //===----------------------------------------------------------------------===//
 
