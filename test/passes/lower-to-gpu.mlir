@@ -402,10 +402,11 @@ func.func @momentum_ns(%q: tensor<2x130x2x42xbf16>, %k: tensor<2x130x2x42xbf16>,
 // four lanes a row, FMA chains without masks; over M (pitch 88 ≡ 8 mod 16,
 // for conflict-free B fragments) rows whose row / 4 is odd start a column
 // group later and take group 0 last (a select of the column index after 21
-// FMAs). Phase 3's loops cover rows
-// < K: M' in 42 × 22 four-column items, three full rounds and a last one of
-// 156 threads on its own; G', G'² and R in 21 row pairs × 12 items, one
-// round of 252. R is stored rounded to tf32 (its bits + 0x1000) and read
+// FMAs). M' = γM + c k wᵀ needs nothing of phase 2: its three full rounds'
+// loads of M and w are issued before phase 3's barrier. Phase 3's loops
+// cover rows < K: M' in 42 × 22 four-column items, three full rounds and a
+// last one of 156 threads on its own; G', G'² and R in 21 row pairs × 12
+// items, one round of 252. R is stored rounded to tf32 (its bits + 0x1000) and read
 // by one ldmatrix.x4 a row tile and k step (3 × 6), f32 blocks 8 × 4.
 
 // CHECK-LABEL: func.func @momentum_ns_lookahead
@@ -423,7 +424,9 @@ func.func @momentum_ns(%q: tensor<2x130x2x42xbf16>, %k: tensor<2x130x2x42xbf16>,
 // CHECK:             memref.load %{{.*}}[%{{.*}}, %{{.*}}, %[[COL]]] : memref<2x48x88xf32, #gpu.address_space<workgroup>>
 // CHECK-NEXT:        math.fma
 // CHECK:           gpu.barrier
-// CHECK:           gpu.barrier
+// CHECK-COUNT-3:   vector.load %{{.*}} : memref<2x48x88xf32, #gpu.address_space<workgroup>>, vector<4xf32>
+// CHECK-NEXT:      vector.load %{{.*}} : memref<3x88xf32, #gpu.address_space<workgroup>>, vector<4xf32>
+// CHECK-NEXT:      gpu.barrier
 // CHECK:           %[[MTAIL:.*]] = arith.cmpi ult, %[[TIDM:.*]], %c156
 // CHECK-NEXT:      scf.if %[[MTAIL]] {
 // CHECK:           %[[GTAIL:.*]] = arith.cmpi ult, %[[TIDM]], %c252
