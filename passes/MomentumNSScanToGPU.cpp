@@ -358,26 +358,28 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
   // one round's latency after another's. A partial last round runs on its
   // own, only in the threads it covers (in the order of tidM): whole warps
   // skip it rather than compute a clamped item and store nothing.
-  auto forEachBatched = [&](int64_t count,
-                            function_ref<SmallVector<Value>(Value)> compute,
-                            function_ref<void(Value, ArrayRef<Value>)> commit) {
-    int64_t full = count / kThreads, tail = count % kThreads;
-    for (int64_t batch = 0; batch < full; batch += kBatch) {
-      SmallVector<Value> items;
-      SmallVector<SmallVector<Value>> results;
-      for (int64_t r = batch; r < std::min(full, batch + kBatch); ++r) {
-        items.push_back(e.iadd(tidM, e.idx(r * kThreads)));
-        results.push_back(compute(items.back()));
-      }
-      for (auto [x, result] : llvm::zip(items, results))
-        commit(x, result);
-    }
-    if (tail)
-      e.when(e.ult(tidM, e.idx(tail)), [&] {
-        Value x = e.iadd(tidM, e.idx(full * kThreads));
-        commit(x, compute(x));
-      });
-  };
+  // `compute` also gets the round's number (for loads issued earlier).
+  auto forEachBatched =
+      [&](int64_t count,
+          function_ref<SmallVector<Value>(Value, int64_t)> compute,
+          function_ref<void(Value, ArrayRef<Value>)> commit) {
+        int64_t full = count / kThreads, tail = count % kThreads;
+        for (int64_t batch = 0; batch < full; batch += kBatch) {
+          SmallVector<Value> items;
+          SmallVector<SmallVector<Value>> results;
+          for (int64_t r = batch; r < std::min(full, batch + kBatch); ++r) {
+            items.push_back(e.iadd(tidM, e.idx(r * kThreads)));
+            results.push_back(compute(items.back(), r));
+          }
+          for (auto [x, result] : llvm::zip(items, results))
+            commit(x, result);
+        }
+        if (tail)
+          e.when(e.ult(tidM, e.idx(tail)), [&] {
+            Value x = e.iadd(tidM, e.idx(full * kThreads));
+            commit(x, compute(x, full));
+          });
+      };
 
   // ---- Initial states: S into the tiles' registers, M into shared memory
   // (the buffer of token first − 1, zero padded), then G = M Mᵀ, G² = G G
@@ -661,33 +663,20 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
     // Rows K … Kp − 1 of M', G, G² and R are padding, zero from the start
     // (k, p, x and y are zero there; R's zero rows give S's padding rows
     // zero products): the loops cover rows < K only.
-    // The rounds of forEachBatched, the first batch on the prefetched loads.
-    auto mItem = [&](const MLoads &in) {
-      Value ck = e.mul(cIn, in.k);
-      return e.fma(v4(e.cst(gamma)), in.m, e.mul(v4(ck), in.w));
-    };
-    auto storeM = [&](Value x, Value mNew) {
-      auto [i, j] = mRowCol(x);
-      e.vstore(mNew, sM, {next, i, j});
-    };
-    const int64_t mFull = mCount / kThreads, mTail = mCount % kThreads;
-    for (int64_t batch = 0; batch < mFull; batch += kBatch) {
-      SmallVector<std::pair<Value, Value>> done;
-      for (int64_t r = batch; r < std::min(mFull, batch + kBatch); ++r) {
-        Value x = e.iadd(tidM, e.idx(r * kThreads));
-        MLoads in = r < static_cast<int64_t>(prefetched.size())
-                        ? prefetched[r]
-                        : loadMItem(s, prev, x);
-        done.push_back({x, mItem(in)});
-      }
-      for (auto [x, mNew] : done)
-        storeM(x, mNew);
-    }
-    if (mTail)
-      e.when(e.ult(tidM, e.idx(mTail)), [&] {
-        Value x = e.iadd(tidM, e.idx(mFull * kThreads));
-        storeM(x, mItem(loadMItem(s, prev, x)));
-      });
+    // The first batch of rounds on the prefetched loads.
+    forEachBatched(
+        mCount,
+        [&](Value x, int64_t round) -> SmallVector<Value> {
+          MLoads in = round < static_cast<int64_t>(prefetched.size())
+                          ? prefetched[round]
+                          : loadMItem(s, prev, x);
+          Value ck = e.mul(cIn, in.k);
+          return {e.fma(v4(e.cst(gamma)), in.m, e.mul(v4(ck), in.w))};
+        },
+        [&](Value x, ArrayRef<Value> mNew) {
+          auto [i, j] = mRowCol(x);
+          e.vstore(mNew[0], sM, {next, i, j});
+        });
     // Δ = c(p kᵀ + k pᵀ) + c²σ k kᵀ; Δ² = D00 ppᵀ + D01 (pkᵀ + kpᵀ) +
     // D11 kkᵀ with D = C Γ C, C = [[0, c], [c, c²σ]], Γ = Gram of (p, k).
     Value c2 = e.mul(cIn, cIn), c2s = e.mul(c2, ww);
@@ -716,7 +705,7 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
     };
     forEachBatched(
         pairs * RG,
-        [&](Value x) -> SmallVector<Value> {
+        [&](Value x, int64_t) -> SmallVector<Value> {
           auto [i0, l] = pairOf(x);
           Value kl = e.vload(ringK, {s, l}, 4), pl = e.vload(sP, {l}, 4);
           Value rightK = e.mul(v4(cIn), kl);
