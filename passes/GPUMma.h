@@ -96,6 +96,7 @@ Value mmaTF32(KernelBuilder &e, Value acc, ArrayRef<Value> a,
 /// comparison with ∞, a select and a mask; the same result for every finite
 /// x (a NaN may come out as another value: the state it came from is lost
 /// anyway, and the f32 paths around the product still carry it).
+/// A vector of f32 gives a vector of i32 the same way.
 Value toTF32(KernelBuilder &e, Value x);
 /// x as hi + lo, both tf32 (lo = tf32(x − hi)): the operands of the 3×tf32
 /// product hi·hi' + hi·lo' + lo·hi', which keeps about 21 of f32's 24 bits.

@@ -269,17 +269,6 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
     memref::StoreOp::create(b, x, tile, at);
   };
   Value zero = e.cst(0.0), one = e.cst(1.0);
-  // A vector of f32 as the tf32 bits toTF32 gives (GPUMma.h), kept as f32
-  // for the f32 shared buffers.
-  auto roundedTF32 = [&](Value x) -> Value {
-    auto type = cast<VectorType>(x.getType());
-    auto bitsType = VectorType::get(type.getShape(), b.getI32Type());
-    Value half = arith::ConstantOp::create(
-        b, DenseElementsAttr::get(bitsType, b.getI32IntegerAttr(0x1000)));
-    Value bits = arith::AddIOp::create(
-        b, arith::BitcastOp::create(b, bitsType, x), half);
-    return arith::BitcastOp::create(b, type, bits);
-  };
   // The ring slot of token t, and the M/R buffer of token t's M'.
   auto slotOf = [&](Value t) { return e.irem(t, e.idx(c.ringSlots)); };
   auto bufferOf = [&](Value t) {
@@ -765,8 +754,10 @@ LogicalResult gpu_codegen::lowerMomentumNSScan(ScanOp op,
             // R is only ever an A operand: with tf32 products it is stored
             // rounded (the bits toTF32 gives), once, instead of by every warp
             // at each load.
-            e.vstore(splitProducts ? row.back() : roundedTF32(row.back()), sR,
-                     {next, i, l});
+            Value r = row.back();
+            if (!splitProducts) // as f32 bits, for the f32 buffer
+              r = arith::BitcastOp::create(b, r.getType(), toTF32(e, r));
+            e.vstore(r, sR, {next, i, l});
           }
         });
     return nu2New;
