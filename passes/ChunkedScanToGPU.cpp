@@ -28,8 +28,11 @@
 //   o   = scale·(Λ ⊙ Q S + Φ ⊙ Q M + (Pq ⊙ Ω)(w ⊙ V) + (Pq ⊙ D) C)
 //   S   = Λ_n S + Φ_n M + Kᵀ (Ω_n ⊙ w ⊙ V + D_n ⊙ C),  M = γ^n M + Kᵀ (γ^{n−s} w ⊙ V)
 //
-// Products are mma.sync m16n8k16 (GPUMma.h). Warp w = 4·cs + rb owns token
-// rows 16·rb.. of every 64-row product and half cs of the value columns;
+// Products are mma.sync m16n8k16 (GPUMma.h); on sm_90a with 128-column
+// value tiles, Q S, K S (Q M, K M) are wgmma m64nNk16 of warpgroup cs
+// (withWarpgroupProducts), whose accumulators have the same layout. Warp
+// w = 4·cs + rb owns token rows 16·rb.. of every 64-row product and half
+// cs of the value columns;
 // in the triangular solve warps 0-3 work while warps 4-7 form W' (or RHS).
 // Where it pays (chooseConfig), a solve kernel computes every chunk's T
 // beforehand and the chunk loads it with q, k and v instead.
@@ -89,6 +92,10 @@ struct ChunkedConfig {
   bool presolved;
   // Two blocks share an SM (≤ 128 registers, half the shared memory).
   bool twoPerSM = false;
+  // Q S, K S (and Q M, K M) by wgmma, one warpgroup per half of the value
+  // tile (withWarpgroupProducts): q, k, S and M are then 128-byte-swizzled
+  // tiles (tileIndices), without padding.
+  bool wgmma = false;
   int64_t pitchK, pitchV; // row pitches in elements (+8: no ldmatrix conflicts)
 
   // Byte offsets. Q, K, V, the raw gates (and T when presolved) come twice
@@ -115,6 +122,7 @@ static int64_t sequencesOf(ScanOp op) {
 static ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
                                   FloatType element, int64_t cap,
                                   bool presolved);
+static void layoutShared(ChunkedConfig &c);
 static ChunkedConfig chooseTiling(ScanOp op, int64_t K, int64_t V,
                                   FloatType element, bool presolved) {
   ChunkedConfig c = chooseConfig(op, K, V, element, /*cap=*/64, presolved);
@@ -234,7 +242,12 @@ static ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
   c.pairSlots = (c.pairs + 1) / 2;
   c.pitchK = c.Kp + 8;
   c.pitchV = c.BV + 8;
+  layoutShared(c);
+  return c;
+}
 
+/// Byte offsets of c's tiles in shared memory, and whether q/k/v fit twice.
+static void layoutShared(ChunkedConfig &c) {
   auto layout = [&](bool twice) {
     int64_t off = 0;
     auto take = [&](int64_t bytes) {
@@ -242,20 +255,31 @@ static ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
       off += (bytes + 127) / 128 * 128;
       return at;
     };
-    int64_t qkBytes = kChunk * c.pitchK * 2, vBytes = kChunk * c.pitchV * 2;
+    // Swizzled tiles start at multiples of 1024 bytes (tileIndices); q and
+    // k come first in their buffer, S and M first after the buffers.
+    auto align = [&] {
+      if (c.wgmma)
+        off = (off + 1023) / 1024 * 1024;
+    };
+    int64_t qkBytes = kChunk * (c.wgmma ? c.Kp : c.pitchK) * 2,
+            vBytes = kChunk * c.pitchV * 2;
     c.offQ = take(qkBytes);
     c.offK = take(qkBytes);
     c.offV = take(vBytes);
     int64_t tileC = kChunk * (kChunk + 8) * 2;
     c.offT = c.presolved ? take(tileC) : -1;
     c.offRaw = take(kRawGates * kChunk * 4);
+    if (twice)
+      align();
     c.bufferBytes = off;
     if (twice)
       off *= 2;
     int64_t tileV = kChunk * c.pitchV * 2;
     int64_t f32C = kChunk * (kChunk + 4) * 4;
-    c.offS = take(c.Kp * c.pitchV * 2);
-    c.offM = c.momentum ? take(c.Kp * c.pitchV * 2) : -1;
+    int64_t stateBytes = c.Kp * (c.wgmma ? c.BV : c.pitchV) * 2;
+    align();
+    c.offS = take(stateBytes);
+    c.offM = c.momentum ? take(stateBytes) : -1;
     c.offW = take(tileV);
     c.offY = take(tileV);
     c.offZ = c.momentum ? take(tileV) : -1;
@@ -278,7 +302,20 @@ static ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
   c.doubleBuffer = c.bytes <= kMaxShared;
   if (!c.doubleBuffer)
     layout(/*twice=*/false);
-  return c;
+}
+
+/// c with Q S, K S (and Q M, K M) on wgmma where the target has it
+/// (sm_90a), where each warpgroup's half of the value tile is one 64-column
+/// panel (BV = 128) and k fills whole 64-column panels (Kp a multiple of
+/// 64). Decided after the tiling: the swizzled tiles have no padding, so
+/// the layout needs no more shared memory than the padded one.
+static ChunkedConfig withWarpgroupProducts(ChunkedConfig c) {
+  if (c.BV != 128 || c.Kp % 64 != 0)
+    return c;
+  ChunkedConfig w = c;
+  w.wgmma = true;
+  layoutShared(w);
+  return w.bytes <= kMaxShared ? w : c;
 }
 
 class ChunkedKernel {
@@ -511,8 +548,9 @@ static void copyRowsAsync(KernelBuilder &e, Value tid, int64_t threads,
       Value count = e.select(ok, e.idx(width), e.idx(0));
       nvgpu::DeviceAsyncCopyOp::create(
           b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tile,
-          ValueRange{t, col}, buffer, ValueRange{src}, b.getIndexAttr(width),
-          count, width * 2 == 16 ? b.getUnitAttr() : UnitAttr());
+          tileIndices(e, tile, t, col), buffer, ValueRange{src},
+          b.getIndexAttr(width), count,
+          width * 2 == 16 ? b.getUnitAttr() : UnitAttr());
     };
     if (x0 + threads <= kChunk * perRow)
       body();
@@ -843,6 +881,18 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
                                   ValueRange{})
         .getResult();
   };
+  // q, k (rows × Kp) and S, M (Kp × BV): padded rows, or swizzled panels
+  // for wgmma.
+  auto operandView = [&](Value shift, int64_t offset, int64_t rows,
+                         int64_t cols, int64_t pitch) -> Value {
+    if (offset < 0)
+      return {};
+    if (!c.wgmma)
+      return view(shift, offset, {rows, pitch}, et);
+    return memref::ViewOp::create(b, swizzledTileType(ctx, rows, cols, et), raw,
+                                  e.iadd(shift, e.idx(offset)), ValueRange{})
+        .getResult();
+  };
   // Inside the chunk loop every view sits at a loop-variant byte shift: the
   // buffer parity for Q, K, V, and for the others a value loaded from shared
   // memory (always 0). LLVM cannot hoist that load over the loop's barriers,
@@ -854,16 +904,16 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
       sA, sB, sWf, sGam;
   const int64_t pK = c.pitchK, pV = c.pitchV;
   auto bindBuffers = [&](Value shift) {
-    sQ = view(shift, c.offQ, {kChunk, pK}, et);
-    sK = view(shift, c.offK, {kChunk, pK}, et);
+    sQ = operandView(shift, c.offQ, kChunk, Kp, pK);
+    sK = operandView(shift, c.offK, kChunk, Kp, pK);
     sV = view(shift, c.offV, {kChunk, pV}, et);
     sRaw = view(shift, c.offRaw, {kRawGates, kChunk}, f32);
     if (c.presolved)
       sT = view(shift, c.offT, {kChunk, kChunk + 8}, et);
   };
   auto bindTiles = [&](Value shift) {
-    sS = view(shift, c.offS, {Kp, pV}, et);
-    sM = view(shift, c.offM, {Kp, pV}, et);
+    sS = operandView(shift, c.offS, Kp, BV, pV);
+    sM = operandView(shift, c.offM, Kp, BV, pV);
     sW = view(shift, c.offW, {kChunk, pV}, et);
     sY = view(shift, c.offY, {kChunk, pV}, et);
     sZ = view(shift, c.offZ, {kChunk, pV}, et);
@@ -983,6 +1033,32 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
       acc.push_back(zeroAcc());
     return acc;
   };
+  // X S and (with momentum) X M for the row tile X (q or k), Kp/16 k
+  // steps, on the pairs at n0s: by wgmma, both in one commit group, where
+  // c.wgmma (the pairs at n0s are then one warpgroup's, contiguous from a
+  // panel's first column), else by mma.sync.
+  WarpgroupMma wg(e, et);
+  auto stateProducts = [&](Value xTile, ArrayRef<Value> n0s) {
+    std::pair<SmallVector<Value>, SmallVector<Value>> out;
+    if (!c.wgmma) {
+      out.first =
+          product(zeros(2 * n0s.size()), xTile, Kp / 16, sS, n0s, false);
+      if (momentum)
+        out.second =
+            product(zeros(2 * n0s.size()), xTile, Kp / 16, sM, n0s, false);
+      return out;
+    }
+    int64_t n = 16 * n0s.size();
+    SmallVector<WarpgroupMma::Product> products = {
+        {xTile, sS, n0s.front(), n, Kp / 16, {}}};
+    if (momentum)
+      products.push_back({xTile, sM, n0s.front(), n, Kp / 16, {}});
+    SmallVector<SmallVector<Value>> results = wg.run(products);
+    out.first = std::move(results[0]);
+    if (momentum)
+      out.second = std::move(results[1]);
+    return out;
+  };
   // Stores, for every pair at n0s (when valid), both n-tiles and both row
   // halves: fn(accumulator index, row half, t, column) gives the two f32
   // values at columns col, col + 1 of row t, rounded into the tile.
@@ -1055,11 +1131,11 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
           for (int64_t hf = 0; hf < 2; ++hf)
             for (int64_t half = 0; half < 2; ++half) {
               Value x = acc[(s * PS + j) * 2 + hf];
-              e.vstore(mma.pair(e.element(x, 2 * half),
-                                e.element(x, 2 * half + 1)),
-                       tile,
-                       {e.iadd(slotRow[s], mma.accRow(2 * half)),
-                        accColumn(pairN0[j], hf, 0)});
+              e.vstore(
+                  mma.pair(e.element(x, 2 * half), e.element(x, 2 * half + 1)),
+                  tile,
+                  tileIndices(e, tile, e.iadd(slotRow[s], mma.accRow(2 * half)),
+                              accColumn(pairN0[j], hf, 0)));
             }
         });
   };
@@ -1084,8 +1160,8 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
   auto issueLoads = [&](Value chunk, Value shift) {
     Value start = chunkStart(chunk);
     Value len = e.imin(e.isub(last, start), e.idx(kChunk));
-    Value tQ = view(shift, c.offQ, {kChunk, pK}, et);
-    Value tK = view(shift, c.offK, {kChunk, pK}, et);
+    Value tQ = operandView(shift, c.offQ, kChunk, Kp, pK);
+    Value tK = operandView(shift, c.offK, kChunk, Kp, pK);
     Value tV = view(shift, c.offV, {kChunk, pV}, et);
     auto copyRows = [&](Value tile, Value buffer, int64_t width, int64_t cols,
                         function_ref<Value(Value)> rowBase, Value colLimit) {
@@ -1198,6 +1274,12 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         Value token = nvgpu::DeviceAsyncCreateGroupOp::create(
             b, nvgpu::DeviceAsyncTokenType::get(ctx), ValueRange{});
         nvgpu::DeviceAsyncWaitOp::create(b, token, b.getI32IntegerAttr(0));
+        // wgmma reads shared memory through the async proxy: this thread's
+        // cp.async copies (just waited for) and its stores of the state
+        // copies (end of the last chunk) must be fenced for it before the
+        // barrier below.
+        if (c.wgmma)
+          wg.fenceSharedWrites();
         // A missing β or gain is 1 within the sequence (0 past it).
         auto rawGate = [&](Value buffer, int64_t which, Value t) {
           return buffer ? e.loadRaw(sRaw, {e.idx(which), t})
@@ -1362,8 +1444,8 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         // set at a time: R = Λ ⊙ K S (+ (Φ − γ^{t+1}) ⊙ K M, then + L^E V
         // accumulated onto it).
         auto formRHS = [&](ArrayRef<Value> n0s, ArrayRef<Value> valid) {
-          SmallVector<Value> R =
-              product(zeros(2 * n0s.size()), sK, Kp / 16, sS, n0s, false);
+          auto [kS, kM] = stateProducts(sK, n0s);
+          SmallVector<Value> R = std::move(kS), X2 = std::move(kM);
           auto scaleRows = [&](ArrayRef<Value> acc, Value lo, Value hi) {
             SmallVector<Value> out;
             for (Value x : acc)
@@ -1372,8 +1454,6 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
           };
           R = scaleRows(R, lamLo, lamHi);
           if (momentum) {
-            SmallVector<Value> X2 =
-                product(zeros(2 * n0s.size()), sK, Kp / 16, sM, n0s, false);
             Value fLo =
                 e.sub(phiLo, e.loadRaw(sGam, {e.iadd(rowLo, e.idx(1))}));
             Value fHi =
@@ -1500,11 +1580,8 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         e.barrier();
 
         // -- 6. o = scale·(Λ ⊙ Q S [+ Φ ⊙ Q M]) + P U [+ PΩ V + PD C].
-        SmallVector<Value> O =
-            product(zeros(2 * PS), sQ, Kp / 16, sS, pairN0, false);
-        SmallVector<Value> OM;
-        if (momentum)
-          OM = product(zeros(2 * PS), sQ, Kp / 16, sM, pairN0, false);
+        auto [qS, qM] = stateProducts(sQ, pairN0);
+        SmallVector<Value> O = std::move(qS), OM = std::move(qM);
         for (size_t idx = 0; idx < O.size(); ++idx) {
           SmallVector<Value> values;
           for (int64_t r = 0; r < 4; ++r) {
@@ -1660,6 +1737,15 @@ Rank1GainOp gpu_codegen::gainFormedBySolveKernel(ScanOp op) {
   return chooseConfig(op, K, V, element).presolved ? gain : Rank1GainOp();
 }
 
+/// wgmma is sm_90a's alone (not sm_90's, nor later chips').
+static bool hasWarpgroupMma(gpu::GPUModuleOp kernels) {
+  ArrayAttr targets = kernels.getTargetsAttr();
+  return targets && llvm::all_of(targets, [](Attribute a) {
+           auto nvvm = dyn_cast<NVVM::NVVMTargetAttr>(a);
+           return nvvm && nvvm.getChip() == "sm_90a";
+         });
+}
+
 LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op,
                                             gpu::GPUModuleOp kernels,
                                             StringRef name) {
@@ -1667,6 +1753,8 @@ LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op,
   int64_t V = op.getV().getType().getDimSize(3);
   auto element = cast<FloatType>(op.getV().getType().getElementType());
   ChunkedConfig config = chooseConfig(op, K, V, element);
+  if (hasWarpgroupMma(kernels))
+    config = withWarpgroupProducts(config);
   if (config.bytes > kMaxShared)
     return op.emitOpError() << "the tensor-core chunked kernel needs "
                             << config.bytes << " bytes of shared memory, "

@@ -29,11 +29,28 @@ void WarpMma::setLane(Value laneId) {
   c2 = e.imul(e.irem(lane, e.idx(4)), e.idx(2));
 }
 
+SmallVector<Value, 3> gpu_codegen::tileIndices(KernelBuilder &e, Value tile,
+                                               Value row, Value col) {
+  if (cast<MemRefType>(tile.getType()).getRank() == 2)
+    return {row, col};
+  Value chunk = arith::XOrIOp::create(
+      e.b, e.idiv(e.irem(col, e.idx(64)), e.idx(8)), e.irem(row, e.idx(8)));
+  return {e.idiv(col, e.idx(64)), row,
+          e.iadd(e.imul(chunk, e.idx(8)), e.irem(col, e.idx(8)))};
+}
+
+MemRefType gpu_codegen::swizzledTileType(MLIRContext *ctx, int64_t rows,
+                                         int64_t cols, Type element) {
+  return MemRefType::get(
+      {cols / 64, rows, 64}, element, AffineMap(),
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup));
+}
+
 Value WarpMma::ldmatrix(Value tile, Value row, Value col, int64_t tiles,
                         bool transpose) {
   auto type = VectorType::get({tiles, 2}, element);
-  return nvgpu::LdMatrixOp::create(e.b, type, tile, ValueRange{row, col},
-                                   transpose, tiles);
+  return nvgpu::LdMatrixOp::create(
+      e.b, type, tile, tileIndices(e, tile, row, col), transpose, tiles);
 }
 
 WarpMma::Frag WarpMma::unpack(Value pairs, int64_t count) {
@@ -177,4 +194,100 @@ std::pair<Value, Value> gpu_codegen::splitTF32Truncated(KernelBuilder &e,
   Value hi = tf32Value(e, arith::BitcastOp::create(e.b, i32, x));
   return {arith::BitcastOp::create(e.b, i32, hi),
           arith::BitcastOp::create(e.b, i32, e.sub(x, hi))};
+}
+
+//===----------------------------------------------------------------------===//
+// WarpgroupMma
+//===----------------------------------------------------------------------===//
+
+Value WarpgroupMma::descriptor(Value tile, Value byteOffset,
+                               int64_t leadingBytes) {
+  ImplicitLocOpBuilder &b = e.b;
+  Type i64 = b.getI64Type();
+  Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, tile);
+  Value address =
+      arith::IndexCastUIOp::create(b, i64, e.iadd(base, byteOffset));
+  auto c64 = [&](int64_t v) { return arith::ConstantIntOp::create(b, i64, v); };
+  // Bits 0-13: (address mod 2^18) / 16; 16-29: leading byte offset / 16;
+  // 32-45: stride byte offset / 16; 62-63: swizzle mode (1: 128B).
+  Value start = arith::AndIOp::create(
+      b, arith::ShRUIOp::create(b, address, c64(4)), c64(0x3fff));
+  int64_t fields =
+      ((leadingBytes / 16) << 16) | ((1024LL / 16) << 32) | (1LL << 62);
+  return arith::OrIOp::create(b, start, c64(fields));
+}
+
+SmallVector<SmallVector<Value>> WarpgroupMma::run(ArrayRef<Product> products) {
+  ImplicitLocOpBuilder &b = e.b;
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  auto type = element.isBF16() ? NVVM::WGMMATypes::bf16 : NVVM::WGMMATypes::f16;
+  SmallVector<Value> results;
+  NVVM::WgmmaFenceAlignedOp::create(b);
+  for (const Product &p : products) {
+    auto structType =
+        LLVM::LLVMStructType::getLiteral(ctx, SmallVector<Type>(p.n / 2, f32));
+    Value acc;
+    if (p.init.empty()) {
+      acc = LLVM::ZeroOp::create(b, structType);
+    } else {
+      acc = LLVM::UndefOp::create(b, structType);
+      for (int64_t r = 0; r < p.n / 2; ++r)
+        acc = LLVM::InsertValueOp::create(
+            b, acc, e.element(p.init[r / 4], r % 4), ArrayRef<int64_t>{r});
+    }
+    auto aType = cast<MemRefType>(p.a.getType());
+    auto bType = cast<MemRefType>(p.b.getType());
+    // A: panels of 64 rows × 128 bytes, k16 steps 32 bytes apart within
+    // one. B: panels of rows × 128 bytes (the leading byte offset between
+    // them, for N > 64), k16 steps 16 rows = 2048 bytes apart.
+    const int64_t aPanel = aType.getDimSize(1) * 128;
+    const int64_t bPanel = bType.getDimSize(1) * 128;
+    // Each step adds its offset to the start field, as nvgpu's lowering
+    // steps its descriptors (the tiles lie below 256 KiB: no carry out).
+    Value baseA = descriptor(p.a, e.idx(0), aPanel);
+    Value baseB =
+        descriptor(p.b, e.imul(e.idiv(p.n0, e.idx(64)), e.idx(bPanel)), bPanel);
+    auto step = [&](Value desc, int64_t bytes) -> Value {
+      if (!bytes)
+        return desc;
+      return arith::AddIOp::create(
+          b, desc, arith::ConstantIntOp::create(b, b.getI64Type(), bytes / 16));
+    };
+    for (int64_t ks = 0; ks < p.kSteps; ++ks) {
+      Value descA = step(baseA, (ks / 4) * aPanel + (ks % 4) * 32);
+      Value descB = step(baseB, ks * 16 * 128);
+      auto scaleD = ks == 0 && p.init.empty() ? NVVM::WGMMAScaleOut::zero
+                                              : NVVM::WGMMAScaleOut::one;
+      acc = NVVM::WgmmaMmaAsyncOp::create(
+          b, structType, acc, descA, descB,
+          NVVM::MMAShapeAttr::get(ctx, 64, p.n, 16), type, type,
+          NVVM::WGMMATypes::f32, scaleD, NVVM::WGMMAScaleIn::one,
+          NVVM::WGMMAScaleIn::one, NVVM::MMALayout::row, NVVM::MMALayout::row,
+          NVVM::MMAIntOverflowAttr());
+    }
+    results.push_back(acc);
+  }
+  NVVM::WgmmaGroupSyncAlignedOp::create(b);
+  NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
+  SmallVector<SmallVector<Value>> out;
+  for (auto [p, acc] : llvm::zip(products, results)) {
+    SmallVector<Value> tiles;
+    for (int64_t t = 0; t < p.n / 8; ++t) {
+      SmallVector<Value> values;
+      for (int64_t r = 0; r < 4; ++r)
+        values.push_back(
+            LLVM::ExtractValueOp::create(b, acc, ArrayRef<int64_t>{4 * t + r}));
+      tiles.push_back(e.fromElements(values));
+    }
+    out.push_back(std::move(tiles));
+  }
+  return out;
+}
+
+void WarpgroupMma::fenceSharedWrites() {
+  NVVM::FenceProxyOp::create(
+      e.b, NVVM::ProxyKind::async_shared,
+      NVVM::SharedSpaceAttr::get(e.b.getContext(),
+                                 NVVM::SharedSpace::shared_cta));
 }

@@ -21,6 +21,12 @@
 // tf32 by toTF32 or split in two tf32 halves for f32 accuracy), built the
 // same way through nvvm.mma.sync.
 //
+// And, on sm_90a, wgmma.mma_async m64nNk16 for a warpgroup (WarpgroupMma
+// below), with both operands read from shared memory through matrix
+// descriptors. Its tiles are 128-byte swizzled (tileIndices); every other
+// access to such a tile (ldmatrix, cp.async, stores) goes through
+// tileIndices too.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef MUONSSM_PASSES_GPUMMA_H
@@ -29,6 +35,23 @@
 #include "passes/GPUEmitter.h"
 
 namespace mlir::muonssm::gpu_codegen {
+
+/// The indices of element (row, col) of a shared-memory tile of 16-bit
+/// elements. A rank-2 memref [rows][pitch] is plain row-major. A rank-3
+/// memref [panels][rows][64] is the 128-byte-swizzled layout that wgmma
+/// reads (PTX ISA, "Shared Memory Matrix Layout", 128B swizzling): the
+/// columns in panels of 64 (one 128-byte line a row), and in each 1024-byte
+/// group of eight rows the 16-byte chunk c of row r stored at chunk
+/// c ⊕ (r mod 8). Eight consecutive elements that start at a multiple of 8
+/// stay contiguous (ldmatrix rows, 16-byte cp.async), and eight rows'
+/// chunks of one column land in eight different bank groups, so no
+/// padding is needed against bank conflicts. The tile must start at a
+/// multiple of 1024 bytes.
+SmallVector<Value, 3> tileIndices(KernelBuilder &e, Value tile, Value row,
+                                  Value col);
+/// A [panels][rows][64] swizzled tile type (see tileIndices).
+MemRefType swizzledTileType(MLIRContext *ctx, int64_t rows, int64_t cols,
+                            Type element);
 
 class WarpMma {
 public:
@@ -110,6 +133,54 @@ std::pair<Value, Value> splitTF32(KernelBuilder &e, Value x);
 /// hi·hi' + hi·lo' + lo·hi' errs by at most 3·2⁻²⁰ relative (about 18 of
 /// f32's 24 bits; cvt.rna halves would give about 21).
 std::pair<Value, Value> splitTF32Truncated(KernelBuilder &e, Value x);
+
+/// wgmma.mma_async m64nNk16 (sm_90a) of a warpgroup (four consecutive
+/// warps, all of whose threads must reach every call) with f32
+/// accumulators and bf16 or f16 operands in swizzled shared-memory tiles
+/// (tileIndices), read through matrix descriptors (PTX ISA, "Matrix
+/// Descriptor Format"): A K-major (stored [m][k]: a tile of 64 rows), B
+/// MN-major (stored [k][n], n contiguous; PTX's imm-trans-b = 1). Warp w of
+/// the warpgroup receives rows 16w..16w+15 of the 64×N result in the
+/// layout of mma.sync m16n8 accumulators, one vector<4xf32> per 8 columns
+/// (PTX ISA, "Register Fragment for wgmma .m64nNk16": register r of a lane
+/// holds row 16w + g + 8·((r/2) mod 2), column 8·(r/4) + 2c + r mod 2), so
+/// results mix freely with WarpMma's.
+///
+/// nvgpu.warpgroup.mma is not used: MLIR 22 steps a K-major B operand's
+/// descriptor as if it were MN-major (GPU-CODEGEN.md), and it needs a TMA
+/// descriptor for the layout; the descriptors here are built as its
+/// lowering builds them for the working (MN-major B) case: start address
+/// bits 4-17, leading byte offset, stride byte offset 1024 (eight 128-byte
+/// rows), swizzle mode 1 (128B).
+class WarpgroupMma {
+public:
+  WarpgroupMma(KernelBuilder &e, FloatType element) : e(e), element(element) {}
+
+  struct Product {
+    Value a;        ///< swizzled tile [k/64][64][64]: A = rows m, columns k
+    Value b;        ///< swizzled tile [n/64][rows][64]: B = rows k, columns n
+    Value n0;       ///< B's first column (index, a multiple of 64)
+    int64_t n;      ///< N: a multiple of 16, at most 256
+    int64_t kSteps; ///< k16 steps, from k = 0
+    /// Accumulators to add to (N/8 vector<4xf32>), or empty for zero.
+    SmallVector<Value> init;
+  };
+  /// Issues every product's wgmmas back to back in one commit group, waits
+  /// for the group and returns each product's N/8 accumulators.
+  SmallVector<SmallVector<Value>> run(ArrayRef<Product> products);
+
+  /// Makes this thread's earlier generic-proxy writes to shared memory
+  /// (stores, cp.async) visible to later wgmma reads, once a barrier has
+  /// followed (fence.proxy.async.shared::cta).
+  void fenceSharedWrites();
+
+private:
+  /// The descriptor of a swizzled tile: its start plus byteOffset.
+  Value descriptor(Value tile, Value byteOffset, int64_t leadingBytes);
+
+  KernelBuilder &e;
+  FloatType element;
+};
 
 } // namespace mlir::muonssm::gpu_codegen
 

@@ -467,6 +467,8 @@ void gpu_codegen::ensureSharedBuffer(gpu::GPUModuleOp kernels,
                                      Location loc) {
   // A public global: a private one or gpu.dynamic_shared_memory becomes a
   // 1-byte static array (GPU-CODEGEN.md), a public one `.extern .shared`.
+  // Aligned to 1024 bytes: wgmma's 128-byte-swizzled tiles (tileIndices)
+  // start at multiples of 1024 from it.
   if (SymbolTable::lookupSymbolIn(kernels, "muonssm_smem"))
     return;
   OpBuilder gb(kernels.getBodyRegion());
@@ -477,7 +479,7 @@ void gpu_codegen::ensureSharedBuffer(gpu::GPUModuleOp kernels,
                                  gpu::AddressSpace::Workgroup));
   memref::GlobalOp::create(gb, loc, "muonssm_smem", gb.getStringAttr("public"),
                            type, Attribute(), /*constant=*/false,
-                           gb.getI64IntegerAttr(16));
+                           gb.getI64IntegerAttr(1024));
 }
 
 Value gpu_codegen::sharedBytes(ImplicitLocOpBuilder &b, int64_t bytes) {

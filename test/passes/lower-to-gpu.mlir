@@ -8,6 +8,7 @@
 // column sums by xor shuffles.
 
 // CHIP: gpu.module @muonssm_kernels [#nvvm.target<O = 3, chip = "sm_80", features = "+ptx80">]
+// CHIP-NOT: nvvm.wgmma
 
 // CHECK-LABEL: func.func @gated_deltanet
 // CHECK-SAME:    muonssm.reference = "func.func @gated_deltanet
@@ -852,4 +853,63 @@ func.func @gates16(%q: tensor<2x130x2x64xbf16>, %k: tensor<2x130x2x64xbf16>,
       schedule = <chunked, 64>, tau = 1.0, scale = 0.125
       -> o tensor<2x130x4x64xbf16>
   return %o : tensor<2x130x4x64xbf16>
+}
+
+// -----
+
+// wgmma (sm_90a only: CHIP-NOT above). At 8 × 16 pairs with K = V = 128
+// the paper form's chunked kernel takes one 128-column tile, and each
+// warpgroup (warps 0-3, 4-7) multiplies its 64-column half of S and of M
+// by K (the right-hand side) and by Q (o) with wgmma.mma_async m64n64k16.
+// q, k, S and M are 128-byte-swizzled panels of 64 columns; each thread
+// fences its cp.async copies and state-copy stores for the async proxy
+// before the chunk's first barrier; K S and K M are one commit group of
+// 2 × 8 k16 steps. The descriptors (A: q/k, B: S/M) carry the leading
+// byte offset of a panel (8192 = 512 << 16; 128 rows: 16384 = 1024 << 16),
+// the stride 1024 (64 << 32) and the 128B swizzle (1 << 62). Without
+// momentum at 16 × 16 pairs the chunk solves its own T, and warpgroup 1
+// (beside the solve) forms K S over all 128 columns: m64n128k16.
+
+// CHECK-LABEL: func.func @paper_wgmma
+// CHECK:       gpu.func @muonssm_k0(
+// CHECK:         memref.view {{.*}} to memref<2x64x64xbf16, #gpu.address_space<workgroup>>
+// CHECK:         memref.view {{.*}} to memref<2x128x64xbf16, #gpu.address_space<workgroup>>
+// CHECK:         nvgpu.device_async_wait
+// CHECK-NEXT:    nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+// CHECK:         nvvm.wgmma.fence.aligned
+// CHECK:         memref.extract_aligned_pointer_as_index {{.*}} : memref<2x64x64xbf16, #gpu.address_space<workgroup>>
+// CHECK:         arith.constant 4611686293338849280 : i64
+// CHECK:         memref.extract_aligned_pointer_as_index {{.*}} : memref<2x128x64xbf16, #gpu.address_space<workgroup>>
+// CHECK:         arith.constant 4611686293372403712 : i64
+// CHECK:         nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <row>]
+// CHECK-COUNT-7: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <one>]
+// CHECK:         nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <zero>]
+// CHECK-COUNT-7: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <one>]
+// CHECK-NEXT:    nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NEXT:    nvvm.wgmma.wait.group.sync.aligned 0
+// CHECK:       gpu.func @muonssm_k1(
+// CHECK-COUNT-8: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 128, k = 16>
+// CHECK-NEXT:    nvvm.wgmma.commit.group.sync.aligned
+// CHECK-COUNT-8: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>
+// CHECK-NEXT:    nvvm.wgmma.commit.group.sync.aligned
+func.func @paper_wgmma(%q: tensor<8x64x16x128xbf16>, %k: tensor<8x64x16x128xbf16>,
+    %v: tensor<8x64x16x128xbf16>, %g: tensor<8x64x16xf32>, %b: tensor<8x64x16xf32>,
+    %gain: tensor<8x64x16xf32>) -> tensor<8x64x16x128xbf16> {
+  %o = muonssm.scan q(%q : tensor<8x64x16x128xbf16>) k(%k : tensor<8x64x16x128xbf16>)
+      v(%v : tensor<8x64x16x128xbf16>) g(%g : tensor<8x64x16xf32>) beta(%b : tensor<8x64x16xf32>)
+      gain(%gain : tensor<8x64x16xf32>)
+      decay = scalar, input = update, delta_rule = 1.0, momentum = 0.9,
+      schedule = <chunked, 64>, tau = 1.0, scale = 1.0
+      -> o tensor<8x64x16x128xbf16>
+  return %o : tensor<8x64x16x128xbf16>
+}
+func.func @gdn_wgmma(%q: tensor<16x64x16x128xbf16>, %k: tensor<16x64x16x128xbf16>,
+    %v: tensor<16x64x16x128xbf16>, %g: tensor<16x64x16xf32>, %b: tensor<16x64x16xf32>)
+    -> tensor<16x64x16x128xbf16> {
+  %o = muonssm.scan q(%q : tensor<16x64x16x128xbf16>) k(%k : tensor<16x64x16x128xbf16>)
+      v(%v : tensor<16x64x16x128xbf16>) g(%g : tensor<16x64x16xf32>) beta(%b : tensor<16x64x16xf32>)
+      decay = scalar, input = update, delta_rule = 1.0,
+      schedule = <chunked, 64>, tau = 1.0, scale = 0.088
+      -> o tensor<16x64x16x128xbf16>
+  return %o : tensor<16x64x16x128xbf16>
 }
