@@ -262,11 +262,13 @@ static void layoutShared(ChunkedConfig &c) {
         off = (off + 1023) / 1024 * 1024;
     };
     int64_t qkBytes = kChunk * (c.wgmma ? c.Kp : c.pitchK) * 2,
-            vBytes = kChunk * c.pitchV * 2;
+            vBytes = kChunk * (c.wgmma ? c.BV : c.pitchV) * 2;
     c.offQ = take(qkBytes);
     c.offK = take(qkBytes);
+    align();
     c.offV = take(vBytes);
-    int64_t tileC = kChunk * (kChunk + 8) * 2;
+    int64_t tileC = kChunk * (c.wgmma ? kChunk : kChunk + 8) * 2;
+    align();
     c.offT = c.presolved ? take(tileC) : -1;
     c.offRaw = take(kRawGates * kChunk * 4);
     if (twice)
@@ -274,9 +276,10 @@ static void layoutShared(ChunkedConfig &c) {
     c.bufferBytes = off;
     if (twice)
       off *= 2;
-    int64_t tileV = kChunk * c.pitchV * 2;
+    int64_t tileV = vBytes;
     int64_t f32C = kChunk * (kChunk + 4) * 4;
     int64_t stateBytes = c.Kp * (c.wgmma ? c.BV : c.pitchV) * 2;
+    // (Every swizzled tile's size is a multiple of 1024 bytes.)
     align();
     c.offS = take(stateBytes);
     c.offM = c.momentum ? take(stateBytes) : -1;
@@ -369,8 +372,8 @@ static void solveUnitLower(KernelBuilder &e, WarpMma &mma, Value sL, Value sT,
   auto storeBoth = [&](Value x, Value row, Value col, bool rounded) {
     memref::StoreOp::create(b, x, sL, ValueRange{row, col});
     if (rounded)
-      memref::StoreOp::create(b, arith::TruncFOp::create(b, mma.element, x),
-                              sT, ValueRange{row, col});
+      memref::StoreOp::create(b, arith::TruncFOp::create(b, mma.element, x), sT,
+                              tileIndices(e, sT, row, col));
   };
 
   // Diagonal blocks: lane j (mod 16) solves column j of block `warp`.
@@ -494,7 +497,7 @@ static void solveUnitLower(KernelBuilder &e, WarpMma &mma, Value sL, Value sT,
             if (job.final)
               e.vstore(arith::TruncFOp::create(
                            b, VectorType::get({2}, mma.element), two),
-                       sT, idx);
+                       sT, tileIndices(e, sT, idx[0], idx[1]));
           }
       });
   };
@@ -903,25 +906,45 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
   Value sQ, sK, sV, sRaw, sS, sM, sW, sY, sZ, sT, sP, sPO, sLE, sL, sOm, sG,
       sA, sB, sWf, sGam;
   const int64_t pK = c.pitchK, pV = c.pitchV;
-  auto bindBuffers = [&](Value shift) {
+  // wgmma's descriptors take each tile's address from the shared buffer's
+  // base plus constants and the buffer parity: values the same in every
+  // thread, which ptxas keeps in uniform registers, where the views' own
+  // addresses (with the zero loaded from shared memory) would each cost a
+  // move to one per product step.
+  DenseMap<Value, Value> uniformAddress;
+  Value sharedBase =
+      c.wgmma
+          ? memref::ExtractAlignedPointerAsIndexOp::create(b, raw).getResult()
+          : Value();
+  auto wgmmaAddress = [&](Value tile, int64_t offset, Value uniformShift) {
+    if (c.wgmma && tile)
+      uniformAddress[tile] =
+          e.iadd(sharedBase, e.iadd(uniformShift, e.idx(offset)));
+  };
+  auto bindBuffers = [&](Value shift, Value uniformShift) {
     sQ = operandView(shift, c.offQ, kChunk, Kp, pK);
     sK = operandView(shift, c.offK, kChunk, Kp, pK);
-    sV = view(shift, c.offV, {kChunk, pV}, et);
+    sV = operandView(shift, c.offV, kChunk, BV, pV);
     sRaw = view(shift, c.offRaw, {kRawGates, kChunk}, f32);
     if (c.presolved)
-      sT = view(shift, c.offT, {kChunk, kChunk + 8}, et);
+      sT = operandView(shift, c.offT, kChunk, kChunk, kChunk + 8);
+    for (auto [tile, offset] :
+         {std::pair(sQ, c.offQ), std::pair(sK, c.offK), std::pair(sV, c.offV)})
+      wgmmaAddress(tile, offset, uniformShift);
+    if (c.presolved)
+      wgmmaAddress(sT, c.offT, uniformShift);
   };
-  auto bindTiles = [&](Value shift) {
+  auto bindTiles = [&](Value shift, Value uniformShift) {
     sS = operandView(shift, c.offS, Kp, BV, pV);
     sM = operandView(shift, c.offM, Kp, BV, pV);
-    sW = view(shift, c.offW, {kChunk, pV}, et);
-    sY = view(shift, c.offY, {kChunk, pV}, et);
-    sZ = view(shift, c.offZ, {kChunk, pV}, et);
+    sW = operandView(shift, c.offW, kChunk, BV, pV);
+    sY = operandView(shift, c.offY, kChunk, BV, pV);
+    sZ = operandView(shift, c.offZ, kChunk, BV, pV);
     if (!c.presolved)
-      sT = view(shift, c.offT, {kChunk, kChunk + 8}, et);
-    sP = view(shift, c.offP, {kChunk, kChunk + 8}, et);
-    sPO = view(shift, c.offPO, {kChunk, kChunk + 8}, et);
-    sLE = view(shift, c.offLE, {kChunk, kChunk + 8}, et);
+      sT = operandView(shift, c.offT, kChunk, kChunk, kChunk + 8);
+    sP = operandView(shift, c.offP, kChunk, kChunk, kChunk + 8);
+    sPO = operandView(shift, c.offPO, kChunk, kChunk, kChunk + 8);
+    sLE = operandView(shift, c.offLE, kChunk, kChunk, kChunk + 8);
     sL = view(shift, c.offL, {kChunk, kChunk + 4}, f32);
     sOm = view(shift, c.offOm, {kChunk, kChunk + 4}, f32);
     sG = view(shift, c.offG, {kChunk}, f32);
@@ -929,9 +952,16 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
     sB = view(shift, c.offB, {kChunk}, f32);
     sWf = view(shift, c.offWf, {kChunk}, f32);
     sGam = view(shift, c.offGam, {kChunk + 1}, f32);
+    for (auto [tile, offset] :
+         {std::pair(sS, c.offS), std::pair(sM, c.offM), std::pair(sW, c.offW),
+          std::pair(sY, c.offY), std::pair(sZ, c.offZ), std::pair(sP, c.offP),
+          std::pair(sPO, c.offPO), std::pair(sLE, c.offLE)})
+      wgmmaAddress(tile, offset, uniformShift);
+    if (!c.presolved)
+      wgmmaAddress(sT, c.offT, uniformShift);
   };
-  bindBuffers(e.idx(0));
-  bindTiles(e.idx(0));
+  bindBuffers(e.idx(0), e.idx(0));
+  bindTiles(e.idx(0), e.idx(0));
   Value sZero = view(e.idx(0), c.offZero, {1}, b.getI32Type());
 
   // ---- Who am I. bindLane derives every per-lane value from a thread id:
@@ -1003,9 +1033,38 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
   // acc += A·B over kSteps k16 steps for rows m0: A row-major in aTile
   // ([m][k]), B from bTile stored [k][n], for the pairs at n0s (two
   // accumulators each). causal: only k-steps ks ≤ rb (A lower triangular).
+  // Where c.wgmma, by the warpgroup (the pairs at n0s are then the
+  // warpgroup's, contiguous from a panel's first column) over every k
+  // step: the blocks of a causal A above its diagonal hold zeros there.
+  WarpgroupMma wg(e, et);
+  // The warpgroup's first value column (its pairs' n0 where the pairs
+  // are the warp's own), broadcast from lane 0: ptxas then knows it is the
+  // same in every lane, and so are the descriptors made from it (CUTLASS
+  // broadcasts its warp-group index likewise).
+  Value wgColumn;
+  if (c.wgmma) {
+    Value group = e.toI32(e.idiv(e.threadId(), e.idx(128)));
+    Value first =
+        gpu::ShuffleOp::create(b, group, arith::ConstantIntOp::create(b, 0, 32),
+                               arith::ConstantIntOp::create(b, 32, 32),
+                               gpu::ShuffleMode::IDX)
+            .getShuffleResult();
+    wgColumn = e.imul(e.toIndex(first), e.idx(16 * PS));
+  }
+  auto withAddresses = [&](WarpgroupMma::Product p) {
+    p.aAddress = uniformAddress.lookup(p.a);
+    p.bAddress = uniformAddress.lookup(p.b);
+    if (p.n0 == pairN0.front())
+      p.n0 = wgColumn;
+    return p;
+  };
   auto product = [&](SmallVector<Value> acc, Value aTile, int64_t kSteps,
                      Value bTile, ArrayRef<Value> n0s, bool causal,
                      ArrayRef<WarpMma::Frag> aFrags = {}) {
+    if (c.wgmma && aTile)
+      return wg.run(
+          {withAddresses({aTile, bTile, n0s.front(), 16 * int64_t(n0s.size()),
+                          kSteps, acc})})[0];
     for (int64_t ks = 0; ks < kSteps; ++ks) {
       auto step = [&]() -> SmallVector<Value> {
         SmallVector<Value> out(acc);
@@ -1034,10 +1093,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
     return acc;
   };
   // X S and (with momentum) X M for the row tile X (q or k), Kp/16 k
-  // steps, on the pairs at n0s: by wgmma, both in one commit group, where
-  // c.wgmma (the pairs at n0s are then one warpgroup's, contiguous from a
-  // panel's first column), else by mma.sync.
-  WarpgroupMma wg(e, et);
+  // steps, on the pairs at n0s; by wgmma both in one commit group.
   auto stateProducts = [&](Value xTile, ArrayRef<Value> n0s) {
     std::pair<SmallVector<Value>, SmallVector<Value>> out;
     if (!c.wgmma) {
@@ -1050,9 +1106,10 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
     }
     int64_t n = 16 * n0s.size();
     SmallVector<WarpgroupMma::Product> products = {
-        {xTile, sS, n0s.front(), n, Kp / 16, {}}};
+        withAddresses({xTile, sS, n0s.front(), n, Kp / 16, zeros(n / 8)})};
     if (momentum)
-      products.push_back({xTile, sM, n0s.front(), n, Kp / 16, {}});
+      products.push_back(
+          withAddresses({xTile, sM, n0s.front(), n, Kp / 16, zeros(n / 8)}));
     SmallVector<SmallVector<Value>> results = wg.run(products);
     out.first = std::move(results[0]);
     if (momentum)
@@ -1072,7 +1129,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
               for (int64_t half = 0; half < 2; ++half) {
                 Value t = rowOf(2 * half), col = accColumn(n0, hf, 0);
                 auto [x0, x1] = fn(2 * j + hf, half, t, col);
-                e.vstore(mma.pair(x0, x1), tile, {t, col});
+                e.vstore(mma.pair(x0, x1), tile, tileIndices(e, tile, t, col));
               }
           };
           if (!valid.empty())
@@ -1083,8 +1140,9 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
       };
   // Two neighbouring 16-bit elements of a tile as f32.
   auto vPair = [&](Value tile, Value t, Value col) {
-    Value two = arith::ExtFOp::create(b, VectorType::get({2}, f32),
-                                      e.vload(tile, {t, col}, 2));
+    Value two =
+        arith::ExtFOp::create(b, VectorType::get({2}, f32),
+                              e.vload(tile, tileIndices(e, tile, t, col), 2));
     return std::make_pair(e.element(two, 0), e.element(two, 1));
   };
 
@@ -1162,7 +1220,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
     Value len = e.imin(e.isub(last, start), e.idx(kChunk));
     Value tQ = operandView(shift, c.offQ, kChunk, Kp, pK);
     Value tK = operandView(shift, c.offK, kChunk, Kp, pK);
-    Value tV = view(shift, c.offV, {kChunk, pV}, et);
+    Value tV = operandView(shift, c.offV, kChunk, BV, pV);
     auto copyRows = [&](Value tile, Value buffer, int64_t width, int64_t cols,
                         function_ref<Value(Value)> rowBase, Value colLimit) {
       copyRowsAsync(e, tid, kThreads, tile, buffer, width, cols, len, rowBase,
@@ -1183,7 +1241,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
     if (c.presolved) {
       // The chunk's T from the solve kernel: 64 rows of 128 bytes, every
       // row there (rows past the sequence hold the identity's).
-      Value tT = view(shift, c.offT, {kChunk, kChunk + 8}, et);
+      Value tT = operandView(shift, c.offT, kChunk, kChunk, kChunk + 8);
       Value base = e.imul(e.iadd(e.imul(e.iadd(firstSlot, chunk), HV), h),
                           e.idx(kChunk * kChunk));
       for (int64_t x0 = 0; x0 < kChunk * kChunk / 8; x0 += kThreads) {
@@ -1191,8 +1249,8 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         Value t = e.idiv(x, e.idx(kChunk / 8));
         Value col = e.imul(e.irem(x, e.idx(kChunk / 8)), e.idx(8));
         nvgpu::DeviceAsyncCopyOp::create(
-            b, nvgpu::DeviceAsyncTokenType::get(ctx), tT, ValueRange{t, col},
-            tInverse,
+            b, nvgpu::DeviceAsyncTokenType::get(ctx), tT,
+            tileIndices(e, tT, t, col), tInverse,
             ValueRange{e.iadd(base, e.iadd(e.imul(t, e.idx(kChunk)), col))},
             b.getIndexAttr(8), Value(), b.getUnitAttr());
       }
@@ -1239,11 +1297,36 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
   e.when(e.ieq(tid, e.idx(0)), [&] {
     e.storeRaw(arith::ConstantIntOp::create(b, 0, 32), sZero, {e.idx(0)});
   });
+  // wgmma multiplies the causal C×C operands over every k step: their
+  // 16×16 blocks above the diagonal, which no chunk writes (in-chunk T, P,
+  // PΩ, L^E), must hold zeros. (The solve kernel's T has them.)
+  if (c.wgmma) {
+    auto eightZeros = VectorType::get({8}, et);
+    Value zero8 = arith::ConstantOp::create(
+        b, DenseElementsAttr::get(eightZeros, b.getFloatAttr(et, 0.0)));
+    for (Value tile : {c.presolved ? Value() : sT, sP, sPO, sLE}) {
+      if (!tile)
+        continue;
+      for (int64_t x0 = 0; x0 < kChunk * kChunk / 8; x0 += kThreads) {
+        Value x = e.iadd(tid, e.idx(x0));
+        e.vstore(zero8, tile,
+                 {e.idx(0), e.idiv(x, e.idx(8)),
+                  e.imul(e.irem(x, e.idx(8)), e.idx(8))});
+      }
+    }
+  }
   if (c.doubleBuffer)
     e.when(e.ult(e.idx(0), chunks), [&] { issueLoads(e.idx(0), e.idx(0)); });
   e.barrier(); // γ powers, state copies and the zero shift stored
 
-  // ---- The chunks.
+  // ---- The chunks. wgmma reads shared memory through the async proxy:
+  // before each of the chunk's barriers every thread fences its own
+  // earlier writes (stores, cp.async copies waited for) for it.
+  auto chunkBarrier = [&] {
+    if (c.wgmma)
+      wg.fenceSharedWrites();
+    e.barrier();
+  };
   SmallVector<Value> carried(S);
   carried.append(M);
   SmallVector<Value> end = e.loop(
@@ -1259,8 +1342,20 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         Value parity = c.doubleBuffer ? e.irem(chunk, e.idx(2)) : e.idx(0);
         Value zeroShift = arith::IndexCastUIOp::create(
             b, b.getIndexType(), e.loadRaw(sZero, {e.idx(0)}));
-        bindBuffers(e.iadd(zeroShift, e.imul(parity, e.idx(c.bufferBytes))));
-        bindTiles(zeroShift);
+        // The descriptors' zero: chunk / 2^30 (chunks < 2^25), which no
+        // compiler folds and every lane holds alike; a constant would let
+        // LICM hoist every step's descriptor out of the loop into
+        // registers of its own, and the kernel spill (as with the views).
+        Value uniformZero = e.toIndex(
+            LLVM::InlineAsmOp::create(
+                b, b.getI32Type(), ValueRange{}, "mov.u32 $0, 0;", "=r",
+                /*has_side_effects=*/true, /*is_align_stack=*/false,
+                LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr())
+                .getResult(0));
+        Value bufferShift = e.imul(parity, e.idx(c.bufferBytes));
+        bindBuffers(e.iadd(zeroShift, bufferShift),
+                    e.iadd(uniformZero, bufferShift));
+        bindTiles(zeroShift, uniformZero);
         bindLane(e.iadd(e.threadId(), zeroShift));
         Value start = chunkStart(chunk);
         Value len = e.imin(e.isub(last, start), e.idx(kChunk));
@@ -1274,12 +1369,6 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         Value token = nvgpu::DeviceAsyncCreateGroupOp::create(
             b, nvgpu::DeviceAsyncTokenType::get(ctx), ValueRange{});
         nvgpu::DeviceAsyncWaitOp::create(b, token, b.getI32IntegerAttr(0));
-        // wgmma reads shared memory through the async proxy: this thread's
-        // cp.async copies (just waited for) and its stores of the state
-        // copies (end of the last chunk) must be fenced for it before the
-        // barrier below.
-        if (c.wgmma)
-          wg.fenceSharedWrites();
         // A missing β or gain is 1 within the sequence (0 past it).
         auto rawGate = [&](Value buffer, int64_t which, Value t) {
           return buffer ? e.loadRaw(sRaw, {e.idx(which), t})
@@ -1304,7 +1393,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
             e.storeRaw(e.exp(g0), sA, {t0});
             e.storeRaw(e.exp(g1), sA, {t1});
           });
-        e.barrier();
+        chunkBarrier();
 
         // -- 2. The next chunk's loads, in flight while this one computes.
         Value next = e.iadd(chunk, e.idx(1));
@@ -1351,7 +1440,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
               }
             }
           });
-          e.barrier();
+          chunkBarrier();
         }
         Value phiLo, phiHi, phiEnd;
         auto phiRow = [&](int64_t r) { return r < 2 ? phiLo : phiHi; };
@@ -1422,20 +1511,23 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
                 Value t = rowOf(2 * half);
                 Value col = accColumn(n0, hf, 0);
                 int64_t r0 = 2 * half, r1 = 2 * half + 1;
-                e.vstore(mma.pair(pD[r0], pD[r1]), sP, {t, col});
+                e.vstore(mma.pair(pD[r0], pD[r1]), sP,
+                         tileIndices(e, sP, t, col));
                 if (momentum)
-                  e.vstore(mma.pair(pO[r0], pO[r1]), sPO, {t, col});
+                  e.vstore(mma.pair(pO[r0], pO[r1]), sPO,
+                           tileIndices(e, sPO, t, col));
                 if (needA) {
                   if (needL)
                     e.vstore(e.fromElements({lF[r0], lF[r1]}), sL, {t, col});
                   if (momentum)
-                    e.vstore(mma.pair(lE[r0], lE[r1]), sLE, {t, col});
+                    e.vstore(mma.pair(lE[r0], lE[r1]), sLE,
+                             tileIndices(e, sLE, t, col));
                 }
               }
             }
           });
         }
-        e.barrier();
+        chunkBarrier();
 
         // -- 4. The corrections' right-hand side ‖ T = (I + L)⁻¹:
         //   W'  = w ⊙ V − (bΛ) ⊙ (K S)                         (no momentum)
@@ -1481,7 +1573,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         if (delta && c.presolved) {
           // T arrived with the tiles: every warp forms its own pairs.
           formRHS(pairN0, pairValid);
-          e.barrier(); // sW complete
+          chunkBarrier(); // sW complete
         } else if (delta) {
           // Warps 0-3 invert I + L (their own barrier 1) while warps 4-7
           // form every pair of their row block.
@@ -1494,7 +1586,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
             });
           });
           e.when(e.ule(e.idx(4), warp), [&] { formRHS(allN0, {}); });
-          e.barrier(); // T and sW complete
+          chunkBarrier(); // T and sW complete
         }
 
         // -- 5. U = T W' (no momentum) or C = T RHS, rows rb, this warp's
@@ -1515,7 +1607,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
               U.push_back(e.fromElements(values));
             }
         if (delta)
-          e.barrier(); // every read of sW is done
+          chunkBarrier(); // every read of sW is done
 
         // The operands of the state updates (and U, C for o), with the end
         // weights of row e = len − 1: D_es = exp(G_e − G_s), Ω_es, γ^{e−s}.
@@ -1577,7 +1669,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
                       return std::make_pair(e.mul(f, v0), e.mul(f, v1));
                     });
         }
-        e.barrier();
+        chunkBarrier();
 
         // -- 6. o = scale·(Λ ⊙ Q S [+ Φ ⊙ Q M]) + P U [+ PΩ V + PD C].
         auto [qS, qM] = stateProducts(sQ, pairN0);
@@ -1625,10 +1717,14 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         Value gammaLen;
         if (momentum)
           gammaLen = e.loadRaw(sGam, {len});
+        // Where c.wgmma, every slot's S and M update is one M-major wgmma
+        // of 64 rows of Kᵀ (slot s: the k panel s) in one commit group.
+        SmallVector<WarpgroupMma::Product> updates;
         for (int64_t s = 0; s < c.stateSlots; ++s) {
           SmallVector<WarpMma::Frag> kT;
-          for (int64_t ks = 0; ks < 4; ++ks)
-            kT.push_back(mma.loadATransposed(sK, e.idx(16 * ks), slotRow[s]));
+          if (!c.wgmma)
+            for (int64_t ks = 0; ks < 4; ++ks)
+              kT.push_back(mma.loadATransposed(sK, e.idx(16 * ks), slotRow[s]));
           SmallVector<Value> sAcc, mAcc;
           for (int64_t x = 0; x < 2 * PS; ++x) {
             Value sv = e.mul(S[s * 2 * PS + x], e.splat(lamEnd, 4));
@@ -1639,6 +1735,19 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
             }
             sAcc.push_back(sv);
           }
+          if (c.wgmma) {
+            auto update = [&](Value tile, SmallVector<Value> init) {
+              WarpgroupMma::Product p{sK,      tile, pairN0.front(),
+                                      16 * PS, 4,    std::move(init)};
+              p.aTransposed = true;
+              p.m0 = e.idx(64 * s);
+              updates.push_back(withAddresses(std::move(p)));
+            };
+            update(sY, sAcc);
+            if (momentum)
+              update(sZ, mAcc);
+            continue;
+          }
           sAcc = product(sAcc, Value(), 4, sY, pairN0, false, kT);
           if (momentum)
             mAcc = product(mAcc, Value(), 4, sZ, pairN0, false, kT);
@@ -1648,7 +1757,15 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
               M[s * 2 * PS + x] = mAcc[x];
           }
         }
-        e.barrier(); // every read of the state copies, K, V, sY, sZ done
+        if (c.wgmma) {
+          SmallVector<SmallVector<Value>> updated = wg.run(updates);
+          for (int64_t s = 0, u = 0; s < c.stateSlots; ++s) {
+            llvm::copy(updated[u++], S.begin() + s * 2 * PS);
+            if (momentum)
+              llvm::copy(updated[u++], M.begin() + s * 2 * PS);
+          }
+        }
+        chunkBarrier(); // every read of the state copies, K, V, sY, sZ done
         storeStateCopy(S, sS);
         if (momentum)
           storeStateCopy(M, sM);

@@ -13,6 +13,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/IR/Matchers.h"
 
 using namespace mlir;
 using namespace mlir::muonssm;
@@ -33,10 +34,11 @@ SmallVector<Value, 3> gpu_codegen::tileIndices(KernelBuilder &e, Value tile,
                                                Value row, Value col) {
   if (cast<MemRefType>(tile.getType()).getRank() == 2)
     return {row, col};
-  Value chunk = arith::XOrIOp::create(
-      e.b, e.idiv(e.irem(col, e.idx(64)), e.idx(8)), e.irem(row, e.idx(8)));
+  // (col mod 64) ⊕ 8·(row mod 8): the chunk bits 3-5 of the column take
+  // the row's low three bits, the element within the chunk stays.
+  Value rowBits = e.imul(e.irem(row, e.idx(8)), e.idx(8));
   return {e.idiv(col, e.idx(64)), row,
-          e.iadd(e.imul(chunk, e.idx(8)), e.irem(col, e.idx(8)))};
+          arith::XOrIOp::create(e.b, e.irem(col, e.idx(64)), rowBits)};
 }
 
 MemRefType gpu_codegen::swizzledTileType(MLIRContext *ctx, int64_t rows,
@@ -200,21 +202,39 @@ std::pair<Value, Value> gpu_codegen::splitTF32Truncated(KernelBuilder &e,
 // WarpgroupMma
 //===----------------------------------------------------------------------===//
 
-Value WarpgroupMma::descriptor(Value tile, Value byteOffset,
-                               int64_t leadingBytes) {
+Value WarpgroupMma::descriptorLow(Value address, Value byteOffset,
+                                  int64_t leadingBytes) {
   ImplicitLocOpBuilder &b = e.b;
-  Type i64 = b.getI64Type();
-  Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, tile);
-  Value address =
-      arith::IndexCastUIOp::create(b, i64, e.iadd(base, byteOffset));
-  auto c64 = [&](int64_t v) { return arith::ConstantIntOp::create(b, i64, v); };
-  // Bits 0-13: (address mod 2^18) / 16; 16-29: leading byte offset / 16;
-  // 32-45: stride byte offset / 16; 62-63: swizzle mode (1: 128B).
-  Value start = arith::AndIOp::create(
-      b, arith::ShRUIOp::create(b, address, c64(4)), c64(0x3fff));
-  int64_t fields =
-      ((leadingBytes / 16) << 16) | ((1024LL / 16) << 32) | (1LL << 62);
-  return arith::OrIOp::create(b, start, c64(fields));
+  Type i32 = b.getI32Type();
+  auto c32 = [&](int64_t v) { return arith::ConstantIntOp::create(b, i32, v); };
+  Value at = arith::IndexCastUIOp::create(b, i32, e.iadd(address, byteOffset));
+  // Bits 0-13: (address mod 2^18) / 16; 16-29: leading byte offset / 16.
+  Value start = arith::AndIOp::create(b, arith::ShRUIOp::create(b, at, c32(4)),
+                                      c32(0x3fff));
+  return arith::OrIOp::create(b, start, c32((leadingBytes / 16) << 16));
+}
+
+Value WarpgroupMma::descriptor(Value low, int64_t stepBytes) {
+  ImplicitLocOpBuilder &b = e.b;
+  Type i32 = b.getI32Type(), i64 = b.getI64Type();
+  // A step adds its offset to the start field, as nvgpu's lowering steps
+  // its descriptors (the tiles lie below 256 KiB: no carry out of it), in
+  // 32 bits; the high word is constant: bits 32-45 the stride byte offset
+  // / 16 (1024: eight 128-byte rows), 62-63 the swizzle mode (1: 128B).
+  if (stepBytes)
+    low = arith::AddIOp::create(
+        b, low, arith::ConstantIntOp::create(b, i32, stepBytes / 16));
+  Value wide = arith::ExtUIOp::create(b, i64, low);
+  int64_t high = ((1024LL / 16) << 32) | (1LL << 62);
+  return arith::OrIOp::create(b, wide,
+                              arith::ConstantIntOp::create(b, i64, high));
+}
+
+/// A constant zero, or a broadcast of one (KernelBuilder::vcst).
+static bool isZeroConstant(Value x) {
+  if (auto broadcast = x.getDefiningOp<vector::BroadcastOp>())
+    x = broadcast.getSource();
+  return matchPattern(x, m_AnyZeroFloat());
 }
 
 SmallVector<SmallVector<Value>> WarpgroupMma::run(ArrayRef<Product> products) {
@@ -227,8 +247,9 @@ SmallVector<SmallVector<Value>> WarpgroupMma::run(ArrayRef<Product> products) {
   for (const Product &p : products) {
     auto structType =
         LLVM::LLVMStructType::getLiteral(ctx, SmallVector<Type>(p.n / 2, f32));
+    bool zero = llvm::all_of(p.init, isZeroConstant);
     Value acc;
-    if (p.init.empty()) {
+    if (zero) {
       acc = LLVM::ZeroOp::create(b, structType);
     } else {
       acc = LLVM::UndefOp::create(b, structType);
@@ -238,33 +259,39 @@ SmallVector<SmallVector<Value>> WarpgroupMma::run(ArrayRef<Product> products) {
     }
     auto aType = cast<MemRefType>(p.a.getType());
     auto bType = cast<MemRefType>(p.b.getType());
-    // A: panels of 64 rows × 128 bytes, k16 steps 32 bytes apart within
-    // one. B: panels of rows × 128 bytes (the leading byte offset between
-    // them, for N > 64), k16 steps 16 rows = 2048 bytes apart.
+    // Panels of rows × 128 bytes, the leading byte offset between them.
+    // A K-major: 64 rows, k16 steps 32 bytes apart within a panel, four a
+    // panel. A M-major and B: k16 steps 16 rows = 2048 bytes apart, the
+    // start at the panel of the first row (A) or column (B).
     const int64_t aPanel = aType.getDimSize(1) * 128;
     const int64_t bPanel = bType.getDimSize(1) * 128;
-    // Each step adds its offset to the start field, as nvgpu's lowering
-    // steps its descriptors (the tiles lie below 256 KiB: no carry out).
-    Value baseA = descriptor(p.a, e.idx(0), aPanel);
-    Value baseB =
-        descriptor(p.b, e.imul(e.idiv(p.n0, e.idx(64)), e.idx(bPanel)), bPanel);
-    auto step = [&](Value desc, int64_t bytes) -> Value {
-      if (!bytes)
-        return desc;
-      return arith::AddIOp::create(
-          b, desc, arith::ConstantIntOp::create(b, b.getI64Type(), bytes / 16));
+    auto panelOffset = [&](Value first, int64_t panel) {
+      return e.imul(e.idiv(first, e.idx(64)), e.idx(panel));
     };
+    auto address = [&](Value given, Value tile) -> Value {
+      if (given)
+        return given;
+      return memref::ExtractAlignedPointerAsIndexOp::create(b, tile);
+    };
+    Value lowA = descriptorLow(
+        address(p.aAddress, p.a),
+        p.aTransposed ? panelOffset(p.m0, aPanel) : e.idx(0), aPanel);
+    Value lowB = descriptorLow(address(p.bAddress, p.b),
+                               panelOffset(p.n0, bPanel), bPanel);
     for (int64_t ks = 0; ks < p.kSteps; ++ks) {
-      Value descA = step(baseA, (ks / 4) * aPanel + (ks % 4) * 32);
-      Value descB = step(baseB, ks * 16 * 128);
-      auto scaleD = ks == 0 && p.init.empty() ? NVVM::WGMMAScaleOut::zero
-                                              : NVVM::WGMMAScaleOut::one;
+      Value descA =
+          descriptor(lowA, p.aTransposed ? ks * 16 * 128
+                                         : (ks / 4) * aPanel + (ks % 4) * 32);
+      Value descB = descriptor(lowB, ks * 16 * 128);
+      auto scaleD = ks == 0 && zero ? NVVM::WGMMAScaleOut::zero
+                                    : NVVM::WGMMAScaleOut::one;
       acc = NVVM::WgmmaMmaAsyncOp::create(
           b, structType, acc, descA, descB,
           NVVM::MMAShapeAttr::get(ctx, 64, p.n, 16), type, type,
           NVVM::WGMMATypes::f32, scaleD, NVVM::WGMMAScaleIn::one,
-          NVVM::WGMMAScaleIn::one, NVVM::MMALayout::row, NVVM::MMALayout::row,
-          NVVM::MMAIntOverflowAttr());
+          NVVM::WGMMAScaleIn::one,
+          p.aTransposed ? NVVM::MMALayout::col : NVVM::MMALayout::row,
+          NVVM::MMALayout::row, NVVM::MMAIntOverflowAttr());
     }
     results.push_back(acc);
   }

@@ -138,8 +138,9 @@ std::pair<Value, Value> splitTF32Truncated(KernelBuilder &e, Value x);
 /// warps, all of whose threads must reach every call) with f32
 /// accumulators and bf16 or f16 operands in swizzled shared-memory tiles
 /// (tileIndices), read through matrix descriptors (PTX ISA, "Matrix
-/// Descriptor Format"): A K-major (stored [m][k]: a tile of 64 rows), B
-/// MN-major (stored [k][n], n contiguous; PTX's imm-trans-b = 1). Warp w of
+/// Descriptor Format"): A K-major (stored [m][k]: a tile of 64 rows) or
+/// M-major, B MN-major (stored [k][n], n contiguous; PTX's imm-trans-b = 1).
+/// Warp w of
 /// the warpgroup receives rows 16w..16w+15 of the 64×N result in the
 /// layout of mma.sync m16n8 accumulators, one vector<4xf32> per 8 columns
 /// (PTX ISA, "Register Fragment for wgmma .m64nNk16": register r of a lane
@@ -157,13 +158,23 @@ public:
   WarpgroupMma(KernelBuilder &e, FloatType element) : e(e), element(element) {}
 
   struct Product {
-    Value a;        ///< swizzled tile [k/64][64][64]: A = rows m, columns k
+    /// Swizzled tile holding A: stored [m][k] (K-major: a tile of 64 rows),
+    /// or with aTransposed stored [k][m] (M-major, PTX's imm-trans-a = 1:
+    /// A's rows are the 64 columns from m0, one panel).
+    Value a;
     Value b;        ///< swizzled tile [n/64][rows][64]: B = rows k, columns n
     Value n0;       ///< B's first column (index, a multiple of 64)
     int64_t n;      ///< N: a multiple of 16, at most 256
     int64_t kSteps; ///< k16 steps, from k = 0
-    /// Accumulators to add to (N/8 vector<4xf32>), or empty for zero.
+    /// Accumulators to add to (N/8 vector<4xf32>); constant zeros (or
+    /// none) start from zero instead (the first step's scale-d = 0).
     SmallVector<Value> init;
+    bool aTransposed = false;
+    Value m0; ///< with aTransposed: A's first row (a multiple of 64)
+    /// The tiles' shared-memory addresses (index), where the caller has
+    /// them in a form the same in every thread (ptxas then keeps the
+    /// descriptors in uniform registers); else taken from the tiles.
+    Value aAddress, bAddress;
   };
   /// Issues every product's wgmmas back to back in one commit group, waits
   /// for the group and returns each product's N/8 accumulators.
@@ -175,8 +186,11 @@ public:
   void fenceSharedWrites();
 
 private:
-  /// The descriptor of a swizzled tile: its start plus byteOffset.
-  Value descriptor(Value tile, Value byteOffset, int64_t leadingBytes);
+  /// The low 32 bits of a swizzled tile's descriptor (start address and
+  /// leading byte offset) at `address` + byteOffset, and the whole
+  /// descriptor with a step's byte offset added to its start.
+  Value descriptorLow(Value address, Value byteOffset, int64_t leadingBytes);
+  Value descriptor(Value low, int64_t stepBytes);
 
   KernelBuilder &e;
   FloatType element;

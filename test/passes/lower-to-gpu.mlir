@@ -859,38 +859,50 @@ func.func @gates16(%q: tensor<2x130x2x64xbf16>, %k: tensor<2x130x2x64xbf16>,
 
 // wgmma (sm_90a only: CHIP-NOT above). At 8 × 16 pairs with K = V = 128
 // the paper form's chunked kernel takes one 128-column tile, and each
-// warpgroup (warps 0-3, 4-7) multiplies its 64-column half of S and of M
-// by K (the right-hand side) and by Q (o) with wgmma.mma_async m64n64k16.
-// q, k, S and M are 128-byte-swizzled panels of 64 columns; each thread
-// fences its cp.async copies and state-copy stores for the async proxy
-// before the chunk's first barrier; K S and K M are one commit group of
-// 2 × 8 k16 steps. The descriptors (A: q/k, B: S/M) carry the leading
-// byte offset of a panel (8192 = 512 << 16; 128 rows: 16384 = 1024 << 16),
-// the stride 1024 (64 << 32) and the 128B swizzle (1 << 62). Without
-// momentum at 16 × 16 pairs the chunk solves its own T, and warpgroup 1
-// (beside the solve) forms K S over all 128 columns: m64n128k16.
+// warpgroup (warps 0-3, 4-7) does its 64-column half of every product but
+// Q Kᵀ, K Kᵀ with wgmma.mma_async m64n64k16: K S and K M (the right-hand
+// side, one commit group of 2 × 8 k16 steps), L^E V and T·RHS, Q S and
+// Q M, P C and PΩ V, and Kᵀ sY, Kᵀ sZ (A M-major: layout col) onto S and
+// M in registers. q, k, v, S, M and the C×C and chunk×value tiles are
+// 128-byte-swizzled panels of 64 columns; each thread fences its shared
+// writes for the async proxy before the chunk's barriers. A descriptor's
+// low word is (address / 16) mod 2^14 and the leading byte offset of a
+// panel (8192 = 512 << 16 for 64 rows; S and M, 128 rows: 1024 << 16),
+// its high word the stride 1024 (64 << 32) and the 128B swizzle (1 << 62);
+// the address is the shared buffer's plus a zero that an inline asm makes
+// (chunk-variant, the same in every lane). Without momentum at 16 × 16
+// pairs the chunk solves its own T, and warpgroup 1 (beside the solve)
+// forms K S over all 128 columns: m64n128k16.
 
 // CHECK-LABEL: func.func @paper_wgmma
 // CHECK:       gpu.func @muonssm_k0(
+// CHECK:         %[[BASE:.*]] = memref.extract_aligned_pointer_as_index %{{.*}} : memref<{{[0-9]+}}xi8, #gpu.address_space<workgroup>>
 // CHECK:         memref.view {{.*}} to memref<2x64x64xbf16, #gpu.address_space<workgroup>>
 // CHECK:         memref.view {{.*}} to memref<2x128x64xbf16, #gpu.address_space<workgroup>>
-// CHECK:         nvgpu.device_async_wait
-// CHECK-NEXT:    nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
-// CHECK:         nvvm.wgmma.fence.aligned
-// CHECK:         memref.extract_aligned_pointer_as_index {{.*}} : memref<2x64x64xbf16, #gpu.address_space<workgroup>>
-// CHECK:         arith.constant 4611686293338849280 : i64
-// CHECK:         memref.extract_aligned_pointer_as_index {{.*}} : memref<2x128x64xbf16, #gpu.address_space<workgroup>>
-// CHECK:         arith.constant 4611686293372403712 : i64
-// CHECK:         nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <row>]
-// CHECK-COUNT-7: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <one>]
-// CHECK:         nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <zero>]
-// CHECK-COUNT-7: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <one>]
-// CHECK-NEXT:    nvvm.wgmma.commit.group.sync.aligned
-// CHECK-NEXT:    nvvm.wgmma.wait.group.sync.aligned 0
+// CHECK:         scf.for
+// CHECK:           llvm.inline_asm has_side_effects "mov.u32 $0, 0;", "=r"
+// CHECK:           nvgpu.device_async_wait
+// CHECK:           nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+// CHECK-NEXT:      gpu.barrier
+// CHECK:           nvvm.wgmma.fence.aligned
+// CHECK:           arith.constant 33554432 : i32
+// CHECK:           arith.constant 67108864 : i32
+// CHECK:           arith.constant 4611686293305294848 : i64
+// CHECK:           nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <row>]
+// CHECK-COUNT-7:   nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <one>]
+// CHECK:           nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <zero>]
+// CHECK-COUNT-7:   nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <one>]
+// CHECK-NEXT:      nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NEXT:      nvvm.wgmma.wait.group.sync.aligned 0
+// CHECK-COUNT-8:   nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, {{.*}} A[<bf16>, <one>, <row>]
+// CHECK-COUNT-16:  nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, {{.*}} A[<bf16>, <one>, <row>]
+// CHECK-COUNT-8:   nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, {{.*}} A[<bf16>, <one>, <row>]
+// CHECK-COUNT-16:  nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <col>], B[<bf16>, <one>, <row>]
+// CHECK-NEXT:      nvvm.wgmma.commit.group.sync.aligned
 // CHECK:       gpu.func @muonssm_k1(
 // CHECK-COUNT-8: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 128, k = 16>
 // CHECK-NEXT:    nvvm.wgmma.commit.group.sync.aligned
-// CHECK-COUNT-8: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>
+// CHECK-COUNT-24: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>
 // CHECK-NEXT:    nvvm.wgmma.commit.group.sync.aligned
 func.func @paper_wgmma(%q: tensor<8x64x16x128xbf16>, %k: tensor<8x64x16x128xbf16>,
     %v: tensor<8x64x16x128xbf16>, %g: tensor<8x64x16xf32>, %b: tensor<8x64x16xf32>,
