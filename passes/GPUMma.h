@@ -147,12 +147,15 @@ std::pair<Value, Value> splitTF32Truncated(KernelBuilder &e, Value x);
 /// holds row 16w + g + 8·((r/2) mod 2), column 8·(r/4) + 2c + r mod 2), so
 /// results mix freely with WarpMma's.
 ///
-/// nvgpu.warpgroup.mma is not used: MLIR 22 steps a K-major B operand's
-/// descriptor as if it were MN-major (GPU-CODEGEN.md), and it needs a TMA
-/// descriptor for the layout; the descriptors here are built as its
-/// lowering builds them for the working (MN-major B) case: start address
-/// bits 4-17, leading byte offset, stride byte offset 1024 (eight 128-byte
-/// rows), swizzle mode 1 (128B).
+/// nvgpu.warpgroup.mma is not used (the one place that works around it):
+/// MLIR 22 steps an M-major A operand's descriptor by 32 bytes per k16 step
+/// where 2048 are right, and a K-major B's by 2048 where 32 are
+/// (GPU-CODEGEN.md; test/passes/nvgpu-warpgroup-mma-upstream.mlir shows
+/// the first), and it needs a TMA descriptor for the layout. The
+/// descriptors here are built as its lowering builds them for the cases it
+/// gets right (K-major A, MN-major B): start address bits 4-17, leading
+/// byte offset, stride byte offset 1024 (eight 128-byte rows), swizzle
+/// mode 1 (128B).
 class WarpgroupMma {
 public:
   WarpgroupMma(KernelBuilder &e, FloatType element) : e(e), element(element) {}
