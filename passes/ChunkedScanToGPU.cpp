@@ -307,13 +307,15 @@ static void layoutShared(ChunkedConfig &c) {
     layout(/*twice=*/false);
 }
 
-/// c with Q S, K S (and Q M, K M) on wgmma where the target has it
-/// (sm_90a), where each warpgroup's half of the value tile is one 64-column
-/// panel (BV = 128) and k fills whole 64-column panels (Kp a multiple of
+/// c with its products on wgmma where the target has it (sm_90a), where
+/// each warpgroup's half of the value tile is one panel of a swizzled
+/// layout (BV = 128: 64 columns, 128-byte swizzle; BV = 64: 32 columns,
+/// 64-byte swizzle) and k fills whole 64-column panels (Kp a multiple of
 /// 64). Decided after the tiling: the swizzled tiles have no padding, so
 /// the layout needs no more shared memory than the padded one.
 static ChunkedConfig withWarpgroupProducts(ChunkedConfig c) {
-  if (c.BV != 128 || c.Kp % 64 != 0)
+  if ((c.BV != 128 && c.BV != 64) || c.Kp % 64 != 0 ||
+      c.pairs != 2 * c.pairSlots)
     return c;
   ChunkedConfig w = c;
   w.wgmma = true;
@@ -884,16 +886,20 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
                                   ValueRange{})
         .getResult();
   };
-  // q, k (rows × Kp) and S, M (Kp × BV): padded rows, or swizzled panels
-  // for wgmma.
+  // The products' operand tiles: padded rows, or where c.wgmma swizzled
+  // panels, of 64 columns for q, k and the C×C tiles (`keyPanels`), and for
+  // the tiles of value columns (S, M, v, W', Y, Z) of BV/2, one a
+  // warpgroup.
   auto operandView = [&](Value shift, int64_t offset, int64_t rows,
-                         int64_t cols, int64_t pitch) -> Value {
+                         int64_t cols, int64_t pitch, bool keyPanels) -> Value {
     if (offset < 0)
       return {};
     if (!c.wgmma)
       return view(shift, offset, {rows, pitch}, et);
-    return memref::ViewOp::create(b, swizzledTileType(ctx, rows, cols, et), raw,
-                                  e.iadd(shift, e.idx(offset)), ValueRange{})
+    return memref::ViewOp::create(
+               b,
+               swizzledTileType(ctx, rows, cols, et, keyPanels ? 64 : BV / 2),
+               raw, e.iadd(shift, e.idx(offset)), ValueRange{})
         .getResult();
   };
   // Inside the chunk loop every view sits at a loop-variant byte shift: the
@@ -922,12 +928,12 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
           e.iadd(sharedBase, e.iadd(uniformShift, e.idx(offset)));
   };
   auto bindBuffers = [&](Value shift, Value uniformShift) {
-    sQ = operandView(shift, c.offQ, kChunk, Kp, pK);
-    sK = operandView(shift, c.offK, kChunk, Kp, pK);
-    sV = operandView(shift, c.offV, kChunk, BV, pV);
+    sQ = operandView(shift, c.offQ, kChunk, Kp, pK, true);
+    sK = operandView(shift, c.offK, kChunk, Kp, pK, true);
+    sV = operandView(shift, c.offV, kChunk, BV, pV, false);
     sRaw = view(shift, c.offRaw, {kRawGates, kChunk}, f32);
     if (c.presolved)
-      sT = operandView(shift, c.offT, kChunk, kChunk, kChunk + 8);
+      sT = operandView(shift, c.offT, kChunk, kChunk, kChunk + 8, true);
     for (auto [tile, offset] :
          {std::pair(sQ, c.offQ), std::pair(sK, c.offK), std::pair(sV, c.offV)})
       wgmmaAddress(tile, offset, uniformShift);
@@ -935,16 +941,16 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
       wgmmaAddress(sT, c.offT, uniformShift);
   };
   auto bindTiles = [&](Value shift, Value uniformShift) {
-    sS = operandView(shift, c.offS, Kp, BV, pV);
-    sM = operandView(shift, c.offM, Kp, BV, pV);
-    sW = operandView(shift, c.offW, kChunk, BV, pV);
-    sY = operandView(shift, c.offY, kChunk, BV, pV);
-    sZ = operandView(shift, c.offZ, kChunk, BV, pV);
+    sS = operandView(shift, c.offS, Kp, BV, pV, false);
+    sM = operandView(shift, c.offM, Kp, BV, pV, false);
+    sW = operandView(shift, c.offW, kChunk, BV, pV, false);
+    sY = operandView(shift, c.offY, kChunk, BV, pV, false);
+    sZ = operandView(shift, c.offZ, kChunk, BV, pV, false);
     if (!c.presolved)
-      sT = operandView(shift, c.offT, kChunk, kChunk, kChunk + 8);
-    sP = operandView(shift, c.offP, kChunk, kChunk, kChunk + 8);
-    sPO = operandView(shift, c.offPO, kChunk, kChunk, kChunk + 8);
-    sLE = operandView(shift, c.offLE, kChunk, kChunk, kChunk + 8);
+      sT = operandView(shift, c.offT, kChunk, kChunk, kChunk + 8, true);
+    sP = operandView(shift, c.offP, kChunk, kChunk, kChunk + 8, true);
+    sPO = operandView(shift, c.offPO, kChunk, kChunk, kChunk + 8, true);
+    sLE = operandView(shift, c.offLE, kChunk, kChunk, kChunk + 8, true);
     sL = view(shift, c.offL, {kChunk, kChunk + 4}, f32);
     sOm = view(shift, c.offOm, {kChunk, kChunk + 4}, f32);
     sG = view(shift, c.offG, {kChunk}, f32);
@@ -1218,9 +1224,9 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
   auto issueLoads = [&](Value chunk, Value shift) {
     Value start = chunkStart(chunk);
     Value len = e.imin(e.isub(last, start), e.idx(kChunk));
-    Value tQ = operandView(shift, c.offQ, kChunk, Kp, pK);
-    Value tK = operandView(shift, c.offK, kChunk, Kp, pK);
-    Value tV = operandView(shift, c.offV, kChunk, BV, pV);
+    Value tQ = operandView(shift, c.offQ, kChunk, Kp, pK, true);
+    Value tK = operandView(shift, c.offK, kChunk, Kp, pK, true);
+    Value tV = operandView(shift, c.offV, kChunk, BV, pV, false);
     auto copyRows = [&](Value tile, Value buffer, int64_t width, int64_t cols,
                         function_ref<Value(Value)> rowBase, Value colLimit) {
       copyRowsAsync(e, tid, kThreads, tile, buffer, width, cols, len, rowBase,
@@ -1241,7 +1247,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
     if (c.presolved) {
       // The chunk's T from the solve kernel: 64 rows of 128 bytes, every
       // row there (rows past the sequence hold the identity's).
-      Value tT = operandView(shift, c.offT, kChunk, kChunk, kChunk + 8);
+      Value tT = operandView(shift, c.offT, kChunk, kChunk, kChunk + 8, true);
       Value base = e.imul(e.iadd(e.imul(e.iadd(firstSlot, chunk), HV), h),
                           e.idx(kChunk * kChunk));
       for (int64_t x0 = 0; x0 < kChunk * kChunk / 8; x0 += kThreads) {

@@ -32,19 +32,27 @@ void WarpMma::setLane(Value laneId) {
 
 SmallVector<Value, 3> gpu_codegen::tileIndices(KernelBuilder &e, Value tile,
                                                Value row, Value col) {
-  if (cast<MemRefType>(tile.getType()).getRank() == 2)
+  auto type = cast<MemRefType>(tile.getType());
+  if (type.getRank() == 2)
     return {row, col};
-  // (col mod 64) ⊕ 8·(row mod 8): the chunk bits 3-5 of the column take
-  // the row's low three bits, the element within the chunk stays.
-  Value rowBits = e.imul(e.irem(row, e.idx(8)), e.idx(8));
-  return {e.idiv(col, e.idx(64)), row,
-          arith::XOrIOp::create(e.b, e.irem(col, e.idx(64)), rowBits)};
+  // (col mod W) ⊕ 8·s(row): the chunk bits of the column (3-5 for W = 64,
+  // 3-4 for 32) take address bits 7-9 (7-8) of the row's start, s(row) =
+  // row mod 8 for 128-byte rows, (row / 2) mod 4 for 64-byte ones; the
+  // element within the chunk stays.
+  const int64_t width = type.getDimSize(2);
+  Value rowBits = width == 64 ? e.irem(row, e.idx(8))
+                              : e.irem(e.idiv(row, e.idx(2)), e.idx(4));
+  return {e.idiv(col, e.idx(width)), row,
+          arith::XOrIOp::create(e.b, e.irem(col, e.idx(width)),
+                                e.imul(rowBits, e.idx(8)))};
 }
 
 MemRefType gpu_codegen::swizzledTileType(MLIRContext *ctx, int64_t rows,
-                                         int64_t cols, Type element) {
+                                         int64_t cols, Type element,
+                                         int64_t width) {
+  assert((width == 64 || width == 32) && cols % width == 0);
   return MemRefType::get(
-      {cols / 64, rows, 64}, element, AffineMap(),
+      {cols / width, rows, width}, element, AffineMap(),
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup));
 }
 
@@ -214,18 +222,20 @@ Value WarpgroupMma::descriptorLow(Value address, Value byteOffset,
   return arith::OrIOp::create(b, start, c32((leadingBytes / 16) << 16));
 }
 
-Value WarpgroupMma::descriptor(Value low, int64_t stepBytes) {
+Value WarpgroupMma::descriptor(Value low, int64_t stepBytes, int64_t rowBytes) {
   ImplicitLocOpBuilder &b = e.b;
   Type i32 = b.getI32Type(), i64 = b.getI64Type();
   // A step adds its offset to the start field, as nvgpu's lowering steps
   // its descriptors (the tiles lie below 256 KiB: no carry out of it), in
-  // 32 bits; the high word is constant: bits 32-45 the stride byte offset
-  // / 16 (1024: eight 128-byte rows), 62-63 the swizzle mode (1: 128B).
+  // 32 bits. The high word is constant: bits 32-45 the stride byte offset
+  // / 16 (eight rows: 1024 or 512 bytes), 62-63 the swizzle mode (1: 128B,
+  // 2: 64B).
   if (stepBytes)
     low = arith::AddIOp::create(
         b, low, arith::ConstantIntOp::create(b, i32, stepBytes / 16));
   Value wide = arith::ExtUIOp::create(b, i64, low);
-  int64_t high = ((1024LL / 16) << 32) | (1LL << 62);
+  int64_t mode = rowBytes == 128 ? 1 : 2;
+  int64_t high = ((8 * rowBytes / 16) << 32) | (mode << 62);
   return arith::OrIOp::create(b, wide,
                               arith::ConstantIntOp::create(b, i64, high));
 }
@@ -259,14 +269,16 @@ SmallVector<SmallVector<Value>> WarpgroupMma::run(ArrayRef<Product> products) {
     }
     auto aType = cast<MemRefType>(p.a.getType());
     auto bType = cast<MemRefType>(p.b.getType());
-    // Panels of rows × 128 bytes, the leading byte offset between them.
-    // A K-major: 64 rows, k16 steps 32 bytes apart within a panel, four a
-    // panel. A M-major and B: k16 steps 16 rows = 2048 bytes apart, the
-    // start at the panel of the first row (A) or column (B).
-    const int64_t aPanel = aType.getDimSize(1) * 128;
-    const int64_t bPanel = bType.getDimSize(1) * 128;
-    auto panelOffset = [&](Value first, int64_t panel) {
-      return e.imul(e.idiv(first, e.idx(64)), e.idx(panel));
+    // Panels of rows × W columns (rows of 2W bytes), the leading byte
+    // offset between them. A K-major: 64 rows, k16 steps 32 bytes apart
+    // within a panel. A M-major and B: k16 steps 16 rows apart, the start
+    // at the panel of the first row (A) or column (B).
+    const int64_t aRow = 2 * aType.getDimSize(2),
+                  bRow = 2 * bType.getDimSize(2);
+    const int64_t aPanel = aType.getDimSize(1) * aRow;
+    const int64_t bPanel = bType.getDimSize(1) * bRow;
+    auto panelOffset = [&](Value first, MemRefType type, int64_t panel) {
+      return e.imul(e.idiv(first, e.idx(type.getDimSize(2))), e.idx(panel));
     };
     auto address = [&](Value given, Value tile) -> Value {
       if (given)
@@ -275,14 +287,17 @@ SmallVector<SmallVector<Value>> WarpgroupMma::run(ArrayRef<Product> products) {
     };
     Value lowA = descriptorLow(
         address(p.aAddress, p.a),
-        p.aTransposed ? panelOffset(p.m0, aPanel) : e.idx(0), aPanel);
+        p.aTransposed ? panelOffset(p.m0, aType, aPanel) : e.idx(0), aPanel);
     Value lowB = descriptorLow(address(p.bAddress, p.b),
-                               panelOffset(p.n0, bPanel), bPanel);
+                               panelOffset(p.n0, bType, bPanel), bPanel);
+    const int64_t aStepsPerPanel = aRow / 32;
     for (int64_t ks = 0; ks < p.kSteps; ++ks) {
-      Value descA =
-          descriptor(lowA, p.aTransposed ? ks * 16 * 128
-                                         : (ks / 4) * aPanel + (ks % 4) * 32);
-      Value descB = descriptor(lowB, ks * 16 * 128);
+      Value descA = descriptor(lowA,
+                               p.aTransposed ? ks * 16 * aRow
+                                             : (ks / aStepsPerPanel) * aPanel +
+                                                   (ks % aStepsPerPanel) * 32,
+                               aRow);
+      Value descB = descriptor(lowB, ks * 16 * bRow, bRow);
       auto scaleD = ks == 0 && zero ? NVVM::WGMMAScaleOut::zero
                                     : NVVM::WGMMAScaleOut::one;
       acc = NVVM::WgmmaMmaAsyncOp::create(

@@ -38,20 +38,22 @@ namespace mlir::muonssm::gpu_codegen {
 
 /// The indices of element (row, col) of a shared-memory tile of 16-bit
 /// elements. A rank-2 memref [rows][pitch] is plain row-major. A rank-3
-/// memref [panels][rows][64] is the 128-byte-swizzled layout that wgmma
-/// reads (PTX ISA, "Shared Memory Matrix Layout", 128B swizzling): the
-/// columns in panels of 64 (one 128-byte line a row), and in each 1024-byte
-/// group of eight rows the 16-byte chunk c of row r stored at chunk
-/// c ⊕ (r mod 8). Eight consecutive elements that start at a multiple of 8
-/// stay contiguous (ldmatrix rows, 16-byte cp.async), and eight rows'
-/// chunks of one column land in eight different bank groups, so no
+/// memref [panels][rows][W] is a swizzled layout that wgmma reads (PTX
+/// ISA, "Shared Memory Matrix Layout"): the columns in panels of W, and
+/// W = 64 is the 128-byte swizzle (one 128-byte line a row; in each
+/// 1024-byte group of eight rows the 16-byte chunk c of row r stored at
+/// chunk c ⊕ (r mod 8)), W = 32 the 64-byte one (64-byte rows; chunk
+/// c ⊕ ((r / 2) mod 4) of four). Eight consecutive elements that start at a
+/// multiple of 8 stay contiguous (ldmatrix rows, 16-byte cp.async), and
+/// eight rows' chunks of one column land in different bank groups, so no
 /// padding is needed against bank conflicts. The tile must start at a
 /// multiple of 1024 bytes.
 SmallVector<Value, 3> tileIndices(KernelBuilder &e, Value tile, Value row,
                                   Value col);
-/// A [panels][rows][64] swizzled tile type (see tileIndices).
+/// A [cols / width][rows][width] swizzled tile type (width 64 or 32; see
+/// tileIndices).
 MemRefType swizzledTileType(MLIRContext *ctx, int64_t rows, int64_t cols,
-                            Type element);
+                            Type element, int64_t width = 64);
 
 class WarpMma {
 public:
@@ -154,8 +156,8 @@ std::pair<Value, Value> splitTF32Truncated(KernelBuilder &e, Value x);
 /// the first), and it needs a TMA descriptor for the layout. The
 /// descriptors here are built as its lowering builds them for the cases it
 /// gets right (K-major A, MN-major B): start address bits 4-17, leading
-/// byte offset, stride byte offset 1024 (eight 128-byte rows), swizzle
-/// mode 1 (128B).
+/// byte offset, stride byte offset of eight rows, swizzle mode 1 (128B)
+/// or 2 (64B).
 class WarpgroupMma {
 public:
   WarpgroupMma(KernelBuilder &e, FloatType element) : e(e), element(element) {}
@@ -165,8 +167,8 @@ public:
     /// or with aTransposed stored [k][m] (M-major, PTX's imm-trans-a = 1:
     /// A's rows are the 64 columns from m0, one panel).
     Value a;
-    Value b;        ///< swizzled tile [n/64][rows][64]: B = rows k, columns n
-    Value n0;       ///< B's first column (index, a multiple of 64)
+    Value b;        ///< swizzled tile [n/W][rows][W]: B = rows k, columns n
+    Value n0;       ///< B's first column (index, a multiple of W)
     int64_t n;      ///< N: a multiple of 16, at most 256
     int64_t kSteps; ///< k16 steps, from k = 0
     /// Accumulators to add to (N/8 vector<4xf32>); constant zeros (or
@@ -193,7 +195,7 @@ private:
   /// leading byte offset) at `address` + byteOffset, and the whole
   /// descriptor with a step's byte offset added to its start.
   Value descriptorLow(Value address, Value byteOffset, int64_t leadingBytes);
-  Value descriptor(Value low, int64_t stepBytes);
+  Value descriptor(Value low, int64_t stepBytes, int64_t rowBytes);
 
   KernelBuilder &e;
   FloatType element;

@@ -227,8 +227,11 @@ func.func @staged(%c: tensor<1x40x1x16xbf16>, %bm: tensor<1x40x1x16xbf16>,
 // mask, no cvt.rna; 16 blocks of 16×16×16, 192 products), storing T as
 // 16-byte rows. Then the tensor-core chunked kernel: eight warps, the
 // dynamic shared buffer viewed as tiles, q/k/v and T's 64×64 tile by
-// cp.async, bf16 products, no solve of its own. Both launches record
-// their shared bytes and that their products round to bf16.
+// cp.async, no solve of its own; Q Kᵀ and K Kᵀ are bf16 mma.sync, the
+// other products wgmma m64n32k16 (sm_90a; 64-column value tiles: each
+// warpgroup's 32 columns one 64-byte-swizzled panel, memref<2x64x32xbf16>;
+// the state updates with Kᵀ as M-major A). Both launches record their
+// shared bytes and that their products round to bf16.
 
 // CHECK-LABEL: func.func @chunked
 // CHECK:         %[[BT:.*]] = arith.muli
@@ -265,17 +268,20 @@ func.func @staged(%c: tensor<1x40x1x16xbf16>, %bm: tensor<1x40x1x16xbf16>,
 // CHECK:       gpu.func @muonssm_k0(
 // CHECK-SAME:    %[[T:arg[0-9]+]]: memref<?xbf16> {muonssm.arg = "t_inverse"}
 // CHECK-SAME:    known_block_size = array<i32: 256, 1, 1>
-// CHECK:         memref.view
+// CHECK:         memref.view {{.*}} to memref<2x64x32xbf16, #gpu.address_space<workgroup>>
 // CHECK:         nvgpu.device_async_copy
-// CHECK:         nvgpu.device_async_copy %[[T]][%{{.*}}], %{{.*}}, 8 {bypassL1} : memref<?xbf16> to memref<64x72xbf16, #gpu.address_space<workgroup>>
+// CHECK:         nvgpu.device_async_copy %[[T]][%{{.*}}], %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}], 8 {bypassL1} : memref<?xbf16> to memref<1x64x64xbf16, #gpu.address_space<workgroup>>
 // CHECK:         scf.for
 // CHECK:           nvgpu.device_async_wait
 // CHECK:           nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false}
 // CHECK:           nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<bf16>
 // CHECK-NOT:       nvvm.barrier id
 // CHECK-NOT:       mma_type<tf32>
-// CHECK:           nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true}
+// CHECK:           nvvm.wgmma.mma_async {{.*}} <m = 64, n = 32, k = 16>, {{.*}} A[<bf16>, <one>, <row>]
 // CHECK-NOT:       mma_type<tf32>
+// CHECK:           nvvm.wgmma.mma_async {{.*}} <m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <col>]
+// CHECK-NOT:       mma_type<tf32>
+// CHECK-NOT:       ldmatrix {{.*}} transpose = true
 // CHECK:         gpu.return
 func.func @chunked(%q: tensor<2x130x2x64xbf16>, %k: tensor<2x130x2x64xbf16>,
     %v: tensor<2x130x4x64xbf16>, %g: tensor<2x130x4xf32>, %b: tensor<2x130x4xf32>)
