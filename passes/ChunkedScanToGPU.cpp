@@ -26,13 +26,14 @@
 //
 //   RHS = −b ⊙ (Λ ⊙ K S + (Φ − γ^{t+1}) ⊙ K M + L^E (w ⊙ V)),  C = T RHS
 //   o   = scale·(Λ ⊙ Q S + Φ ⊙ Q M + (Pq ⊙ Ω)(w ⊙ V) + (Pq ⊙ D) C)
-//   S   = Λ_n S + Φ_n M + Kᵀ (Ω_n ⊙ w ⊙ V + D_n ⊙ C),  M = γ^n M + Kᵀ (γ^{n−s} w ⊙ V)
+//   S   = Λ_n S + Φ_n M + Kᵀ (Ω_n ⊙ w ⊙ V + D_n ⊙ C),  M = γ^n M + Kᵀ (γ^{n−s}
+//   w ⊙ V)
 //
-// Products are mma.sync m16n8k16 (GPUMma.h); on sm_90a with 128-column
-// value tiles, Q S, K S (Q M, K M) are wgmma m64nNk16 of warpgroup cs
-// (withWarpgroupProducts), whose accumulators have the same layout. Warp
-// w = 4·cs + rb owns token rows 16·rb.. of every 64-row product and half
-// cs of the value columns;
+// Products are mma.sync m16n8k16 (GPUMma.h); on sm_90a with 64- or
+// 128-column value tiles and K a multiple of 64, all but Q Kᵀ and K Kᵀ are
+// wgmma m64nNk16 of warpgroup cs (withWarpgroupProducts, docs/gpu.md §3.4),
+// whose accumulators have the same layout. Warp w = 4·cs + rb owns token
+// rows 16·rb.. of every 64-row product and half cs of the value columns;
 // in the triangular solve warps 0-3 work while warps 4-7 form W' (or RHS).
 // Where it pays (chooseConfig), a solve kernel computes every chunk's T
 // beforehand and the chunk loads it with q, k and v instead.
@@ -92,9 +93,9 @@ struct ChunkedConfig {
   bool presolved;
   // Two blocks share an SM (≤ 128 registers, half the shared memory).
   bool twoPerSM = false;
-  // Q S, K S (and Q M, K M) by wgmma, one warpgroup per half of the value
-  // tile (withWarpgroupProducts): q, k, S and M are then 128-byte-swizzled
-  // tiles (tileIndices), without padding.
+  // The chunk's products but Q Kᵀ, K Kᵀ by wgmma, one warpgroup per half of
+  // the value tile (withWarpgroupProducts): the operand tiles are then
+  // swizzled (tileIndices), without padding.
   bool wgmma = false;
   int64_t pitchK, pitchV; // row pitches in elements (+8: no ldmatrix conflicts)
 
@@ -1348,10 +1349,11 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         Value parity = c.doubleBuffer ? e.irem(chunk, e.idx(2)) : e.idx(0);
         Value zeroShift = arith::IndexCastUIOp::create(
             b, b.getIndexType(), e.loadRaw(sZero, {e.idx(0)}));
-        // The descriptors' zero: chunk / 2^30 (chunks < 2^25), which no
-        // compiler folds and every lane holds alike; a constant would let
-        // LICM hoist every step's descriptor out of the loop into
-        // registers of its own, and the kernel spill (as with the views).
+        // The descriptors' zero: an inline `mov` with side effects, which
+        // LLVM neither folds nor hoists and every lane holds alike. From a
+        // constant (or chunk / 2^30, which LLVM folds too, knowing chunks <
+        // 2^26) LICM hoists every step's descriptor out of the loop into
+        // registers of its own, and the kernel spills (as with the views).
         Value uniformZero = e.toIndex(
             LLVM::InlineAsmOp::create(
                 b, b.getI32Type(), ValueRange{}, "mov.u32 $0, 0;", "=r",

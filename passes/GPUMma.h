@@ -23,8 +23,8 @@
 //
 // And, on sm_90a, wgmma.mma_async m64nNk16 for a warpgroup (WarpgroupMma
 // below), with both operands read from shared memory through matrix
-// descriptors. Its tiles are 128-byte swizzled (tileIndices); every other
-// access to such a tile (ldmatrix, cp.async, stores) goes through
+// descriptors. Its tiles are 128- or 64-byte swizzled (tileIndices); every
+// other access to such a tile (ldmatrix, cp.async, stores) goes through
 // tileIndices too.
 //
 //===----------------------------------------------------------------------===//
@@ -142,9 +142,8 @@ std::pair<Value, Value> splitTF32Truncated(KernelBuilder &e, Value x);
 /// (tileIndices), read through matrix descriptors (PTX ISA, "Matrix
 /// Descriptor Format"): A K-major (stored [m][k]: a tile of 64 rows) or
 /// M-major, B MN-major (stored [k][n], n contiguous; PTX's imm-trans-b = 1).
-/// Warp w of
-/// the warpgroup receives rows 16w..16w+15 of the 64×N result in the
-/// layout of mma.sync m16n8 accumulators, one vector<4xf32> per 8 columns
+/// Warp w of the warpgroup receives rows 16w..16w+15 of the 64×N result in
+/// the layout of mma.sync m16n8 accumulators, one vector<4xf32> per 8 columns
 /// (PTX ISA, "Register Fragment for wgmma .m64nNk16": register r of a lane
 /// holds row 16w + g + 8·((r/2) mod 2), column 8·(r/4) + 2c + r mod 2), so
 /// results mix freely with WarpMma's.
