@@ -151,12 +151,13 @@ def numerics_models():
     models["tc_gdn_twopersm_K56_V112_T200_bf16"] = scan(
         "tensor cores: gdn, three value tiles, two blocks an SM", 8, 200, 9, 9, 56, 112,
         "bf16", attrs="delta_rule = 1.0, ", states=True)
-    # wgmma (sm_90a): the state products Q S, K S (and Q M, K M) of
+    # wgmma (sm_90a): the chunk's products (all but Q Kᵀ, K Kᵀ) at
     # 128-column value tiles, which the tiling takes where (sequence, head)
     # pairs are many: 8 × 16 here, T = 130 (a partial last chunk), states
     # in and out; K = 128 and 64 (two and one 64-column panels of k; at
     # K = 64 only the momentum kernels and retention take 128 columns,
-    # and K = 256 takes narrower tiles).
+    # and K = 256 takes narrower tiles; 64-column tiles, the other wgmma
+    # layout, are the tc_* and paper_* models at K = V = 64 and 128).
     for tag, decay, attrs, mom, dims in [
             ("ret", "scalar", "", None, [64, 128]),
             ("dn", "none", "delta_rule = 1.0, ", None, [128]),
@@ -165,14 +166,14 @@ def numerics_models():
             ("paper", "scalar", "delta_rule = 1.0, " + CUBIC_UPDATE, 0.9, [64, 128])]:
         for K in dims:
             models[f"wg_{tag}_K{K}_V128_T130_bf16"] = scan(
-                "wgmma state products: " + tag, 8, 130, 16, 16, K, 128, "bf16", decay=decay,
+                "wgmma products: " + tag, 8, 130, 16, 16, K, 128, "bf16", decay=decay,
                 attrs=attrs, momentum=mom, states=True,
                 scale=1.0 if tag == "paper" else None)
     models["wg_gdn_K128_V128_T130_f16"] = scan(
-        "wgmma state products: gdn, f16", 8, 130, 16, 16, 128, 128, "f16",
+        "wgmma products: gdn, f16", 8, 130, 16, 16, 128, 128, "f16",
         attrs="delta_rule = 1.0, ", states=True)
     models["wg_paper_varlen_K128_V128_T4000_bf16"] = scan(
-        "wgmma state products: paper form, 70 packed sequences, 5 heads", 1, 4000, 5, 5, 128,
+        "wgmma products: paper form, 70 packed sequences, 5 heads", 1, 4000, 5, 5, 128,
         128, "bf16", attrs="delta_rule = 1.0, " + CUBIC_UPDATE, momentum=0.9, scale=1.0,
         varlen=70, states=True)
     # The seed's Muon Gated DeltaNet: NS of the whole momentum every token

@@ -4,13 +4,14 @@
 // RUN: %if ptxas && cuobjdump %{ %cuobjdump -sass %t.cubin | FileCheck %s --check-prefix=SASS %}
 // RUN: muonssm-opt %s -muonssm-to-gpu="chip=sm_90" | muonssm-translate --emit-ptx | FileCheck %s --check-prefix=SM90
 
-// The chunked kernel's state products by wgmma on sm_90a: Gated DeltaNet
-// at 16 × 16 (sequence, head) pairs, K = V = 128, takes one 128-column
-// value tile and solves T in the chunk, so warpgroup 1 forms K S over the
-// whole tile beside the solve (m64n128k16) and each warpgroup its half of
-// Q S (m64n64k16), from 128-byte-swizzled tiles in a shared buffer aligned
-// to 1024 bytes, after the threads' proxy fences. wgmma is sm_90a's alone:
-// for sm_90 the same scan keeps mma.sync.
+// The chunked kernel's products by wgmma on sm_90a: Gated DeltaNet at
+// 16 × 16 (sequence, head) pairs, K = V = 128, takes one 128-column value
+// tile and solves T in the chunk, so warpgroup 1 forms K S over the whole
+// tile beside the solve (m64n128k16), and each warpgroup its half of T W',
+// Q S, P U and the state update Kᵀ Y (m64n64k16; Kᵀ M-major: tnspA), from
+// 128-byte-swizzled tiles in a shared buffer aligned to 1024 bytes, after
+// the threads' proxy fences. Q Kᵀ and the solve's blocks stay mma.sync.
+// wgmma is sm_90a's alone: for sm_90 the same scan keeps mma.sync.
 
 // PTX: .target sm_90a
 // PTX: .extern .shared .align 1024 .b8 muonssm_smem[];
@@ -23,7 +24,8 @@
 // PTX-DAG: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 
 // SASS-DAG: HGMMA.64x128x16.F32.BF16
-// SASS-DAG: HGMMA.64x64x16.F32.BF16
+// SASS-DAG: HGMMA.64x64x16.F32.BF16 {{.*}}.tnspB
+// SASS-DAG: HGMMA.64x64x16.F32.BF16 {{.*}}.tnspA.tnspB
 // SASS-DAG: HMMA.16816.F32.BF16
 
 // SM90: .target sm_90
