@@ -229,9 +229,12 @@ func.func @staged(%c: tensor<1x40x1x16xbf16>, %bm: tensor<1x40x1x16xbf16>,
 // dynamic shared buffer viewed as tiles, q/k/v and T's 64×64 tile by
 // cp.async, no solve of its own; Q Kᵀ and K Kᵀ are bf16 mma.sync, the
 // other products wgmma m64n32k16 (sm_90a; 64-column value tiles: each
-// warpgroup's 32 columns one 64-byte-swizzled panel, memref<2x64x32xbf16>;
-// the state updates with Kᵀ as M-major A). Both launches record their
-// shared bytes and that their products round to bf16.
+// warpgroup's 32 columns one 64-byte-swizzled panel, memref<2x64x32xbf16>,
+// whose descriptors carry a leading byte offset of 4096 (256 << 16), a
+// stride of eight 64-byte rows (512: 32 << 32) and swizzle mode 2 (bits
+// 62-63: the i64 -9223371899415822336 with the stride); the state updates
+// with Kᵀ as M-major A). Both launches record their shared bytes and that
+// their products round to bf16.
 
 // CHECK-LABEL: func.func @chunked
 // CHECK:         %[[BT:.*]] = arith.muli
@@ -277,6 +280,8 @@ func.func @staged(%c: tensor<1x40x1x16xbf16>, %bm: tensor<1x40x1x16xbf16>,
 // CHECK:           nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<bf16>
 // CHECK-NOT:       nvvm.barrier id
 // CHECK-NOT:       mma_type<tf32>
+// CHECK:           arith.constant 16777216 : i32
+// CHECK:           arith.constant -9223371899415822336 : i64
 // CHECK:           nvvm.wgmma.mma_async {{.*}} <m = 64, n = 32, k = 16>, {{.*}} A[<bf16>, <one>, <row>]
 // CHECK-NOT:       mma_type<tf32>
 // CHECK:           nvvm.wgmma.mma_async {{.*}} <m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <col>]
