@@ -26,8 +26,8 @@
 //
 //   RHS = −b ⊙ (Λ ⊙ K S + (Φ − γ^{t+1}) ⊙ K M + L^E (w ⊙ V)),  C = T RHS
 //   o   = scale·(Λ ⊙ Q S + Φ ⊙ Q M + (Pq ⊙ Ω)(w ⊙ V) + (Pq ⊙ D) C)
-//   S   = Λ_n S + Φ_n M + Kᵀ (Ω_n ⊙ w ⊙ V + D_n ⊙ C),  M = γ^n M + Kᵀ (γ^{n−s}
-//   w ⊙ V)
+//   S   = Λ_n S + Φ_n M + Kᵀ (Ω_n ⊙ w ⊙ V + D_n ⊙ C)
+//   M   = γ^n M + Kᵀ (γ^{n−s} w ⊙ V)
 //
 // Products are mma.sync m16n8k16 (GPUMma.h); on sm_90a with 64- or
 // 128-column value tiles and K a multiple of 64, all but Q Kᵀ and K Kᵀ are
@@ -256,8 +256,9 @@ static void layoutShared(ChunkedConfig &c) {
       off += (bytes + 127) / 128 * 128;
       return at;
     };
-    // Swizzled tiles start at multiples of 1024 bytes (tileIndices); q and
-    // k come first in their buffer, S and M first after the buffers.
+    // Swizzled tiles start at multiples of 1024 bytes (tileIndices): the
+    // offset is aligned before each group of them (q, k; v; T; S, M and
+    // the rest), and their sizes are multiples of 1024.
     auto align = [&] {
       if (c.wgmma)
         off = (off + 1023) / 1024 * 1024;
@@ -280,7 +281,6 @@ static void layoutShared(ChunkedConfig &c) {
     int64_t tileV = vBytes;
     int64_t f32C = kChunk * (kChunk + 4) * 4;
     int64_t stateBytes = c.Kp * (c.wgmma ? c.BV : c.pitchV) * 2;
-    // (Every swizzled tile's size is a multiple of 1024 bytes.)
     align();
     c.offS = take(stateBytes);
     c.offM = c.momentum ? take(stateBytes) : -1;

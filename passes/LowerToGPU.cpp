@@ -467,8 +467,8 @@ void gpu_codegen::ensureSharedBuffer(gpu::GPUModuleOp kernels,
                                      Location loc) {
   // A public global: a private one or gpu.dynamic_shared_memory becomes a
   // 1-byte static array (GPU-CODEGEN.md), a public one `.extern .shared`.
-  // Aligned to 1024 bytes: wgmma's 128-byte-swizzled tiles (tileIndices)
-  // start at multiples of 1024 from it.
+  // Aligned to 1024 bytes: wgmma's swizzled tiles (tileIndices) start at
+  // multiples of 1024 from it.
   if (SymbolTable::lookupSymbolIn(kernels, "muonssm_smem"))
     return;
   OpBuilder gb(kernels.getBodyRegion());
