@@ -47,6 +47,7 @@
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 
 #include <limits>
+#include <optional>
 
 using namespace mlir;
 using namespace mlir::muonssm;
@@ -97,6 +98,11 @@ struct ChunkedConfig {
   // the value tile (withWarpgroupProducts): the operand tiles are then
   // swizzled (tileIndices), without padding.
   bool wgmma = false;
+  // With wgmma: independent product groups run beside other work, waited
+  // for where their results are read (docs/gpu.md §3.5): o's beside the
+  // state update; where every warp forms the right-hand side (presolved),
+  // K S and Q S from the chunk's start.
+  bool overlap = false;
   int64_t pitchK, pitchV; // row pitches in elements (+8: no ldmatrix conflicts)
 
   // Byte offsets. Q, K, V, the raw gates (and T when presolved) come twice
@@ -1099,6 +1105,25 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
       acc.push_back(zeroAcc());
     return acc;
   };
+  // X S and (with momentum) X M by wgmma, issued as one group.
+  auto issueStateProducts = [&](Value xTile, ArrayRef<Value> n0s) {
+    int64_t n = 16 * n0s.size();
+    SmallVector<WarpgroupMma::Product> products = {
+        withAddresses({xTile, sS, n0s.front(), n, Kp / 16, zeros(n / 8)})};
+    if (momentum)
+      products.push_back(
+          withAddresses({xTile, sM, n0s.front(), n, Kp / 16, zeros(n / 8)}));
+    return wg.issue(products);
+  };
+  auto waitStateProducts = [&](const WarpgroupMma::Group &group,
+                               int64_t laterGroups) {
+    SmallVector<SmallVector<Value>> results = wg.wait(group, laterGroups);
+    std::pair<SmallVector<Value>, SmallVector<Value>> out;
+    out.first = std::move(results[0]);
+    if (momentum)
+      out.second = std::move(results[1]);
+    return out;
+  };
   // X S and (with momentum) X M for the row tile X (q or k), Kp/16 k
   // steps, on the pairs at n0s; by wgmma both in one commit group.
   auto stateProducts = [&](Value xTile, ArrayRef<Value> n0s) {
@@ -1403,6 +1428,17 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
           });
         chunkBarrier();
 
+        // K S and Q S (and K M, Q M) read only q, k and the state copies:
+        // where every warp forms the right-hand side, they start here and
+        // run beside the chunk's weights and Q Kᵀ, where their accumulators
+        // (BV/4 floats a thread each) take at most 64 floats. (The paper
+        // form at BV = 128, 128 floats, spilled, and with K's alone too.)
+        std::optional<WarpgroupMma::Group> earlyK, earlyQ;
+        if (c.overlap && c.presolved && (momentum ? 4 : 2) * BV / 4 <= 64) {
+          earlyK = issueStateProducts(sK, pairN0);
+          earlyQ = issueStateProducts(sQ, pairN0);
+        }
+
         // -- 2. The next chunk's loads, in flight while this one computes.
         Value next = e.iadd(chunk, e.idx(1));
         if (c.doubleBuffer)
@@ -1544,7 +1580,8 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         // set at a time: R = Λ ⊙ K S (+ (Φ − γ^{t+1}) ⊙ K M, then + L^E V
         // accumulated onto it).
         auto formRHS = [&](ArrayRef<Value> n0s, ArrayRef<Value> valid) {
-          auto [kS, kM] = stateProducts(sK, n0s);
+          auto [kS, kM] = earlyK ? waitStateProducts(*earlyK, earlyQ ? 1 : 0)
+                                 : stateProducts(sK, n0s);
           SmallVector<Value> R = std::move(kS), X2 = std::move(kM);
           auto scaleRows = [&](ArrayRef<Value> acc, Value lo, Value hi) {
             SmallVector<Value> out;
@@ -1680,7 +1717,8 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         chunkBarrier();
 
         // -- 6. o = scale·(Λ ⊙ Q S [+ Φ ⊙ Q M]) + P U [+ PΩ V + PD C].
-        auto [qS, qM] = stateProducts(sQ, pairN0);
+        auto [qS, qM] =
+            earlyQ ? waitStateProducts(*earlyQ, 0) : stateProducts(sQ, pairN0);
         SmallVector<Value> O = std::move(qS), OM = std::move(qM);
         for (size_t idx = 0; idx < O.size(); ++idx) {
           SmallVector<Value> values;
@@ -1694,32 +1732,53 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
           }
           O[idx] = e.fromElements(values);
         }
-        if (!momentum || delta)
-          O = product(O, sP, 4, sW, pairN0, true);
-        if (momentum)
-          O = product(O, sPO, 4, sV, pairN0, true);
-        for (int64_t j = 0; j < PS; ++j)
-          for (int64_t hf = 0; hf < 2; ++hf)
-            for (int64_t half = 0; half < 2; ++half) {
-              Value t = rowOf(2 * half);
-              Value jj = e.iadd(cb, accColumn(pairN0[j], hf, 0));
-              Value x0 = e.element(O[2 * j + hf], 2 * half);
-              Value x1 = e.element(O[2 * j + hf], 2 * half + 1);
-              Value index = e.iadd(
-                  e.imul(e.iadd(e.imul(tokenRow(start, len, t), HV), h), Vc),
-                  jj);
-              Value ok = e.iand(pairValid[j], e.ult(t, len));
-              if (V % 2 == 0) {
-                e.when(e.iand(ok, e.ult(jj, Vc)),
-                       [&] { e.vstore(mma.pair(x0, x1), o, {index}); });
-              } else {
-                e.when(e.iand(ok, e.ult(jj, Vc)),
-                       [&] { e.store(x0, o, index); });
-                e.when(e.iand(ok, e.ult(e.iadd(jj, e.idx(1)), Vc)), [&] {
-                  e.store(x1, o, e.iadd(index, e.idx(1)));
-                });
+        // With c.overlap P U and PΩ V go on accumulating onto O without a
+        // wait, and the state update follows them before o is waited for.
+        std::optional<WarpgroupMma::Group> oGroup;
+        if (c.overlap) {
+          auto accumulate = [&](Value a, Value bTile) {
+            WarpgroupMma::Product p =
+                withAddresses({a, bTile, pairN0.front(), 16 * PS, 4,
+                               oGroup ? SmallVector<Value>() : O});
+            if (oGroup)
+              p.onto = oGroup->accumulators[0];
+            oGroup = wg.issue({p});
+          };
+          if (!momentum || delta)
+            accumulate(sP, sW);
+          if (momentum)
+            accumulate(sPO, sV);
+        } else {
+          if (!momentum || delta)
+            O = product(O, sP, 4, sW, pairN0, true);
+          if (momentum)
+            O = product(O, sPO, 4, sV, pairN0, true);
+        }
+        auto storeO = [&](ArrayRef<Value> O) {
+          for (int64_t j = 0; j < PS; ++j)
+            for (int64_t hf = 0; hf < 2; ++hf)
+              for (int64_t half = 0; half < 2; ++half) {
+                Value t = rowOf(2 * half);
+                Value jj = e.iadd(cb, accColumn(pairN0[j], hf, 0));
+                Value x0 = e.element(O[2 * j + hf], 2 * half);
+                Value x1 = e.element(O[2 * j + hf], 2 * half + 1);
+                Value index = e.iadd(
+                    e.imul(e.iadd(e.imul(tokenRow(start, len, t), HV), h), Vc),
+                    jj);
+                Value ok = e.iand(pairValid[j], e.ult(t, len));
+                if (V % 2 == 0) {
+                  e.when(e.iand(ok, e.ult(jj, Vc)),
+                         [&] { e.vstore(mma.pair(x0, x1), o, {index}); });
+                } else {
+                  e.when(e.iand(ok, e.ult(jj, Vc)),
+                         [&] { e.store(x0, o, index); });
+                  e.when(e.iand(ok, e.ult(e.iadd(jj, e.idx(1)), Vc)),
+                         [&] { e.store(x1, o, e.iadd(index, e.idx(1))); });
+                }
               }
-            }
+        };
+        if (!c.overlap)
+          storeO(O);
 
         // -- 7. S = Λ_e S [+ Φ_e M] + Kᵀ sY;  M = γ^len M + Kᵀ sZ.
         Value gammaLen;
@@ -1766,7 +1825,15 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
           }
         }
         if (c.wgmma) {
-          SmallVector<SmallVector<Value>> updated = wg.run(updates);
+          SmallVector<SmallVector<Value>> updated;
+          if (c.overlap) {
+            // o's stores to global memory while the state update runs.
+            WarpgroupMma::Group update = wg.issue(updates);
+            storeO(wg.wait(*oGroup, 1)[0]);
+            updated = wg.wait(update, 0);
+          } else {
+            updated = wg.run(updates);
+          }
           for (int64_t s = 0, u = 0; s < c.stateSlots; ++s) {
             llvm::copy(updated[u++], S.begin() + s * 2 * PS);
             if (momentum)
@@ -1871,15 +1938,15 @@ static bool hasWarpgroupMma(gpu::GPUModuleOp kernels) {
          });
 }
 
-LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op,
-                                            gpu::GPUModuleOp kernels,
-                                            StringRef name) {
+LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op, gpu::GPUModuleOp kernels,
+                                            StringRef name, bool wgmmaOverlap) {
   int64_t K = op.getQ().getType().getDimSize(3);
   int64_t V = op.getV().getType().getDimSize(3);
   auto element = cast<FloatType>(op.getV().getType().getElementType());
   ChunkedConfig config = chooseConfig(op, K, V, element);
   if (hasWarpgroupMma(kernels))
     config = withWarpgroupProducts(config);
+  config.overlap = config.wgmma && wgmmaOverlap;
   if (config.bytes > kMaxShared)
     return op.emitOpError() << "the tensor-core chunked kernel needs "
                             << config.bytes << " bytes of shared memory, "

@@ -102,9 +102,10 @@ LogicalResult lowerRecurrentScan(ScanOp op, gpu::GPUModuleOp kernels,
 std::string whyNotTensorCoreChunked(ScanOp op);
 
 /// A chunked scan with decay none or scalar, on tensor cores with the state
-/// on chip (ChunkedScanToGPU.cpp).
+/// on chip (ChunkedScanToGPU.cpp). With `wgmmaOverlap`, where its products
+/// run on wgmma, independent groups of them run beside other work.
 LogicalResult lowerChunkedScan(ScanOp op, gpu::GPUModuleOp kernels,
-                               StringRef name);
+                               StringRef name, bool wgmmaOverlap = false);
 
 /// A static sequence shorter than 16 tokens without cu_seqlens (decode,
 /// speculative decoding): its cost is the state's load and store, so it

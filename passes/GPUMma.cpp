@@ -247,19 +247,22 @@ static bool isZeroConstant(Value x) {
   return matchPattern(x, m_AnyZeroFloat());
 }
 
-SmallVector<SmallVector<Value>> WarpgroupMma::run(ArrayRef<Product> products) {
+WarpgroupMma::Group WarpgroupMma::issue(ArrayRef<Product> products) {
   ImplicitLocOpBuilder &b = e.b;
   MLIRContext *ctx = b.getContext();
   Type f32 = b.getF32Type();
   auto type = element.isBF16() ? NVVM::WGMMATypes::bf16 : NVVM::WGMMATypes::f16;
-  SmallVector<Value> results;
+  Group group;
   NVVM::WgmmaFenceAlignedOp::create(b);
   for (const Product &p : products) {
     auto structType =
         LLVM::LLVMStructType::getLiteral(ctx, SmallVector<Type>(p.n / 2, f32));
-    bool zero = llvm::all_of(p.init, isZeroConstant);
+    bool zero = !p.onto && llvm::all_of(p.init, isZeroConstant);
     Value acc;
-    if (zero) {
+    if (p.onto) {
+      assert(p.onto.getType() == structType && "accumulates onto its shape");
+      acc = p.onto;
+    } else if (zero) {
       acc = LLVM::ZeroOp::create(b, structType);
     } else {
       acc = LLVM::UndefOp::create(b, structType);
@@ -308,21 +311,73 @@ SmallVector<SmallVector<Value>> WarpgroupMma::run(ArrayRef<Product> products) {
           p.aTransposed ? NVVM::MMALayout::col : NVVM::MMALayout::row,
           NVVM::MMALayout::row, NVVM::MMAIntOverflowAttr());
     }
-    results.push_back(acc);
+    group.accumulators.push_back(acc);
   }
   NVVM::WgmmaGroupSyncAlignedOp::create(b);
-  NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
+  return group;
+}
+
+/// The number of f32 accumulators in a wgmma's result struct.
+static int64_t accumulatorCount(Value acc) {
+  return cast<LLVM::LLVMStructType>(acc.getType()).getBody().size();
+}
+
+/// The vector<4xf32> tiles of `count` accumulators, element i from at(i).
+static SmallVector<Value> accumulatorTiles(KernelBuilder &e, int64_t count,
+                                           function_ref<Value(int64_t)> at) {
+  SmallVector<Value> tiles;
+  for (int64_t t = 0; t < count / 4; ++t)
+    tiles.push_back(e.fromElements(
+        {at(4 * t), at(4 * t + 1), at(4 * t + 2), at(4 * t + 3)}));
+  return tiles;
+}
+
+static Value extract(ImplicitLocOpBuilder &b, Value aggregate, int64_t i) {
+  return LLVM::ExtractValueOp::create(b, aggregate, ArrayRef<int64_t>{i});
+}
+
+SmallVector<SmallVector<Value>> WarpgroupMma::run(ArrayRef<Product> products) {
+  Group group = issue(products);
+  NVVM::WgmmaWaitGroupSyncOp::create(e.b, 0);
   SmallVector<SmallVector<Value>> out;
-  for (auto [p, acc] : llvm::zip(products, results)) {
-    SmallVector<Value> tiles;
-    for (int64_t t = 0; t < p.n / 8; ++t) {
-      SmallVector<Value> values;
-      for (int64_t r = 0; r < 4; ++r)
-        values.push_back(
-            LLVM::ExtractValueOp::create(b, acc, ArrayRef<int64_t>{4 * t + r}));
-      tiles.push_back(e.fromElements(values));
-    }
-    out.push_back(std::move(tiles));
+  for (Value acc : group.accumulators)
+    out.push_back(accumulatorTiles(e, accumulatorCount(acc), [&](int64_t i) {
+      return extract(e.b, acc, i);
+    }));
+  return out;
+}
+
+SmallVector<SmallVector<Value>> WarpgroupMma::wait(const Group &group,
+                                                   int64_t laterGroups) {
+  ImplicitLocOpBuilder &b = e.b;
+  NVVM::WgmmaWaitGroupSyncOp::create(b, laterGroups);
+  // Every accumulator through one empty asm with side effects, which LLVM
+  // keeps after the wait's: "=f" outputs tied to their inputs.
+  SmallVector<Value> values;
+  for (Value acc : group.accumulators)
+    for (int64_t i = 0; i < accumulatorCount(acc); ++i)
+      values.push_back(extract(b, acc, i));
+  std::string constraints;
+  for (size_t i = 0; i < values.size(); ++i)
+    constraints += "=f,";
+  for (size_t i = 0; i < values.size(); ++i)
+    constraints += std::to_string(i) + (i + 1 < values.size() ? "," : "");
+  Value fenced =
+      LLVM::InlineAsmOp::create(
+          b,
+          LLVM::LLVMStructType::getLiteral(
+              b.getContext(), SmallVector<Type>(values.size(), b.getF32Type())),
+          values, "", constraints, /*has_side_effects=*/true,
+          /*is_align_stack=*/false, LLVM::TailCallKind::None,
+          LLVM::AsmDialectAttr(), ArrayAttr())
+          .getResult(0);
+  SmallVector<SmallVector<Value>> out;
+  int64_t first = 0;
+  for (Value acc : group.accumulators) {
+    out.push_back(accumulatorTiles(e, accumulatorCount(acc), [&](int64_t i) {
+      return extract(b, fenced, first + i);
+    }));
+    first += accumulatorCount(acc);
   }
   return out;
 }

@@ -179,10 +179,33 @@ public:
     /// them in a form the same in every thread (ptxas then keeps the
     /// descriptors in uniform registers); else taken from the tiles.
     Value aAddress, bAddress;
+    /// Where set, the product accumulates onto this earlier product's
+    /// accumulators, issued and not yet waited for (a Group's), in place of
+    /// `init`: wgmmas on the same accumulators run in order, as the k steps
+    /// of one product do, so none waits between them.
+    Value onto;
+  };
+  /// Products issued and committed as one wgmma group, not yet waited for:
+  /// each product's accumulators, as the wgmmas return them. Nothing may
+  /// read them before `wait` (PTX leaves that undefined).
+  struct Group {
+    SmallVector<Value> accumulators;
   };
   /// Issues every product's wgmmas back to back in one commit group, waits
-  /// for the group and returns each product's N/8 accumulators.
+  /// for the group and returns each product's N/8 accumulators. (Without
+  /// `wait`'s asm: the wait follows the wgmmas at once, and this is the code
+  /// that was measured on a GPU.)
   SmallVector<SmallVector<Value>> run(ArrayRef<Product> products);
+  /// Issues every product's wgmmas back to back and commits them as one
+  /// group, without waiting: the warps go on with other work while the
+  /// tensor cores run it.
+  Group issue(ArrayRef<Product> products);
+  /// Waits until at most `laterGroups` groups committed after `group` are
+  /// still running (wgmma groups complete in the order committed), and
+  /// returns each of its products' N/8 accumulators. An empty inline asm
+  /// that takes and returns them keeps LLVM from moving their first reads
+  /// above the wait (as CUTLASS's warpgroup_fence_operand does).
+  SmallVector<SmallVector<Value>> wait(const Group &group, int64_t laterGroups);
 
   /// Makes this thread's earlier generic-proxy writes to shared memory
   /// (stores, cp.async) visible to later wgmma reads, once a barrier has

@@ -590,7 +590,7 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
                 // static sequences (decode, speculative decoding), where
                 // the state's load and store are the whole cost.
                 if (getsChunkedKernel(scan))
-                  return lowerChunkedScan(scan, kernels, name);
+                  return lowerChunkedScan(scan, kernels, name, wgmmaOverlap);
                 return lowerRecurrentScan(scan, kernels, name);
               })
               .Case<Rank1GainOp>([&](Rank1GainOp gain) -> LogicalResult {

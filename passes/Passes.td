@@ -217,6 +217,10 @@ def LowerToGPU : Pass<"muonssm-lower-to-gpu", "ModuleOp"> {
            "Target GPU architecture">,
     Option<"features", "features", "std::string", /*default=*/"\"+ptx80\"",
            "PTX features (a PTX ISA version the chip needs)">,
+    Option<"wgmmaOverlap", "wgmma-overlap", "bool", /*default=*/"false",
+           "Chunked kernels on sm_90a: let independent wgmma groups run "
+           "beside other work instead of waiting for each at once "
+           "(docs/gpu.md §3.5; not yet measured on a GPU, so off)">,
   ];
 }
 

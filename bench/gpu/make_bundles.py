@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Compiles the GPU numerics and benchmark models into kernel bundles.
 
-Usage: bench/gpu/make_bundles.py BUILD_DIR OUT_DIR [numerics|bench|all] [NAME_REGEX]
-Runs here (MLIR): muonssm-opt --muonssm-to-gpu, muonssm-translate --emit-bundle.
+Usage: bench/gpu/make_bundles.py [--options=OPTS] BUILD_DIR OUT_DIR [numerics|bench|all] [NAME_REGEX]
+Runs here (MLIR): muonssm-opt --muonssm-to-gpu[=OPTS], muonssm-translate --emit-bundle.
+OPTS are the pipeline's options, e.g. --options=wgmma-overlap=true.
 """
 import os
 import re
@@ -14,12 +15,13 @@ sys.path.insert(0, os.path.dirname(__file__))
 import models  # noqa: E402
 
 
-def build(build_dir, out_dir, name, text):
+def build(build_dir, out_dir, name, text, options=""):
     d = os.path.join(out_dir, name)
     src = d + ".mlir"
     with open(src, "w") as f:
         f.write(text)
-    gpu = subprocess.run([os.path.join(build_dir, "bin", "muonssm-opt"), src, "--muonssm-to-gpu"],
+    pipeline = "--muonssm-to-gpu" + ("=" + options if options else "")
+    gpu = subprocess.run([os.path.join(build_dir, "bin", "muonssm-opt"), src, pipeline],
                          capture_output=True, text=True)
     if gpu.returncode:
         return name, gpu.stderr
@@ -29,18 +31,23 @@ def build(build_dir, out_dir, name, text):
 
 
 def main():
-    build_dir, out_dir = sys.argv[1], sys.argv[2]
-    which = sys.argv[3] if len(sys.argv) > 3 else "all"
+    options = ""
+    args = sys.argv[1:]
+    if args and args[0].startswith("--options="):
+        options = args.pop(0)[len("--options="):]
+    build_dir, out_dir = args[0], args[1]
+    which = args[2] if len(args) > 2 else "all"
     todo = {}
     if which in ("numerics", "all"):
         todo.update({"num_" + k: v for k, v in models.numerics_models().items()})
     if which in ("bench", "all"):
         todo.update({"bench_" + k: v for k, v in models.bench_models().items()})
-    if len(sys.argv) > 4:
-        todo = {k: v for k, v in todo.items() if re.search(sys.argv[4], k)}
+    if len(args) > 3:
+        todo = {k: v for k, v in todo.items() if re.search(args[3], k)}
     os.makedirs(out_dir, exist_ok=True)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(lambda kv: build(build_dir, out_dir, *kv), todo.items()))
+        results = list(pool.map(lambda kv: build(build_dir, out_dir, *kv, options),
+                                todo.items()))
     failed = [(n, e) for n, e in results if e]
     for n, e in failed:
         print(f"FAILED {n}: {e.strip()[:300]}")

@@ -100,6 +100,7 @@ void mlir::muonssm::buildMuonSSMToGPUPipeline(
   LowerToGPUOptions lower;
   lower.chip = options.chip;
   lower.features = options.features;
+  lower.wgmmaOverlap = options.wgmmaOverlap;
   pm.addPass(createLowerToGPU(lower));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

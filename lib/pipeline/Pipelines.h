@@ -43,6 +43,11 @@ struct MuonSSMToGPUOptions : public PassPipelineOptions<MuonSSMToGPUOptions> {
       llvm::cl::desc("Tokens per chunk of chunked scans; 0 keeps every scan "
                      "token by token"),
       llvm::cl::init(64)};
+  PassOptions::Option<bool> wgmmaOverlap{
+      *this, "wgmma-overlap",
+      llvm::cl::desc("Chunked kernels on sm_90a: overlap independent wgmma "
+                     "groups with other work (docs/gpu.md §3.5)"),
+      llvm::cl::init(false)};
   PassOptions::Option<std::string> toolkit{
       *this, "toolkit",
       llvm::cl::desc("CUDA toolkit whose nvvm/libdevice the kernels link "

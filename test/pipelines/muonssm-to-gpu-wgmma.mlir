@@ -3,6 +3,10 @@
 // RUN: %if ptxas %{ %cuda_bin/ptxas -arch=sm_90a %t.ptx -o %t.cubin %}
 // RUN: %if ptxas && cuobjdump %{ %cuobjdump -sass %t.cubin | FileCheck %s --check-prefix=SASS %}
 // RUN: muonssm-opt %s -muonssm-to-gpu="chip=sm_90" | muonssm-translate --emit-ptx | FileCheck %s --check-prefix=SM90
+// RUN: muonssm-opt %s -muonssm-to-gpu="wgmma-overlap=true" | muonssm-translate --emit-ptx -o %t.overlap.ptx
+// RUN: FileCheck %s --check-prefix=OVERLAP < %t.overlap.ptx
+// RUN: %if ptxas %{ %cuda_bin/ptxas -arch=sm_90a -v %t.overlap.ptx -o %t.overlap.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS %}
+// RUN: %if ptxas && cuobjdump %{ %cuobjdump -sass %t.overlap.cubin | FileCheck %s --check-prefix=OVERLAP-SASS %}
 
 // The chunked kernel's products by wgmma on sm_90a: Gated DeltaNet at
 // 16 × 16 (sequence, head) pairs, K = V = 128, takes one 128-column value
@@ -27,6 +31,22 @@
 // SASS-DAG: HGMMA.64x64x16.F32.BF16 {{.*}}.tnspB
 // SASS-DAG: HGMMA.64x64x16.F32.BF16 {{.*}}.tnspA.tnspB
 // SASS-DAG: HMMA.16816.F32.BF16
+
+// With wgmma-overlap the state update runs while o is stored: the PTX waits
+// for all but the last group, and ptxas keeps the pipeline (it reports
+// "Potential Performance Loss: wgmma.mma_async instructions are serialized"
+// where it cannot, as it did for the paper form's kernel when K S, K M,
+// Q S and Q M were all issued early) without spilling.
+// OVERLAP: wgmma.commit_group.sync.aligned;
+// OVERLAP: wgmma.wait_group.sync.aligned 1;
+// OVERLAP: st.global
+// OVERLAP: wgmma.wait_group.sync.aligned 0;
+// PTXAS-NOT: Potential Performance Loss
+// PTXAS: 0 bytes spill stores, 0 bytes spill loads
+// PTXAS-NOT: Potential Performance Loss
+// OVERLAP-SASS: WARPGROUP.DEPBAR.LE gsb0, 0x1
+// OVERLAP-SASS: STG
+// OVERLAP-SASS: WARPGROUP.DEPBAR.LE gsb0, 0x0
 
 // SM90: .target sm_90
 // SM90-NOT: wgmma
