@@ -176,9 +176,11 @@ static ChunkedConfig chooseTiling(ScanOp op, int64_t K, int64_t V,
 /// than SMs (16 × 2048, 512 blocks) the blocks hide each other's solves
 /// and it lost 6 %. Without momentum, an unknown number of sequences or
 /// heads keeps the in-chunk solve; so does a static T buffer (64·HV
-/// elements a token) past the kernels' 32-bit indexing.
-ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
-                           FloatType element) {
+/// elements a token) past the kernels' 32-bit indexing, whatever `solve`
+/// asks. (Those measurements predate wgmma, §3.4: `solve` = Kernel or
+/// Chunk overrides the choice, to measure it again.)
+ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V, FloatType element,
+                           ChunkedOptions::Solve solve) {
   if (!op.hasDeltaRule())
     return chooseTiling(op, K, V, element, /*presolved=*/false);
   auto vType = op.getV().getType();
@@ -191,6 +193,8 @@ ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
       (B * T / kChunk + sequences) * heads * kChunk * kChunk >
           std::numeric_limits<int32_t>::max())
     return chooseTiling(op, K, V, element, /*presolved=*/false);
+  if (solve == ChunkedOptions::Solve::Chunk)
+    return chooseTiling(op, K, V, element, /*presolved=*/false);
   ChunkedConfig c = chooseTiling(op, K, V, element, /*presolved=*/true);
   if (c.momentum)
     return c;
@@ -199,7 +203,9 @@ ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
     return pairs * ((V + x.BV - 1) / x.BV);
   };
   if (!known || blocks(c) > kSMs || c.Kp * c.BV > 128 * 64)
-    return chooseTiling(op, K, V, element, /*presolved=*/false);
+    return solve == ChunkedOptions::Solve::Kernel
+               ? c
+               : chooseTiling(op, K, V, element, /*presolved=*/false);
   // At most one block an SM leaves SMs idle where the pairs are fewer
   // than the SMs. Narrow tiles of which two blocks fit an SM (presolved at
   // Kp ≤ 64 and BV 48 or 64: 121-128 registers, no spills; narrower ones
@@ -1913,7 +1919,8 @@ bool gpu_codegen::getsChunkedKernel(ScanOp op) {
   return whyNotTensorCoreChunked(op).empty() && !isShortSequence(op);
 }
 
-Rank1GainOp gpu_codegen::gainFormedBySolveKernel(ScanOp op) {
+Rank1GainOp
+gpu_codegen::gainFormedBySolveKernel(ScanOp op, const ChunkedOptions &options) {
   auto gain =
       op.getGain() ? op.getGain().getDefiningOp<Rank1GainOp>() : Rank1GainOp();
   if (!gain || !gain.getGain().hasOneUse() || gain.getDt() ||
@@ -1926,7 +1933,9 @@ Rank1GainOp gpu_codegen::gainFormedBySolveKernel(ScanOp op) {
       kMaxGainRounds)
     return {};
   auto element = cast<FloatType>(op.getV().getType().getElementType());
-  return chooseConfig(op, K, V, element).presolved ? gain : Rank1GainOp();
+  return chooseConfig(op, K, V, element, options.solve).presolved
+             ? gain
+             : Rank1GainOp();
 }
 
 /// wgmma is sm_90a's alone (not sm_90's, nor later chips').
@@ -1939,14 +1948,15 @@ static bool hasWarpgroupMma(gpu::GPUModuleOp kernels) {
 }
 
 LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op, gpu::GPUModuleOp kernels,
-                                            StringRef name, bool wgmmaOverlap) {
+                                            StringRef name,
+                                            const ChunkedOptions &options) {
   int64_t K = op.getQ().getType().getDimSize(3);
   int64_t V = op.getV().getType().getDimSize(3);
   auto element = cast<FloatType>(op.getV().getType().getElementType());
-  ChunkedConfig config = chooseConfig(op, K, V, element);
+  ChunkedConfig config = chooseConfig(op, K, V, element, options.solve);
   if (hasWarpgroupMma(kernels))
     config = withWarpgroupProducts(config);
-  config.overlap = config.wgmma && wgmmaOverlap;
+  config.overlap = config.wgmma && options.wgmmaOverlap;
   if (config.bytes > kMaxShared)
     return op.emitOpError() << "the tensor-core chunked kernel needs "
                             << config.bytes << " bytes of shared memory, "
@@ -1958,7 +1968,7 @@ LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op, gpu::GPUModuleOp kernels,
   // and the paper form's gain where the solve kernel forms it.
   Value v = op.getV(), cu = op.getCuSeqlens();
   Value tInverse, gainTemp;
-  Rank1GainOp gain = gainFormedBySolveKernel(op);
+  Rank1GainOp gain = gainFormedBySolveKernel(op, options);
   assert((!gain || config.presolved) && "the gain needs the solve kernel");
   if (config.presolved) {
     LaunchBuilder solve(op, kernels, (name + "_solve").str());

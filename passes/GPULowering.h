@@ -101,11 +101,22 @@ LogicalResult lowerRecurrentScan(ScanOp op, gpu::GPUModuleOp kernels,
 /// Why a scan has no tensor-core chunked kernel, or "" when it has one.
 std::string whyNotTensorCoreChunked(ScanOp op);
 
+/// Choices of the chunked kernel that otherwise its measured defaults make
+/// (muonssm-lower-to-gpu's options), for tuning and benchmarks.
+struct ChunkedOptions {
+  /// Independent wgmma groups beside other work (docs/gpu.md §3.5).
+  bool wgmmaOverlap = false;
+  /// Where delta-rule scans invert I + L (docs/gpu.md §3.2): by their
+  /// sizes, in a solve kernel, or in the chunked kernel.
+  enum class Solve { Auto, Kernel, Chunk };
+  Solve solve = Solve::Auto;
+};
+
 /// A chunked scan with decay none or scalar, on tensor cores with the state
-/// on chip (ChunkedScanToGPU.cpp). With `wgmmaOverlap`, where its products
-/// run on wgmma, independent groups of them run beside other work.
+/// on chip (ChunkedScanToGPU.cpp).
 LogicalResult lowerChunkedScan(ScanOp op, gpu::GPUModuleOp kernels,
-                               StringRef name, bool wgmmaOverlap = false);
+                               StringRef name,
+                               const ChunkedOptions &options = {});
 
 /// A static sequence shorter than 16 tokens without cu_seqlens (decode,
 /// speculative decoding): its cost is the state's load and store, so it
@@ -146,7 +157,8 @@ bool getsChunkedKernel(ScanOp op);
 /// rank1_gain on the scan's own k, v and β, without dt, that nothing else
 /// reads, `op` gets the chunked kernel with the solve kernel, and v's row
 /// takes at most 16 rounds of loads. Its own kernel is then not built.
-Rank1GainOp gainFormedBySolveKernel(ScanOp op);
+Rank1GainOp gainFormedBySolveKernel(ScanOp op,
+                                    const ChunkedOptions &options = {});
 
 } // namespace mlir::muonssm::gpu_codegen
 

@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/Parser/Parser.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 namespace mlir::muonssm {
@@ -512,6 +513,20 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    ChunkedOptions chunked;
+    chunked.wgmmaOverlap = wgmmaOverlap;
+    auto placement =
+        llvm::StringSwitch<std::optional<ChunkedOptions::Solve>>(solve)
+            .Case("auto", ChunkedOptions::Solve::Auto)
+            .Case("kernel", ChunkedOptions::Solve::Kernel)
+            .Case("chunk", ChunkedOptions::Solve::Chunk)
+            .Default(std::nullopt);
+    if (!placement) {
+      module.emitError() << "muonssm-lower-to-gpu: solve='" << solve
+                         << "' is none of auto, kernel, chunk";
+      return signalPassFailure();
+    }
+    chunked.solve = *placement;
     SmallVector<Operation *> ops;
     module.walk([&](Operation *op) {
       if (isa<ScanOp, Rank1GainOp, NewtonSchulzOp, ChunkNewtonSchulzOp>(op) ||
@@ -563,7 +578,7 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
     llvm::SmallPtrSet<Operation *, 4> formedBySolve;
     for (Operation *op : ops)
       if (auto scan = dyn_cast<ScanOp>(op))
-        if (Rank1GainOp gain = gainFormedBySolveKernel(scan))
+        if (Rank1GainOp gain = gainFormedBySolveKernel(scan, chunked))
           formedBySolve.insert(gain);
 
     int counter = 0;
@@ -590,7 +605,7 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
                 // static sequences (decode, speculative decoding), where
                 // the state's load and store are the whole cost.
                 if (getsChunkedKernel(scan))
-                  return lowerChunkedScan(scan, kernels, name, wgmmaOverlap);
+                  return lowerChunkedScan(scan, kernels, name, chunked);
                 return lowerRecurrentScan(scan, kernels, name);
               })
               .Case<Rank1GainOp>([&](Rank1GainOp gain) -> LogicalResult {

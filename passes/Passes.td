@@ -221,6 +221,10 @@ def LowerToGPU : Pass<"muonssm-lower-to-gpu", "ModuleOp"> {
            "Chunked kernels on sm_90a: let independent wgmma groups run "
            "beside other work instead of waiting for each at once "
            "(docs/gpu.md §3.5; not yet measured on a GPU, so off)">,
+    Option<"solve", "solve", "std::string", /*default=*/"\"auto\"",
+           "Where chunked delta-rule scans invert I + L: auto (by their "
+           "sizes, docs/gpu.md §3.2), kernel (a solve kernel before the "
+           "chunked one) or chunk (inside the chunked kernel)">,
   ];
 }
 

@@ -48,6 +48,11 @@ struct MuonSSMToGPUOptions : public PassPipelineOptions<MuonSSMToGPUOptions> {
       llvm::cl::desc("Chunked kernels on sm_90a: overlap independent wgmma "
                      "groups with other work (docs/gpu.md §3.5)"),
       llvm::cl::init(false)};
+  PassOptions::Option<std::string> solve{
+      *this, "solve",
+      llvm::cl::desc("Where chunked delta-rule scans invert I + L: auto, "
+                     "kernel or chunk (docs/gpu.md §3.2)"),
+      llvm::cl::init("auto")};
   PassOptions::Option<std::string> toolkit{
       *this, "toolkit",
       llvm::cl::desc("CUDA toolkit whose nvvm/libdevice the kernels link "
