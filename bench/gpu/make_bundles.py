@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Compiles the GPU numerics and benchmark models into kernel bundles.
 
-Usage: bench/gpu/make_bundles.py [--options=OPTS] BUILD_DIR OUT_DIR [numerics|bench|all] [NAME_REGEX]
+Usage: bench/gpu/make_bundles.py [--options=OPTS] [--prefix=P] BUILD_DIR OUT_DIR
+                                  [numerics|bench|all] [NAME_REGEX]
 Runs here (MLIR): muonssm-opt --muonssm-to-gpu[=OPTS], muonssm-translate --emit-bundle.
-OPTS are the pipeline's options, e.g. --options=wgmma-overlap=true.
+OPTS are the pipeline's options, e.g. --options='solve=kernel wgmma-overlap=true';
+bundles are named P + num_NAME / bench_NAME (variants for bench/gpu/compare.sh:
+P = VARIANT__). NAME_REGEX filters the names without P.
 """
 import os
 import re
@@ -31,10 +34,16 @@ def build(build_dir, out_dir, name, text, options=""):
 
 
 def main():
-    options = ""
+    options, prefix = "", ""
     args = sys.argv[1:]
-    if args and args[0].startswith("--options="):
-        options = args.pop(0)[len("--options="):]
+    while args and args[0].startswith("--"):
+        flag = args.pop(0)
+        if flag.startswith("--options="):
+            options = flag[len("--options="):]
+        elif flag.startswith("--prefix="):
+            prefix = flag[len("--prefix="):]
+        else:
+            sys.exit(f"unknown flag {flag}")
     build_dir, out_dir = args[0], args[1]
     which = args[2] if len(args) > 2 else "all"
     todo = {}
@@ -44,6 +53,7 @@ def main():
         todo.update({"bench_" + k: v for k, v in models.bench_models().items()})
     if len(args) > 3:
         todo = {k: v for k, v in todo.items() if re.search(args[3], k)}
+    todo = {prefix + k: v for k, v in todo.items()}
     os.makedirs(out_dir, exist_ok=True)
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda kv: build(build_dir, out_dir, *kv, options),
