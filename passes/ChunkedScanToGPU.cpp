@@ -1586,7 +1586,9 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         // set at a time: R = Λ ⊙ K S (+ (Φ − γ^{t+1}) ⊙ K M, then + L^E V
         // accumulated onto it).
         auto formRHS = [&](ArrayRef<Value> n0s, ArrayRef<Value> valid) {
-          auto [kS, kM] = earlyK ? waitStateProducts(*earlyK, earlyQ ? 1 : 0)
+          // (An early K S waits for itself alone: Q S, issued after it,
+          // may still run.)
+          auto [kS, kM] = earlyK ? waitStateProducts(*earlyK, 1)
                                  : stateProducts(sK, n0s);
           SmallVector<Value> R = std::move(kS), X2 = std::move(kM);
           auto scaleRows = [&](ArrayRef<Value> acc, Value lo, Value hi) {
