@@ -1111,47 +1111,41 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
       acc.push_back(zeroAcc());
     return acc;
   };
-  // X S and (with momentum) X M by wgmma, issued as one group.
-  auto issueStateProducts = [&](Value xTile, ArrayRef<Value> n0s) {
+  // X S and (with momentum) X M for the row tile X (q or k), Kp/16 k
+  // steps, on the pairs at n0s: by wgmma one product each, in one group.
+  auto stateProductList = [&](Value xTile, ArrayRef<Value> n0s) {
     int64_t n = 16 * n0s.size();
     SmallVector<WarpgroupMma::Product> products = {
         withAddresses({xTile, sS, n0s.front(), n, Kp / 16, zeros(n / 8)})};
     if (momentum)
       products.push_back(
           withAddresses({xTile, sM, n0s.front(), n, Kp / 16, zeros(n / 8)}));
-    return wg.issue(products);
+    return products;
   };
-  auto waitStateProducts = [&](const WarpgroupMma::Group &group,
-                               int64_t laterGroups) {
-    SmallVector<SmallVector<Value>> results = wg.wait(group, laterGroups);
+  auto splitStateProducts = [&](SmallVector<SmallVector<Value>> results) {
     std::pair<SmallVector<Value>, SmallVector<Value>> out;
     out.first = std::move(results[0]);
     if (momentum)
       out.second = std::move(results[1]);
     return out;
   };
-  // X S and (with momentum) X M for the row tile X (q or k), Kp/16 k
-  // steps, on the pairs at n0s; by wgmma both in one commit group.
+  // Issued now, waited for by waitStateProducts (c.overlap).
+  auto issueStateProducts = [&](Value xTile, ArrayRef<Value> n0s) {
+    return wg.issue(stateProductList(xTile, n0s));
+  };
+  auto waitStateProducts = [&](const WarpgroupMma::Group &group,
+                               int64_t laterGroups) {
+    return splitStateProducts(wg.wait(group, laterGroups));
+  };
+  // The products, waited for at once.
   auto stateProducts = [&](Value xTile, ArrayRef<Value> n0s) {
+    if (c.wgmma)
+      return splitStateProducts(wg.run(stateProductList(xTile, n0s)));
     std::pair<SmallVector<Value>, SmallVector<Value>> out;
-    if (!c.wgmma) {
-      out.first =
-          product(zeros(2 * n0s.size()), xTile, Kp / 16, sS, n0s, false);
-      if (momentum)
-        out.second =
-            product(zeros(2 * n0s.size()), xTile, Kp / 16, sM, n0s, false);
-      return out;
-    }
-    int64_t n = 16 * n0s.size();
-    SmallVector<WarpgroupMma::Product> products = {
-        withAddresses({xTile, sS, n0s.front(), n, Kp / 16, zeros(n / 8)})};
+    out.first = product(zeros(2 * n0s.size()), xTile, Kp / 16, sS, n0s, false);
     if (momentum)
-      products.push_back(
-          withAddresses({xTile, sM, n0s.front(), n, Kp / 16, zeros(n / 8)}));
-    SmallVector<SmallVector<Value>> results = wg.run(products);
-    out.first = std::move(results[0]);
-    if (momentum)
-      out.second = std::move(results[1]);
+      out.second =
+          product(zeros(2 * n0s.size()), xTile, Kp / 16, sM, n0s, false);
     return out;
   };
   // Stores, for every pair at n0s (when valid), both n-tiles and both row
