@@ -1429,15 +1429,17 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         chunkBarrier();
 
         // K S and Q S (and K M, Q M) read only q, k and the state copies:
-        // where every warp forms the right-hand side, they start here and
-        // run beside the chunk's weights and Q Kᵀ, where their accumulators
-        // (BV/4 floats a thread each) take at most 64 floats. (The paper
-        // form at BV = 128, 128 floats, spilled, and with K's alone too.)
+        // they start here and run beside the chunk's weights and Q Kᵀ (and
+        // the in-chunk solve). K S where every warp forms the right-hand
+        // side (presolved; else warpgroup 1 forms it inside its branch),
+        // and there only where K S and Q S take at most 64 accumulators a
+        // thread (BV/4 each): the paper form at BV = 128 (128) spilled, as
+        // it did with K's or Q's alone (ptxas then serialised every wgmma).
         std::optional<WarpgroupMma::Group> earlyK, earlyQ;
-        if (c.overlap && c.presolved && (momentum ? 4 : 2) * BV / 4 <= 64) {
+        if (c.overlap && c.presolved && (momentum ? 4 : 2) * BV / 4 <= 64)
           earlyK = issueStateProducts(sK, pairN0);
+        if (c.overlap && (earlyK || !c.presolved))
           earlyQ = issueStateProducts(sQ, pairN0);
-        }
 
         // -- 2. The next chunk's loads, in flight while this one computes.
         Value next = e.iadd(chunk, e.idx(1));

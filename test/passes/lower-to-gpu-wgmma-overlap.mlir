@@ -70,16 +70,25 @@ func.func @gdn_presolved(%q: tensor<4x128x16x128xbf16>, %k: tensor<4x128x16x128x
 // -----
 
 // At 16 × 16 pairs the chunk solves its own T while warpgroup 1 forms K S
-// (inside that branch: nothing issued early), and only the chunk's end
-// overlaps: P U, then the state update, o stored between the waits.
+// inside that branch (waited for at once), so only Q S starts early, from
+// the chunk's first barrier, beside Q Kᵀ, the solve and K S; the chunk's end
+// overlaps as above: P U, then the state update, o stored between the waits.
 
 // CHECK-LABEL: func.func @gdn_in_chunk_solve
 // CHECK:       gpu.func @muonssm_k0(
 // CHECK:         scf.for
-// CHECK-NOT:       nvvm.wgmma.wait.group.sync.aligned 1
+// CHECK:           gpu.barrier
+// CHECK:           nvvm.wgmma.fence.aligned
+// CHECK:           nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>]
+// CHECK-COUNT-7:   nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>]
+// CHECK-NEXT:      nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NOT:       nvvm.wgmma.wait
+// CHECK:           nvvm.mma.sync
+// CHECK-NOT:       nvvm.wgmma.wait
 // CHECK:           nvvm.wgmma.mma_async {{.*}} <m = 64, n = 128, k = 16>
-//                  K S, T W', Q S, each waited for at once:
+//                  K S, T W' waited for at once, then Q S:
 // CHECK-COUNT-3:   nvvm.wgmma.wait.group.sync.aligned 0
+// CHECK-NEXT:      llvm.extractvalue
 // CHECK-NOT:       nvvm.wgmma.wait.group.sync.aligned 1
 // CHECK:           nvvm.wgmma.fence.aligned
 // CHECK-COUNT-4:   nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>]
