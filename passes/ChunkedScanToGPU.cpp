@@ -189,11 +189,10 @@ ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V, FloatType element,
   bool known = !ShapedType::isDynamic(sequences) &&
                !ShapedType::isDynamic(heads);
   // (With a dynamic length the bundle checks the buffer at launch.)
-  if (known && !ShapedType::isDynamic(B) && !ShapedType::isDynamic(T) &&
-      (B * T / kChunk + sequences) * heads * kChunk * kChunk >
-          std::numeric_limits<int32_t>::max())
-    return chooseTiling(op, K, V, element, /*presolved=*/false);
-  if (solve == ChunkedOptions::Solve::Chunk)
+  if (solve == ChunkedOptions::Solve::Chunk ||
+      (known && !ShapedType::isDynamic(B) && !ShapedType::isDynamic(T) &&
+       (B * T / kChunk + sequences) * heads * kChunk * kChunk >
+           std::numeric_limits<int32_t>::max()))
     return chooseTiling(op, K, V, element, /*presolved=*/false);
   ChunkedConfig c = chooseTiling(op, K, V, element, /*presolved=*/true);
   if (c.momentum)

@@ -171,17 +171,16 @@ Value gpu_codegen::mmaTF32(KernelBuilder &e, Value acc, ArrayRef<Value> a,
 }
 
 Value gpu_codegen::toTF32(KernelBuilder &e, Value x) {
-  Type i32 = e.b.getI32Type();
+  // The same for a vector of f32, element by element.
+  Type bits = e.b.getI32Type();
+  TypedAttr half = e.b.getI32IntegerAttr(0x1000);
   if (auto vector = dyn_cast<VectorType>(x.getType())) {
-    auto bits = VectorType::get(vector.getShape(), i32);
-    Value half = arith::ConstantOp::create(
-        e.b, DenseElementsAttr::get(bits, e.b.getI32IntegerAttr(0x1000)));
-    return arith::AddIOp::create(e.b, arith::BitcastOp::create(e.b, bits, x),
-                                 half);
+    auto bitsVector = VectorType::get(vector.getShape(), bits);
+    bits = bitsVector;
+    half = DenseElementsAttr::get(bitsVector, half);
   }
-  return arith::AddIOp::create(
-      e.b, arith::BitcastOp::create(e.b, i32, x),
-      arith::ConstantIntOp::create(e.b, i32, 0x1000));
+  return arith::AddIOp::create(e.b, arith::BitcastOp::create(e.b, bits, x),
+                               arith::ConstantOp::create(e.b, half));
 }
 
 /// The tf32 an operand's bits stand for, as an f32: its low 13 bits
