@@ -1154,7 +1154,8 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
       [&](ArrayRef<Value> n0s, ArrayRef<Value> valid, Value tile,
           function_ref<std::pair<Value, Value>(int64_t, int64_t, Value, Value)>
               fn) {
-        for (auto [j, n0] : llvm::enumerate(n0s)) {
+        for (size_t j = 0; j < n0s.size(); ++j) {
+          Value n0 = n0s[j]; // not a structured binding: body captures it
           auto body = [&] {
             for (int64_t hf = 0; hf < 2; ++hf)
               for (int64_t half = 0; half < 2; ++half) {

@@ -203,7 +203,11 @@ Tensor chunkNewtonSchulzKeys(const ChunkNSConfig &config, const Tensor &k,
   assert(config.chunk >= 1 && config.ns.steps >= 1);
   int64_t B = v.dim(0), T = v.dim(1), HV = v.dim(2), V = v.dim(3);
   int64_t H = k.dim(2), K = k.dim(3), group = HV / H;
-  auto [a, bCoef, c] = coefficients(config.ns.polynomial);
+  // Not a structured binding: the chunk lambda reads the coefficients, and
+  // C++17 forbids capturing structured bindings (GCC accepts it, clang
+  // before 16 does not).
+  const NSCoefficients nsCoef = coefficients(config.ns.polynomial);
+  const double a = nsCoef.a, bCoef = nsCoef.b, c = nsCoef.c;
   Tensor keys({B, T, HV, K});
 
   // One chunk [first, first + n) of batch row b, value head h.
