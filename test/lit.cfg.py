@@ -10,8 +10,9 @@ from lit.llvm import llvm_config
 config.name = "MUONSSM"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test"]
-config.excludes = ["Inputs", "unit", "data", "CMakeLists.txt", "lit.cfg.py",
-                   "lit.site.cfg.py"]
+# fuzz/: its corpus holds .mlir inputs that ctest replays (fuzz-*-corpus).
+config.excludes = ["Inputs", "unit", "data", "fuzz", "CMakeLists.txt",
+                   "lit.cfg.py", "lit.site.cfg.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.muonssm_obj_root, "test")
 

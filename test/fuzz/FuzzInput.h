@@ -1,0 +1,49 @@
+//===- FuzzInput.h - helpers shared by the libFuzzer harnesses --*- C++ -*-===//
+//
+// The readers under test take paths (they read headers first and data on
+// demand), so a harness writes each input to a scratch file of its own.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MUONSSM_TEST_FUZZ_FUZZINPUT_H
+#define MUONSSM_TEST_FUZZ_FUZZINPUT_H
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <unistd.h>
+
+namespace muonssm::fuzz {
+
+/// A directory private to this process, made once ($TMPDIR or /tmp).
+inline const std::string &scratchDir() {
+  static const std::string dir = [] {
+    const char *tmp = std::getenv("TMPDIR");
+    std::string pattern =
+        std::string(tmp && *tmp ? tmp : "/tmp") + "/muonssm-fuzz-XXXXXX";
+    if (!mkdtemp(pattern.data())) {
+      std::perror("mkdtemp");
+      std::abort();
+    }
+    return pattern;
+  }();
+  return dir;
+}
+
+/// Writes `data` to scratchDir()/`name` and returns the path.
+inline std::string writeScratch(const std::string &name, const uint8_t *data,
+                                size_t size) {
+  std::string path = scratchDir() + "/" + name;
+  std::FILE *f = std::fopen(path.c_str(), "wb");
+  if (!f || std::fwrite(data, 1, size, f) != size || std::fclose(f) != 0) {
+    std::perror(path.c_str());
+    std::abort();
+  }
+  return path;
+}
+
+} // namespace muonssm::fuzz
+
+#endif // MUONSSM_TEST_FUZZ_FUZZINPUT_H
