@@ -24,6 +24,12 @@ def MuonSSM_Dialect : Dialect {
     specification.
   }];
   let useDefaultAttributePrinterParser = 1;
+  // `muonssm.*` discardable attributes (names of arguments and results, and
+  // what the GPU lowering records for muonssm-translate): a misspelt or
+  // mistyped one is an error, not silently ignored.
+  let hasOperationAttrVerify = 1;
+  let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
   let extraClassDeclaration = [{
     /// Defined beside the attribute storage classes (MuonSSMAttrs.cpp).
     void registerAttributes();

@@ -1017,3 +1017,49 @@ func.func @swiglu_down(%x: tensor<2x4x16xf32>, %g: tensor<32x16xf32>, %d: tensor
   %y = muonssm.swiglu %x gate(%g : tensor<32x16xf32>) up(%g : tensor<32x16xf32>) down(%d : tensor<32x16xf32>) : tensor<2x4x16xf32>
   return %y : tensor<2x4x16xf32>
 }
+
+// -----
+
+// Discardable muonssm.* attributes: a misspelt one is an error, not ignored
+// (an argument named by it would be drawn at random instead of read).
+// expected-error @+1 {{argument 2: unknown attribute 'muonssm.nmae' (known: muonssm.name on arguments and results; muonssm.arg on arguments; muonssm.products and muonssm.reference on operations)}}
+func.func @misspelt_name(%q: tensor<2xf32> {muonssm.name = "q"},
+                         %k: tensor<2xf32> {muonssm.name = "k"},
+                         %v: tensor<2xf32> {muonssm.nmae = "v"}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{argument 0: 'muonssm.name' must be a string, got 3 : i64}}
+func.func @name_not_a_string(%q: tensor<2xf32> {muonssm.name = 3}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{result 0: 'muonssm.name' = "o/x" must be a non-empty name without '/' or NUL (it names the tensor's .npy file)}}
+func.func @name_with_a_slash(%q: tensor<2xf32>) -> (tensor<2xf32> {muonssm.name = "o/x"}) {
+  return %q : tensor<2xf32>
+}
+
+// -----
+
+// expected-error @+1 {{result 0: unknown attribute 'muonssm.arg'}}
+func.func @arg_on_a_result(%q: tensor<2xf32>) -> (tensor<2xf32> {muonssm.arg = "q"}) {
+  return %q : tensor<2xf32>
+}
+
+// -----
+
+// expected-error @+1 {{'muonssm.reference' must be a string, got 1 : i64}}
+func.func @reference_not_a_string() attributes {muonssm.reference = 1} {
+  return
+}
+
+// -----
+
+func.func @unknown_op_attribute() {
+  // expected-error @+1 {{unknown attribute 'muonssm.chunk'}}
+  func.return {muonssm.chunk = 64 : i64}
+}
