@@ -10,6 +10,7 @@
 
 #include "lib/card/Card.h"
 #include "lib/card/Model.h"
+#include "lib/card/TomlppUnicode.h"
 
 #include "dialect/MuonSSMOps.h"
 
@@ -43,148 +44,10 @@ bool card::isCardPath(StringRef path) {
 
 namespace {
 
-/// Works around toml++ 3.3.0 (Debian 12's libtomlplusplus-dev): its
-/// generated is_non_ascii_horizontal_whitespace() reaches TOML_UNREACHABLE
-/// (__builtin_unreachable: undefined behaviour) for the 2002 code points
-/// U+00A1..U+0499 (Latin-1 letters, Greek and Cyrillic among them: a card
-/// with `γ = 0.9`) and U+FB26..U+FEFE, wherever the parser asks whether one is
-/// whitespace: outside strings, after a multi-line string's line-ending
-/// backslash, and while it scans ahead to word an error
-/// (marzer/tomlplusplus#190, #295; fixed upstream by PR #305, after 3.4.0).
-///
-/// So toml++ never sees them: each such code point is replaced by one of
-/// the private-use area (U+E000..U+F8FF, for which the function returns
-/// false, as it should for the originals) that the card does not use, and
-/// every string that comes back out of toml++ (values, keys, error
-/// descriptions) is mapped back. One code point for one keeps toml++'s
-/// line:column positions (it counts code points) and its parse unchanged.
-/// test/tools/model-cards.test shows the cards that hit it, and
-/// test/fuzz/corpus/fuzz-card holds the inputs the fuzzer found
-/// (docs/fuzzing.md).
-class TomlppUnicodeGuard {
-public:
-  explicit TomlppUnicodeGuard(StringRef text) {
-    std::set<uint32_t> used; // private-use code points already in the card
-    forEachCodePoint(text, [&](uint32_t cp, StringRef) {
-      if (cp >= kFirstPrivate && cp <= kLastPrivate)
-        used.insert(cp);
-    });
-    std::map<uint32_t, uint32_t> substitute; // original -> private use
-    uint32_t next = kFirstPrivate;
-    forEachCodePoint(text, [&](uint32_t cp, StringRef bytes) {
-      if (!reachesUnreachable(cp)) {
-        safe += bytes;
-        return;
-      }
-      auto [it, inserted] = substitute.try_emplace(cp, 0);
-      if (inserted) {
-        while (used.count(next))
-          ++next;
-        // 2002 code points reach it, against 6400 private ones: only a card
-        // that itself holds thousands of private-use characters runs out.
-        if (next > kLastPrivate) {
-          exhausted = true;
-          return;
-        }
-        it->second = next++;
-        original[it->second] = cp;
-      }
-      appendUtf8(safe, it->second);
-    });
-  }
-
-  /// Whether the private-use area ran out (the card is then refused).
-  bool isExhausted() const { return exhausted; }
-
-  /// The card as toml++ may read it.
-  std::string_view text() const { return safe; }
-
-  /// `s` (from toml++) with the original code points back.
-  std::string restore(std::string_view s) const {
-    if (original.empty())
-      return std::string(s);
-    std::string out;
-    forEachCodePoint(StringRef(s.data(), s.size()),
-                     [&](uint32_t cp, StringRef bytes) {
-                       auto it = original.find(cp);
-                       if (it == original.end())
-                         out += bytes;
-                       else
-                         appendUtf8(out, it->second);
-                     });
-    return out;
-  }
-
-private:
-  static constexpr uint32_t kFirstPrivate = 0xE000, kLastPrivate = 0xF8FF;
-
-  /// Whether toml++ 3.3.0's is_non_ascii_horizontal_whitespace(cp) falls
-  /// through to TOML_UNREACHABLE (its lookup, case by case).
-  static bool reachesUnreachable(uint32_t cp) {
-    if (cp < 0xA0 || cp > 0xFEFF)
-      return false;
-    uint64_t child = (cp - 0xA0) / 0x3FA;
-    if ((uint64_t(1) << child) & 0x7FFFFFFFFFFFF75Eull)
-      return false;
-    if (cp == 0xA0 || cp == 0x3000 || cp == 0xFEFF)
-      return false;
-    // Children 5 and 7 have a case that returns; 0 and 63 fall through.
-    return child == 0 || child == 63;
-  }
-
-  /// Calls fn(code point, its bytes) for each well-formed UTF-8 sequence of
-  /// `text`, and fn(0xFFFFFFFF, byte) for each byte of a malformed one (left
-  /// as it is, for toml++ to report).
-  template <typename Fn> static void forEachCodePoint(StringRef text, Fn fn) {
-    for (size_t i = 0; i < text.size();) {
-      auto lead = static_cast<unsigned char>(text[i]);
-      size_t n = lead < 0x80           ? 1
-                 : (lead >> 5) == 0x6  ? 2
-                 : (lead >> 4) == 0xE  ? 3
-                 : (lead >> 3) == 0x1E ? 4
-                                       : 0;
-      uint32_t cp = n <= 1 ? lead : lead & (0x7F >> n);
-      bool ok = n != 0 && i + n <= text.size();
-      for (size_t k = 1; ok && k < n; ++k) {
-        auto d = static_cast<unsigned char>(text[i + k]);
-        ok = (d >> 6) == 0x2;
-        cp = (cp << 6) | (d & 0x3F);
-      }
-      static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
-      ok = ok && cp >= least[n] && cp <= 0x10FFFF &&
-           !(cp >= 0xD800 && cp <= 0xDFFF); // no overlongs, no surrogates
-      if (!ok) {
-        fn(0xFFFFFFFFu, text.substr(i, 1));
-        ++i;
-        continue;
-      }
-      fn(cp, text.substr(i, n));
-      i += n;
-    }
-  }
-
-  static void appendUtf8(std::string &out, uint32_t cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
-
-  std::string safe;
-  std::map<uint32_t, uint32_t> original; // private use -> original
-  bool exhausted = false;
-};
-
 class Importer {
 public:
   Importer(StringRef path, MLIRContext *context, card::Sizes sizes,
-           const TomlppUnicodeGuard &unicode)
+           const card::TomlppUnicodeGuard &unicode)
       : path(path), context(context), sizes(sizes), unicode(unicode) {}
 
   Location locate(const toml::source_region &region) {
@@ -329,7 +192,7 @@ public:
   StringRef path;
   MLIRContext *context;
   card::Sizes sizes; ///< the command line's, replacing the card's
-  const TomlppUnicodeGuard &unicode; ///< maps toml++'s strings back
+  const card::TomlppUnicodeGuard &unicode; ///< maps toml++'s strings back
   bool ok = true;
 };
 
@@ -540,7 +403,7 @@ OwningOpRef<ModuleOp> card::importCard(StringRef text, StringRef path,
     return importConfig(text, path, context, sizes);
   context
       ->loadDialect<MuonSSMDialect, func::FuncDialect, arith::ArithDialect>();
-  TomlppUnicodeGuard unicode(text);
+  card::TomlppUnicodeGuard unicode(std::string_view(text.data(), text.size()));
   Importer importer(path, context, sizes, unicode);
   if (unicode.isExhausted()) {
     importer.error({{1, 1}, {1, 1}, nullptr})
