@@ -12,24 +12,32 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <unistd.h>
 
 namespace muonssm::fuzz {
 
-/// A directory private to this process, made once ($TMPDIR or /tmp).
+/// A directory private to this process, made once ($TMPDIR or /tmp) and
+/// removed at exit (a crash leaves it, beside the input that caused it).
 inline const std::string &scratchDir() {
-  static const std::string dir = [] {
-    const char *tmp = std::getenv("TMPDIR");
-    std::string pattern =
-        std::string(tmp && *tmp ? tmp : "/tmp") + "/muonssm-fuzz-XXXXXX";
-    if (!mkdtemp(pattern.data())) {
-      std::perror("mkdtemp");
-      std::abort();
+  struct Scratch {
+    std::string path;
+    Scratch() {
+      const char *tmp = std::getenv("TMPDIR");
+      path = std::string(tmp && *tmp ? tmp : "/tmp") + "/muonssm-fuzz-XXXXXX";
+      if (!mkdtemp(path.data())) {
+        std::perror("mkdtemp");
+        std::abort();
+      }
     }
-    return pattern;
-  }();
-  return dir;
+    ~Scratch() {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  };
+  static const Scratch scratch;
+  return scratch.path;
 }
 
 /// Writes `data` to scratchDir()/`name` and returns the path.
