@@ -52,6 +52,13 @@ inline std::string writeScratch(const std::string &name, const uint8_t *data,
   return path;
 }
 
+/// The readers' error contract: one line that starts with the path.
+inline void checkErrorLine(const std::string &error, const std::string &path) {
+  if (error.empty() || error.find('\n') != std::string::npos ||
+      error.rfind(path, 0) != 0)
+    std::abort();
+}
+
 } // namespace muonssm::fuzz
 
 #endif // MUONSSM_TEST_FUZZ_FUZZINPUT_H

@@ -13,20 +13,12 @@
 
 using namespace muonssm;
 
-namespace {
-void checkError(const std::string &error, const std::string &path) {
-  if (error.empty() || error.find('\n') != std::string::npos ||
-      error.rfind(path, 0) != 0)
-    std::abort(); // the contract: one line that starts with the path
-}
-} // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::string path = fuzz::writeScratch("input.safetensors", data, size);
   npy::SafetensorsFile file;
   std::string error;
   if (!file.open(path, error)) {
-    checkError(error, path);
+    fuzz::checkErrorLine(error, path);
     if (!file.names().empty())
       std::abort(); // a failed open leaves no tensors
     return 0;
