@@ -8,6 +8,8 @@
 #ifndef MUONSSM_LIB_CARD_TOMLPPUNICODE_H
 #define MUONSSM_LIB_CARD_TOMLPPUNICODE_H
 
+#include "lib/npy/Utf8.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -116,23 +118,9 @@ private:
   template <typename Fn>
   static void forEachCodePoint(std::string_view text, Fn fn) {
     for (size_t i = 0; i < text.size();) {
-      auto lead = static_cast<unsigned char>(text[i]);
-      size_t n = lead < 0x80           ? 1
-                 : (lead >> 5) == 0x6  ? 2
-                 : (lead >> 4) == 0xE  ? 3
-                 : (lead >> 3) == 0x1E ? 4
-                                       : 0;
-      uint32_t cp = n <= 1 ? lead : lead & (0x7F >> n);
-      bool ok = n != 0 && i + n <= text.size();
-      for (size_t k = 1; ok && k < n; ++k) {
-        auto d = static_cast<unsigned char>(text[i + k]);
-        ok = (d >> 6) == 0x2;
-        cp = (cp << 6) | (d & 0x3F);
-      }
-      static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
-      ok = ok && cp >= least[n] && cp <= 0x10FFFF &&
-           !(cp >= 0xD800 && cp <= 0xDFFF); // no overlongs, no surrogates
-      if (!ok) {
+      uint32_t cp;
+      size_t n = ::muonssm::npy::decodeUtf8(text, i, cp);
+      if (n == 0) {
         fn(0xFFFFFFFFu, text.substr(i, 1));
         ++i;
         continue;

@@ -16,6 +16,7 @@
 
 #include "lib/npy/Safetensors.h"
 #include "lib/npy/FileIO.h"
+#include "lib/npy/Utf8.h"
 
 #include <nlohmann/json.hpp>
 
@@ -141,48 +142,6 @@ std::string computeDataBytes(const std::vector<int64_t> &shape, DType dtype,
            " is too large for this host";
   bytes = zero ? 0 : product;
   return "";
-}
-
-// JSON strings must be UTF-8; nlohmann's dump() would throw (abort, here) on
-// anything else, so the writer checks names first. Rejects overlong forms,
-// UTF-16 surrogates and code points past U+10FFFF, as the JSON parser does.
-bool isValidUtf8(const std::string &s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-      len = 2;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      len = 3;
-      cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (s.size() - i < len)
-      return false;
-    for (size_t k = 1; k < len; ++k) {
-      unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80)
-        return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    if (len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-      return false;
-    if (len == 4 && (cp < 0x10000 || cp > 0x10ffff))
-      return false;
-    i += len;
-  }
-  return true;
 }
 
 /// A SAX handler that accepts everything and keeps the parse error. The DOM
@@ -483,6 +442,8 @@ bool muonssm::npy::writeSafetensors(
       return failTensor("no array (null pointer)");
     if (name == kMetadataKey)
       return failTensor("the name is reserved for the header's metadata");
+    // JSON strings must be UTF-8, and nlohmann's dump() would throw (abort,
+    // here) on anything else.
     if (!isValidUtf8(name))
       return failTensor("the name is not valid UTF-8");
     if (!seen.insert(name).second)

@@ -739,8 +739,16 @@ TEST_F(SafetensorsTest, ErrorWriteBadTensors) {
   shortData.data.resize(20);
   Array negative;
   negative.shape = {2, -1};
-  const std::string badUtf8[] = {"\xff", "a\xc0\x80", "\xed\xa0\x80",
-                                 "\xe2\x82", "\xf4\x90\x80\x80"};
+  // A stray continuation byte, overlong 2-, 3- and 4-byte forms, a
+  // surrogate, a truncated sequence, past U+10FFFF.
+  const std::string badUtf8[] = {"\xff",
+                                 "\x80",
+                                 "a\xc0\x80",
+                                 "\xe0\x80\xaf",
+                                 "\xf0\x82\x82\xac",
+                                 "\xed\xa0\x80",
+                                 "\xe2\x82",
+                                 "\xf4\x90\x80\x80"};
 
   struct Case {
     std::vector<std::pair<std::string, const Array *>> tensors;
