@@ -115,6 +115,31 @@ void run::registerModelDialects(DialectRegistry &registry) {
   registry.insert<MuonSSMDialect>();
 }
 
+func::FuncOp run::findEntry(ModuleOp module, StringRef name, std::string &why) {
+  if (!name.empty()) {
+    auto named = module.lookupSymbol<func::FuncOp>(name);
+    if (named && !named.isExternal())
+      return named;
+    why = ("no entry function @" + name + " (choose one with --entry NAME)")
+              .str();
+    return nullptr;
+  }
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (main && !main.isExternal())
+    return main;
+  SmallVector<func::FuncOp> defined;
+  for (func::FuncOp f : module.getOps<func::FuncOp>())
+    if (!f.isExternal())
+      defined.push_back(f);
+  if (defined.size() == 1)
+    return defined.front();
+  why = "no entry function @main";
+  if (defined.size() > 1)
+    why += " and " + std::to_string(defined.size()) + " other functions";
+  why += " (choose one with --entry NAME)";
+  return nullptr;
+}
+
 OwningOpRef<ModuleOp> run::parseModel(const RunOptions &options,
                                       MLIRContext &context,
                                       llvm::SourceMgr &sourceMgr,
@@ -134,10 +159,10 @@ OwningOpRef<ModuleOp> run::parseModel(const RunOptions &options,
           : parseSourceFile<ModuleOp>(sourceMgr, &context);
   if (!module)
     return nullptr; // the parser has reported where
-  entry = module->lookupSymbol<func::FuncOp>(options.entry);
-  if (!entry || entry.isExternal()) {
-    fail("'" + options.file + "' has no entry function @" + options.entry +
-         " (choose one with --entry NAME)");
+  std::string why;
+  entry = findEntry(*module, options.entry, why);
+  if (!entry) {
+    fail("'" + options.file + "' has " + why);
     return nullptr;
   }
   return module;
@@ -223,7 +248,7 @@ int run::runModel(const RunOptions &options) {
   if (failed(resultShapes))
     return 1;
 
-  llvm::outs() << "muonssm-run: " << options.file << " @" << options.entry
+  llvm::outs() << "muonssm-run: " << options.file << " @" << entry.getSymName()
                << " on " << options.target;
   if (options.chunkSize)
     llvm::outs() << ", linear scans in chunks of " << options.chunkSize;
@@ -260,7 +285,7 @@ int run::runModel(const RunOptions &options) {
 
   progress.start("compiling");
   FailureOr<JitFunction> jit =
-      JitFunction::compile(*module, options.entry, options.chunkSize);
+      JitFunction::compile(*module, entry.getSymName(), options.chunkSize);
   double compileSeconds = progress.stop();
   if (failed(jit))
     return 1;
@@ -368,7 +393,7 @@ int run::runModel(const RunOptions &options) {
   if (perToken) {
     // Informational: the approximation's distance from the per-token model
     // (no tolerance applies; docs/chunking.md §3.2 reports typical values).
-    auto original = perToken->lookupSymbol<func::FuncOp>(options.entry);
+    auto original = perToken->lookupSymbol<func::FuncOp>(entry.getSymName());
     FailureOr<std::vector<reference::Tensor>> exact =
         evaluate(original, toArgumentValues(*inputs, true));
     if (failed(exact))

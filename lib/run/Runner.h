@@ -18,7 +18,7 @@ namespace mlir::muonssm::run {
 
 struct RunOptions {
   std::string file;         ///< model description (.mlir)
-  std::string entry = "main";
+  std::string entry;        ///< "": findEntry's default
   std::string inputsDir;    ///< NAME.npy per argument; others are random
   uint64_t seed = 0;
   std::string dumpDir;      ///< writes every input and result as NAME.npy
@@ -46,9 +46,15 @@ std::string checkOptions(const RunOptions &options);
 /// and the muonssm dialect.
 void registerModelDialects(DialectRegistry &registry);
 
+/// The entry function of `module`: @name where `name` is given; otherwise
+/// @main, or else the module's one defined top-level function (a card's
+/// `[model] entry`, or a file with one function). Null where there is none,
+/// with `why` ("no entry function @... (choose one with --entry NAME)").
+func::FuncOp findEntry(ModuleOp module, StringRef name, std::string &why);
+
 /// Parses options.file (diagnostics through `sourceMgr`, which must outlive
-/// the module) and finds its entry function options.entry. On failure it
-/// has printed where and why, and returns null.
+/// the module) and finds its entry function (findEntry with options.entry).
+/// On failure it has printed where and why, and returns null.
 OwningOpRef<ModuleOp> parseModel(const RunOptions &options,
                                  MLIRContext &context,
                                  llvm::SourceMgr &sourceMgr,

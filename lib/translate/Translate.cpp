@@ -6,6 +6,7 @@
 #include "lib/bundle/Plan.h"
 #include "lib/run/Evaluate.h"
 #include "lib/run/Inputs.h"
+#include "lib/run/Runner.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -350,10 +351,11 @@ LogicalResult translate::emitBundle(ModuleOp module, StringRef entry,
   FailureOr<std::string> ptx = extractPTX(module, &chip);
   if (failed(ptx))
     return failure();
-  auto host = module.lookupSymbol<func::FuncOp>(entry);
+  std::string why;
+  func::FuncOp host = run::findEntry(module, entry, why);
   if (!host)
-    return emitError(module.getLoc())
-           << "no entry function @" << entry << " (choose one with --entry)";
+    return emitError(module.getLoc()) << why;
+  entry = host.getSymName();
   auto referenceText = host->getAttrOfType<StringAttr>("muonssm.reference");
   if (!referenceText)
     return host.emitError() << "@" << entry

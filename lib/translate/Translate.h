@@ -24,9 +24,11 @@ FailureOr<std::string> extractPTX(ModuleOp module, std::string *chip = nullptr);
 /// $CUDA_HOME/bin, $CUDA_PATH/bin and /usr/local/cuda/bin.
 FailureOr<std::string> assemble(Location loc, StringRef ptx, StringRef chip);
 
-/// Writes a bundle directory: manifest.json (kernels, the entry's arguments,
-/// results and launches, its float64 reference), kernels.ptx and, unless
-/// `withCubin` is false, kernels.<chip>.cubin.
+/// Writes a bundle directory for the entry function (run::findEntry: @entry,
+/// or where `entry` is empty @main or the module's only function):
+/// manifest.json (kernels, the entry's arguments, results and launches, its
+/// float64 reference), kernels.ptx and, unless `withCubin` is false,
+/// kernels.<chip>.cubin.
 LogicalResult emitBundle(ModuleOp module, StringRef entry, StringRef dir,
                          bool withCubin = true);
 

@@ -79,11 +79,11 @@ int run::runModelOnCuda(const RunOptions &options) {
                 ec.message());
   // No cubin: the driver compiles the PTX for whatever GPU it finds (the
   // runtime caches the result on disk), so no toolkit is needed here.
-  if (failed(translate::emitBundle(*module, options.entry, bundle.path,
+  if (failed(translate::emitBundle(*module, entry.getSymName(), bundle.path,
                                    /*withCubin=*/false)))
     return 1;
 
-  llvm::outs() << "muonssm-run: " << options.file << " @" << options.entry
+  llvm::outs() << "muonssm-run: " << options.file << " @" << entry.getSymName()
                << " on cuda (kernel bundle through the runtime)\n";
   llvm::outs().flush();
   ::muonssm::bundle::ExecuteOptions execute;

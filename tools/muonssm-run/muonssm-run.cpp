@@ -20,8 +20,9 @@ int main(int argc, char **argv) {
   cl::OptionCategory category("muonssm-run options");
   cl::opt<std::string> file(cl::Positional, cl::Required,
                             cl::desc("<model.mlir>"), cl::cat(category));
-  cl::opt<std::string> entry("entry", cl::init("main"),
-                             cl::desc("Entry function (default: main)"),
+  cl::opt<std::string> entry("entry",
+                             cl::desc("Entry function (default: main, or the "
+                                      "file's only function)"),
                              cl::value_desc("NAME"), cl::cat(category));
   cl::opt<std::string> inputs(
       "inputs",

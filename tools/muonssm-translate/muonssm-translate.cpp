@@ -50,8 +50,9 @@ int main(int argc, char **argv) {
                             "muonssm IR of a model card (TOML) or a "
                             "Hugging Face config.json (docs/cards.md)")),
       cl::cat(category));
-  cl::opt<std::string> entry("entry", cl::init("main"),
-                             cl::desc("Entry function of the bundle"),
+  cl::opt<std::string> entry("entry",
+                             cl::desc("Entry function of the bundle (default: "
+                                      "main, or the file's only function)"),
                              cl::cat(category));
   cl::opt<int64_t> batch(
       "batch", cl::init(0),
