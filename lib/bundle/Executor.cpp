@@ -253,17 +253,16 @@ private:
     for (const TensorSpec &a : plan.args)
       for (size_t i = 0; i < a.shape.size(); ++i) {
         std::string name = a.name + "_d" + std::to_string(i);
-        const std::string &d = a.shape[i];
-        bool number = d.find_first_not_of("0123456789") == std::string::npos;
+        std::optional<int64_t> fixed = staticSize(a.shape[i]);
         if (fromFile.count(a.name)) {
           int64_t got = values[a.name].host.shape[i];
-          if (number && std::stoll(d) != got)
+          if (fixed && *fixed != got)
             return fail("argument '" + a.name + "' needs dimension " +
-                        std::to_string(i) + " = " + d + ", the file has " +
-                        std::to_string(got)) == 0;
+                        std::to_string(i) + " = " + std::to_string(*fixed) +
+                        ", the file has " + std::to_string(got)) == 0;
           sizes[name] = got;
-        } else if (number) {
-          sizes[name] = std::stoll(d);
+        } else if (fixed) {
+          sizes[name] = *fixed;
         }
       }
     // Random data for the rest (static shapes only).

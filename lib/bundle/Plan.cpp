@@ -5,12 +5,22 @@
 #include "lib/data/Random.h"
 
 #include <algorithm>
+#include <charconv>
 
 #include <nlohmann/json.hpp>
 
 using json = nlohmann::json;
 using namespace muonssm;
 using namespace muonssm::bundle;
+
+std::optional<int64_t> bundle::staticSize(const std::string &size) {
+  int64_t n = 0;
+  const char *end = size.data() + size.size();
+  auto [at, ec] = std::from_chars(size.data(), end, n);
+  if (size.empty() || size[0] == '-' || ec != std::errc() || at != end)
+    return std::nullopt;
+  return n;
+}
 
 size_t bundle::dtypeBytes(const std::string &dtype) {
   if (dtype == "f16" || dtype == "bf16")
@@ -31,10 +41,8 @@ namespace {
 json tensorJson(const TensorSpec &t, bool withRole) {
   json j = {{"name", t.name}, {"dtype", t.dtype}, {"shape", json::array()}};
   for (const std::string &d : t.shape) {
-    bool number = !d.empty() && d.find_first_not_of("0123456789") ==
-                                    std::string::npos;
-    if (number)
-      j["shape"].push_back(std::stoll(d));
+    if (std::optional<int64_t> n = staticSize(d))
+      j["shape"].push_back(*n);
     else
       j["shape"].push_back(d);
   }
@@ -127,7 +135,10 @@ public:
     for (const json &d : j["shape"]) {
       if (d.is_number_integer() && d.get<int64_t>() >= 0)
         t.shape.push_back(std::to_string(d.get<int64_t>()));
-      else if (d.is_string())
+      // A string is a name or an expression: a static size is a number.
+      else if (d.is_string() && !d.get<std::string>().empty() &&
+               d.get<std::string>().find_first_not_of("0123456789") !=
+                   std::string::npos)
         t.shape.push_back(d.get<std::string>());
       else
         return fail(path + ".shape", "expected sizes (integers >= 0 or names)");

@@ -31,12 +31,18 @@ namespace muonssm::bundle {
 struct TensorSpec {
   std::string name;
   std::string dtype;
+  /// Each size: a static one (decimal digits, staticSize) or the name or
+  /// expression of a dynamic one.
   std::vector<std::string> shape;
   data::Role role = data::Role::Normal; ///< arguments: their random domain
   /// Results computed in place in an argument's buffer (state pools): the
   /// argument's name. The executor hands that buffer out as the result.
   std::string aliasOf;
 };
+
+/// The value of a static size (decimal digits that fit int64_t), or
+/// nullopt for a name or expression.
+std::optional<int64_t> staticSize(const std::string &size);
 
 /// One argument of a launch: a buffer (an argument, result or temporary,
 /// passed as the kernel's 5-field memref<?xT>) or an integer scalar.

@@ -449,26 +449,37 @@ LogicalResult translate::emitBundle(ModuleOp module, StringRef entry,
         return WalkResult::interrupt();
       grid.push_back(*e);
     }
+    // Block sizes and dynamic shared memory: constants within CUDA's
+    // limits (1024 threads a block; cuLaunchKernel's unsigned int bytes).
     json block = json::array();
+    int64_t threads = 1;
     for (Value bd : {launch.getBlockSizeX(), launch.getBlockSizeY(),
                      launch.getBlockSizeZ()}) {
       FailureOr<std::string> e = reader.size(bd);
-      if (failed(e) || e->find_first_not_of("0123456789") != std::string::npos) {
+      int64_t n;
+      if (failed(e) || StringRef(*e).getAsInteger(10, n)) {
         launch.emitError() << "muonssm-translate: block sizes must be "
                               "constants";
         return WalkResult::interrupt();
       }
-      block.push_back(std::stoi(*e));
+      if (n < 1 || n > 1024 || (threads *= n) > 1024) {
+        launch.emitError() << "muonssm-translate: a block of "
+                           << (n < 1 || n > 1024 ? n : threads)
+                           << " threads is outside CUDA's 1 to 1024";
+        return WalkResult::interrupt();
+      }
+      block.push_back(n);
     }
     int64_t shared = 0;
     if (Value s = launch.getDynamicSharedMemorySize()) {
       FailureOr<std::string> e = reader.size(s);
-      if (failed(e) || e->find_first_not_of("0123456789") != std::string::npos) {
+      if (failed(e) || StringRef(*e).getAsInteger(10, shared) || shared < 0 ||
+          shared > INT32_MAX) {
         launch.emitError() << "muonssm-translate: the dynamic shared memory "
-                              "size must be a constant";
+                              "size must be a constant from 0 to 2^31 - 1 "
+                              "bytes";
         return WalkResult::interrupt();
       }
-      shared = std::stoll(*e);
     }
     (void)func;
     // Sizes, offsets and strides take the kernels' index width.
