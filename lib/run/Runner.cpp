@@ -135,7 +135,7 @@ func::FuncOp run::findEntry(ModuleOp module, StringRef name, std::string &why) {
     return defined.front();
   why = "no entry function @main";
   if (defined.size() > 1)
-    why += " and " + std::to_string(defined.size()) + " other functions";
+    why += " but " + std::to_string(defined.size()) + " functions";
   why += " (choose one with --entry NAME)";
   return nullptr;
 }
