@@ -130,6 +130,7 @@ static ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
                                   FloatType element, int64_t cap,
                                   bool presolved);
 static void layoutShared(ChunkedConfig &c);
+static ChunkedConfig withWarpgroupProducts(ChunkedConfig c);
 static ChunkedConfig chooseTiling(ScanOp op, int64_t K, int64_t V,
                                   FloatType element, bool presolved) {
   ChunkedConfig c = chooseConfig(op, K, V, element, /*cap=*/64, presolved);
@@ -174,13 +175,18 @@ static ChunkedConfig chooseTiling(ScanOp op, int64_t K, int64_t V,
 /// (the seed README's layer: 0.402 → 0.370). At BV = 128 (8 × 4096) W'
 /// took as long as the solve, and the kernel lost 5 %; with more blocks
 /// than SMs (16 × 2048, 512 blocks) the blocks hide each other's solves
-/// and it lost 6 %. Without momentum, an unknown number of sequences or
-/// heads keeps the in-chunk solve; so does a static T buffer (64·HV
-/// elements a token) past the kernels' 32-bit indexing, whatever `solve`
-/// asks. (Those measurements predate wgmma, §3.4: `solve` = Kernel or
-/// Chunk overrides the choice, to measure it again.)
+/// and it lost 6 %. (Those were mma.sync kernels.) With wgmma and its
+/// groups overlapped (§3.4, §3.5), the presolved kernel can start K S and
+/// Q S from the chunk's start, and it won or tied there too
+/// (bench/results/gpu-h200-stop23.md): 16 × 2048 0.489 → 0.486 ms,
+/// 8 × 4096 0.489 → 0.472 (without the overlap it lost 1.6 % at 16 × 2048).
+/// Without momentum, an unknown number of sequences or heads keeps the
+/// in-chunk solve; so does a static T buffer (64·HV elements a token) past
+/// the kernels' 32-bit indexing, whatever `solve` asks. `solve` = Kernel or
+/// Chunk overrides the choice, to measure it again.
 ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V, FloatType element,
-                           ChunkedOptions::Solve solve) {
+                           const ChunkedOptions &options) {
+  ChunkedOptions::Solve solve = options.solve;
   if (!op.hasDeltaRule())
     return chooseTiling(op, K, V, element, /*presolved=*/false);
   auto vType = op.getV().getType();
@@ -201,10 +207,13 @@ ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V, FloatType element,
   auto blocks = [&](const ChunkedConfig &x) {
     return pairs * ((V + x.BV - 1) / x.BV);
   };
-  if (!known || blocks(c) > kSMs || c.Kp * c.BV > 128 * 64)
-    return solve == ChunkedOptions::Solve::Kernel
+  if (!known || blocks(c) > kSMs || c.Kp * c.BV > 128 * 64) {
+    bool overlapped = options.warpgroupMma && options.wgmmaOverlap &&
+                      withWarpgroupProducts(c).wgmma;
+    return solve == ChunkedOptions::Solve::Kernel || (known && overlapped)
                ? c
                : chooseTiling(op, K, V, element, /*presolved=*/false);
+  }
   // At most one block an SM leaves SMs idle where the pairs are fewer
   // than the SMs. Narrow tiles of which two blocks fit an SM (presolved at
   // Kp ≤ 64 and BV 48 or 64: 121-128 registers, no spills; narrower ones
@@ -1931,13 +1940,11 @@ gpu_codegen::gainFormedBySolveKernel(ScanOp op, const ChunkedOptions &options) {
       kMaxGainRounds)
     return {};
   auto element = cast<FloatType>(op.getV().getType().getElementType());
-  return chooseConfig(op, K, V, element, options.solve).presolved
-             ? gain
-             : Rank1GainOp();
+  return chooseConfig(op, K, V, element, options).presolved ? gain
+                                                            : Rank1GainOp();
 }
 
-/// wgmma is sm_90a's alone (not sm_90's, nor later chips').
-static bool hasWarpgroupMma(gpu::GPUModuleOp kernels) {
+bool gpu_codegen::hasWarpgroupMma(gpu::GPUModuleOp kernels) {
   ArrayAttr targets = kernels.getTargetsAttr();
   return targets && llvm::all_of(targets, [](Attribute a) {
            auto nvvm = dyn_cast<NVVM::NVVMTargetAttr>(a);
@@ -1951,8 +1958,10 @@ LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op, gpu::GPUModuleOp kernels,
   int64_t K = op.getQ().getType().getDimSize(3);
   int64_t V = op.getV().getType().getDimSize(3);
   auto element = cast<FloatType>(op.getV().getType().getElementType());
-  ChunkedConfig config = chooseConfig(op, K, V, element, options.solve);
-  if (hasWarpgroupMma(kernels))
+  assert(options.warpgroupMma == hasWarpgroupMma(kernels) &&
+         "ChunkedOptions::warpgroupMma disagrees with the kernels' target");
+  ChunkedConfig config = chooseConfig(op, K, V, element, options);
+  if (options.warpgroupMma)
     config = withWarpgroupProducts(config);
   config.overlap = config.wgmma && options.wgmmaOverlap;
   if (config.bytes > kMaxShared)

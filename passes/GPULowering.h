@@ -104,13 +104,21 @@ std::string whyNotTensorCoreChunked(ScanOp op);
 /// Choices of the chunked kernel that otherwise its measured defaults make
 /// (muonssm-lower-to-gpu's options), for tuning and benchmarks.
 struct ChunkedOptions {
+  /// The kernels' target has wgmma (hasWarpgroupMma): set from the GPU
+  /// module, so that every choice made before the kernels are built (which
+  /// gains the solve kernel forms) agrees with lowerChunkedScan's.
+  bool warpgroupMma = false;
   /// Independent wgmma groups beside other work (docs/gpu.md §3.5).
-  bool wgmmaOverlap = false;
+  bool wgmmaOverlap = true;
   /// Where delta-rule scans invert I + L (docs/gpu.md §3.2): by their
   /// sizes, in a solve kernel, or in the chunked kernel.
   enum class Solve { Auto, Kernel, Chunk };
   Solve solve = Solve::Auto;
 };
+
+/// Whether the kernels may use wgmma: sm_90a's alone (not sm_90's, nor
+/// later chips').
+bool hasWarpgroupMma(gpu::GPUModuleOp kernels);
 
 /// A chunked scan with decay none or scalar, on tensor cores with the state
 /// on chip (ChunkedScanToGPU.cpp).

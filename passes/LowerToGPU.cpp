@@ -559,6 +559,7 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
     auto kernels = gpu::GPUModuleOp::create(b, module.getLoc(),
                                             "muonssm_kernels",
                                             b.getArrayAttr({target}));
+    chunked.warpgroupMma = hasWarpgroupMma(kernels);
 
     // Kernels index with 32 bits (muonssm-to-gpu lowers them so, halving
     // their address registers); larger static tensors are rejected here,

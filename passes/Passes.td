@@ -217,10 +217,10 @@ def LowerToGPU : Pass<"muonssm-lower-to-gpu", "ModuleOp"> {
            "Target GPU architecture">,
     Option<"features", "features", "std::string", /*default=*/"\"+ptx80\"",
            "PTX features (a PTX ISA version the chip needs)">,
-    Option<"wgmmaOverlap", "wgmma-overlap", "bool", /*default=*/"false",
+    Option<"wgmmaOverlap", "wgmma-overlap", "bool", /*default=*/"true",
            "Chunked kernels on sm_90a: let independent wgmma groups run "
            "beside other work instead of waiting for each at once "
-           "(docs/gpu.md §3.5; not yet measured on a GPU, so off)">,
+           "(docs/gpu.md §3.5)">,
     Option<"solve", "solve", "std::string", /*default=*/"\"auto\"",
            "Where chunked delta-rule scans invert I + L: auto (by their "
            "sizes, docs/gpu.md §3.2), kernel (a solve kernel before the "

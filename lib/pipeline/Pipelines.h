@@ -47,7 +47,7 @@ struct MuonSSMToGPUOptions : public PassPipelineOptions<MuonSSMToGPUOptions> {
       *this, "wgmma-overlap",
       llvm::cl::desc("Chunked kernels on sm_90a: overlap independent wgmma "
                      "groups with other work (docs/gpu.md §3.5)"),
-      llvm::cl::init(false)};
+      llvm::cl::init(true)};
   PassOptions::Option<std::string> solve{
       *this, "solve",
       llvm::cl::desc("Where chunked delta-rule scans invert I + L: auto, "

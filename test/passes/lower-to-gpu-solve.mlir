@@ -1,4 +1,6 @@
 // RUN: muonssm-opt %s -split-input-file -muonssm-lower-to-gpu | FileCheck %s --check-prefix=AUTO
+// RUN: muonssm-opt %s -split-input-file -muonssm-lower-to-gpu=wgmma-overlap=false | FileCheck %s --check-prefix=NOOVERLAP
+// RUN: muonssm-opt %s -split-input-file -muonssm-lower-to-gpu=chip=sm_90 | FileCheck %s --check-prefix=NOOVERLAP
 // RUN: muonssm-opt %s -split-input-file -muonssm-lower-to-gpu=solve=kernel | FileCheck %s --check-prefix=KERNEL
 // RUN: muonssm-opt %s -split-input-file -muonssm-lower-to-gpu=solve=chunk | FileCheck %s --check-prefix=CHUNK
 // RUN: not muonssm-opt %s -split-input-file -muonssm-lower-to-gpu=solve=sometimes 2>&1 | FileCheck %s --check-prefix=BAD
@@ -6,14 +8,21 @@
 // The `solve` option places the inversion of I + L of chunked delta-rule
 // scans (docs/gpu.md §3.2): auto chooses by size, kernel and chunk override
 // it (to measure the choice again). Gated DeltaNet at 16 × 16 (sequence,
-// head) pairs, K = V = 128: more blocks than SMs, so auto solves in the
-// chunk (no solve kernel; the chunked kernel's warps 0-3 synchronise
-// on their own barrier 1 beside warps 4-7).
+// head) pairs, K = V = 128: more blocks than SMs. On sm_90a with overlapped
+// wgmma groups (the default) auto presolves in a solve kernel
+// (bench/results/gpu-h200-stop23.md); without the overlap, or without wgmma
+// (sm_90), it solves in the chunk (no solve kernel; the chunked kernel's
+// warps 0-3 synchronise on their own barrier 1 beside warps 4-7).
 
 // AUTO-LABEL: func.func @many_pairs
-// AUTO-NOT:     muonssm_k0_solve
+// AUTO:         gpu.launch_func  @muonssm_kernels::@muonssm_k0_solve
+// AUTO:         gpu.func @muonssm_k0_solve(
 // AUTO:         gpu.func @muonssm_k0(
-// AUTO:           nvvm.barrier id = %{{.*}} number_of_threads = %{{.*}}
+// AUTO-SAME:      muonssm.arg = "t_inverse"
+// NOOVERLAP-LABEL: func.func @many_pairs
+// NOOVERLAP-NOT:     muonssm_k0_solve
+// NOOVERLAP:         gpu.func @muonssm_k0(
+// NOOVERLAP:           nvvm.barrier id = %{{.*}} number_of_threads = %{{.*}}
 // KERNEL-LABEL: func.func @many_pairs
 // KERNEL:         gpu.launch_func  @muonssm_kernels::@muonssm_k0_solve
 // KERNEL:         gpu.launch_func  @muonssm_kernels::@muonssm_k0 blocks
@@ -47,6 +56,9 @@ func.func @many_pairs(%q: tensor<16x64x16x128xbf16>, %k: tensor<16x64x16x128xbf1
 // AUTO-NOT:     gpu.func @muonssm_k0(
 // AUTO:         gpu.func @muonssm_k1_solve(
 // AUTO-SAME:      muonssm.arg = "gain"
+// NOOVERLAP-LABEL: func.func @paper
+// NOOVERLAP-NOT:     gpu.func @muonssm_k0(
+// NOOVERLAP:         gpu.func @muonssm_k1_solve(
 // KERNEL-LABEL: func.func @paper
 // KERNEL-NOT:     gpu.func @muonssm_k0(
 // KERNEL:         gpu.func @muonssm_k1_solve(

@@ -1,7 +1,8 @@
-// RUN: muonssm-opt %s -split-input-file -muonssm-lower-to-gpu=wgmma-overlap=true | FileCheck %s
-// RUN: muonssm-opt %s -split-input-file -muonssm-lower-to-gpu | FileCheck %s --check-prefix=OFF
+// RUN: muonssm-opt %s -split-input-file -muonssm-lower-to-gpu | FileCheck %s
+// RUN: muonssm-opt %s -split-input-file -muonssm-lower-to-gpu=wgmma-overlap=false | FileCheck %s --check-prefix=OFF
+// RUN: muonssm-opt %s -split-input-file -muonssm-lower-to-gpu=solve=chunk | FileCheck %s --check-prefix=CHUNK
 
-// wgmma-overlap (docs/gpu.md §3.5): the chunked kernel's independent wgmma
+// wgmma-overlap (docs/gpu.md §3.5, on by default): the chunked kernel's independent wgmma
 // groups run beside other work and are waited for (wait_group N: all but
 // the N groups committed last) where their results are read, through an
 // empty asm that keeps LLVM from reading them earlier.
@@ -69,38 +70,40 @@ func.func @gdn_presolved(%q: tensor<4x128x16x128xbf16>, %k: tensor<4x128x16x128x
 
 // -----
 
-// At 16 × 16 pairs the chunk solves its own T while warpgroup 1 forms K S
-// inside that branch (waited for at once), so only Q S starts early, from
-// the chunk's first barrier, beside Q Kᵀ, the solve and K S; the chunk's end
-// overlaps as above: P U, then the state update, o stored between the waits.
+// Where the chunk solves its own T (solve=chunk here: at 16 × 16 pairs
+// auto presolves when the groups overlap, lower-to-gpu-solve.mlir),
+// warpgroup 1 forms K S inside that branch (waited for at once), so only
+// Q S starts early, from the chunk's first barrier, beside Q Kᵀ, the solve
+// and K S; the chunk's end overlaps as above: P U, then the state update,
+// o stored between the waits.
 
-// CHECK-LABEL: func.func @gdn_in_chunk_solve
-// CHECK:       gpu.func @muonssm_k0(
-// CHECK:         scf.for
-// CHECK:           gpu.barrier
-// CHECK:           nvvm.wgmma.fence.aligned
-// CHECK:           nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>]
-// CHECK-COUNT-7:   nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>]
-// CHECK-NEXT:      nvvm.wgmma.commit.group.sync.aligned
-// CHECK-NOT:       nvvm.wgmma.wait
-// CHECK:           nvvm.mma.sync
-// CHECK-NOT:       nvvm.wgmma.wait
-// CHECK:           nvvm.wgmma.mma_async {{.*}} <m = 64, n = 128, k = 16>
+// CHUNK-LABEL: func.func @gdn_in_chunk_solve
+// CHUNK:       gpu.func @muonssm_k0(
+// CHUNK:         scf.for
+// CHUNK:           gpu.barrier
+// CHUNK:           nvvm.wgmma.fence.aligned
+// CHUNK:           nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>]
+// CHUNK-COUNT-7:   nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>]
+// CHUNK-NEXT:      nvvm.wgmma.commit.group.sync.aligned
+// CHUNK-NOT:       nvvm.wgmma.wait
+// CHUNK:           nvvm.mma.sync
+// CHUNK-NOT:       nvvm.wgmma.wait
+// CHUNK:           nvvm.wgmma.mma_async {{.*}} <m = 64, n = 128, k = 16>
 //                  K S, T W' waited for at once, then Q S:
-// CHECK-COUNT-3:   nvvm.wgmma.wait.group.sync.aligned 0
-// CHECK-NEXT:      llvm.extractvalue
-// CHECK-NOT:       nvvm.wgmma.wait.group.sync.aligned 1
-// CHECK:           nvvm.wgmma.fence.aligned
-// CHECK-COUNT-4:   nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>]
-// CHECK-NEXT:      nvvm.wgmma.commit.group.sync.aligned
-// CHECK:           nvvm.wgmma.fence.aligned
-// CHECK-COUNT-8:   nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <col>]
-// CHECK-NEXT:      nvvm.wgmma.commit.group.sync.aligned
-// CHECK-NEXT:      nvvm.wgmma.wait.group.sync.aligned 1
-// CHECK-COUNT-16:  vector.store {{.*}} : memref<?xbf16>, vector<2xbf16>
-// CHECK:           nvvm.wgmma.wait.group.sync.aligned 0
-// CHECK:           gpu.barrier
-// CHECK:         scf.yield
+// CHUNK-COUNT-3:   nvvm.wgmma.wait.group.sync.aligned 0
+// CHUNK-NEXT:      llvm.extractvalue
+// CHUNK-NOT:       nvvm.wgmma.wait.group.sync.aligned 1
+// CHUNK:           nvvm.wgmma.fence.aligned
+// CHUNK-COUNT-4:   nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>]
+// CHUNK-NEXT:      nvvm.wgmma.commit.group.sync.aligned
+// CHUNK:           nvvm.wgmma.fence.aligned
+// CHUNK-COUNT-8:   nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <col>]
+// CHUNK-NEXT:      nvvm.wgmma.commit.group.sync.aligned
+// CHUNK-NEXT:      nvvm.wgmma.wait.group.sync.aligned 1
+// CHUNK-COUNT-16:  vector.store {{.*}} : memref<?xbf16>, vector<2xbf16>
+// CHUNK:           nvvm.wgmma.wait.group.sync.aligned 0
+// CHUNK:           gpu.barrier
+// CHUNK:         scf.yield
 func.func @gdn_in_chunk_solve(%q: tensor<16x64x16x128xbf16>, %k: tensor<16x64x16x128xbf16>,
     %v: tensor<16x64x16x128xbf16>, %g: tensor<16x64x16xf32>, %b: tensor<16x64x16xf32>)
     -> tensor<16x64x16x128xbf16> {

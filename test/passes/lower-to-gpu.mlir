@@ -1,4 +1,4 @@
-// RUN: muonssm-opt %s -split-input-file -muonssm-lower-to-gpu | FileCheck %s
+// RUN: muonssm-opt %s -split-input-file -muonssm-lower-to-gpu=wgmma-overlap=false | FileCheck %s
 // RUN: muonssm-opt %s -split-input-file -muonssm-lower-to-gpu=chip=sm_80 2>&1 | FileCheck %s --check-prefix=CHIP
 
 // A scan becomes a kernel in gpu.module @muonssm_kernels and, on the host, a
@@ -9,6 +9,12 @@
 
 // CHIP: gpu.module @muonssm_kernels [#nvvm.target<O = 3, chip = "sm_80", features = "+ptx80">]
 // CHIP-NOT: nvvm.wgmma
+
+// The checks below describe chunked kernels whose wgmma groups are each
+// waited for at once (wgmma-overlap=false), and where those take T from:
+// the default overlaps the groups (lower-to-gpu-wgmma-overlap.mlir), and
+// then presolves wherever the sizes are known and the presolved kernel
+// has wgmma (lower-to-gpu-solve.mlir).
 
 // CHECK-LABEL: func.func @gated_deltanet
 // CHECK-SAME:    muonssm.reference = "func.func @gated_deltanet

@@ -1,16 +1,17 @@
-// RUN: muonssm-opt %s -muonssm-to-gpu | muonssm-translate --emit-ptx | FileCheck %s --check-prefix=PTX
-// RUN: muonssm-opt %s -muonssm-to-gpu | muonssm-translate --emit-ptx -o %t.ptx
+// RUN: muonssm-opt %s -muonssm-to-gpu="wgmma-overlap=false" | muonssm-translate --emit-ptx | FileCheck %s --check-prefix=PTX
+// RUN: muonssm-opt %s -muonssm-to-gpu="wgmma-overlap=false" | muonssm-translate --emit-ptx -o %t.ptx
 // RUN: %if ptxas %{ %cuda_bin/ptxas -arch=sm_90a %t.ptx -o %t.cubin %}
 // RUN: %if ptxas && cuobjdump %{ %cuobjdump -sass %t.cubin | FileCheck %s --check-prefix=SASS %}
 // RUN: muonssm-opt %s -muonssm-to-gpu="chip=sm_90" | muonssm-translate --emit-ptx | FileCheck %s --check-prefix=SM90
-// RUN: muonssm-opt %s -muonssm-to-gpu="wgmma-overlap=true" | muonssm-translate --emit-ptx -o %t.overlap.ptx
+// RUN: muonssm-opt %s -muonssm-to-gpu | muonssm-translate --emit-ptx -o %t.overlap.ptx
 // RUN: FileCheck %s --check-prefix=OVERLAP < %t.overlap.ptx
 // RUN: %if ptxas %{ %cuda_bin/ptxas -arch=sm_90a -v %t.overlap.ptx -o %t.overlap.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS %}
 // RUN: %if ptxas && cuobjdump %{ %cuobjdump -sass %t.overlap.cubin | FileCheck %s --check-prefix=OVERLAP-SASS %}
 
 // The chunked kernel's products by wgmma on sm_90a: Gated DeltaNet at
 // 16 × 16 (sequence, head) pairs, K = V = 128, takes one 128-column value
-// tile and solves T in the chunk, so warpgroup 1 forms K S over the whole
+// tile and, with each wgmma group waited for at once (wgmma-overlap=false),
+// solves T in the chunk, so warpgroup 1 forms K S over the whole
 // tile beside the solve (m64n128k16), and each warpgroup its half of T W',
 // Q S, P U and the state update Kᵀ Y (m64n64k16; Kᵀ M-major: tnspA), from
 // 128-byte-swizzled tiles in a shared buffer aligned to 1024 bytes, after
@@ -32,7 +33,8 @@
 // SASS-DAG: HGMMA.64x64x16.F32.BF16 {{.*}}.tnspA.tnspB
 // SASS-DAG: HMMA.16816.F32.BF16
 
-// With wgmma-overlap the state update runs while o is stored: the PTX waits
+// With wgmma-overlap (the default; T then comes from the solve kernel)
+// the state update runs while o is stored: the PTX waits
 // for all but the last group, and ptxas keeps the pipeline (it reports
 // "Potential Performance Loss: wgmma.mma_async instructions are serialized"
 // where it cannot, as it did for the paper form's kernel when K S, K M,
