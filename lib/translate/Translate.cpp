@@ -569,9 +569,30 @@ LogicalResult translate::emitBundle(ModuleOp module, StringRef entry,
       return failure();
     cubins[chip] = file;
   }
+  // The hash keys the runtime's JIT cache, so identical compiles must give
+  // the same one: hashed without the compile times that gpu-module-to-binary
+  // records in each object's properties (LLVMIRToISATimeInMs, ...).
+  OwningOpRef<ModuleOp> stable = module.clone();
+  stable->walk([](gpu::BinaryOp binary) {
+    SmallVector<Attribute> objects;
+    for (auto object : binary.getObjects().getAsRange<gpu::ObjectAttr>()) {
+      DictionaryAttr properties = object.getProperties();
+      if (properties) {
+        SmallVector<NamedAttribute> kept;
+        for (NamedAttribute p : properties)
+          if (!p.getName().getValue().ends_with("TimeInMs"))
+            kept.push_back(p);
+        properties = DictionaryAttr::get(binary.getContext(), kept);
+      }
+      objects.push_back(gpu::ObjectAttr::get(
+          binary.getContext(), object.getTarget(), object.getFormat(),
+          object.getObject(), properties, object.getKernels()));
+    }
+    binary.setObjectsAttr(ArrayAttr::get(binary.getContext(), objects));
+  });
   std::string text;
   llvm::raw_string_ostream os(text);
-  module.print(os);
+  stable->print(os);
   std::array<uint8_t, 32> digest = llvm::SHA256::hash(
       ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(text.data()),
                         text.size()));
