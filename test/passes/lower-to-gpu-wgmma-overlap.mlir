@@ -2,10 +2,10 @@
 // RUN: muonssm-opt %s -split-input-file -muonssm-lower-to-gpu=wgmma-overlap=false | FileCheck %s --check-prefix=OFF
 // RUN: muonssm-opt %s -split-input-file -muonssm-lower-to-gpu=solve=chunk | FileCheck %s --check-prefix=CHUNK
 
-// wgmma-overlap (docs/gpu.md §3.5, on by default): the chunked kernel's independent wgmma
-// groups run beside other work and are waited for (wait_group N: all but
-// the N groups committed last) where their results are read, through an
-// empty asm that keeps LLVM from reading them earlier.
+// wgmma-overlap (docs/gpu.md §3.5, on by default): the chunked kernel's
+// independent wgmma groups run beside other work and are waited for
+// (wait_group N: all but the N groups committed last) where their results
+// are read, through an empty asm that keeps LLVM from reading them earlier.
 //
 // Gated DeltaNet at 4 × 16 pairs, K = V = 128: T from the solve kernel,
 // 64-column value tiles (m64n32k16 a warpgroup). K S and Q S are issued as
