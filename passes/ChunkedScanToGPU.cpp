@@ -185,7 +185,7 @@ static ChunkedConfig chooseTiling(ScanOp op, int64_t K, int64_t V,
 /// the kernels' 32-bit indexing, whatever `solve` asks. `solve` = Kernel or
 /// Chunk overrides the choice, to measure it again.
 ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V, FloatType element,
-                           const ChunkedOptions &options) {
+                           const ChunkedOptions &options, bool warpgroupMma) {
   ChunkedOptions::Solve solve = options.solve;
   if (!op.hasDeltaRule())
     return chooseTiling(op, K, V, element, /*presolved=*/false);
@@ -208,7 +208,7 @@ ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V, FloatType element,
     return pairs * ((V + x.BV - 1) / x.BV);
   };
   if (!known || blocks(c) > kSMs || c.Kp * c.BV > 128 * 64) {
-    bool overlapped = options.warpgroupMma && options.wgmmaOverlap &&
+    bool overlapped = warpgroupMma && options.wgmmaOverlap &&
                       withWarpgroupProducts(c).wgmma;
     return solve == ChunkedOptions::Solve::Kernel || (known && overlapped)
                ? c
@@ -1926,8 +1926,18 @@ bool gpu_codegen::getsChunkedKernel(ScanOp op) {
   return whyNotTensorCoreChunked(op).empty() && !isShortSequence(op);
 }
 
+/// wgmma is sm_90a's alone (not sm_90's, nor later chips').
+static bool hasWarpgroupMma(gpu::GPUModuleOp kernels) {
+  ArrayAttr targets = kernels.getTargetsAttr();
+  return targets && llvm::all_of(targets, [](Attribute a) {
+           auto nvvm = dyn_cast<NVVM::NVVMTargetAttr>(a);
+           return nvvm && nvvm.getChip() == "sm_90a";
+         });
+}
+
 Rank1GainOp
-gpu_codegen::gainFormedBySolveKernel(ScanOp op, const ChunkedOptions &options) {
+gpu_codegen::gainFormedBySolveKernel(ScanOp op, gpu::GPUModuleOp kernels,
+                                     const ChunkedOptions &options) {
   auto gain =
       op.getGain() ? op.getGain().getDefiningOp<Rank1GainOp>() : Rank1GainOp();
   if (!gain || !gain.getGain().hasOneUse() || gain.getDt() ||
@@ -1940,16 +1950,10 @@ gpu_codegen::gainFormedBySolveKernel(ScanOp op, const ChunkedOptions &options) {
       kMaxGainRounds)
     return {};
   auto element = cast<FloatType>(op.getV().getType().getElementType());
-  return chooseConfig(op, K, V, element, options).presolved ? gain
-                                                            : Rank1GainOp();
-}
-
-bool gpu_codegen::hasWarpgroupMma(gpu::GPUModuleOp kernels) {
-  ArrayAttr targets = kernels.getTargetsAttr();
-  return targets && llvm::all_of(targets, [](Attribute a) {
-           auto nvvm = dyn_cast<NVVM::NVVMTargetAttr>(a);
-           return nvvm && nvvm.getChip() == "sm_90a";
-         });
+  return chooseConfig(op, K, V, element, options, hasWarpgroupMma(kernels))
+                 .presolved
+             ? gain
+             : Rank1GainOp();
 }
 
 LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op, gpu::GPUModuleOp kernels,
@@ -1958,10 +1962,9 @@ LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op, gpu::GPUModuleOp kernels,
   int64_t K = op.getQ().getType().getDimSize(3);
   int64_t V = op.getV().getType().getDimSize(3);
   auto element = cast<FloatType>(op.getV().getType().getElementType());
-  assert(options.warpgroupMma == hasWarpgroupMma(kernels) &&
-         "ChunkedOptions::warpgroupMma disagrees with the kernels' target");
-  ChunkedConfig config = chooseConfig(op, K, V, element, options);
-  if (options.warpgroupMma)
+  bool warpgroupMma = hasWarpgroupMma(kernels);
+  ChunkedConfig config = chooseConfig(op, K, V, element, options, warpgroupMma);
+  if (warpgroupMma)
     config = withWarpgroupProducts(config);
   config.overlap = config.wgmma && options.wgmmaOverlap;
   if (config.bytes > kMaxShared)
@@ -1975,7 +1978,7 @@ LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op, gpu::GPUModuleOp kernels,
   // and the paper form's gain where the solve kernel forms it.
   Value v = op.getV(), cu = op.getCuSeqlens();
   Value tInverse, gainTemp;
-  Rank1GainOp gain = gainFormedBySolveKernel(op, options);
+  Rank1GainOp gain = gainFormedBySolveKernel(op, kernels, options);
   assert((!gain || config.presolved) && "the gain needs the solve kernel");
   if (config.presolved) {
     LaunchBuilder solve(op, kernels, (name + "_solve").str());

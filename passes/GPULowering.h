@@ -104,10 +104,6 @@ std::string whyNotTensorCoreChunked(ScanOp op);
 /// Choices of the chunked kernel that otherwise its measured defaults make
 /// (muonssm-lower-to-gpu's options), for tuning and benchmarks.
 struct ChunkedOptions {
-  /// The kernels' target has wgmma (hasWarpgroupMma): set from the GPU
-  /// module, so that every choice made before the kernels are built (which
-  /// gains the solve kernel forms) agrees with lowerChunkedScan's.
-  bool warpgroupMma = false;
   /// Independent wgmma groups beside other work (docs/gpu.md §3.5).
   bool wgmmaOverlap = true;
   /// Where delta-rule scans invert I + L (docs/gpu.md §3.2): by their
@@ -115,10 +111,6 @@ struct ChunkedOptions {
   enum class Solve { Auto, Kernel, Chunk };
   Solve solve = Solve::Auto;
 };
-
-/// Whether the kernels may use wgmma: sm_90a's alone (not sm_90's, nor
-/// later chips').
-bool hasWarpgroupMma(gpu::GPUModuleOp kernels);
 
 /// A chunked scan with decay none or scalar, on tensor cores with the state
 /// on chip (ChunkedScanToGPU.cpp).
@@ -165,7 +157,9 @@ bool getsChunkedKernel(ScanOp op);
 /// rank1_gain on the scan's own k, v and β, without dt, that nothing else
 /// reads, `op` gets the chunked kernel with the solve kernel, and v's row
 /// takes at most 16 rounds of loads. Its own kernel is then not built.
-Rank1GainOp gainFormedBySolveKernel(ScanOp op,
+/// `kernels` is the GPU module the scan will be lowered into: its target
+/// decides whether the chunked kernel has wgmma, and so where T comes from.
+Rank1GainOp gainFormedBySolveKernel(ScanOp op, gpu::GPUModuleOp kernels,
                                     const ChunkedOptions &options = {});
 
 } // namespace mlir::muonssm::gpu_codegen

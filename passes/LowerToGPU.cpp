@@ -559,7 +559,6 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
     auto kernels = gpu::GPUModuleOp::create(b, module.getLoc(),
                                             "muonssm_kernels",
                                             b.getArrayAttr({target}));
-    chunked.warpgroupMma = hasWarpgroupMma(kernels);
 
     // Kernels index with 32 bits (muonssm-to-gpu lowers them so, halving
     // their address registers); larger static tensors are rejected here,
@@ -579,7 +578,7 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
     llvm::SmallPtrSet<Operation *, 4> formedBySolve;
     for (Operation *op : ops)
       if (auto scan = dyn_cast<ScanOp>(op))
-        if (Rank1GainOp gain = gainFormedBySolveKernel(scan, chunked))
+        if (Rank1GainOp gain = gainFormedBySolveKernel(scan, kernels, chunked))
           formedBySolve.insert(gain);
 
     int counter = 0;
