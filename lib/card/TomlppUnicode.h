@@ -67,7 +67,7 @@ public:
         it->second = next++;
         original[it->second] = cp;
       }
-      appendUtf8(safe, it->second);
+      ::muonssm::npy::appendUtf8(safe, it->second);
     });
   }
 
@@ -87,7 +87,7 @@ public:
       if (it == original.end())
         out += bytes;
       else
-        appendUtf8(out, it->second);
+        ::muonssm::npy::appendUtf8(out, it->second);
     });
     return out;
   }
@@ -127,19 +127,6 @@ private:
       }
       fn(cp, text.substr(i, n));
       i += n;
-    }
-  }
-
-  static void appendUtf8(std::string &out, uint32_t cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
     }
   }
 

@@ -2,7 +2,7 @@
 //
 // Plain C++17, header only, so that both the safetensors writer (lib/npy) and
 // the toml++ guard (lib/card/TomlppUnicode.h, whose test builds it with the
-// sanitizer alone) use the same rules.
+// sanitizer alone) use the same rules, and the guard the same encoder.
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace muonssm::npy {
@@ -42,6 +43,19 @@ inline size_t decodeUtf8(std::string_view text, size_t i, uint32_t &cp) {
     return 0;
   cp = value;
   return n;
+}
+
+/// Appends `cp` (a code point decodeUtf8 accepts) to `out` in UTF-8.
+inline void appendUtf8(std::string &out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+    return;
+  }
+  static const uint32_t lead[] = {0, 0, 0xC0, 0xE0, 0xF0};
+  size_t n = cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+  out += static_cast<char>(lead[n] | (cp >> (6 * (n - 1))));
+  for (size_t k = n - 1; k-- > 0;)
+    out += static_cast<char>(0x80 | ((cp >> (6 * k)) & 0x3F));
 }
 
 /// Whether all of `text` is well-formed UTF-8 (decodeUtf8's rules).

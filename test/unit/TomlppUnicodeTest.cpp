@@ -73,13 +73,22 @@ TEST(TomlppUnicode, GuardHidesAndRestores) {
   EXPECT_EQ(malformed.text(), "a = \"\xCE\"\n\xC0\xB3");
 }
 
+TEST(TomlppUnicode, Utf8RoundTrips) {
+  for (uint32_t cp = 0; cp <= 0x10FFFF; ++cp) {
+    if (cp >= 0xD800 && cp <= 0xDFFF)
+      continue; // surrogates are not code points UTF-8 may carry
+    std::string bytes;
+    muonssm::npy::appendUtf8(bytes, cp);
+    uint32_t back = 0xFFFFFFFF;
+    ASSERT_EQ(muonssm::npy::decodeUtf8(bytes, 0, back), bytes.size()) << cp;
+    ASSERT_EQ(back, cp);
+  }
+}
+
 TEST(TomlppUnicode, GuardRunsOutOfStandIns) {
   std::string card = "# ";
-  for (uint32_t cp = 0xE000; cp <= 0xF8FF; ++cp) {
-    card += char(0xE0 | (cp >> 12));
-    card += char(0x80 | ((cp >> 6) & 0x3F));
-    card += char(0x80 | (cp & 0x3F));
-  }
+  for (uint32_t cp = 0xE000; cp <= 0xF8FF; ++cp)
+    muonssm::npy::appendUtf8(card, cp);
   EXPECT_FALSE(TomlppUnicodeGuard(card).isExhausted()); // nothing to hide
   card += "\n\xCE\xB3 = 1\n";
   EXPECT_TRUE(TomlppUnicodeGuard(card).isExhausted());
