@@ -103,12 +103,19 @@ struct ChunkedConfig {
   // state update; where every warp forms the right-hand side (presolved),
   // K S and Q S from the chunk's start.
   bool overlap = false;
+  // Step 3's barrier only where step 4 reads its tiles, and U's own tile
+  // (offU) where it fits (ChunkedOptions::leanBarriers).
+  bool leanBarriers = false;
   int64_t pitchK, pitchV; // row pitches in elements (+8: no ldmatrix conflicts)
 
   // Byte offsets. Q, K, V, the raw gates (and T when presolved) come twice
   // (buffer 1 at +bufferBytes) when double buffered; the rest once.
   int64_t offQ, offK, offV, offRaw, bufferBytes;
-  int64_t offS, offM, offW, offY, offZ, offT, offP, offPO, offLE, offL, offOm;
+  // U (delta rule, no momentum) goes to a tile of its own where that fits
+  // as the rest does, so that storing it need not wait for the reads of W'
+  // (offU = offW where it shares W's tile).
+  int64_t offS, offM, offW, offU, offY, offZ, offT, offP, offPO, offLE, offL,
+      offOm;
   int64_t offG, offA, offB, offWf, offGam, offZero, bytes;
 };
 
@@ -129,7 +136,7 @@ static int64_t sequencesOf(ScanOp op) {
 static ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
                                   FloatType element, int64_t cap,
                                   bool presolved);
-static void layoutShared(ChunkedConfig &c);
+static void layoutShared(ChunkedConfig &c, bool separateU = true);
 static ChunkedConfig withWarpgroupProducts(ChunkedConfig c);
 static ChunkedConfig chooseTiling(ScanOp op, int64_t K, int64_t V,
                                   FloatType element, bool presolved) {
@@ -228,6 +235,9 @@ ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V, FloatType element,
   // fits the first layer only). The narrowest such tiles count cheapest.
   for (int64_t cap = 48; cap <= 64 && cap < c.BV; cap += 16) {
     ChunkedConfig narrow = chooseConfig(op, K, V, element, cap, true);
+    // Two blocks an SM come before U's own tile.
+    if (2 * (narrow.bytes + kReservedShared) > kSMShared)
+      layoutShared(narrow, /*separateU=*/false);
     if (narrow.BV < 48 || narrow.BV > 64 || narrow.BV >= c.BV ||
         blocks(narrow) <= kSMs || blocks(narrow) > 2 * kSMs ||
         2 * (narrow.bytes + kReservedShared) > kSMShared || narrow.Kp > 64 ||
@@ -268,8 +278,9 @@ static ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
 }
 
 /// Byte offsets of c's tiles in shared memory, and whether q/k/v fit twice.
-static void layoutShared(ChunkedConfig &c) {
-  auto layout = [&](bool twice) {
+/// `separateU` allows U a tile of its own (see offU).
+static void layoutShared(ChunkedConfig &c, bool separateU) {
+  auto layout = [&](bool twice, bool ownU) {
     int64_t off = 0;
     auto take = [&](int64_t bytes) {
       int64_t at = off;
@@ -305,6 +316,7 @@ static void layoutShared(ChunkedConfig &c) {
     c.offS = take(stateBytes);
     c.offM = c.momentum ? take(stateBytes) : -1;
     c.offW = take(tileV);
+    c.offU = ownU ? take(tileV) : c.offW;
     c.offY = take(tileV);
     c.offZ = c.momentum ? take(tileV) : -1;
     if (c.delta && !c.presolved)
@@ -322,10 +334,17 @@ static void layoutShared(ChunkedConfig &c) {
     c.offZero = take(4);
     c.bytes = off;
   };
-  layout(/*twice=*/true);
-  c.doubleBuffer = c.bytes <= kMaxShared;
-  if (!c.doubleBuffer)
-    layout(/*twice=*/false);
+  // U's own tile only where it costs no buffering: the first of these that
+  // fits (where none does, the last, and chooseTiling narrows the tile).
+  const bool wantU = separateU && c.delta && !c.momentum;
+  const std::pair<bool, bool> tries[] = {
+      {true, wantU}, {true, false}, {false, wantU}, {false, false}};
+  for (auto [twice, ownU] : tries) {
+    layout(twice, ownU);
+    c.doubleBuffer = twice;
+    if (c.bytes <= kMaxShared)
+      break;
+  }
 }
 
 /// c with its products on wgmma where the target has it (sm_90a), where
@@ -340,7 +359,7 @@ static ChunkedConfig withWarpgroupProducts(ChunkedConfig c) {
     return c;
   ChunkedConfig w = c;
   w.wgmma = true;
-  layoutShared(w);
+  layoutShared(w, /*separateU=*/c.offU != c.offW || !c.twoPerSM);
   return w.bytes <= kMaxShared ? w : c;
 }
 
@@ -930,7 +949,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
   // into the ldmatrix/ld immediates. With a constant shift, LICM hoists each
   // of the hundreds of distinct fragment addresses out of the loop into its
   // own register, and the kernel spills.
-  Value sQ, sK, sV, sRaw, sS, sM, sW, sY, sZ, sT, sP, sPO, sLE, sL, sOm, sG,
+  Value sQ, sK, sV, sRaw, sS, sM, sW, sU, sY, sZ, sT, sP, sPO, sLE, sL, sOm, sG,
       sA, sB, sWf, sGam;
   const int64_t pK = c.pitchK, pV = c.pitchV;
   // wgmma's descriptors take each tile's address from the shared buffer's
@@ -965,6 +984,8 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
     sS = operandView(shift, c.offS, Kp, BV, pV, false);
     sM = operandView(shift, c.offM, Kp, BV, pV, false);
     sW = operandView(shift, c.offW, kChunk, BV, pV, false);
+    sU = c.offU == c.offW ? sW
+                          : operandView(shift, c.offU, kChunk, BV, pV, false);
     sY = operandView(shift, c.offY, kChunk, BV, pV, false);
     sZ = operandView(shift, c.offZ, kChunk, BV, pV, false);
     if (!c.presolved)
@@ -981,8 +1002,9 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
     sGam = view(shift, c.offGam, {kChunk + 1}, f32);
     for (auto [tile, offset] :
          {std::pair(sS, c.offS), std::pair(sM, c.offM), std::pair(sW, c.offW),
-          std::pair(sY, c.offY), std::pair(sZ, c.offZ), std::pair(sP, c.offP),
-          std::pair(sPO, c.offPO), std::pair(sLE, c.offLE)})
+          std::pair(sU, c.offU), std::pair(sY, c.offY), std::pair(sZ, c.offZ),
+          std::pair(sP, c.offP), std::pair(sPO, c.offPO),
+          std::pair(sLE, c.offLE)})
       wgmmaAddress(tile, offset, uniformShift);
     if (!c.presolved)
       wgmmaAddress(sT, c.offT, uniformShift);
@@ -1582,7 +1604,10 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
             }
           });
         }
-        chunkBarrier();
+        // Step 4 reads sL (the in-chunk solve) and sLE (momentum); sP is
+        // first read by o's product (step 6), after a later barrier.
+        if (needL || momentum || !c.leanBarriers)
+          chunkBarrier();
 
         // -- 4. The corrections' right-hand side ‖ T = (I + L)⁻¹:
         //   W'  = w ⊙ V − (bΛ) ⊙ (K S)                         (no momentum)
@@ -1664,7 +1689,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
               }
               U.push_back(e.fromElements(values));
             }
-        if (delta)
+        if (delta && sU == sW)
           chunkBarrier(); // every read of sW is done
 
         // The operands of the state updates (and U, C for o), with the end
@@ -1674,8 +1699,8 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
         };
         Value dEnd[2] = {endDecay(0), endDecay(2)};
         if (!momentum) {
-          // sW = U, sY = D_e ⊙ U.
-          storeRows(pairN0, pairValid, sW,
+          // sU = U, sY = D_e ⊙ U.
+          storeRows(pairN0, pairValid, sU,
                     [&](int64_t idx, int64_t half, Value, Value) {
                       return std::make_pair(e.element(U[idx], 2 * half),
                                             e.element(U[idx], 2 * half + 1));
@@ -1698,7 +1723,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
                 zeroF);
           }
           if (delta)
-            storeRows(pairN0, pairValid, sW,
+            storeRows(pairN0, pairValid, sU,
                       [&](int64_t idx, int64_t half, Value, Value) {
                         return std::make_pair(
                             e.element(U[idx], 2 * half),
@@ -1758,12 +1783,12 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
             oGroup = wg.issue({p});
           };
           if (!momentum || delta)
-            accumulate(sP, sW);
+            accumulate(sP, sU);
           if (momentum)
             accumulate(sPO, sV);
         } else {
           if (!momentum || delta)
-            O = product(O, sP, 4, sW, pairN0, true);
+            O = product(O, sP, 4, sU, pairN0, true);
           if (momentum)
             O = product(O, sPO, 4, sV, pairN0, true);
         }
@@ -1967,6 +1992,11 @@ LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op, gpu::GPUModuleOp kernels,
   if (warpgroupMma)
     config = withWarpgroupProducts(config);
   config.overlap = config.wgmma && options.wgmmaOverlap;
+  // The tiling above allows U its own tile (layoutShared), which changes
+  // no choice of tile or buffering; without leanBarriers U shares W's.
+  config.leanBarriers = options.leanBarriers;
+  if (!config.leanBarriers)
+    layoutShared(config, /*separateU=*/false);
   if (config.bytes > kMaxShared)
     return op.emitOpError() << "the tensor-core chunked kernel needs "
                             << config.bytes << " bytes of shared memory, "

@@ -106,6 +106,9 @@ std::string whyNotTensorCoreChunked(ScanOp op);
 struct ChunkedOptions {
   /// Independent wgmma groups beside other work (docs/gpu.md §3.5).
   bool wgmmaOverlap = true;
+  /// Two of the six barriers a chunk dropped (docs/gpu.md §3.6): written
+  /// without a GPU, off until measured.
+  bool leanBarriers = false;
   /// Where delta-rule scans invert I + L (docs/gpu.md §3.2): by their
   /// sizes, in a solve kernel, or in the chunked kernel.
   enum class Solve { Auto, Kernel, Chunk };

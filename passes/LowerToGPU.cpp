@@ -515,6 +515,7 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
     ModuleOp module = getOperation();
     ChunkedOptions chunked;
     chunked.wgmmaOverlap = wgmmaOverlap;
+    chunked.leanBarriers = leanBarriers;
     auto placement =
         llvm::StringSwitch<std::optional<ChunkedOptions::Solve>>(solve)
             .Case("auto", ChunkedOptions::Solve::Auto)

@@ -221,6 +221,11 @@ def LowerToGPU : Pass<"muonssm-lower-to-gpu", "ModuleOp"> {
            "Chunked kernels on sm_90a: let independent wgmma groups run "
            "beside other work instead of waiting for each at once "
            "(docs/gpu.md §3.5)">,
+    Option<"leanBarriers", "lean-barriers", "bool", /*default=*/"false",
+           "Chunked kernels: drop the barrier after Q K^T where the next "
+           "step reads none of its tiles, and give U a tile of its own so "
+           "that no barrier waits for the reads of W' (docs/gpu.md §3.6; "
+           "not yet measured on a GPU)">,
     Option<"solve", "solve", "std::string", /*default=*/"\"auto\"",
            "Where chunked delta-rule scans invert I + L: auto (by their "
            "sizes, docs/gpu.md §3.2), kernel (a solve kernel before the "

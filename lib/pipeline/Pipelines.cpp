@@ -101,6 +101,7 @@ void mlir::muonssm::buildMuonSSMToGPUPipeline(
   lower.chip = options.chip;
   lower.features = options.features;
   lower.wgmmaOverlap = options.wgmmaOverlap;
+  lower.leanBarriers = options.leanBarriers;
   lower.solve = options.solve;
   pm.addPass(createLowerToGPU(lower));
   pm.addPass(createCanonicalizerPass());

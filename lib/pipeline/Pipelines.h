@@ -48,6 +48,11 @@ struct MuonSSMToGPUOptions : public PassPipelineOptions<MuonSSMToGPUOptions> {
       llvm::cl::desc("Chunked kernels on sm_90a: overlap independent wgmma "
                      "groups with other work (docs/gpu.md §3.5)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> leanBarriers{
+      *this, "lean-barriers",
+      llvm::cl::desc("Chunked kernels: two of the six barriers a chunk "
+                     "dropped (docs/gpu.md §3.6; not yet measured)"),
+      llvm::cl::init(false)};
   PassOptions::Option<std::string> solve{
       *this, "solve",
       llvm::cl::desc("Where chunked delta-rule scans invert I + L: auto, "
