@@ -138,35 +138,6 @@ std::string formatShape(const std::vector<int64_t> &shape) {
   return s + ")";
 }
 
-// Checks that dims are non-negative and computes the data size without
-// overflow. Like numpy, a zero dim does not excuse the others from
-// overflowing. Returns an empty string or the problem.
-std::string computeDataBytes(const std::vector<int64_t> &shape,
-                             const std::string &typeName, uint64_t elemSize,
-                             uint64_t &bytes) {
-  for (int64_t d : shape)
-    if (d < 0)
-      return "negative dimension " + std::to_string(d) + " in shape " +
-             formatShape(shape);
-  uint64_t product = elemSize;
-  bool zero = false;
-  for (int64_t d : shape) {
-    if (d == 0) {
-      zero = true;
-      continue;
-    }
-    if (product > kMaxBytes / static_cast<uint64_t>(d))
-      return "shape " + formatShape(shape) + " of " + typeName +
-             " is too large (its data size overflows 64 bits)";
-    product *= static_cast<uint64_t>(d);
-  }
-  if (product > std::numeric_limits<size_t>::max())
-    return "shape " + formatShape(shape) + " of " + typeName +
-           " is too large for this host";
-  bytes = zero ? 0 : product;
-  return "";
-}
-
 struct Header {
   std::string descr;
   bool fortranOrder = false;
@@ -466,6 +437,33 @@ size_t muonssm::npy::dtypeSize(DType dtype) {
   return 0;
 }
 
+std::string muonssm::npy::checkedDataBytes(const std::vector<int64_t> &shape,
+                                           const std::string &shapeText,
+                                           const std::string &typeName,
+                                           uint64_t elemSize, uint64_t &bytes) {
+  for (int64_t d : shape)
+    if (d < 0)
+      return "negative dimension " + std::to_string(d) + " in shape " +
+             shapeText;
+  uint64_t product = elemSize;
+  bool zero = false;
+  for (int64_t d : shape) {
+    if (d == 0) {
+      zero = true;
+      continue;
+    }
+    if (product > kMaxBytes / static_cast<uint64_t>(d))
+      return "shape " + shapeText + " of " + typeName +
+             " is too large (its data size overflows 64 bits)";
+    product *= static_cast<uint64_t>(d);
+  }
+  if (product > std::numeric_limits<size_t>::max())
+    return "shape " + shapeText + " of " + typeName +
+           " is too large for this host";
+  bytes = zero ? 0 : product;
+  return "";
+}
+
 size_t Array::numElements() const {
   size_t n = 1;
   for (int64_t d : shape)
@@ -638,8 +636,8 @@ bool muonssm::npy::readNpy(const std::string &path, Array &out,
   if (header.fortranOrder)
     return fail("Fortran-ordered arrays are not supported");
   uint64_t dataBytes;
-  problem = computeDataBytes(header.shape, header.descr,
-                             dtypeSize(result.dtype), dataBytes);
+  problem = checkedDataBytes(header.shape, formatShape(header.shape),
+                             header.descr, dtypeSize(result.dtype), dataBytes);
   if (!problem.empty())
     return fail(problem);
 
@@ -712,7 +710,8 @@ bool muonssm::npy::writeNpy(const std::string &path, const Array &array,
     return false;
   };
   uint64_t dataBytes;
-  std::string problem = computeDataBytes(array.shape, dtypeName(array.dtype),
+  std::string problem = checkedDataBytes(array.shape, formatShape(array.shape),
+                                         dtypeName(array.dtype),
                                          dtypeSize(array.dtype), dataBytes);
   if (!problem.empty())
     return fail(problem);

@@ -22,6 +22,16 @@ enum class DType { F16, BF16, F32, F64, I32, I64 };
 /// "f16", "bf16", "f32", "f64", "i32" or "i64".
 const char *dtypeName(DType dtype);
 
+/// The data size of an array of `shape` with `elemSize`-byte elements, into
+/// `bytes`, checked: dims non-negative, the size at most 2^63 − 1 (numpy's
+/// npy_intp; like numpy, a zero dim does not excuse the others from
+/// overflowing) and addressable here. Returns "" or the problem, naming the
+/// shape as `shapeText` spells it and the element type as `typeName`.
+std::string checkedDataBytes(const std::vector<int64_t> &shape,
+                             const std::string &shapeText,
+                             const std::string &typeName, uint64_t elemSize,
+                             uint64_t &bytes);
+
 /// Bytes per element.
 size_t dtypeSize(DType dtype);
 

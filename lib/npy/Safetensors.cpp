@@ -114,34 +114,12 @@ template <typename T> std::string formatList(const std::vector<T> &values) {
   return s + "]";
 }
 
-// Checks that dims are non-negative and computes the data size without
-// overflow. As in Npy.cpp, a zero dim does not excuse the others from
-// overflowing. Returns an empty string or the problem.
+// The checked data size of `shape` of `dtype`, the shape as the file
+// spells it.
 std::string computeDataBytes(const std::vector<int64_t> &shape, DType dtype,
                              uint64_t &bytes) {
-  for (int64_t d : shape)
-    if (d < 0)
-      return "negative dimension " + std::to_string(d) + " in shape " +
-             formatList(shape);
-  uint64_t product = dtypeSize(dtype);
-  bool zero = false;
-  for (int64_t d : shape) {
-    if (d == 0) {
-      zero = true;
-      continue;
-    }
-    if (product >
-        std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(d))
-      return "shape " + formatList(shape) + " of " +
-             safetensorsDTypeName(dtype) +
-             " is too large (its data size overflows 64 bits)";
-    product *= static_cast<uint64_t>(d);
-  }
-  if (product > std::numeric_limits<size_t>::max())
-    return "shape " + formatList(shape) + " of " + safetensorsDTypeName(dtype) +
-           " is too large for this host";
-  bytes = zero ? 0 : product;
-  return "";
+  return checkedDataBytes(shape, formatList(shape), safetensorsDTypeName(dtype),
+                          dtypeSize(dtype), bytes);
 }
 
 /// A SAX handler that accepts everything and keeps the parse error. The DOM
