@@ -16,8 +16,10 @@
 #include <iomanip>
 #include <map>
 #include <memory>
+#include <new>
 #include <sstream>
 #include <sys/stat.h>
+#include <unistd.h>
 
 using namespace muonssm;
 using namespace muonssm::bundle;
@@ -37,6 +39,16 @@ std::optional<npy::DType> dtypeOf(const std::string &name) {
     if (name == npy::dtypeName(t))
       return t;
   return std::nullopt;
+}
+
+/// The host's physical memory in bytes (0 where unknown).
+uint64_t physicalMemoryBytes() {
+  long pages = ::sysconf(_SC_PHYS_PAGES), pageSize = ::sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || pageSize <= 0 ||
+      static_cast<uint64_t>(pages) >
+          UINT64_MAX / static_cast<uint64_t>(pageSize))
+    return 0;
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(pageSize);
 }
 
 /// Evaluates a size (an integer, or an expression over bound names).
@@ -83,6 +95,11 @@ public:
                                        : std::string("random: ") +
                                              data::roleName(a.role))
             << "\n";
+    }
+    if (options.dryRun) {
+      if (!options.quiet)
+        out << "  inputs checked; no device opened (--dry-run)\n";
+      return 0;
     }
 
     rt::StatusOr<rt::Device> device = rt::Device::open(options.device);
@@ -210,6 +227,34 @@ private:
     return 1;
   }
 
+  /// Why the host cannot hold an array of `shape` of `dtype` beside those
+  /// already made, or "" (and the array counted): its size overflows, or
+  /// exceeds the host's physical memory (an allocation that large can
+  /// succeed and then get the process killed as it is filled), or with the
+  /// others exceeds options.maxHostBytes.
+  std::string hostArrayProblem(const std::vector<int64_t> &shape,
+                               npy::DType dtype) {
+    uint64_t bytes = 0;
+    std::string problem =
+        npy::checkedDataBytes(shape, shapeString(shape), npy::dtypeName(dtype),
+                              npy::dtypeSize(dtype), bytes);
+    if (!problem.empty())
+      return problem;
+    auto tooLarge = [&](const std::string &than) {
+      return "shape " + shapeString(shape) + " of " + npy::dtypeName(dtype) +
+             " needs " + std::to_string(bytes) + " bytes, more than " + than;
+    };
+    uint64_t memory = physicalMemoryBytes();
+    if (memory != 0 && bytes > memory)
+      return tooLarge("this host's memory");
+    uint64_t limit = options.maxHostBytes;
+    if (limit != 0 && (bytes > limit || hostBytes > limit - bytes))
+      return tooLarge("the " + std::to_string(limit - hostBytes) +
+                      " left of the " + std::to_string(limit) + " allowed");
+    hostBytes += bytes;
+    return "";
+  }
+
   /// The argument a result aliases (computed in place), or "".
   std::string aliasOf(const std::string &name) const {
     for (const TensorSpec &r : plan.results)
@@ -246,6 +291,7 @@ private:
         return fail("argument '" + a.name + "' has rank " +
                     std::to_string(a.shape.size()) + " but " + path +
                     " has shape " + shapeString(array.shape)) == 0;
+      hostBytes += array.data.size();
       values[a.name].host = std::move(array);
       fromFile.insert({a.name, true});
     }
@@ -279,9 +325,12 @@ private:
                       ".npy with --inputs DIR") == 0;
         shape.push_back(it->second);
       }
-      data::Normal normal = data::generatorFor(options.seed,
-                                               static_cast<unsigned>(index));
       npy::DType dtype = *dtypeOf(a.dtype);
+      if (std::string problem = hostArrayProblem(shape, dtype);
+          !problem.empty())
+        return fail("argument '" + a.name + "': " + problem) == 0;
+      data::Normal normal =
+          data::generatorFor(options.seed, static_cast<unsigned>(index));
       if (a.role == data::Role::Offsets) {
         int64_t total = offsetsTotal(a.name);
         if (total < 0 || shape.size() != 1 || shape[0] < 2)
@@ -381,6 +430,9 @@ private:
       auto it = shapes.find(r.name);
       if (it == shapes.end())
         return fail("no shape for result '" + r.name + "'") == 0;
+      if (std::string problem = hostArrayProblem(it->second, *dtypeOf(r.dtype));
+          !problem.empty())
+        return fail("result '" + r.name + "': " + problem) == 0;
       values[r.name].host = npy::Array::zeros(*dtypeOf(r.dtype), it->second);
       for (size_t i = 0; i < it->second.size(); ++i)
         sizes[r.name + "_d" + std::to_string(i)] = it->second[i];
@@ -394,6 +446,9 @@ private:
                  0;
         shape.push_back(*v);
       }
+      if (std::string problem = hostArrayProblem(shape, *dtypeOf(t.dtype));
+          !problem.empty())
+        return fail("temporary '" + t.name + "': " + problem) == 0;
       values[t.name].host = npy::Array::zeros(*dtypeOf(t.dtype), shape);
     }
     return true;
@@ -510,6 +565,7 @@ private:
   std::map<std::string, bool> fromFile;
   std::map<std::string, std::vector<int64_t>> integers; ///< cu_seqlens, state_indices values
   rt::Sizes sizes;
+  uint64_t hostBytes = 0; ///< taken by the host arrays (hostArrayProblem)
 };
 
 } // namespace
@@ -517,5 +573,12 @@ private:
 int bundle::executeBundle(const std::string &dir,
                           const ExecuteOptions &options, std::ostream &out,
                           std::ostream &err) {
-  return Execution(dir, options, out, err).run();
+  // Each array fits the host's memory alone (hostArrayProblem); together,
+  // or with the oracle's float64 copies, they may not.
+  try {
+    return Execution(dir, options, out, err).run();
+  } catch (const std::bad_alloc &) {
+    err << options.tool << ": error: out of host memory for " << dir << "\n";
+    return 1;
+  }
 }

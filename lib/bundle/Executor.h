@@ -25,6 +25,12 @@ struct ExecuteOptions {
   int device = 0;
   double timeoutSeconds = 120.0; ///< bound on every wait for the GPU
   bool quiet = false;    ///< only the check and bench lines
+  /// Stop after the bundle and the inputs are checked and the host arrays
+  /// made, before a device is opened (needs no GPU).
+  bool dryRun = false;
+  /// The most bytes the host arrays (inputs, results, temporaries) may take
+  /// together; 0: no bound but each one's, the host's physical memory.
+  uint64_t maxHostBytes = 0;
   std::string tool = "muonssm-bundle-run"; ///< prefix of its messages
 };
 

@@ -14,10 +14,11 @@
 #include <string>
 
 static int usage() {
-  std::cerr
-      << "usage: muonssm-bundle-run BUNDLE_DIR [--inputs DIR] [--seed N] "
-         "[--dump DIR] [--check] [--bench N] [--device N] [--timeout S] "
-         "[--quiet]\n";
+  std::cerr << "usage: muonssm-bundle-run BUNDLE_DIR [--inputs DIR] [--seed N] "
+               "[--dump DIR] [--check] [--bench N] [--device N] [--timeout S] "
+               "[--quiet] [--dry-run]\n"
+               "  --dry-run  check the bundle and the inputs, then stop before "
+               "opening a device\n";
   return 2;
 }
 
@@ -60,6 +61,8 @@ int main(int argc, char **argv) {
       options.timeoutSeconds = static_cast<double>(number("--timeout"));
     else if (a == "--quiet")
       options.quiet = true;
+    else if (a == "--dry-run")
+      options.dryRun = true;
     else if (!a.empty() && a[0] == '-')
       return std::cerr << "muonssm-bundle-run: unknown option " << a << "\n",
              usage();
