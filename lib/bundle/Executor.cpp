@@ -249,8 +249,9 @@ private:
       return tooLarge("this host's memory");
     uint64_t limit = options.maxHostBytes;
     if (limit != 0 && (bytes > limit || hostBytes > limit - bytes))
-      return tooLarge("the " + std::to_string(limit - hostBytes) +
-                      " left of the " + std::to_string(limit) + " allowed");
+      return tooLarge(
+          "the " + std::to_string(hostBytes < limit ? limit - hostBytes : 0) +
+          " left of the " + std::to_string(limit) + " allowed");
     hostBytes += bytes;
     return "";
   }
