@@ -91,6 +91,7 @@ void fuzzPlan(const std::string &text) {
   (void)bundle::inferShapes(plan, shapes);
   (void)bundle::planToJson(plan);
 }
+
 /// The text as the bundle directory's manifest, through the executor's
 /// host half; its arrays bounded to 64 MiB together.
 void fuzzExecutor(const std::string &text) {
