@@ -737,6 +737,32 @@ TEST_F(NpyTest, ErrorAbsurdShape) {
              "16");
 }
 
+TEST(CheckedDataBytes, BoundsAndWraps) {
+  uint64_t bytes = 7;
+  EXPECT_EQ(checkedDataBytes({2, 3}, "[2, 3]", "f32", 4, bytes), "");
+  EXPECT_EQ(bytes, 24u);
+  EXPECT_EQ(checkedDataBytes({}, "[]", "f64", 8, bytes), ""); // a scalar
+  EXPECT_EQ(bytes, 8u);
+  EXPECT_EQ(checkedDataBytes({5, 0}, "[5, 0]", "f32", 4, bytes), "");
+  EXPECT_EQ(bytes, 0u);
+  // 2^63 − 1 bytes is the largest size; 2^63 (2^62 f16s) is refused, and
+  // so is 2^62 · 2 · 64 · 2 bytes, which wraps to 0 in 64 bits.
+  EXPECT_EQ(checkedDataBytes({INT64_MAX}, "[max]", "i8", 1, bytes), "");
+  EXPECT_EQ(bytes, uint64_t(INT64_MAX));
+  EXPECT_EQ(checkedDataBytes({int64_t(1) << 62}, "[2^62]", "f16", 2, bytes),
+            "shape [2^62] of f16 is too large (its data size overflows 64 "
+            "bits)");
+  bytes = 7;
+  EXPECT_NE(
+      checkedDataBytes({1, int64_t(1) << 62, 2, 64}, "s", "bf16", 2, bytes),
+      "");
+  EXPECT_EQ(bytes, 7u) << "left unchanged on failure";
+  EXPECT_NE(checkedDataBytes({0, int64_t(1) << 62, 8}, "s", "f64", 8, bytes),
+            "");
+  EXPECT_EQ(checkedDataBytes({3, -1}, "[3, -1]", "f32", 4, bytes),
+            "negative dimension -1 in shape [3, -1]");
+}
+
 TEST_F(NpyTest, FailedReadLeavesOutputUnchanged) {
   Array a = Array::zeros(DType::I64, {3});
   a.setFromDouble(1, 9);
