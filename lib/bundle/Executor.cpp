@@ -19,7 +19,6 @@
 #include <new>
 #include <sstream>
 #include <sys/stat.h>
-#include <unistd.h>
 
 using namespace muonssm;
 using namespace muonssm::bundle;
@@ -39,16 +38,6 @@ std::optional<npy::DType> dtypeOf(const std::string &name) {
     if (name == npy::dtypeName(t))
       return t;
   return std::nullopt;
-}
-
-/// The host's physical memory in bytes (0 where unknown).
-uint64_t physicalMemoryBytes() {
-  long pages = ::sysconf(_SC_PHYS_PAGES), pageSize = ::sysconf(_SC_PAGE_SIZE);
-  if (pages <= 0 || pageSize <= 0 ||
-      static_cast<uint64_t>(pages) >
-          UINT64_MAX / static_cast<uint64_t>(pageSize))
-    return 0;
-  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(pageSize);
 }
 
 /// Evaluates a size (an integer, or an expression over bound names).
@@ -244,7 +233,7 @@ private:
       return "shape " + shapeString(shape) + " of " + npy::dtypeName(dtype) +
              " needs " + std::to_string(bytes) + " bytes, more than " + than;
     };
-    uint64_t memory = physicalMemoryBytes();
+    uint64_t memory = data::hostMemoryBytes();
     if (memory != 0 && bytes > memory)
       return tooLarge("this host's memory");
     uint64_t limit = options.maxHostBytes;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unistd.h>
 
 using namespace muonssm;
 using namespace muonssm::data;
@@ -159,6 +160,15 @@ npy::Array data::randomOffsets(npy::DType dtype, int64_t count,
   return array;
 }
 
+
+uint64_t data::hostMemoryBytes() {
+  long pages = ::sysconf(_SC_PHYS_PAGES), pageSize = ::sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || pageSize <= 0 ||
+      static_cast<uint64_t>(pages) >
+          UINT64_MAX / static_cast<uint64_t>(pageSize))
+    return 0;
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(pageSize);
+}
 
 Comparison data::compare(const npy::Array &out, const std::vector<double> &ref) {
   Comparison c;

@@ -71,6 +71,12 @@ npy::Array randomOffsets(npy::DType dtype, int64_t count, int64_t total,
 npy::Array randomSlots(npy::DType dtype, int64_t count, int64_t pool,
                        Normal &normal);
 
+/// The host's physical memory in bytes (0 where unknown): what random
+/// inputs may take at most, checked before drawing them, since an
+/// allocation that large can succeed and then get the process killed as it
+/// is filled.
+uint64_t hostMemoryBytes();
+
 /// Normwise relative error ‖out − ref‖/‖ref‖ and max abs error of `out`
 /// against float64 values.
 struct Comparison {

@@ -18,8 +18,6 @@
 #include <map>
 #include <random>
 
-#include <unistd.h>
-
 using namespace mlir;
 using namespace mlir::muonssm;
 using namespace mlir::muonssm::run;
@@ -374,10 +372,7 @@ FailureOr<std::vector<Input>> run::prepareInputs(func::FuncOp entry,
     bytes += elements * static_cast<double>(npy::dtypeSize(
                             *dtypeOf(types[i].getElementType())));
   }
-  long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGE_SIZE);
-  double memory = pages > 0 && pageSize > 0
-                      ? static_cast<double>(pages) * static_cast<double>(pageSize)
-                      : 0.0;
+  double memory = static_cast<double>(::muonssm::data::hostMemoryBytes());
   if (memory > 0.0 && bytes > memory)
     return emitError(entry.getLoc())
            << "the inputs need "
