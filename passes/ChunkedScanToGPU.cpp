@@ -136,7 +136,7 @@ static int64_t sequencesOf(ScanOp op) {
 static ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
                                   FloatType element, int64_t cap,
                                   bool presolved);
-static void layoutShared(ChunkedConfig &c, bool separateU = true);
+static void layoutShared(ChunkedConfig &c, bool separateU = false);
 static ChunkedConfig withWarpgroupProducts(ChunkedConfig c);
 static ChunkedConfig chooseTiling(ScanOp op, int64_t K, int64_t V,
                                   FloatType element, bool presolved) {
@@ -235,9 +235,6 @@ ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V, FloatType element,
   // fits the first layer only). The narrowest such tiles count cheapest.
   for (int64_t cap = 48; cap <= 64 && cap < c.BV; cap += 16) {
     ChunkedConfig narrow = chooseConfig(op, K, V, element, cap, true);
-    // Two blocks an SM come before U's own tile.
-    if (2 * (narrow.bytes + kReservedShared) > kSMShared)
-      layoutShared(narrow, /*separateU=*/false);
     if (narrow.BV < 48 || narrow.BV > 64 || narrow.BV >= c.BV ||
         blocks(narrow) <= kSMs || blocks(narrow) > 2 * kSMs ||
         2 * (narrow.bytes + kReservedShared) > kSMShared || narrow.Kp > 64 ||
@@ -278,7 +275,8 @@ static ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
 }
 
 /// Byte offsets of c's tiles in shared memory, and whether q/k/v fit twice.
-/// `separateU` allows U a tile of its own (see offU).
+/// `separateU` allows U a tile of its own (see offU) where that keeps the
+/// buffering the layout without it has.
 static void layoutShared(ChunkedConfig &c, bool separateU) {
   auto layout = [&](bool twice, bool ownU) {
     int64_t off = 0;
@@ -359,7 +357,7 @@ static ChunkedConfig withWarpgroupProducts(ChunkedConfig c) {
     return c;
   ChunkedConfig w = c;
   w.wgmma = true;
-  layoutShared(w, /*separateU=*/c.offU != c.offW || !c.twoPerSM);
+  layoutShared(w);
   return w.bytes <= kMaxShared ? w : c;
 }
 
@@ -1992,11 +1990,15 @@ LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op, gpu::GPUModuleOp kernels,
   if (warpgroupMma)
     config = withWarpgroupProducts(config);
   config.overlap = config.wgmma && options.wgmmaOverlap;
-  // The tiling above allows U its own tile (layoutShared), which changes
-  // no choice of tile or buffering; without leanBarriers U shares W's.
+  // U's own tile, chosen after the tiling so that it changes no choice of
+  // tile or buffering; two blocks an SM come before it.
   config.leanBarriers = options.leanBarriers;
-  if (!config.leanBarriers)
-    layoutShared(config, /*separateU=*/false);
+  if (config.leanBarriers) {
+    ChunkedConfig lean = config;
+    layoutShared(lean, /*separateU=*/true);
+    if (!config.twoPerSM || 2 * (lean.bytes + kReservedShared) <= kSMShared)
+      config = lean;
+  }
   if (config.bytes > kMaxShared)
     return op.emitOpError() << "the tensor-core chunked kernel needs "
                             << config.bytes << " bytes of shared memory, "
