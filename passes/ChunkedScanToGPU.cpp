@@ -119,6 +119,12 @@ struct ChunkedConfig {
   int64_t offG, offA, offB, offWf, offGam, offZero, bytes;
 };
 
+/// The most shared memory c's block may take: all a block can have, or with
+/// two blocks an SM half the SM's less the driver's reserve.
+static int64_t sharedLimit(const ChunkedConfig &c) {
+  return c.twoPerSM ? kSMShared / 2 - kReservedShared : kMaxShared;
+}
+
 /// The number of sequences, or ShapedType::kDynamic.
 static int64_t sequencesOf(ScanOp op) {
   if (Value cu = op.getCuSeqlens()) {
@@ -139,7 +145,13 @@ static ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
 static void layoutShared(ChunkedConfig &c, bool separateU = false);
 static ChunkedConfig withWarpgroupProducts(ChunkedConfig c);
 static ChunkedConfig chooseTiling(ScanOp op, int64_t K, int64_t V,
-                                  FloatType element, bool presolved) {
+                                  FloatType element, bool presolved,
+                                  int64_t valueTile) {
+  // A tile asked for by the pass option is taken as asked (its width
+  // split evenly over V, and narrowed where S and M would not fit the
+  // registers); where it does not fit shared memory, the lowering says so.
+  if (valueTile)
+    return chooseConfig(op, K, V, element, valueTile, presolved);
   ChunkedConfig c = chooseConfig(op, K, V, element, /*cap=*/64, presolved);
   while (c.bytes > kMaxShared && c.BV > 16)
     c = chooseConfig(op, K, V, element, c.BV - 16, presolved);
@@ -191,11 +203,16 @@ static ChunkedConfig chooseTiling(ScanOp op, int64_t K, int64_t V,
 /// in-chunk solve; so does a static T buffer (64·HV elements a token) past
 /// the kernels' 32-bit indexing, whatever `solve` asks. `solve` = Kernel or
 /// Chunk overrides the choice, to measure it again.
-ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V, FloatType element,
-                           const ChunkedOptions &options, bool warpgroupMma) {
+static ChunkedConfig chooseBySizes(ScanOp op, int64_t K, int64_t V,
+                                   FloatType element,
+                                   const ChunkedOptions &options,
+                                   bool warpgroupMma) {
   ChunkedOptions::Solve solve = options.solve;
+  auto tiling = [&](bool presolved) {
+    return chooseTiling(op, K, V, element, presolved, options.valueTile);
+  };
   if (!op.hasDeltaRule())
-    return chooseTiling(op, K, V, element, /*presolved=*/false);
+    return tiling(/*presolved=*/false);
   auto vType = op.getV().getType();
   int64_t sequences = sequencesOf(op), heads = vType.getDimSize(2);
   int64_t B = vType.getDimSize(0), T = vType.getDimSize(1);
@@ -206,8 +223,8 @@ ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V, FloatType element,
       (known && !ShapedType::isDynamic(B) && !ShapedType::isDynamic(T) &&
        (B * T / kChunk + sequences) * heads * kChunk * kChunk >
            std::numeric_limits<int32_t>::max()))
-    return chooseTiling(op, K, V, element, /*presolved=*/false);
-  ChunkedConfig c = chooseTiling(op, K, V, element, /*presolved=*/true);
+    return tiling(/*presolved=*/false);
+  ChunkedConfig c = tiling(/*presolved=*/true);
   if (c.momentum)
     return c;
   int64_t pairs = known ? sequences * heads : 0;
@@ -219,7 +236,7 @@ ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V, FloatType element,
                       withWarpgroupProducts(c).wgmma;
     return solve == ChunkedOptions::Solve::Kernel || (known && overlapped)
                ? c
-               : chooseTiling(op, K, V, element, /*presolved=*/false);
+               : tiling(/*presolved=*/false);
   }
   // At most one block an SM leaves SMs idle where the pairs are fewer
   // than the SMs. Narrow tiles of which two blocks fit an SM (presolved at
@@ -233,6 +250,9 @@ ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V, FloatType element,
   // 96 against two of 48, 192 blocks, was slower, 0.373 → 0.418 ms: the
   // count ties there at 160 units and keeps the wide tile, but the 1.4
   // fits the first layer only). The narrowest such tiles count cheapest.
+  // (Not where the pass options fix the tile or the blocks an SM.)
+  if (options.valueTile || options.blocksPerSM)
+    return c;
   for (int64_t cap = 48; cap <= 64 && cap < c.BV; cap += 16) {
     ChunkedConfig narrow = chooseConfig(op, K, V, element, cap, true);
     if (narrow.BV < 48 || narrow.BV > 64 || narrow.BV >= c.BV ||
@@ -242,6 +262,19 @@ ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V, FloatType element,
       continue;
     narrow.twoPerSM = true;
     return narrow;
+  }
+  return c;
+}
+
+ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V, FloatType element,
+                           const ChunkedOptions &options, bool warpgroupMma) {
+  ChunkedConfig c = chooseBySizes(op, K, V, element, options, warpgroupMma);
+  // Two blocks an SM where the pass option asks for them: the layout within
+  // half the SM's shared memory, q/k/v buffered once where twice does not
+  // fit (whether it fits at all, the lowering checks).
+  if (options.blocksPerSM == 2 && !c.twoPerSM) {
+    c.twoPerSM = true;
+    layoutShared(c);
   }
   return c;
 }
@@ -259,10 +292,9 @@ static ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
   c.decay = op.getDecay() == DecayKind::Scalar;
   c.presolved = presolved;
   c.stateSlots = (c.Kp / 16 + 3) / 4;
-  // (cap ≤ 64 keeps S and M within 64 floats per lane; wider caps are
-  // only asked for by the wave count above, which checks that itself.)
-  while (cap <= 64 && cap > 16 &&
-         c.stateSlots * (cap / 8) * (c.momentum ? 2 : 1) > 64)
+  // S and M within 64 floats per lane. (The wave count's wider caps, at
+  // K ≤ 128, never narrow here: 2 slots × 16 × 2 = 64.)
+  while (cap > 16 && c.stateSlots * (cap / 8) * (c.momentum ? 2 : 1) > 64)
     cap -= 16;
   int64_t tiles = (V + cap - 1) / cap;
   c.BV = ((V + tiles - 1) / tiles + 15) / 16 * 16;
@@ -340,7 +372,7 @@ static void layoutShared(ChunkedConfig &c, bool separateU) {
   for (auto [twice, ownU] : tries) {
     layout(twice, ownU);
     c.doubleBuffer = twice;
-    if (c.bytes <= kMaxShared)
+    if (c.bytes <= sharedLimit(c))
       break;
   }
 }
@@ -358,7 +390,7 @@ static ChunkedConfig withWarpgroupProducts(ChunkedConfig c) {
   ChunkedConfig w = c;
   w.wgmma = true;
   layoutShared(w);
-  return w.bytes <= kMaxShared ? w : c;
+  return w.bytes <= sharedLimit(w) ? w : c;
 }
 
 class ChunkedKernel {
@@ -1996,13 +2028,19 @@ LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op, gpu::GPUModuleOp kernels,
   if (config.leanBarriers) {
     ChunkedConfig lean = config;
     layoutShared(lean, /*separateU=*/true);
-    if (!config.twoPerSM || 2 * (lean.bytes + kReservedShared) <= kSMShared)
+    if (lean.bytes <= sharedLimit(lean))
       config = lean;
   }
-  if (config.bytes > kMaxShared)
+  if (config.bytes > sharedLimit(config)) {
+    if (config.twoPerSM)
+      return op.emitOpError()
+             << "two tensor-core chunked blocks an SM (blocks-per-sm=2) "
+             << "need " << config.bytes << " bytes of shared memory each, "
+             << "above the " << sharedLimit(config) << " of half an sm_90 SM";
     return op.emitOpError() << "the tensor-core chunked kernel needs "
                             << config.bytes << " bytes of shared memory, "
                             << "above the " << kMaxShared << " of sm_90";
+  }
 
   ensureSharedBuffer(kernels, op.getLoc());
 

@@ -113,6 +113,12 @@ struct ChunkedOptions {
   /// sizes, in a solve kernel, or in the chunked kernel.
   enum class Solve { Auto, Kernel, Chunk };
   Solve solve = Solve::Auto;
+  /// Tuning experiments (docs/gpu.md §3.7): the most value columns a block
+  /// (a multiple of 16 up to 128; 0 chooses by the sizes), and blocks an
+  /// SM (2 lays shared memory out for two and caps the registers at 128; 1
+  /// keeps one; 0 chooses by the sizes).
+  int64_t valueTile = 0;
+  int64_t blocksPerSM = 0;
 };
 
 /// A chunked scan with decay none or scalar, on tensor cores with the state

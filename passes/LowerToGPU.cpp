@@ -528,6 +528,20 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
       return signalPassFailure();
     }
     chunked.solve = *placement;
+    // (The options stream as characters to a diagnostic: read them first.)
+    int64_t tile = valueTile, blocks = blocksPerSM;
+    if (tile != 0 && (tile < 16 || tile > 128 || tile % 16 != 0)) {
+      module.emitError() << "muonssm-lower-to-gpu: value-tile=" << tile
+                         << " is not 0 or a multiple of 16 from 16 to 128";
+      return signalPassFailure();
+    }
+    if (blocks < 0 || blocks > 2) {
+      module.emitError() << "muonssm-lower-to-gpu: blocks-per-sm=" << blocks
+                         << " is not 0, 1 or 2";
+      return signalPassFailure();
+    }
+    chunked.valueTile = tile;
+    chunked.blocksPerSM = blocks;
     SmallVector<Operation *> ops;
     module.walk([&](Operation *op) {
       if (isa<ScanOp, Rank1GainOp, NewtonSchulzOp, ChunkNewtonSchulzOp>(op) ||

@@ -230,6 +230,14 @@ def LowerToGPU : Pass<"muonssm-lower-to-gpu", "ModuleOp"> {
            "Where chunked delta-rule scans invert I + L: auto (by their "
            "sizes, docs/gpu.md §3.2), kernel (a solve kernel before the "
            "chunked one) or chunk (inside the chunked kernel)">,
+    Option<"valueTile", "value-tile", "int64_t", /*default=*/"0",
+           "Chunked kernels: at most this many value columns a block, a "
+           "multiple of 16 up to 128 (0: by the sizes; a tuning experiment, "
+           "docs/gpu.md §3.7)">,
+    Option<"blocksPerSM", "blocks-per-sm", "int64_t", /*default=*/"0",
+           "Chunked kernels: 2 lays shared memory out for two blocks an SM "
+           "and caps the registers at 128, 1 keeps one (0: by the sizes; a "
+           "tuning experiment, docs/gpu.md §3.7)">,
   ];
 }
 

@@ -103,6 +103,8 @@ void mlir::muonssm::buildMuonSSMToGPUPipeline(
   lower.wgmmaOverlap = options.wgmmaOverlap;
   lower.leanBarriers = options.leanBarriers;
   lower.solve = options.solve;
+  lower.valueTile = options.valueTile;
+  lower.blocksPerSM = options.blocksPerSM;
   pm.addPass(createLowerToGPU(lower));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

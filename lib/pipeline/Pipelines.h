@@ -58,6 +58,16 @@ struct MuonSSMToGPUOptions : public PassPipelineOptions<MuonSSMToGPUOptions> {
       llvm::cl::desc("Where chunked delta-rule scans invert I + L: auto, "
                      "kernel or chunk (docs/gpu.md §3.2)"),
       llvm::cl::init("auto")};
+  PassOptions::Option<int64_t> valueTile{
+      *this, "value-tile",
+      llvm::cl::desc("Chunked kernels: at most this many value columns a "
+                     "block, 0 by the sizes (docs/gpu.md §3.7)"),
+      llvm::cl::init(0)};
+  PassOptions::Option<int64_t> blocksPerSM{
+      *this, "blocks-per-sm",
+      llvm::cl::desc("Chunked kernels: blocks an SM, 1 or 2, 0 by the sizes "
+                     "(docs/gpu.md §3.7)"),
+      llvm::cl::init(0)};
   PassOptions::Option<std::string> toolkit{
       *this, "toolkit",
       llvm::cl::desc("CUDA toolkit whose nvvm/libdevice the kernels link "
