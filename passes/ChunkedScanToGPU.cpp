@@ -143,7 +143,7 @@ static ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
                                   FloatType element, int64_t cap,
                                   bool presolved);
 static void layoutShared(ChunkedConfig &c, bool separateU = false);
-static ChunkedConfig withWarpgroupProducts(ChunkedConfig c);
+static ChunkedConfig withWarpgroupProducts(ChunkedConfig c, bool narrowPanels);
 static ChunkedConfig chooseTiling(ScanOp op, int64_t K, int64_t V,
                                   FloatType element, bool presolved,
                                   int64_t valueTile) {
@@ -233,7 +233,7 @@ static ChunkedConfig chooseBySizes(ScanOp op, int64_t K, int64_t V,
   };
   if (!known || blocks(c) > kSMs || c.Kp * c.BV > 128 * 64) {
     bool overlapped = warpgroupMma && options.wgmmaOverlap &&
-                      withWarpgroupProducts(c).wgmma;
+                      withWarpgroupProducts(c, options.valueTile != 0).wgmma;
     return solve == ChunkedOptions::Solve::Kernel || (known && overlapped)
                ? c
                : tiling(/*presolved=*/false);
@@ -380,12 +380,15 @@ static void layoutShared(ChunkedConfig &c, bool separateU) {
 /// c with its products on wgmma where the target has it (sm_90a), where
 /// each warpgroup's half of the value tile is one panel of a swizzled
 /// layout (BV = 128: 64 columns, 128-byte swizzle; BV = 64: 32 columns,
-/// 64-byte swizzle) and k fills whole 64-column panels (Kp a multiple of
-/// 64). Decided after the tiling: the swizzled tiles have no padding, so
-/// the layout needs no more shared memory than the padded one.
-static ChunkedConfig withWarpgroupProducts(ChunkedConfig c) {
-  if ((c.BV != 128 && c.BV != 64) || c.Kp % 64 != 0 ||
-      c.pairs != 2 * c.pairSlots)
+/// 64-byte swizzle; with narrowPanels also BV = 32: 16 columns, 32-byte
+/// swizzle) and k fills whole 64-column panels (Kp a multiple of 64).
+/// Decided after the tiling: the swizzled tiles have no padding, so the
+/// layout needs no more shared memory than the padded one. (32-column
+/// tiles take wgmma only where the value tile is set by hand, §3.7, until
+/// a GPU has checked the 32-byte swizzle: by the sizes they keep mma.sync.)
+static ChunkedConfig withWarpgroupProducts(ChunkedConfig c, bool narrowPanels) {
+  if ((c.BV != 128 && c.BV != 64 && !(narrowPanels && c.BV == 32)) ||
+      c.Kp % 64 != 0 || c.pairs != 2 * c.pairSlots)
     return c;
   ChunkedConfig w = c;
   w.wgmma = true;
@@ -2020,7 +2023,7 @@ LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op, gpu::GPUModuleOp kernels,
   bool warpgroupMma = hasWarpgroupMma(kernels);
   ChunkedConfig config = chooseConfig(op, K, V, element, options, warpgroupMma);
   if (warpgroupMma)
-    config = withWarpgroupProducts(config);
+    config = withWarpgroupProducts(config, options.valueTile != 0);
   config.overlap = config.wgmma && options.wgmmaOverlap;
   // U's own tile, chosen after the tiling so that it changes no choice of
   // tile or buffering; two blocks an SM come before it.

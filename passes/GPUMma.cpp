@@ -36,12 +36,14 @@ SmallVector<Value, 3> gpu_codegen::tileIndices(KernelBuilder &e, Value tile,
   if (type.getRank() == 2)
     return {row, col};
   // (col mod W) ⊕ 8·s(row): the chunk bits of the column (3-5 for W = 64,
-  // 3-4 for 32) take address bits 7-9 (7-8) of the row's start, s(row) =
-  // row mod 8 for 128-byte rows, (row / 2) mod 4 for 64-byte ones; the
-  // element within the chunk stays.
+  // 3-4 for 32, 3 for 16) take address bits 7-9 (7-8, 7) of the row's
+  // start, s(row) = row mod 8 for 128-byte rows, (row / 2) mod 4 for
+  // 64-byte ones, (row / 4) mod 2 for 32-byte ones; the element within the
+  // chunk stays.
   const int64_t width = type.getDimSize(2);
-  Value rowBits = width == 64 ? e.irem(row, e.idx(8))
-                              : e.irem(e.idiv(row, e.idx(2)), e.idx(4));
+  const int64_t rowsPerLine = 128 / (2 * width); // rows a 128-byte line
+  Value rowBits =
+      e.irem(e.idiv(row, e.idx(rowsPerLine)), e.idx(8 / rowsPerLine));
   return {e.idiv(col, e.idx(width)), row,
           arith::XOrIOp::create(e.b, e.irem(col, e.idx(width)),
                                 e.imul(rowBits, e.idx(8)))};
@@ -50,7 +52,7 @@ SmallVector<Value, 3> gpu_codegen::tileIndices(KernelBuilder &e, Value tile,
 MemRefType gpu_codegen::swizzledTileType(MLIRContext *ctx, int64_t rows,
                                          int64_t cols, Type element,
                                          int64_t width) {
-  assert((width == 64 || width == 32) && cols % width == 0);
+  assert((width == 64 || width == 32 || width == 16) && cols % width == 0);
   return MemRefType::get(
       {cols / width, rows, width}, element, AffineMap(),
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup));
@@ -227,13 +229,13 @@ Value WarpgroupMma::descriptor(Value low, int64_t stepBytes, int64_t rowBytes) {
   // A step adds its offset to the start field, as nvgpu's lowering steps
   // its descriptors (the tiles lie below 256 KiB: no carry out of it), in
   // 32 bits. The high word is constant: bits 32-45 the stride byte offset
-  // / 16 (eight rows: 1024 or 512 bytes), 62-63 the swizzle mode (1: 128B,
-  // 2: 64B).
+  // / 16 (eight rows: 1024, 512 or 256 bytes), 62-63 the swizzle mode (1:
+  // 128B, 2: 64B, 3: 32B).
   if (stepBytes)
     low = arith::AddIOp::create(
         b, low, arith::ConstantIntOp::create(b, i32, stepBytes / 16));
   Value wide = arith::ExtUIOp::create(b, i64, low);
-  int64_t mode = rowBytes == 128 ? 1 : 2;
+  int64_t mode = rowBytes == 128 ? 1 : rowBytes == 64 ? 2 : 3;
   int64_t high = ((8 * rowBytes / 16) << 32) | (mode << 62);
   return arith::OrIOp::create(b, wide,
                               arith::ConstantIntOp::create(b, i64, high));

@@ -23,7 +23,7 @@
 //
 // And, on sm_90a, wgmma.mma_async m64nNk16 for a warpgroup (WarpgroupMma
 // below), with both operands read from shared memory through matrix
-// descriptors. Its tiles are 128- or 64-byte swizzled (tileIndices); every
+// descriptors. Its tiles are 128-, 64- or 32-byte swizzled (tileIndices); every
 // other access to such a tile (ldmatrix, cp.async, stores) goes through
 // tileIndices too.
 //
@@ -43,14 +43,15 @@ namespace mlir::muonssm::gpu_codegen {
 /// W = 64 is the 128-byte swizzle (one 128-byte line a row; in each
 /// 1024-byte group of eight rows the 16-byte chunk c of row r stored at
 /// chunk c ⊕ (r mod 8)), W = 32 the 64-byte one (64-byte rows; chunk
-/// c ⊕ ((r / 2) mod 4) of four). Eight consecutive elements that start at a
-/// multiple of 8 stay contiguous (ldmatrix rows, 16-byte cp.async), and
-/// eight rows' chunks of one column land in different bank groups, so no
-/// padding is needed against bank conflicts. The tile must start at a
-/// multiple of 1024 bytes.
+/// c ⊕ ((r / 2) mod 4) of four), W = 16 the 32-byte one (32-byte rows;
+/// chunk c ⊕ ((r / 4) mod 2) of two). Eight consecutive elements that start at
+/// a multiple of 8 stay contiguous (ldmatrix rows, 16-byte cp.async), and eight
+/// rows' chunks of one column land in different bank groups, so no padding is
+/// needed against bank conflicts. The tile must start at a multiple of 1024
+/// bytes.
 SmallVector<Value, 3> tileIndices(KernelBuilder &e, Value tile, Value row,
                                   Value col);
-/// A [cols / width][rows][width] swizzled tile type (width 64 or 32; see
+/// A [cols / width][rows][width] swizzled tile type (width 64, 32 or 16; see
 /// tileIndices).
 MemRefType swizzledTileType(MLIRContext *ctx, int64_t rows, int64_t cols,
                             Type element, int64_t width = 64);
@@ -155,8 +156,8 @@ std::pair<Value, Value> splitTF32Truncated(KernelBuilder &e, Value x);
 /// the first), and it needs a TMA descriptor for the layout. The
 /// descriptors here are built as its lowering builds them for the cases it
 /// gets right (K-major A, MN-major B): start address bits 4-17, leading
-/// byte offset, stride byte offset of eight rows, swizzle mode 1 (128B)
-/// or 2 (64B).
+/// byte offset, stride byte offset of eight rows, swizzle mode 1 (128B),
+/// 2 (64B) or 3 (32B).
 class WarpgroupMma {
 public:
   WarpgroupMma(KernelBuilder &e, FloatType element) : e(e), element(element) {}

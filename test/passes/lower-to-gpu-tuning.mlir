@@ -21,17 +21,24 @@
 // DEF:          gpu.launch_func  @muonssm_kernels::@muonssm_k0 blocks in (%c2{{(_[0-9]+)?}}, {{.*}} dynamic_shared_memory_size %c142848_i32
 // DEF:        gpu.func @muonssm_k0({{.*}} kernel attributes {known_block_size = array<i32: 256, 1, 1>} {
 
-// Four 32-column tiles (mma.sync: wgmma takes 64- and 128-column tiles),
-// still double-buffered.
+// Four 32-column tiles, still double-buffered. Set by hand they take wgmma
+// (by the sizes, @narrow below, 32-column tiles keep mma.sync until a GPU
+// has checked them): each warpgroup's 16 columns one 32-byte-swizzled
+// panel (memref<2x64x16xbf16>), descriptors with a stride of eight 32-byte
+// rows (256: 16 << 32) and swizzle mode 3 (bits 62-63), m64n16k16.
 // VT32-LABEL: func.func @gdn
-// VT32:         gpu.launch_func  @muonssm_kernels::@muonssm_k0 blocks in (%c4{{(_[0-9]+)?}}, {{.*}} dynamic_shared_memory_size %c131072_i32
+// VT32:         gpu.launch_func  @muonssm_kernels::@muonssm_k0 blocks in (%c4{{(_[0-9]+)?}}, {{.*}} dynamic_shared_memory_size %c118272_i32
 // VT32:       gpu.func @muonssm_k0({{.*}} kernel attributes {known_block_size = array<i32: 256, 1, 1>} {
-// VT32-NOT:     nvvm.wgmma.mma_async
+// VT32:         memref.view {{.*}} to memref<2x64x16xbf16, #gpu.address_space<workgroup>>
+// VT32:         scf.for
+// VT32:           arith.constant -4611685949707911168 : i64
+// VT32:           nvvm.wgmma.mma_async {{.*}} <m = 64, n = 16, k = 16>
 
 // Two of them an SM: buffered once.
 // TWO32-LABEL: func.func @gdn
-// TWO32:         gpu.launch_func  @muonssm_kernels::@muonssm_k0 blocks in (%c4{{(_[0-9]+)?}}, {{.*}} dynamic_shared_memory_size %c81152_i32
+// TWO32:         gpu.launch_func  @muonssm_kernels::@muonssm_k0 blocks in (%c4{{(_[0-9]+)?}}, {{.*}} dynamic_shared_memory_size %c72192_i32
 // TWO32:       gpu.func @muonssm_k0({{.*}} kernel attributes {known_block_size = array<i32: 256, 1, 1>, nvvm.minctasm = 2 : i32} {
+// TWO32:         nvvm.wgmma.mma_async {{.*}} <m = 64, n = 16, k = 16>
 
 // Two 64-column blocks an SM keep wgmma (solve kernel by the sizes).
 // TWO64-LABEL: func.func @gdn
@@ -76,4 +83,25 @@ func.func @seed_code(%q: tensor<8x64x9x56xbf16>, %k: tensor<8x64x9x56xbf16>,
       schedule = <chunked, 64>, tau = 1.0, scale = 0.134
       -> o tensor<8x64x9x112xbf16>
   return %o : tensor<8x64x9x112xbf16>
+}
+
+// -----
+
+// K = 64, V = 32: one 32-column tile by the sizes, on mma.sync.
+// DEF-LABEL:  func.func @narrow
+// DEF:        gpu.func @muonssm_k0(
+// DEF-NOT:      nvvm.wgmma.mma_async
+// DEF:          gpu.return
+// VT32-LABEL: func.func @narrow
+// VT32:       gpu.func @muonssm_k0(
+// VT32:         nvvm.wgmma.mma_async {{.*}} <m = 64, n = 16, k = 16>
+func.func @narrow(%q: tensor<2x130x4x64xbf16>, %k: tensor<2x130x4x64xbf16>,
+    %v: tensor<2x130x4x32xbf16>, %g: tensor<2x130x4xf32>, %b: tensor<2x130x4xf32>)
+    -> tensor<2x130x4x32xbf16> {
+  %o = muonssm.scan q(%q : tensor<2x130x4x64xbf16>) k(%k : tensor<2x130x4x64xbf16>)
+      v(%v : tensor<2x130x4x32xbf16>) g(%g : tensor<2x130x4xf32>) beta(%b : tensor<2x130x4xf32>)
+      decay = scalar, input = update, delta_rule = 1.0,
+      schedule = <chunked, 64>, tau = 1.0, scale = 0.125
+      -> o tensor<2x130x4x32xbf16>
+  return %o : tensor<2x130x4x32xbf16>
 }
