@@ -116,6 +116,13 @@ struct ChunkedConfig {
   // (offU = offW where it shares W's tile).
   int64_t offS, offM, offW, offU, offY, offZ, offT, offP, offPO, offLE, offL,
       offOm;
+  // Y = D_e ⊙ U in the chunk's own v tile (offY = offV, at the buffer's
+  // parity), where q/k/v fit twice only so (the delta rule without
+  // momentum, whose v is last read in forming W', before the barrier that
+  // completes W'; Y is stored after it, last read by the state update,
+  // which is waited for before the chunk's last barrier, and the next
+  // loads into this buffer are issued after that barrier).
+  bool yInV = false;
   int64_t offG, offA, offB, offWf, offGam, offZero, bytes;
 };
 
@@ -310,7 +317,7 @@ static ChunkedConfig chooseConfig(ScanOp op, int64_t K, int64_t V,
 /// `separateU` allows U a tile of its own (see offU) where that keeps the
 /// buffering the layout without it has.
 static void layoutShared(ChunkedConfig &c, bool separateU) {
-  auto layout = [&](bool twice, bool ownU) {
+  auto layout = [&](bool twice, bool ownU, bool yInV) {
     int64_t off = 0;
     auto take = [&](int64_t bytes) {
       int64_t at = off;
@@ -347,7 +354,8 @@ static void layoutShared(ChunkedConfig &c, bool separateU) {
     c.offM = c.momentum ? take(stateBytes) : -1;
     c.offW = take(tileV);
     c.offU = ownU ? take(tileV) : c.offW;
-    c.offY = take(tileV);
+    c.yInV = yInV;
+    c.offY = yInV ? c.offV : take(tileV);
     c.offZ = c.momentum ? take(tileV) : -1;
     if (c.delta && !c.presolved)
       c.offT = take(tileC);
@@ -364,14 +372,20 @@ static void layoutShared(ChunkedConfig &c, bool separateU) {
     c.offZero = take(4);
     c.bytes = off;
   };
-  // U's own tile only where it costs no buffering: the first of these that
-  // fits (where none does, the last, and chooseTiling narrows the tile).
+  // U's own tile only where it costs no buffering, and Y in v's tile only
+  // where q/k/v would not fit twice otherwise: the first of these that fits
+  // (where none does, the last, and chooseTiling narrows the tile).
   const bool wantU = separateU && c.delta && !c.momentum;
-  const std::pair<bool, bool> tries[] = {
-      {true, wantU}, {true, false}, {false, wantU}, {false, false}};
-  for (auto [twice, ownU] : tries) {
-    layout(twice, ownU);
-    c.doubleBuffer = twice;
+  const bool canYInV = c.delta && !c.momentum;
+  struct Try {
+    bool twice, ownU, yInV;
+  };
+  const Try tries[] = {{true, wantU, false},   {true, false, false},
+                       {true, wantU, canYInV}, {true, false, canYInV},
+                       {false, wantU, false},  {false, false, false}};
+  for (Try t : tries) {
+    layout(t.twice, t.ownU, t.yInV);
+    c.doubleBuffer = t.twice;
     if (c.bytes <= sharedLimit(c))
       break;
   }
@@ -1004,6 +1018,8 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
     sQ = operandView(shift, c.offQ, kChunk, Kp, pK, true);
     sK = operandView(shift, c.offK, kChunk, Kp, pK, true);
     sV = operandView(shift, c.offV, kChunk, BV, pV, false);
+    if (c.yInV)
+      sY = sV;
     sRaw = view(shift, c.offRaw, {kRawGates, kChunk}, f32);
     if (c.presolved)
       sT = operandView(shift, c.offT, kChunk, kChunk, kChunk + 8, true);
@@ -1019,7 +1035,8 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
     sW = operandView(shift, c.offW, kChunk, BV, pV, false);
     sU = c.offU == c.offW ? sW
                           : operandView(shift, c.offU, kChunk, BV, pV, false);
-    sY = operandView(shift, c.offY, kChunk, BV, pV, false);
+    if (!c.yInV)
+      sY = operandView(shift, c.offY, kChunk, BV, pV, false);
     sZ = operandView(shift, c.offZ, kChunk, BV, pV, false);
     if (!c.presolved)
       sT = operandView(shift, c.offT, kChunk, kChunk, kChunk + 8, true);
@@ -1035,10 +1052,11 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
     sGam = view(shift, c.offGam, {kChunk + 1}, f32);
     for (auto [tile, offset] :
          {std::pair(sS, c.offS), std::pair(sM, c.offM), std::pair(sW, c.offW),
-          std::pair(sU, c.offU), std::pair(sY, c.offY), std::pair(sZ, c.offZ),
-          std::pair(sP, c.offP), std::pair(sPO, c.offPO),
+          std::pair(sU, c.offU), std::pair(sY, c.yInV ? -1 : c.offY),
+          std::pair(sZ, c.offZ), std::pair(sP, c.offP), std::pair(sPO, c.offPO),
           std::pair(sLE, c.offLE)})
-      wgmmaAddress(tile, offset, uniformShift);
+      if (offset >= 0)
+        wgmmaAddress(tile, offset, uniformShift);
     if (!c.presolved)
       wgmmaAddress(sT, c.offT, uniformShift);
   };
