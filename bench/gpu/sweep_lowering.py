@@ -106,7 +106,8 @@ def main():
             why = "muonssm-opt crashed"
         elif gpu.returncode:
             errors = [l for l in gpu.stderr.splitlines() if ": error:" in l]
-            if len(errors) != 1 or not re.match(r".+:\d+:\d+: error: ", errors[0]):
+            if len(errors) != 1 or not re.match(r".+:\d+:\d+: error: ", errors[0]) or \
+                    ":0:0: error:" in errors[0]:
                 why = "muonssm-opt failed without one located error"
             else:
                 refused += 1
