@@ -513,6 +513,9 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    // A bad option value is no fault of the module: its error is not an
+    // op's, whose note would print the whole module after it.
+    auto optionError = [&] { return mlir::emitError(module.getLoc()); };
     ChunkedOptions chunked;
     chunked.wgmmaOverlap = wgmmaOverlap;
     chunked.leanBarriers = leanBarriers;
@@ -523,21 +526,21 @@ struct LowerToGPUPass : muonssm::impl::LowerToGPUBase<LowerToGPUPass> {
             .Case("chunk", ChunkedOptions::Solve::Chunk)
             .Default(std::nullopt);
     if (!placement) {
-      module.emitError() << "muonssm-lower-to-gpu: solve='" << solve
-                         << "' is none of auto, kernel, chunk";
+      optionError() << "muonssm-lower-to-gpu: solve='" << solve
+                    << "' is none of auto, kernel, chunk";
       return signalPassFailure();
     }
     chunked.solve = *placement;
     // (The options stream as characters to a diagnostic: read them first.)
     int64_t tile = valueTile, blocks = blocksPerSM;
     if (tile != 0 && (tile < 16 || tile > 128 || tile % 16 != 0)) {
-      module.emitError() << "muonssm-lower-to-gpu: value-tile=" << tile
-                         << " is not 0 or a multiple of 16 from 16 to 128";
+      optionError() << "muonssm-lower-to-gpu: value-tile=" << tile
+                    << " is not 0 or a multiple of 16 from 16 to 128";
       return signalPassFailure();
     }
     if (blocks < 0 || blocks > 2) {
-      module.emitError() << "muonssm-lower-to-gpu: blocks-per-sm=" << blocks
-                         << " is not 0, 1 or 2";
+      optionError() << "muonssm-lower-to-gpu: blocks-per-sm=" << blocks
+                    << " is not 0, 1 or 2";
       return signalPassFailure();
     }
     chunked.valueTile = tile;
