@@ -113,16 +113,15 @@ struct ChunkedConfig {
   int64_t offQ, offK, offV, offRaw, bufferBytes;
   // U (delta rule, no momentum) goes to a tile of its own where that fits
   // as the rest does, so that storing it need not wait for the reads of W'
-  // (offU = offW where it shares W's tile).
+  // (offU = offW where it shares W's tile). Y = D_e ⊙ U goes to the
+  // chunk's own v tile (offY = offV, at the buffer's parity) where q/k/v fit
+  // twice only so (the delta rule without momentum, whose v is last read in
+  // forming W', before the barrier that completes W'; Y is stored after
+  // it, last read by the state update, which is waited for before the
+  // chunk's last barrier, and the next loads into this buffer are issued
+  // after that barrier).
   int64_t offS, offM, offW, offU, offY, offZ, offT, offP, offPO, offLE, offL,
       offOm;
-  // Y = D_e ⊙ U in the chunk's own v tile (offY = offV, at the buffer's
-  // parity), where q/k/v fit twice only so (the delta rule without
-  // momentum, whose v is last read in forming W', before the barrier that
-  // completes W'; Y is stored after it, last read by the state update,
-  // which is waited for before the chunk's last barrier, and the next
-  // loads into this buffer are issued after that barrier).
-  bool yInV = false;
   int64_t offG, offA, offB, offWf, offGam, offZero, bytes;
 };
 
@@ -262,12 +261,12 @@ static ChunkedConfig chooseBySizes(ScanOp op, int64_t K, int64_t V,
     return c;
   for (int64_t cap = 48; cap <= 64 && cap < c.BV; cap += 16) {
     ChunkedConfig narrow = chooseConfig(op, K, V, element, cap, true);
+    narrow.twoPerSM = true;
     if (narrow.BV < 48 || narrow.BV > 64 || narrow.BV >= c.BV ||
         blocks(narrow) <= kSMs || blocks(narrow) > 2 * kSMs ||
-        2 * (narrow.bytes + kReservedShared) > kSMShared || narrow.Kp > 64 ||
+        narrow.bytes > sharedLimit(narrow) || narrow.Kp > 64 ||
         2 * (64 + narrow.BV) * 10 >= (64 + c.BV) * 14)
       continue;
-    narrow.twoPerSM = true;
     return narrow;
   }
   return c;
@@ -354,7 +353,6 @@ static void layoutShared(ChunkedConfig &c, bool separateU) {
     c.offM = c.momentum ? take(stateBytes) : -1;
     c.offW = take(tileV);
     c.offU = ownU ? take(tileV) : c.offW;
-    c.yInV = yInV;
     c.offY = yInV ? c.offV : take(tileV);
     c.offZ = c.momentum ? take(tileV) : -1;
     if (c.delta && !c.presolved)
@@ -999,6 +997,8 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
   Value sQ, sK, sV, sRaw, sS, sM, sW, sU, sY, sZ, sT, sP, sPO, sLE, sL, sOm, sG,
       sA, sB, sWf, sGam;
   const int64_t pK = c.pitchK, pV = c.pitchV;
+  // Y in the chunk's own v tile (offY, layoutShared): bound with v.
+  const bool yInV = c.offY == c.offV;
   // wgmma's descriptors take each tile's address from the shared buffer's
   // base plus constants and the buffer parity: values the same in every
   // thread, which ptxas keeps in uniform registers, where the views' own
@@ -1018,7 +1018,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
     sQ = operandView(shift, c.offQ, kChunk, Kp, pK, true);
     sK = operandView(shift, c.offK, kChunk, Kp, pK, true);
     sV = operandView(shift, c.offV, kChunk, BV, pV, false);
-    if (c.yInV)
+    if (yInV)
       sY = sV;
     sRaw = view(shift, c.offRaw, {kRawGates, kChunk}, f32);
     if (c.presolved)
@@ -1035,7 +1035,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
     sW = operandView(shift, c.offW, kChunk, BV, pV, false);
     sU = c.offU == c.offW ? sW
                           : operandView(shift, c.offU, kChunk, BV, pV, false);
-    if (!c.yInV)
+    if (!yInV)
       sY = operandView(shift, c.offY, kChunk, BV, pV, false);
     sZ = operandView(shift, c.offZ, kChunk, BV, pV, false);
     if (!c.presolved)
@@ -1052,7 +1052,7 @@ void ChunkedKernel::emit(gpu::GPUFuncOp func, ArrayRef<std::string> names) {
     sGam = view(shift, c.offGam, {kChunk + 1}, f32);
     for (auto [tile, offset] :
          {std::pair(sS, c.offS), std::pair(sM, c.offM), std::pair(sW, c.offW),
-          std::pair(sU, c.offU), std::pair(sY, c.yInV ? -1 : c.offY),
+          std::pair(sU, c.offU), std::pair(sY, yInV ? -1 : c.offY),
           std::pair(sZ, c.offZ), std::pair(sP, c.offP), std::pair(sPO, c.offPO),
           std::pair(sLE, c.offLE)})
       if (offset >= 0)
@@ -2043,15 +2043,12 @@ LogicalResult gpu_codegen::lowerChunkedScan(ScanOp op, gpu::GPUModuleOp kernels,
   if (warpgroupMma)
     config = withWarpgroupProducts(config, options.valueTile != 0);
   config.overlap = config.wgmma && options.wgmmaOverlap;
-  // U's own tile, chosen after the tiling so that it changes no choice of
-  // tile or buffering; two blocks an SM come before it.
+  // U's own tile, laid out after the tiling so that it changes no choice
+  // of tile or buffering (layoutShared keeps the buffering it finds
+  // without U); two blocks an SM come before it.
   config.leanBarriers = options.leanBarriers;
-  if (config.leanBarriers) {
-    ChunkedConfig lean = config;
-    layoutShared(lean, /*separateU=*/true);
-    if (lean.bytes <= sharedLimit(lean))
-      config = lean;
-  }
+  if (config.leanBarriers)
+    layoutShared(config, /*separateU=*/true);
   if (config.bytes > sharedLimit(config)) {
     if (config.twoPerSM)
       return op.emitOpError()
